@@ -1,0 +1,111 @@
+// fastmlp._core: the one pybind11 module. Arguments are checked here, the GIL is released for
+// compute, and NumPy buffers are used in place where their layout allows.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "fastmlp/gemm.h"
+#include "fastmlp/runtime.h"
+
+namespace py = pybind11;
+using fastmlp::index_t;
+
+namespace {
+
+std::string shape_str(const py::array& x) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < x.ndim(); ++i) {
+    s += std::to_string(x.shape(i));
+    if (x.ndim() == 1 || i + 1 < x.ndim()) s += x.ndim() == 1 ? "," : ", ";
+  }
+  return s + ")";
+}
+
+// A 2-D float32 matrix as the GEMM sees it: pointer, leading dimension and whether it is stored
+// transposed. Row-major with unit column stride is used as is; column-major (e.g. a.T) is the
+// transpose of a row-major matrix. Returns false if the layout needs a copy.
+struct MatrixView {
+  const float* data;
+  index_t ld;
+  bool transposed;
+};
+
+bool view_of(const py::array& x, MatrixView* v) {
+  const index_t s0 = x.strides(0), s1 = x.strides(1), r = x.shape(0), c = x.shape(1);
+  const index_t f = static_cast<index_t>(sizeof(float));
+  auto ok_ld = [&](index_t stride, index_t min_ld) { return stride % f == 0 && stride / f >= min_ld; };
+  if ((s1 == f || c <= 1) && ok_ld(r <= 1 ? c * f : s0, c)) {
+    *v = {static_cast<const float*>(x.data()), std::max<index_t>(r <= 1 ? c : s0 / f, 1), false};
+    return true;
+  }
+  if ((s0 == f || r <= 1) && ok_ld(c <= 1 ? r * f : s1, r)) {
+    *v = {static_cast<const float*>(x.data()), std::max<index_t>(c <= 1 ? r : s1 / f, 1), true};
+    return true;
+  }
+  return false;
+}
+
+// out[:] = alpha * op(a) @ op(b) + beta * out. a, b: 2-D float32 (any strides with a unit stride
+// in one axis; others must be made contiguous by the caller). out: 2-D float32, unit column stride.
+void matmul_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
+                 bool trans_b, float alpha, float beta) {
+  for (const py::array* x : {&a, &b, static_cast<const py::array*>(&out)}) {
+    if (x->ndim() != 2 || !py::isinstance<py::array_t<float>>(*x)) {
+      throw std::invalid_argument("matmul_into expects 2-D float32 arrays");
+    }
+  }
+  MatrixView va{}, vb{};
+  if (!view_of(a, &va) || !view_of(b, &vb)) {
+    throw std::invalid_argument("matmul_into: operands need a unit stride along one axis");
+  }
+  const index_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
+  const index_t kb = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+  if (k != kb) {
+    throw std::invalid_argument("matmul: inner dimensions differ: a has shape " + shape_str(a) +
+                                " and b has shape " + shape_str(b));
+  }
+  if (out.shape(0) != m || out.shape(1) != n) {
+    throw std::invalid_argument("matmul: out has shape " + shape_str(out) + ", expected (" +
+                                std::to_string(m) + ", " + std::to_string(n) + ")");
+  }
+  if (!out.writeable()) throw std::invalid_argument("matmul: out is read-only");
+  const index_t f = static_cast<index_t>(sizeof(float));
+  if ((out.strides(1) != f && n > 1) || (m > 1 && (out.strides(0) % f || out.strides(0) / f < n))) {
+    throw std::invalid_argument("matmul: out must have unit stride along its last axis");
+  }
+  const index_t ldc = m > 1 ? out.strides(0) / f : std::max<index_t>(n, 1);
+  float* c = static_cast<float*>(out.mutable_data());
+  py::gil_scoped_release release;
+  fastmlp::sgemm(trans_a != va.transposed, trans_b != vb.transposed, m, n, k, alpha, va.data,
+                 va.ld, vb.data, vb.ld, beta, c, ldc);
+}
+
+py::dict cpu_info() {
+  py::dict d;
+  d["isa"] = fastmlp::isa_name(fastmlp::active_isa());
+  py::list supported;
+  for (auto isa : fastmlp::supported_isas()) supported.append(fastmlp::isa_name(isa));
+  d["supported_isas"] = supported;
+  const auto caches = fastmlp::cache_sizes();
+  d["l1d_cache"] = caches.l1d;
+  d["l2_cache"] = caches.l2;
+  d["l3_cache"] = caches.l3;
+  d["num_threads"] = fastmlp::get_num_threads();
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastmlp C++ core";
+  m.attr("__version__") = FASTMLP_VERSION;
+  m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &fastmlp::get_num_threads);
+  m.def("cpu_info", &cpu_info);
+  m.def("matmul_into", &matmul_into, py::arg("a"), py::arg("b"), py::arg("out"),
+        py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"));
+}

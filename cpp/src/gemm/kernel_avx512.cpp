@@ -1,0 +1,1 @@
+// Filled in by the blocked GEMM engine (issue 3).

@@ -1,0 +1,5 @@
+"""`python -m fastmlp` runs the command-line interface."""
+
+from fastmlp.cli import main
+
+raise SystemExit(main())

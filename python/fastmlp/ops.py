@@ -1,0 +1,94 @@
+"""Low-level operations on NumPy arrays, backed by the C++ core."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from fastmlp import _core
+
+__all__ = ["matmul"]
+
+
+def _as_float32_matrix(x, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"matmul: `{name}` must be a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"matmul: `{name}` must be 2-D, got shape {arr.shape}")
+    # float32 with a unit stride along either axis (C order, Fortran order, row/column slices) is
+    # used in place; anything else is converted once to a C-contiguous float32 copy.
+    itemsize = np.dtype(np.float32).itemsize
+    if arr.dtype == np.float32 and (arr.strides[1] == itemsize or arr.strides[0] == itemsize):
+        if all(s > 0 for s in arr.strides) or arr.size == 0:
+            return arr
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def matmul(
+    a,
+    b,
+    *,
+    transpose_a: bool = False,
+    transpose_b: bool = False,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    out: Optional[np.ndarray] = None,
+) -> np.ndarray:
+    """Compute ``alpha * op(a) @ op(b) + beta * out`` in float32.
+
+    Args:
+        a: 2-D array; ``op(a)`` is ``a.T`` if ``transpose_a`` else ``a``.
+        b: 2-D array; ``op(b)`` is ``b.T`` if ``transpose_b`` else ``b``.
+        transpose_a: use the transpose of ``a``. Defaults to False.
+        transpose_b: use the transpose of ``b``. Defaults to False.
+        alpha: scale of the product. Defaults to 1.0.
+        beta: scale of ``out``'s previous contents (only meaningful with ``out``). Defaults to 0.0.
+        out: optional float32 array of the result's shape with a unit stride along its last axis;
+            written in place and returned.
+
+    float32 inputs with a unit stride along one axis are used without a copy; other dtypes and
+    layouts are converted once to C-contiguous float32.
+
+    Returns:
+        The ``(m, n)`` float32 result (``out`` if given).
+
+    Example:
+        >>> c = fastmlp.ops.matmul(np.ones((2, 3)), np.ones((3, 4)))
+    """
+    a32 = _as_float32_matrix(a, "a")
+    b32 = _as_float32_matrix(b, "b")
+    m = a32.shape[1] if transpose_a else a32.shape[0]
+    ka = a32.shape[0] if transpose_a else a32.shape[1]
+    kb = b32.shape[1] if transpose_b else b32.shape[0]
+    n = b32.shape[0] if transpose_b else b32.shape[1]
+    if ka != kb:
+        raise ValueError(
+            f"matmul: inner dimensions differ: a has shape {a32.shape}"
+            f"{' (transposed)' if transpose_a else ''} and b has shape {b32.shape}"
+            f"{' (transposed)' if transpose_b else ''}"
+        )
+    if out is None:
+        if beta != 0.0:
+            raise ValueError("matmul: beta != 0 needs `out` (the matrix it scales)")
+        out = np.empty((m, n), dtype=np.float32)
+    else:
+        if not isinstance(out, np.ndarray) or out.dtype != np.float32:
+            raise ValueError(f"matmul: `out` must be a float32 NumPy array, got {type(out).__name__}"
+                             f" of dtype {getattr(out, 'dtype', None)}")
+        if out.shape != (m, n):
+            raise ValueError(
+                f"matmul: `out` has shape {out.shape} but a {a32.shape} and b {b32.shape} give "
+                f"({m}, {n})"
+            )
+        if not out.flags.writeable:
+            raise ValueError("matmul: `out` is read-only")
+        if out.size and (out.strides[1] != out.itemsize or out.strides[0] < 0):
+            raise ValueError(f"matmul: `out` needs a unit stride along its last axis, got strides "
+                             f"{out.strides}")
+        if np.shares_memory(out, a32) or np.shares_memory(out, b32):
+            raise ValueError("matmul: `out` must not overlap `a` or `b`")
+    _core.matmul_into(a32, b32, out, bool(transpose_a), bool(transpose_b), float(alpha),
+                      float(beta))
+    return out
