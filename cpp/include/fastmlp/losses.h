@@ -1,0 +1,51 @@
+// Losses with Keras semantics: per-sample loss, mean over the batch ("sum_over_batch_size":
+// sum_i w_i * l_i / n), optional sample weights.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fastmlp/activations.h"
+#include "fastmlp/gemm.h"
+
+namespace fastmlp {
+
+enum class LossKind {
+  mean_squared_error, mean_absolute_error, huber, binary_crossentropy, categorical_crossentropy,
+  sparse_categorical_crossentropy
+};
+
+struct LossSpec {
+  LossKind kind = LossKind::mean_squared_error;
+  bool from_logits = false;
+  float label_smoothing = 0.0f;  // binary and categorical cross-entropy
+  float delta = 1.0f;            // huber
+};
+
+// Keras names and aliases ("mse", "mae", "huber", "binary_crossentropy", ...). Throws
+// std::invalid_argument naming the valid names.
+LossKind parse_loss(const std::string& name);
+std::string loss_name(LossKind kind);
+std::vector<std::string> loss_names();
+
+// Targets of one batch: dense (n x k, row stride k) or integer labels (n) for the sparse loss.
+struct Targets {
+  const float* dense = nullptr;
+  const std::int32_t* labels = nullptr;
+  const float* sample_weight = nullptr;  // n, or null for all ones
+};
+
+// Loss of an n x k batch of predictions `y_pred` (row stride k) against `targets`, reduced as Keras
+// does. If grad is not null, writes d(loss)/d(y_pred) (n x k). Stable for extreme values.
+double loss_forward_backward(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
+                             const Targets& targets, float* grad);
+
+// The fused, stable gradient through the output activation: when the last layer applies softmax
+// (categorical / sparse CE) or sigmoid (binary CE) and the loss is not from_logits, the model passes
+// the pre-activation logits here and receives d(loss)/d(logits) = (p - y) * w / n directly. The
+// returned loss equals loss_forward_backward on the activated outputs.
+bool loss_fuses_with(const LossSpec& spec, const Activation& output_activation);
+double loss_forward_backward_fused(const LossSpec& spec, const float* logits, const float* probs,
+                                   index_t n, index_t k, const Targets& targets, float* grad_logits);
+
+}  // namespace fastmlp
