@@ -84,6 +84,8 @@ void matmul_into(const py::array& a, const py::array& b, py::array& out, bool tr
                  va.ld, vb.data, vb.ld, beta, c, ldc);
 }
 
+// ---- runtime -------------------------------------------------------------------------------
+
 py::dict cpu_info() {
   py::dict d;
   d["isa"] = fastmlp::isa_name(fastmlp::active_isa());
@@ -98,14 +100,28 @@ py::dict cpu_info() {
   return d;
 }
 
-}  // namespace
-
-PYBIND11_MODULE(_core, m) {
-  m.doc() = "fastmlp C++ core";
-  m.attr("__version__") = FASTMLP_VERSION;
+void bind_runtime_and_ops(py::module_& m) {
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &fastmlp::get_num_threads);
   m.def("cpu_info", &cpu_info);
   m.def("matmul_into", &matmul_into, py::arg("a"), py::arg("b"), py::arg("out"),
         py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"));
+}
+
+// ---- leaf functions: activations, losses, initializers, optimizers (nnleaf) -------------------
+
+void bind_leaf(py::module_& m) { (void)m; }
+
+// ---- model (nn) --------------------------------------------------------------------------------
+
+void bind_model(py::module_& m) { (void)m; }
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastmlp C++ core";
+  m.attr("__version__") = FASTMLP_VERSION;
+  bind_runtime_and_ops(m);
+  bind_leaf(m);
+  bind_model(m);
 }
