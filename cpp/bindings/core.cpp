@@ -84,10 +84,12 @@ GemmArgs gemm_args(const py::array& a, const py::array& b, py::array& out, bool 
   }
   if (!out.writeable()) throw std::invalid_argument("matmul: out is read-only");
   const index_t f = static_cast<index_t>(sizeof(float));
-  if ((out.strides(1) != f && n > 1) || (m > 1 && (out.strides(0) % f || out.strides(0) / f < n))) {
+  const bool empty = m == 0 || n == 0;  // NumPy may give empty arrays zero strides
+  if (!empty && ((out.strides(1) != f && n > 1) ||
+                 (m > 1 && (out.strides(0) % f || out.strides(0) / f < n)))) {
     throw std::invalid_argument("matmul: out must have unit stride along its last axis");
   }
-  const index_t ldc = m > 1 ? out.strides(0) / f : std::max<index_t>(n, 1);
+  const index_t ldc = (m > 1 && !empty) ? out.strides(0) / f : std::max<index_t>(n, 1);
   return {trans_a != va.transposed, trans_b != vb.transposed, m, n, k, va, vb,
           static_cast<float*>(out.mutable_data()), ldc};
 }

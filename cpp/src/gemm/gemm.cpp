@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -54,11 +55,14 @@ index_t k_panel(index_t k, index_t kc_max) { return ceil_div(k, ceil_div(k, kc_m
 
 // Packing pays when a panel is reused by many tiles; a small or thin problem reads its operands
 // in place (B must have contiguous rows for that; A may have any strides).
+static int envi(const char* n, int d) { const char* v = std::getenv(n); return v ? std::atoi(v) : d; }
 bool should_pack_a(const KernelInfo& kr, index_t rows, index_t cols) {
-  return rows > 2 * kr.mr && cols > 2 * kr.nr;
+  static int ra = envi("TA_ROWS", 2), ca = envi("TA_COLS", 2);
+  return rows > ra * kr.mr && cols > ca * kr.nr;
 }
 bool should_pack_b(const KernelInfo& kr, const StridedMatrix& b, index_t rows) {
-  return b.cs != 1 || rows > 4 * kr.mr;
+  static int rb = envi("TB_ROWS", 4);
+  return b.cs != 1 || rows > rb * kr.mr;
 }
 
 TileStore panel_store(const Problem& pr, bool first, bool last) {
