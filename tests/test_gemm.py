@@ -201,6 +201,23 @@ def test_shape_mismatch_names_both_shapes():
                               bias=np.ones(5, np.float32))
 
 
+@pytest.mark.parametrize("m,k,n,ta,tb", [(1, 784, 128, False, False), (37, 300, 45, True, False),
+                                         (200, 600, 70, False, True), (5, 0, 3, False, False),
+                                         (64, 513, 10, True, True)])
+def test_prepacked_b_matches_reference(m, k, n, ta, tb):
+    rng = np.random.default_rng(9)
+    a, b = _operands(rng, m, k, n, ta, tb)
+    bias = _rand(rng, n)
+    c0 = _rand(rng, (m, n))
+    out = c0.copy()
+    _core._gemm_test_into(a, b, out, ta, tb, 0.5, 1.5, bias, True, prepack=True)
+    ref, tol = _reference(a, b, ta, tb, 0.5, 1.5, c0, bias, True)
+    _check(out, ref, tol)
+    plain = c0.copy()
+    _core._gemm_test_into(a, b, plain, ta, tb, 0.5, 1.5, bias, True)
+    assert plain.tobytes() == out.tobytes()  # same kernel, same K panels: bitwise equal
+
+
 def test_kernel_blocksizes_are_consistent():
     for isa in ISAS:
         info = _core._gemm_kernel_info(isa)

@@ -84,6 +84,24 @@ void check_threads_bitwise(const gemm::KernelInfo& kr, std::mt19937& rng) {
   expect(gemm::buffer_growths() == growths, "no buffer growth on a repeated call", m, n, k);
 }
 
+// PackedB + sgemm_packed must give exactly what sgemm gives (same kernel, same K panels).
+void check_packed_b(std::mt19937& rng) {
+  for (bool tb : {false, true}) {
+    const index_t m = 37, n = 45, k = 300;
+    const auto a = random_vec(m * k, rng), b = random_vec(k * n, rng), bias = random_vec(n, rng);
+    fastmlp::Epilogue ep;
+    ep.bias = bias.data();
+    ep.relu = true;
+    std::vector<float> want(m * n), got(m * n);
+    fastmlp::sgemm(false, tb, m, n, k, 1.0f, a.data(), k, b.data(), tb ? k : n, 0.0f,
+                   want.data(), n, ep);
+    fastmlp::PackedB packed;
+    packed.pack(tb, k, n, b.data(), tb ? k : n);
+    fastmlp::sgemm_packed(false, m, 1.0f, a.data(), k, packed, 0.0f, got.data(), n, ep);
+    expect(want == got && packed.k() == k && packed.n() == n, "PackedB equals sgemm", m, n, k);
+  }
+}
+
 void check_bad_arguments() {
   std::vector<float> x(16);
   bool threw = false;
@@ -112,6 +130,7 @@ int main() {
     check_threads_bitwise(kr, rng);
     std::printf("%s: checked\n", kr.name);
   }
+  check_packed_b(rng);
   check_bad_arguments();
   if (g_failures) std::printf("%d failures\n", g_failures);
   return g_failures ? 1 : 0;
