@@ -7,6 +7,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <omp.h>
+
 #include "fastmlp/runtime.h"
 #include "nn/fastmath.h"
 
@@ -36,11 +38,12 @@ constexpr NameKind kNames[] = {
     {"softplus", ActivationKind::softplus},   {"silu", ActivationKind::silu},
     {"softmax", ActivationKind::softmax}};
 
-// Rows are split across threads only when the block is big enough to pay for the fork; every
-// element's value is independent of the split, so results never depend on the thread count.
+// Rows are split across threads only when the block is big enough to pay for the fork, and never
+// from inside a parallel region (a GEMM epilogue, a caller's own loop). Every element's value is
+// independent of the split, so results never depend on the thread count.
 int threads_for(index_t rows, index_t cols) {
   const index_t work = rows * cols;
-  if (work < (index_t{1} << 16) || rows < 2) return 1;
+  if (work < (index_t{1} << 16) || rows < 2 || omp_in_parallel()) return 1;
   return static_cast<int>(std::min<index_t>(get_num_threads(), rows));
 }
 
