@@ -10,6 +10,7 @@
 
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
+#include "model_class.h"
 #include "gemm/kernels.h"
 
 namespace py = pybind11;
@@ -188,7 +189,7 @@ void bind_leaf(py::module_& m) { (void)m; }
 
 // ---- model (nn) --------------------------------------------------------------------------------
 
-void bind_model(py::module_& m) { (void)m; }
+void bind_model(py::module_& m) { fastmlp_bindings::bind_model_class(m); }
 
 }  // namespace
 

@@ -94,6 +94,10 @@ class Model {
   std::vector<std::vector<float>> get_optimizer_state() const;
   void set_optimizer_state(const std::vector<std::vector<float>>& slots, std::int64_t iterations);
 
+  // Training forward passes so far; Dropout masks depend on it. Settable to replay a mask.
+  std::uint64_t training_step() const { return training_step_; }
+  void set_training_step(std::uint64_t step) { training_step_ = step; }
+
   // Test hook: how many times a work buffer was (re)allocated.
   std::int64_t workspace_allocations() const { return alloc_count_; }
 
