@@ -11,6 +11,7 @@
 #include "specs.h"  // leaf config dicts; also brings the activations/losses/... headers
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
+#include "model_class.h"
 #include "gemm/kernels.h"
 
 namespace py = pybind11;
@@ -401,7 +402,7 @@ void bind_leaf(py::module_& m) {
 
 // ---- model (nn) --------------------------------------------------------------------------------
 
-void bind_model(py::module_& m) { (void)m; }
+void bind_model(py::module_& m) { fastmlp_bindings::bind_model_class(m); }
 
 }  // namespace
 
