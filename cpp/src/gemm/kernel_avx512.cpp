@@ -94,7 +94,7 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
   __m512 acc[S][M][2];
 #pragma GCC unroll 16
   for (int s = 0; s < S; ++s)
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < M; ++i) acc[s][i][0] = acc[s][i][1] = _mm512_setzero_ps();
   // C is read (or written) only after the k loop: start fetching its rows now.
 #pragma GCC unroll 16
@@ -107,13 +107,13 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
   index_t p = 0, ap = 0;
 #pragma GCC unroll 4
   for (; p + S <= k; p += S) {
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int s = 0; s < S; ++s) fma_step<M, kFullN>(acc[s], ar, ap, csa, b, rsb, m);
   }
   for (; p < k; ++p) fma_step<M, kFullN>(acc[0], ar, ap, csa, b, rsb, m);
 #pragma GCC unroll 16
   for (int s = 1; s < S; ++s) {
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       acc[0][i][0] = _mm512_add_ps(acc[0][i][0], acc[s][i][0]);
       acc[0][i][1] = _mm512_add_ps(acc[0][i][1], acc[s][i][1]);
