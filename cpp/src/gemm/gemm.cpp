@@ -73,6 +73,7 @@ TileStore panel_store(const Problem& pr, bool first, bool last) {
   st.load_c = !first || pr.beta != 0.0f;
   st.bias = nullptr;  // set per tile on the last panel
   st.relu = last && pr.ep->relu;
+  st.b_padded = false;  // set by the caller when B comes from packed panels
   return st;
 }
 
@@ -109,7 +110,8 @@ void run_region(const Problem& pr, index_t i0, index_t i1, index_t j0, index_t j
     for (index_t pc = 0; pc < pr.k; pc += kc_step) {
       const index_t kc = std::min<index_t>(kc_step, pr.k - pc);
       const bool last = pc + kc == pr.k;
-      const TileStore st = panel_store(pr, pc == 0, last);
+      TileStore st = panel_store(pr, pc == 0, last);
+      st.b_padded = pr.packed_b != nullptr || do_pack_b;
       const StridedMatrix bsub{pr.b.p + pc * pr.b.rs + jc * pr.b.cs, pr.b.rs, pr.b.cs};
       PanelView bv{bsub.p, bsub.rs, 1, kr.nr};
       if (pr.packed_b) {

@@ -69,13 +69,13 @@ inline void store_row(float* c, __m256 x0, __m256 x1, const RowMask& m, const Ti
 
 // One step of k: acc[i][:] += A(i, p) * B(p, :), then advance A and B by one step of k.
 // Always inlined so that the caller's accumulator array lives in registers.
-template <int M, bool kFullN>
+template <int M, bool kFullB>
 __attribute__((always_inline)) inline void fma_step(__m256 (&acc)[M][2],
                                                     const float* const (&ar)[M], index_t& ap,
                                                     index_t csa, const float*& b, index_t rsb,
                                                     const RowMask& m) {
-  const __m256 b0 = load_row<kFullN>(b, m.lo);
-  const __m256 b1 = load_row<kFullN>(b + 8, m.hi);
+  const __m256 b0 = load_row<kFullB>(b, m.lo);
+  const __m256 b1 = load_row<kFullB>(b + 8, m.hi);
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     const __m256 av = _mm256_broadcast_ss(ar[i] + ap);
@@ -89,7 +89,9 @@ __attribute__((always_inline)) inline void fma_step(__m256 (&acc)[M][2],
 // M rows (M <= 6) by 16 (or nr masked) columns. With few rows the FMA chains are too few to hide
 // the FMA latency, so S independent accumulator sets take every S-th k and are summed at the end
 // (a fixed order: results do not depend on threads or on where the tile sits).
-template <int M, int S, bool kFullN>
+// kFullN: all NR columns of C are stored; kFullB: all NR columns of B may be read (a full tile,
+// or a zero-padded packed panel: then only the stores of an edge tile are masked).
+template <int M, int S, bool kFullN, bool kFullB>
 void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, index_t rsb,
           int nr, float* c, index_t ldc, const TileStore& st) {
   RowMask m{_mm256_set1_epi32(-1), _mm256_set1_epi32(-1)};
@@ -111,9 +113,9 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
 #pragma GCC unroll 4
   for (; p + S <= k; p += S) {
 #pragma GCC unroll 16
-    for (int s = 0; s < S; ++s) fma_step<M, kFullN>(acc[s], ar, ap, csa, b, rsb, m);
+    for (int s = 0; s < S; ++s) fma_step<M, kFullB>(acc[s], ar, ap, csa, b, rsb, m);
   }
-  for (; p < k; ++p) fma_step<M, kFullN>(acc[0], ar, ap, csa, b, rsb, m);
+  for (; p < k; ++p) fma_step<M, kFullB>(acc[0], ar, ap, csa, b, rsb, m);
 #pragma GCC unroll 16
   for (int s = 1; s < S; ++s) {
 #pragma GCC unroll 16
@@ -138,9 +140,11 @@ void tile_rows(index_t k, const float* a, index_t rsa, index_t csa, const float*
                int nr, float* c, index_t ldc, const TileStore& st) {
   constexpr int S = M == 1 ? 4 : (M == 2 ? 2 : 1);
   if (nr == kNR) {
-    tile<M, S, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, S, true, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+  } else if (st.b_padded) {
+    tile<M, S, false, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   } else {
-    tile<M, S, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, S, false, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   }
 }
 

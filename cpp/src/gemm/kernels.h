@@ -18,12 +18,14 @@ struct TileStore {
   bool load_c;         // false on the first panel when beta == 0: C is never read (NaN-safe)
   const float* bias;   // bias of the tile's first column, or null
   bool relu;
+  bool b_padded;       // B rows have NR readable floats even in an edge tile (packed panels)
 };
 
 // acc[i][j] = sum_p A(i, p) * B(p, j) for p < k, then C = store(acc) on the mr x nr corner
 // (1 <= mr <= MR, 1 <= nr <= NR). A(i, p) = a[i * rsa + p * csa] (a packed panel has rsa = 1,
 // csa = MR; an unpacked row-major A has rsa = lda, csa = 1). B(p, j) = b[p * rsb + j] with NR
-// columns available in every row, or only nr of them when nr < NR (the kernel masks its loads).
+// columns available in every row, or only nr of them when nr < NR and !st.b_padded (the kernel
+// then masks its loads).
 // Rows i >= mr of A are never read. k may be 0.
 using MicroKernel = void (*)(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                              index_t rsb, int mr, int nr, float* c, index_t ldc,
