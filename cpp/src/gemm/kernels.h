@@ -31,6 +31,11 @@ using MicroKernel = void (*)(index_t k, const float* a, index_t rsa, index_t csa
                              index_t rsb, int mr, int nr, float* c, index_t ldc,
                              const TileStore& st);
 
+// Optional ISA-specific packing of an op(B) stored transposed (column j of op(B) at src + j * cs,
+// contiguous along k) into kc x nr panels, as pack_b would; nr must be a multiple of 8.
+using PackBTrans = void (*)(const float* src, index_t cs, index_t kc, index_t cols, int nr,
+                            float* dst);
+
 // One ISA's kernel and its blocksizes (BLIS naming: MR x NR register tile, MC/KC/NC cache blocks;
 // MC is a multiple of MR and NC a multiple of NR).
 struct KernelInfo {
@@ -39,6 +44,7 @@ struct KernelInfo {
   int mr, nr;
   index_t mc, kc, nc;
   MicroKernel kernel;
+  PackBTrans pack_b_trans;  // null: the portable pack_b
 };
 
 // The kernel of the given ISA (which must be in supported_isas()), and of active_isa().
@@ -51,6 +57,8 @@ void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, co
 #if defined(FASTMLP_HAVE_X86_KERNELS)
 void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                       index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
+void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, int nr,
+                       float* dst);
 void kernel_avx512_12x32(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                          index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
 #endif
@@ -66,6 +74,9 @@ struct StridedMatrix {
 void pack_a(const StridedMatrix& a, index_t rows, index_t kc, int mr, float* dst);
 // kc x cols block of op(B) starting at (0, 0) into ceil(cols / nr) panels of kc x nr.
 void pack_b(const StridedMatrix& b, index_t kc, index_t cols, int nr, float* dst);
+// pack_b through the kernel's own packing routine where it has one for this layout.
+void pack_b_for(const KernelInfo& kr, const StridedMatrix& b, index_t kc, index_t cols,
+                float* dst);
 
 // A 64-byte aligned scratch buffer that only grows; every growth is counted process-wide so tests
 // can check that repeated calls of one size do not allocate.
