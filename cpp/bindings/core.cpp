@@ -309,13 +309,23 @@ void bind_leaf(py::module_& m) {
   m.def("loss_names", &fastmlp::loss_names);
   m.def("initializer_names", &fastmlp::initializer_names);
   m.def("optimizer_names", &fastmlp::optimizer_names);
-  m.def("activation_forward", &activation_forward_py, py::arg("name"), py::arg("x"),
-        py::arg("param") = 0.0f);
-  m.def("activation_backward", &activation_backward_py, py::arg("name"), py::arg("x"),
-        py::arg("grad"), py::arg("param") = 0.0f);
-  m.def("loss", &loss_py, py::arg("spec"), py::arg("y_true"), py::arg("y_pred"),
+  m.def("activation_forward", &activation_forward_py,
+        "f(x) as a new float32 array; softmax along the last axis. param: leaky_relu slope / elu "
+        "alpha (0 = the Keras default).",
+        py::arg("name"), py::arg("x"), py::arg("param") = 0.0f);
+  m.def("activation_backward", &activation_backward_py,
+        "grad * f'(x) (softmax: the Jacobian-vector product per row), a new float32 array.",
+        py::arg("name"), py::arg("x"), py::arg("grad"), py::arg("param") = 0.0f);
+  m.def("loss", &loss_py,
+        "(loss, d loss / d y_pred) with Keras semantics (sum_over_batch_size). spec: a name or "
+        "{name, from_logits, label_smoothing, delta}; y_pred (n,) or (n, k); y_true integer "
+        "labels (n,) for sparse_categorical_crossentropy, else the shape of y_pred.",
+        py::arg("spec"), py::arg("y_true"), py::arg("y_pred"),
         py::arg("sample_weight") = py::none());
-  m.def("initialize", &initialize_py, py::arg("spec"), py::arg("shape"));
+  m.def("initialize", &initialize_py,
+        "A float32 array of `shape` from an initializer spec (a name or {name, seed, value, "
+        "minval, maxval, mean, stddev}); fans as Keras's compute_fans.",
+        py::arg("spec"), py::arg("shape"));
   m.def(
       "learning_rate_schedule",
       [](const py::handle& s, std::int64_t step) {
@@ -324,15 +334,20 @@ void bind_leaf(py::module_& m) {
         }
         return fastmlp_bindings::schedule_from(s)(step);
       },
+      "The learning rate at `step` of a number or a schedule dict {name: exponential_decay | "
+      "inverse_time_decay | piecewise_constant_decay | cosine_decay, Keras arguments}.",
       py::arg("schedule"), py::arg("step"));
-  py::class_<PyOptimizer>(m, "Optimizer")
+  py::class_<PyOptimizer>(m, "Optimizer",
+                          "A Keras 3 optimizer from a config dict {name, learning_rate, ...}; "
+                          "step() updates float32 arrays in place.")
       .def(py::init([](const py::handle& config) {
              return PyOptimizer{
                  fastmlp::make_optimizer(fastmlp_bindings::optimizer_config_from(config))};
            }),
            py::arg("config"))
-      .def("step", &optimizer_step, py::arg("params"), py::arg("grads"))
-      .def("get_state", &optimizer_get_state)
+      .def("step", &optimizer_step, "One update of C-contiguous float32 arrays, in place.",
+           py::arg("params"), py::arg("grads"))
+      .def("get_state", &optimizer_get_state, "(iterations, [slot arrays, parameter-major])")
       .def("set_state", &optimizer_set_state, py::arg("iterations"), py::arg("slots"))
       .def_property(
           "learning_rate", [](const PyOptimizer& o) { return o.opt->current_learning_rate(); },

@@ -88,11 +88,15 @@ void fill(float* w, index_t count, F value_of) {
   }
 }
 
+// Uniform in [lo, hi): u < 1 in double, but rounding to float could still land on hi, so the top
+// is pulled down to the float just below it.
 void fill_uniform(const Philox& rng, float* w, index_t count, double lo, double hi) {
+  const float top = hi > lo ? std::nextafter(static_cast<float>(hi), static_cast<float>(lo))
+                            : static_cast<float>(hi);
   fill(w, count, [&](index_t i) {
     std::uint32_t words[4];
     rng.generate(static_cast<std::uint64_t>(i) / 4, 0, words);
-    return lo + (hi - lo) * (words[i % 4] / kTwoPow32);
+    return std::min(static_cast<float>(lo + (hi - lo) * (words[i % 4] / kTwoPow32)), top);
   });
 }
 
