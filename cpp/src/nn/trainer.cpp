@@ -228,6 +228,9 @@ Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size
   check_targets(y);
   const index_t n = x.rows, bs = std::min(batch_size, n);
   layout(train_ws_, bs, true);
+  prepare_inference();
+  Pass pass;
+  pass.prepared = true;
   double penalty = 0.0;
   for (const auto& l : layers_) penalty += l->penalty();
   std::vector<double> metric_sums(metrics_.size(), 0.0);
@@ -238,7 +241,7 @@ Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size
     if (bad >= 0) detail::throw_nonfinite("x", first + bad);
     const Targets t = batch_targets(y, nullptr, first, cnt, train_ws_);
     float* out = y_pred_out ? y_pred_out + first * output_dim_ : nullptr;
-    const float* pred = run_forward(train_ws_, train_ws_.input, cnt, Pass{}, out);
+    const float* pred = run_forward(train_ws_, train_ws_.input, cnt, pass, out);
     loss_sum += (loss_forward_backward(loss_, pred, cnt, output_dim_, t, nullptr) + penalty) * cnt;
     accumulate_metrics(pred, cnt, t, metric_sums.data());
   }
