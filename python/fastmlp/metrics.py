@@ -36,6 +36,16 @@ def _2d(a) -> np.ndarray:
     return a.reshape(-1, 1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
 
 
+def _targets_like(y_true, p: np.ndarray) -> np.ndarray:
+    """Targets shaped like the predictions ``p``; integer labels become one-hot."""
+    t = _2d(y_true)
+    if t.shape[1] == 1 and p.shape[1] > 1:
+        onehot = np.zeros(p.shape, dtype=np.float64)
+        onehot[np.arange(len(t)), t[:, 0].astype(np.int64)] = 1.0
+        return onehot
+    return t.reshape(p.shape)
+
+
 # ---- per-sample functions (Keras's metric functions) -------------------------------------------
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> np.ndarray:
     p = _2d(y_pred).astype(np.float32)
@@ -68,12 +78,12 @@ def top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
 
 def mean_absolute_error(y_true, y_pred) -> np.ndarray:
     p = _2d(y_pred).astype(np.float64)
-    return np.mean(np.abs(_2d(y_true).reshape(p.shape) - p), axis=-1)
+    return np.mean(np.abs(_targets_like(y_true, p) - p), axis=-1)
 
 
 def mean_squared_error(y_true, y_pred) -> np.ndarray:
     p = _2d(y_pred).astype(np.float64)
-    return np.mean((_2d(y_true).reshape(p.shape) - p) ** 2, axis=-1)
+    return np.mean((_targets_like(y_true, p) - p) ** 2, axis=-1)
 
 
 mae = mean_absolute_error
@@ -236,8 +246,8 @@ class _Confusion(Metric):
         super().__init__(name=name)
 
     def _counts(self, y_true, y_pred, w):
-        p, t = _2d(y_pred).astype(np.float64), _2d(y_true).astype(np.float64)
-        t = t.reshape(p.shape)
+        p = _2d(y_pred).astype(np.float64)
+        t = _targets_like(y_true, p)
         if self.class_id is not None:
             p, t = p[:, self.class_id:self.class_id + 1], t[:, self.class_id:self.class_id + 1]
         w = np.ones(p.shape[0]) if w is None else np.asarray(w, np.float64).reshape(-1)
@@ -304,7 +314,7 @@ class AUC(Metric):
         p = _2d(y_pred).astype(np.float64)
         if self.from_logits:
             p = 1.0 / (1.0 + np.exp(-p))
-        t = _2d(y_true).reshape(p.shape) > 0.5
+        t = _targets_like(y_true, p) > 0.5
         w = np.ones(p.shape[0]) if sample_weight is None else \
             np.asarray(sample_weight, np.float64).reshape(-1)
         w = np.broadcast_to(w[:, None], p.shape).reshape(-1)

@@ -72,7 +72,7 @@ def _write_archive(path: str, header: Dict[str, Any],
             with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
                 _entry(zf, "fastmlp.json", json.dumps(header, indent=1).encode())
                 for k, (name, arr) in enumerate(arrays):
-                    data = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"),
+                    data = np.asarray(arr, order="C").astype(arr.dtype.newbyteorder("<"),
                                                             copy=False)
                     member = f"arrays/{k}.bin"
                     manifest.append({"name": name, "path": member, "dtype": data.dtype.str,
