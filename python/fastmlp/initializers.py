@@ -50,16 +50,9 @@ class Initializer:
         return spec
 
     def __call__(self, shape, dtype=None):
-        """Draws an array of ``shape`` (fans from the last two axes, as Keras)."""
-        import numpy as np
-
+        """Draws a float32 array of ``shape`` (fans computed as Keras does)."""
         from fastmlp import _core
-        shape = tuple(int(s) for s in shape)
-        fan_in = shape[-2] if len(shape) >= 2 else (shape[0] if shape else 1)
-        fan_out = shape[-1] if shape else 1
-        out = np.empty(shape, dtype=np.float32)
-        _core.initialize(self.to_spec(), out.reshape(-1), int(fan_in), int(fan_out))
-        return out
+        return _core.initialize(self.to_spec(), [int(s) for s in shape])
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -53,6 +53,7 @@ class TrainingMixin:
         self._loss_obj: Optional[losses_module.Loss] = None
         self._metric_ids: List[Any] = []
         self._metrics: List[metrics_module.Metric] = []
+        self._metric_core_names: List[Optional[str]] = []
         self._core_compiled = False
 
     # ---- compile ------------------------------------------------------------------------------
@@ -107,7 +108,13 @@ class TrainingMixin:
         out_dim = int(self._core.output_dim)
         self._metrics = [metrics_module.get(m, loss_spec["name"], out_dim)
                          for m in self._metric_ids]
-        core_names = list(dict.fromkeys(m.core_name for m in self._metrics if m.core_name))
+        # The core's MAE/MSE read dense targets; with integer labels NumPy computes them instead
+        # (against one-hot targets).
+        sparse = loss_spec["name"] == "sparse_categorical_crossentropy"
+        self._metric_core_names = [
+            None if sparse and m.core_name in ("mean_absolute_error", "mean_squared_error")
+            else m.core_name for m in self._metrics]
+        core_names = list(dict.fromkeys(n for n in self._metric_core_names if n))
         self._core.compile(loss_spec, self.optimizer.to_spec(), core_names)
         self.optimizer._bind(self._core)
         self._core_compiled = True
@@ -150,15 +157,15 @@ class TrainingMixin:
     def _logs_from(self, core_logs: Dict[str, float], y: np.ndarray,
                    y_pred: Optional[np.ndarray]) -> Dict[str, float]:
         logs = {"loss": float(core_logs["loss"])}
-        for m in self._metrics:
-            if m.core_name:
-                logs[m.name] = float(core_logs[m.core_name])
+        for m, core_name in zip(self._metrics, self._metric_core_names):
+            if core_name:
+                logs[m.name] = float(core_logs[core_name])
             else:
                 logs[m.name] = float(m.compute(y, y_pred))
         return dict(sorted(logs.items()))
 
     def _pred_buffer(self, n: int) -> Optional[np.ndarray]:
-        if any(m.core_name is None for m in self._metrics):
+        if any(name is None for name in self._metric_core_names):
             return np.empty((n, int(self._core.output_dim)), dtype=np.float32)
         return None
 
