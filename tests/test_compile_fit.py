@@ -252,3 +252,22 @@ def test_python_metrics_are_computed_on_collected_predictions():
     assert logs["recall"] == pytest.approx(tp / np.sum(y == 1), abs=1e-6)
     assert logs["accuracy"] == pytest.approx(np.mean((p > 0.5) == y), abs=1e-6)
     assert 0.0 <= logs["auc"] <= 1.0
+
+
+def test_compile_before_build_then_fit_builds_from_data():
+    x, y = blobs(n=64)
+    fastmlp.utils.set_random_seed(0)
+    model = fastmlp.Sequential([layers.Dense(8, activation="relu"), layers.Dense(3)])
+    model.compile(optimizer="adam",
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    assert not model.built
+    history = model.fit(x, y, epochs=2, verbose=0)
+    assert model.built and model.input_shape == (None, 8)
+    assert history.history["loss"][1] < history.history["loss"][0]
+
+
+def test_user_progbar_logger_replaces_the_default(capsys):
+    x, y = blobs(n=32)
+    classifier().fit(x, y, epochs=1, verbose=1, callbacks=[callbacks.ProgbarLogger()])
+    assert capsys.readouterr().out.count("Epoch 1/1") == 1

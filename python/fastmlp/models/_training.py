@@ -238,8 +238,13 @@ class TrainingMixin:
         freq = _positive_int("validation_freq", validation_freq, 1)
 
         history = History()
-        progbar = ProgbarLogger() if verbose_level else None
-        cbs = CallbackList(([progbar] if progbar else []) + list(callbacks or []) + [history],
+        user = list(callbacks or [])
+        # A ProgbarLogger the user passed replaces the default one (as in Keras).
+        progbar = next((cb for cb in user if isinstance(cb, ProgbarLogger)), None)
+        if progbar is None and verbose_level:
+            progbar = ProgbarLogger()
+            user.insert(0, progbar)
+        cbs = CallbackList(user + [history],
                            model=self, params={"verbose": verbose_level, "epochs": epochs,
                                                "steps": steps})
         self.stop_training = False
