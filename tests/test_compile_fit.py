@@ -271,3 +271,12 @@ def test_user_progbar_logger_replaces_the_default(capsys):
     x, y = blobs(n=32)
     classifier().fit(x, y, epochs=1, verbose=1, callbacks=[callbacks.ProgbarLogger()])
     assert capsys.readouterr().out.count("Epoch 1/1") == 1
+
+
+def test_steps_per_epoch_and_validation_freq():
+    x, y = blobs(n=100)
+    model = classifier()
+    history = model.fit(x, y, batch_size=10, steps_per_epoch=3, epochs=4, verbose=0,
+                        validation_data=(x, y), validation_freq=2)
+    assert model.optimizer.iterations == 12
+    assert len(history.history["loss"]) == 4 and len(history.history["val_loss"]) == 2
