@@ -119,3 +119,12 @@ def test_regularizers_compute_penalties():
     assert regularizers.get("l1_l2").get_config() == {"l1": 0.0, "l2": 0.0}
     with pytest.raises(ValueError, match="l2"):
         regularizers.L2(-1.0)
+
+
+def test_freezing_is_refused_not_ignored():
+    with pytest.raises(ValueError, match="trainable=False"):
+        layers.Dense(3, trainable=False)
+    layer = layers.Dense(3)
+    with pytest.raises(ValueError, match="trainable=False"):
+        layer.trainable = False
+    assert layer.trainable is True
