@@ -81,7 +81,8 @@ def test_fused_bias_relu_alpha_beta_epilogue(isa, m, k, n):
     a, b = _operands(rng, m, k, n, False, True)
     c0 = _rand(rng, (m, n))
     bias = _rand(rng, n)
-    for alpha, beta, relu in [(1.0, 0.0, True), (0.5, 2.0, True), (-1.5, 1.0, False), (2.0, -0.5, True)]:
+    for alpha, beta, relu in [(1.0, 0.0, True), (0.5, 2.0, True), (-1.5, 1.0, False),
+                              (2.0, -0.5, True)]:
         out = c0.copy()
         _core._gemm_test_into(a, b, out, False, True, alpha, beta, bias, relu, isa, 0)
         ref, tol = _reference(a, b, False, True, alpha, beta, c0, bias, relu)
@@ -105,8 +106,8 @@ def test_k_zero_and_alpha_zero_scale_c_without_reading_a_b(isa):
 
 @settings(max_examples=60, deadline=None)
 @given(m=st.integers(0, 40), k=st.integers(0, 300), n=st.integers(0, 70), ta=st.booleans(),
-       tb=st.booleans(), alpha=st.sampled_from([1.0, -0.5, 3.0]), beta=st.sampled_from([0.0, 1.0, -2.0]),
-       seed=st.integers(0, 2**32 - 1))
+       tb=st.booleans(), alpha=st.sampled_from([1.0, -0.5, 3.0]),
+       beta=st.sampled_from([0.0, 1.0, -2.0]), seed=st.integers(0, 2**32 - 1))
 def test_random_shapes_matmul_with_out_and_beta(m, k, n, ta, tb, alpha, beta, seed):
     rng = np.random.default_rng(seed)
     a, b = _operands(rng, m, k, n, ta, tb)
@@ -145,8 +146,10 @@ def test_out_with_row_stride_is_written_in_place():
 
 
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("m,k,n,ta,tb", [(300, 784, 128, False, False), (784, 128, 128, True, False),
-                                         (128, 128, 784, False, True), (200, 600, 200, False, False)])
+@pytest.mark.parametrize("m,k,n,ta,tb", [(300, 784, 128, False, False),
+                                         (784, 128, 128, True, False),
+                                         (128, 128, 784, False, True),
+                                         (200, 600, 200, False, False)])
 def test_one_and_two_threads_are_bitwise_equal(isa, m, k, n, ta, tb):
     rng = np.random.default_rng(5)
     a, b = _operands(rng, m, k, n, ta, tb)
@@ -175,8 +178,8 @@ def test_public_thread_setting_gives_bitwise_equal_results():
 
 def test_no_buffer_growth_after_warm_up():
     rng = np.random.default_rng(8)
-    shapes = [(128, 784, 128, False, False), (784, 128, 128, True, False), (128, 128, 784, False, True),
-              (600, 600, 600, False, False)]
+    shapes = [(128, 784, 128, False, False), (784, 128, 128, True, False),
+              (128, 128, 784, False, True), (600, 600, 600, False, False)]
     ops_ = [(*_operands(rng, m, k, n, ta, tb), np.empty((m, n), np.float32), ta, tb)
             for m, k, n, ta, tb in shapes]
     for a, b, out, ta, tb in ops_:
@@ -186,6 +189,15 @@ def test_no_buffer_growth_after_warm_up():
         for a, b, out, ta, tb in ops_:
             ops.matmul(a, b, transpose_a=ta, transpose_b=tb, out=out)
     assert _core._gemm_buffer_growths() == warm
+
+
+def test_out_overlapping_an_operand_is_rejected_but_disjoint_views_are_fine():
+    buf = np.arange(64, dtype=np.float32).reshape(8, 8)
+    with pytest.raises(ValueError, match="overlap"):
+        ops.matmul(buf[:4, :4], buf[:4, :4], out=buf[2:6, 2:6])
+    a, b = buf[:4, :4].copy(), buf[4:, 4:].copy()
+    out = ops.matmul(buf[:4, :4], buf[4:, 4:], out=buf[:4, 4:])  # same buffer, disjoint elements
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-6)
 
 
 def test_shape_mismatch_names_both_shapes():

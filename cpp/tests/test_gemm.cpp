@@ -35,7 +35,8 @@ std::vector<float> random_vec(std::size_t size, std::mt19937& rng) {
 }
 
 // Post-op used to check that `post` sees every finished element exactly once, with its column.
-void add_column_index(float* c, index_t ldc, index_t rows, index_t cols, index_t col0, const void*) {
+void add_column_index(float* c, index_t ldc, index_t rows, index_t cols, index_t col0,
+                      const void*) {
   for (index_t i = 0; i < rows; ++i)
     for (index_t j = 0; j < cols; ++j) c[i * ldc + j] += static_cast<float>(col0 + j);
 }
@@ -43,7 +44,8 @@ void add_column_index(float* c, index_t ldc, index_t rows, index_t cols, index_t
 void check_shape(const gemm::KernelInfo& kr, index_t m, index_t n, index_t k, bool ta, bool tb,
                  std::mt19937& rng) {
   const index_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
-  const auto a = random_vec((ta ? k : m) * lda + 1, rng), b = random_vec((tb ? n : k) * ldb + 1, rng);
+  const auto a = random_vec((ta ? k : m) * lda + 1, rng);
+  const auto b = random_vec((tb ? n : k) * ldb + 1, rng);
   const auto bias = random_vec(n + 1, rng);
   const auto c0 = random_vec(m * ldc + 1, rng);
   const float alpha = 1.25f;
@@ -76,11 +78,15 @@ void check_threads_bitwise(const gemm::KernelInfo& kr, std::mt19937& rng) {
   const index_t m = 301, n = 129, k = 600;
   const auto a = random_vec(m * k, rng), b = random_vec(k * n, rng);
   std::vector<float> c1(m * n), c2(m * n);
-  gemm::sgemm_with(kr, 1, false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c1.data(), n, {});
-  gemm::sgemm_with(kr, 2, false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c2.data(), n, {});
+  auto run = [&](int threads, std::vector<float>& c) {
+    gemm::sgemm_with(kr, threads, false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f,
+                     c.data(), n, {});
+  };
+  run(1, c1);
+  run(2, c2);
   expect(c1 == c2, "1 vs 2 threads bitwise", m, n, k);
   const long growths = gemm::buffer_growths();
-  gemm::sgemm_with(kr, 1, false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c1.data(), n, {});
+  run(1, c1);
   expect(gemm::buffer_growths() == growths, "no buffer growth on a repeated call", m, n, k);
 }
 
