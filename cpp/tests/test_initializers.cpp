@@ -19,7 +19,9 @@ void kat(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3,
   const Philox rng((std::uint64_t{k1} << 32) | k0);
   std::uint32_t out[4];
   rng.generate((std::uint64_t{c1} << 32) | c0, (std::uint64_t{c3} << 32) | c2, out);
-  for (int i = 0; i < 4; ++i) CHECK(out[i] == expect[i]);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(out[i] == expect[i]);
+  }
 }
 
 void check_philox() {
@@ -44,7 +46,9 @@ Moments moments(const std::vector<float>& w) {
     m.hi = std::max(m.hi, double(v));
   }
   m.mean /= w.size();
-  for (float v : w) m.var += (v - m.mean) * (v - m.mean);
+  for (float v : w) {
+    m.var += (v - m.mean) * (v - m.mean);
+  }
   m.var /= w.size();
   return m;
 }
@@ -66,12 +70,13 @@ void check_distributions() {
     double bound;
   };
   const double avg = 0.5 * (fi + fo);
-  const Case cases[] = {{"glorot_uniform", 1.0 / avg, std::sqrt(3.0 / avg)},
-                        {"he_uniform", 2.0 / fi, std::sqrt(6.0 / fi)},
-                        {"lecun_uniform", 1.0 / fi, std::sqrt(3.0 / fi)},
-                        {"glorot_normal", 1.0 / avg, 2 * std::sqrt(1.0 / avg) / 0.87962566103423978},
-                        {"he_normal", 2.0 / fi, 2 * std::sqrt(2.0 / fi) / 0.87962566103423978},
-                        {"lecun_normal", 1.0 / fi, 2 * std::sqrt(1.0 / fi) / 0.87962566103423978}};
+  const Case cases[] = {
+      {"glorot_uniform", 1.0 / avg, std::sqrt(3.0 / avg)},
+      {"he_uniform", 2.0 / fi, std::sqrt(6.0 / fi)},
+      {"lecun_uniform", 1.0 / fi, std::sqrt(3.0 / fi)},
+      {"glorot_normal", 1.0 / avg, 2 * std::sqrt(1.0 / avg) / 0.87962566103423978},
+      {"he_normal", 2.0 / fi, 2 * std::sqrt(2.0 / fi) / 0.87962566103423978},
+      {"lecun_normal", 1.0 / fi, 2 * std::sqrt(1.0 / fi) / 0.87962566103423978}};
   for (const Case& c : cases) {
     s.name = c.name;
     const Moments m = moments(draw(s, n, fi, fo));

@@ -3,6 +3,8 @@
 // fastmath.h because libm calls would keep the loops scalar.
 #include "fastmlp/activations.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -27,20 +29,28 @@ struct NameKind {
   const char* name;
   ActivationKind kind;
 };
-constexpr NameKind kNames[] = {
-    {"linear", ActivationKind::linear},       {"relu", ActivationKind::relu},
-    {"leaky_relu", ActivationKind::leaky_relu}, {"elu", ActivationKind::elu},
-    {"selu", ActivationKind::selu},           {"gelu", ActivationKind::gelu},
-    {"gelu_tanh", ActivationKind::gelu_tanh}, {"sigmoid", ActivationKind::sigmoid},
-    {"hard_sigmoid", ActivationKind::hard_sigmoid}, {"tanh", ActivationKind::tanh},
-    {"softplus", ActivationKind::softplus},   {"silu", ActivationKind::silu},
-    {"softmax", ActivationKind::softmax}};
+constexpr NameKind kNames[] = {{"linear", ActivationKind::linear},
+                               {"relu", ActivationKind::relu},
+                               {"leaky_relu", ActivationKind::leaky_relu},
+                               {"elu", ActivationKind::elu},
+                               {"selu", ActivationKind::selu},
+                               {"gelu", ActivationKind::gelu},
+                               {"gelu_tanh", ActivationKind::gelu_tanh},
+                               {"sigmoid", ActivationKind::sigmoid},
+                               {"hard_sigmoid", ActivationKind::hard_sigmoid},
+                               {"tanh", ActivationKind::tanh},
+                               {"softplus", ActivationKind::softplus},
+                               {"silu", ActivationKind::silu},
+                               {"softmax", ActivationKind::softmax}};
 
-// Rows are split across threads only when the block is big enough to pay for the fork; every
-// element's value is independent of the split, so results never depend on the thread count.
+// Rows are split across threads only when the block is big enough to pay for the fork, and never
+// from inside a parallel region (a GEMM epilogue, a caller's own loop). Every element's value is
+// independent of the split, so results never depend on the thread count.
 int threads_for(index_t rows, index_t cols) {
   const index_t work = rows * cols;
-  if (work < (index_t{1} << 16) || rows < 2) return 1;
+  if (work < (index_t{1} << 16) || rows < 2 || omp_in_parallel()) {
+    return 1;
+  }
   return static_cast<int>(std::min<index_t>(get_num_threads(), rows));
 }
 
@@ -51,7 +61,9 @@ void map_rows(float* x, index_t rows, index_t cols, index_t ld, F f) {
   for (index_t r = 0; r < rows; ++r) {
     float* row = x + r * ld;
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) row[c] = f(row[c]);
+    for (index_t c = 0; c < cols; ++c) {
+      row[c] = f(row[c]);
+    }
   }
 }
 
@@ -64,7 +76,9 @@ void scale_rows(const float* src, float* grad, index_t rows, index_t cols, index
     const float* s = src + r * ld;
     float* g = grad + r * ld;
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) g[c] *= d(s[c]);
+    for (index_t c = 0; c < cols; ++c) {
+      g[c] *= d(s[c]);
+    }
   }
 }
 
@@ -75,8 +89,12 @@ void softmax_rows(float* x, index_t rows, index_t cols, index_t ld) {
     float* row = x + r * ld;
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-    for (index_t c = 0; c < cols; ++c) mx = std::max(mx, row[c]);
-    if (!std::isfinite(mx)) mx = 0.0f;  // all -inf (or an inf) row: let inf/nan propagate
+    for (index_t c = 0; c < cols; ++c) {
+      mx = std::max(mx, row[c]);
+    }
+    if (!std::isfinite(mx)) {
+      mx = 0.0f;  // all -inf (or an inf) row: let inf/nan propagate
+    }
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (index_t c = 0; c < cols; ++c) {
@@ -85,7 +103,9 @@ void softmax_rows(float* x, index_t rows, index_t cols, index_t ld) {
     }
     const float inv = 1.0f / sum;
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) row[c] *= inv;
+    for (index_t c = 0; c < cols; ++c) {
+      row[c] *= inv;
+    }
   }
 }
 
@@ -98,9 +118,13 @@ void softmax_backward_rows(const float* y, float* grad, index_t rows, index_t co
     float* g = grad + r * ld;
     float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-    for (index_t c = 0; c < cols; ++c) dot += g[c] * yr[c];
+    for (index_t c = 0; c < cols; ++c) {
+      dot += g[c] * yr[c];
+    }
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) g[c] = yr[c] * (g[c] - dot);
+    for (index_t c = 0; c < cols; ++c) {
+      g[c] = yr[c] * (g[c] - dot);
+    }
   }
 }
 
@@ -114,8 +138,10 @@ inline float normal_cdf(float x) {
 void forward_impl(const Activation& act, float* x, index_t rows, index_t cols, index_t ld) {
   const float a = act.param;
   switch (act.kind) {
-    case ActivationKind::linear: return;
-    case ActivationKind::relu: return map_rows(x, rows, cols, ld, [](float v) { return v > 0.0f ? v : 0.0f; });
+    case ActivationKind::linear:
+      return;
+    case ActivationKind::relu:
+      return map_rows(x, rows, cols, ld, [](float v) { return v > 0.0f ? v : 0.0f; });
     case ActivationKind::leaky_relu:
       return map_rows(x, rows, cols, ld, [a](float v) { return v > 0.0f ? v : a * v; });
     case ActivationKind::elu:
@@ -131,17 +157,22 @@ void forward_impl(const Activation& act, float* x, index_t rows, index_t cols, i
       return map_rows(x, rows, cols, ld, [](float v) {
         return v * fm::sigmoid(2.0f * kSqrt2OverPi * (v + kGeluCubic * v * v * v));
       });
-    case ActivationKind::sigmoid: return map_rows(x, rows, cols, ld, [](float v) { return fm::sigmoid(v); });
+    case ActivationKind::sigmoid:
+      return map_rows(x, rows, cols, ld, [](float v) { return fm::sigmoid(v); });
     case ActivationKind::hard_sigmoid:
-      return map_rows(x, rows, cols, ld, [](float v) { return std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f; });
-    case ActivationKind::tanh: return map_rows(x, rows, cols, ld, [](float v) { return fm::tanh(v); });
+      return map_rows(x, rows, cols, ld,
+                      [](float v) { return std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f; });
+    case ActivationKind::tanh:
+      return map_rows(x, rows, cols, ld, [](float v) { return fm::tanh(v); });
     case ActivationKind::softplus:
       return map_rows(x, rows, cols, ld, [](float v) {
         const float av = v < 0.0f ? -v : v;
         return (v > 0.0f ? v : 0.0f) + fm::log1p_unit(fm::exp(-av));
       });
-    case ActivationKind::silu: return map_rows(x, rows, cols, ld, [](float v) { return v * fm::sigmoid(v); });
-    case ActivationKind::softmax: return softmax_rows(x, rows, cols, ld);
+    case ActivationKind::silu:
+      return map_rows(x, rows, cols, ld, [](float v) { return v * fm::sigmoid(v); });
+    case ActivationKind::softmax:
+      return softmax_rows(x, rows, cols, ld);
   }
 }
 
@@ -150,7 +181,8 @@ void backward_from_output(const Activation& act, const float* y, float* g, index
                           index_t cols, index_t ld) {
   const float a = act.param;
   switch (act.kind) {
-    case ActivationKind::linear: return;
+    case ActivationKind::linear:
+      return;
     case ActivationKind::relu:
       return scale_rows(y, g, rows, cols, ld, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
     case ActivationKind::leaky_relu:
@@ -164,13 +196,14 @@ void backward_from_output(const Activation& act, const float* y, float* g, index
     case ActivationKind::sigmoid:
       return scale_rows(y, g, rows, cols, ld, [](float v) { return v * (1.0f - v); });
     case ActivationKind::hard_sigmoid:
-      return scale_rows(y, g, rows, cols, ld, [](float v) {
-        return v > 0.0f && v < 1.0f ? 1.0f / 6.0f : 0.0f;
-      });
+      return scale_rows(y, g, rows, cols, ld,
+                        [](float v) { return v > 0.0f && v < 1.0f ? 1.0f / 6.0f : 0.0f; });
     case ActivationKind::tanh:
       return scale_rows(y, g, rows, cols, ld, [](float v) { return 1.0f - v * v; });
-    case ActivationKind::softmax: return softmax_backward_rows(y, g, rows, cols, ld);
-    default: throw std::logic_error("activation_backward: no output-based derivative");
+    case ActivationKind::softmax:
+      return softmax_backward_rows(y, g, rows, cols, ld);
+    default:
+      throw std::logic_error("activation_backward: no output-based derivative");
   }
 }
 
@@ -180,7 +213,8 @@ void backward_from_input(const Activation& act, const float* x, float* g, index_
   const float a = act.param;
   switch (act.kind) {
     case ActivationKind::elu:
-      return scale_rows(x, g, rows, cols, ld, [a](float v) { return v > 0.0f ? 1.0f : a * fm::exp(v); });
+      return scale_rows(x, g, rows, cols, ld,
+                        [a](float v) { return v > 0.0f ? 1.0f : a * fm::exp(v); });
     case ActivationKind::gelu:
       return scale_rows(x, g, rows, cols, ld, [](float v) {
         return normal_cdf(v) + v * kInvSqrt2Pi * fm::exp(-0.5f * v * v);
@@ -199,7 +233,8 @@ void backward_from_input(const Activation& act, const float* x, float* g, index_
         const float s = fm::sigmoid(v);
         return s * (1.0f + v * (1.0f - s));
       });
-    default: throw std::logic_error("activation_backward: no input-based derivative");
+    default:
+      throw std::logic_error("activation_backward: no input-based derivative");
   }
 }
 
@@ -225,7 +260,9 @@ void epilogue_post(float* c, index_t ldc, index_t rows, index_t cols, index_t /*
 Activation parse_activation(const std::string& name, float param) {
   const std::string key = name == "swish" ? "silu" : name;
   for (const auto& nk : kNames) {
-    if (key != nk.name) continue;
+    if (key != nk.name) {
+      continue;
+    }
     Activation act{nk.kind, param};
     if (nk.kind == ActivationKind::leaky_relu || nk.kind == ActivationKind::elu) {
       if (!std::isfinite(param) || (nk.kind == ActivationKind::leaky_relu && param < 0.0f)) {
@@ -234,25 +271,33 @@ Activation parse_activation(const std::string& name, float param) {
                                     ", got " + std::to_string(param));
       }
       // 0 selects the Keras default (negative_slope 0.2, alpha 1.0); use relu for a zero slope.
-      if (param == 0.0f) act.param = nk.kind == ActivationKind::leaky_relu ? 0.2f : 1.0f;
+      if (param == 0.0f) {
+        act.param = nk.kind == ActivationKind::leaky_relu ? 0.2f : 1.0f;
+      }
     }
     return act;
   }
   std::string valid;
-  for (const auto& n : activation_names()) valid += (valid.empty() ? "" : ", ") + n;
+  for (const auto& n : activation_names()) {
+    valid += (valid.empty() ? "" : ", ") + n;
+  }
   throw std::invalid_argument("unknown activation '" + name + "'; valid names: " + valid);
 }
 
 std::string activation_name(const Activation& act) {
   for (const auto& nk : kNames) {
-    if (nk.kind == act.kind) return nk.name;
+    if (nk.kind == act.kind) {
+      return nk.name;
+    }
   }
   throw std::logic_error("activation_name: unknown kind");
 }
 
 std::vector<std::string> activation_names() {
   std::vector<std::string> out;
-  for (const auto& nk : kNames) out.emplace_back(nk.name);
+  for (const auto& nk : kNames) {
+    out.emplace_back(nk.name);
+  }
   out.emplace_back("swish");
   return out;
 }
@@ -265,7 +310,9 @@ void activation_forward(const Activation& act, float* x, index_t rows, index_t c
 void activation_backward(const Activation& act, const float* pre, const float* post, float* grad,
                          index_t rows, index_t cols, index_t ld) {
   check_block("activation_backward", grad, rows, cols, ld);
-  if (act.kind == ActivationKind::linear) return;
+  if (act.kind == ActivationKind::linear) {
+    return;
+  }
   if (needs_preactivation(act)) {
     check_block("activation_backward (pre-activation)", pre, rows, cols, ld);
     backward_from_input(act, pre, grad, rows, cols, ld);
@@ -280,10 +327,13 @@ bool needs_preactivation(const Activation& act) {
     case ActivationKind::gelu:
     case ActivationKind::gelu_tanh:
     case ActivationKind::softplus:
-    case ActivationKind::silu: return true;
+    case ActivationKind::silu:
+      return true;
     // y + alpha recovers alpha*e^x only when the sign of y tells the branch apart (alpha > 0).
-    case ActivationKind::elu: return !(act.param > 0.0f);
-    default: return false;
+    case ActivationKind::elu:
+      return !(act.param > 0.0f);
+    default:
+      return false;
   }
 }
 
@@ -291,10 +341,14 @@ Epilogue make_epilogue(const Activation& act, const float* bias) {
   Epilogue ep;
   ep.bias = bias;
   switch (act.kind) {
-    case ActivationKind::linear: break;
-    case ActivationKind::relu: ep.relu = true; break;
+    case ActivationKind::linear:
+      break;
+    case ActivationKind::relu:
+      ep.relu = true;
+      break;
     case ActivationKind::softmax:
-      throw std::invalid_argument("make_epilogue: softmax normalizes whole rows; apply it after the GEMM");
+      throw std::invalid_argument(
+          "make_epilogue: softmax normalizes whole rows; apply it after the GEMM");
     default:
       ep.post = &epilogue_post;
       ep.post_ctx = &act;  // the caller's Activation must outlive the Epilogue

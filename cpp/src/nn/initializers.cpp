@@ -14,8 +14,10 @@ namespace fastmlp {
 void Philox::generate(std::uint64_t counter, std::uint64_t stream, std::uint32_t out[4]) const {
   constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
   constexpr std::uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // Weyl key increments
-  std::uint32_t c0 = static_cast<std::uint32_t>(counter), c1 = static_cast<std::uint32_t>(counter >> 32);
-  std::uint32_t c2 = static_cast<std::uint32_t>(stream), c3 = static_cast<std::uint32_t>(stream >> 32);
+  std::uint32_t c0 = static_cast<std::uint32_t>(counter),
+                c1 = static_cast<std::uint32_t>(counter >> 32);
+  std::uint32_t c2 = static_cast<std::uint32_t>(stream),
+                c3 = static_cast<std::uint32_t>(stream >> 32);
   std::uint32_t k0 = static_cast<std::uint32_t>(key), k1 = static_cast<std::uint32_t>(key >> 32);
   for (int round = 0; round < 10; ++round) {
     if (round > 0) {
@@ -23,8 +25,10 @@ void Philox::generate(std::uint64_t counter, std::uint64_t stream, std::uint32_t
       k1 += kW1;
     }
     const std::uint64_t p0 = std::uint64_t{kM0} * c0, p1 = std::uint64_t{kM1} * c2;
-    const std::uint32_t hi0 = static_cast<std::uint32_t>(p0 >> 32), lo0 = static_cast<std::uint32_t>(p0);
-    const std::uint32_t hi1 = static_cast<std::uint32_t>(p1 >> 32), lo1 = static_cast<std::uint32_t>(p1);
+    const std::uint32_t hi0 = static_cast<std::uint32_t>(p0 >> 32),
+                        lo0 = static_cast<std::uint32_t>(p0);
+    const std::uint32_t hi1 = static_cast<std::uint32_t>(p1 >> 32),
+                        lo1 = static_cast<std::uint32_t>(p1);
     c0 = hi1 ^ c1 ^ k0;
     c1 = lo1;
     c2 = hi0 ^ c3 ^ k1;
@@ -38,10 +42,10 @@ void Philox::generate(std::uint64_t counter, std::uint64_t stream, std::uint32_t
 
 namespace {
 
-constexpr const char* kNames[] = {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
-                                  "lecun_uniform",  "lecun_normal",  "zeros",      "ones",
-                                  "constant",       "random_uniform", "random_normal",
-                                  "truncated_normal"};
+constexpr const char* kNames[] = {"glorot_uniform", "glorot_normal", "he_uniform",
+                                  "he_normal",      "lecun_uniform", "lecun_normal",
+                                  "zeros",          "ones",          "constant",
+                                  "random_uniform", "random_normal", "truncated_normal"};
 
 // Keras VarianceScaling: stddev of the untruncated normal that, truncated at 2 sigma, has
 // variance 1 (the standard deviation of a unit normal truncated to [-2, 2]).
@@ -68,7 +72,9 @@ inline double truncated_normal_at(const Philox& rng, index_t i) {
   double z = 0.0;
   for (std::uint64_t attempt = 0; attempt < 64; ++attempt) {
     z = normal_at(rng, i, attempt);
-    if (std::fabs(z) <= 2.0) return z;
+    if (std::fabs(z) <= 2.0) {
+      return z;
+    }
   }
   return std::clamp(z, -2.0, 2.0);
 }
@@ -77,18 +83,25 @@ template <class F>
 void fill(float* w, index_t count, F value_of) {
   const int nt = count >= (index_t{1} << 16) ? get_num_threads() : 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t i = 0; i < count; ++i) w[i] = static_cast<float>(value_of(i));
+  for (index_t i = 0; i < count; ++i) {
+    w[i] = static_cast<float>(value_of(i));
+  }
 }
 
+// Uniform in [lo, hi): u < 1 in double, but rounding to float could still land on hi, so the top
+// is pulled down to the float just below it.
 void fill_uniform(const Philox& rng, float* w, index_t count, double lo, double hi) {
+  const float top = hi > lo ? std::nextafter(static_cast<float>(hi), static_cast<float>(lo))
+                            : static_cast<float>(hi);
   fill(w, count, [&](index_t i) {
     std::uint32_t words[4];
     rng.generate(static_cast<std::uint64_t>(i) / 4, 0, words);
-    return lo + (hi - lo) * (words[i % 4] / kTwoPow32);
+    return std::min(static_cast<float>(lo + (hi - lo) * (words[i % 4] / kTwoPow32)), top);
   });
 }
 
-void fill_normal(const Philox& rng, float* w, index_t count, double mean, double stddev, bool truncated) {
+void fill_normal(const Philox& rng, float* w, index_t count, double mean, double stddev,
+                 bool truncated) {
   if (truncated) {
     fill(w, count, [&](index_t i) { return mean + stddev * truncated_normal_at(rng, i); });
   } else {
@@ -103,8 +116,12 @@ void variance_scaling(const InitializerSpec& spec, float* w, index_t count, inde
   const bool uniform = n.size() > 8 && n.compare(n.size() - 8, 8, "_uniform") == 0;
   const std::string family = n.substr(0, n.find('_'));
   double fan = static_cast<double>(fan_in), scale = 1.0;
-  if (family == "glorot") fan = 0.5 * (static_cast<double>(fan_in) + static_cast<double>(fan_out));
-  if (family == "he") scale = 2.0;
+  if (family == "glorot") {
+    fan = 0.5 * (static_cast<double>(fan_in) + static_cast<double>(fan_out));
+  }
+  if (family == "he") {
+    scale = 2.0;
+  }
   scale /= std::max(1.0, fan);
   const Philox rng(spec.seed);
   if (uniform) {
@@ -119,7 +136,9 @@ void check_spec(const InitializerSpec& spec) {
   auto bad = [&](const std::string& what) {
     throw std::invalid_argument("initializer '" + spec.name + "': " + what);
   };
-  if (!std::isfinite(spec.value) || !std::isfinite(spec.mean)) bad("value and mean must be finite");
+  if (!std::isfinite(spec.value) || !std::isfinite(spec.mean)) {
+    bad("value and mean must be finite");
+  }
   if (!(spec.stddev >= 0.0) || !std::isfinite(spec.stddev)) {
     bad("stddev must be finite and >= 0, got " + std::to_string(spec.stddev));
   }
@@ -157,7 +176,9 @@ void initialize(const InitializerSpec& spec, float* w, index_t count, index_t fa
     variance_scaling(spec, w, count, fan_in, fan_out);
   } else {
     std::string valid;
-    for (const char* name : kNames) valid += (valid.empty() ? "" : ", ") + std::string(name);
+    for (const char* name : kNames) {
+      valid += (valid.empty() ? "" : ", ") + std::string(name);
+    }
     throw std::invalid_argument("unknown initializer '" + n + "'; valid names: " + valid);
   }
 }
