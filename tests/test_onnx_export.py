@@ -19,6 +19,7 @@ def _erf(x):
 
 
 def ref_activation(name, x, param=0.0):
+    param = param or {"leaky_relu": 0.2, "elu": 1.0}.get(name, 0.0)  # the core's convention
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
     if name == "linear":
         return x
@@ -156,6 +157,13 @@ def test_every_activation_in_dense_matches_reference(tmp_path, act, param, opset
 def test_every_activation_as_layer_matches_reference(tmp_path, act, param):
     specs = [dense(5), {"type": "activation", "activation": act, "activation_param": param}]
     check_export(tmp_path, 3, specs)
+
+
+@pytest.mark.parametrize("act,default", [("leaky_relu", 0.2), ("elu", 1.0)])
+def test_zero_param_selects_keras_default_as_the_core_does(tmp_path, act, default):
+    model = check_export(tmp_path, 3, [dense(4, act, 0.0)])
+    (node,) = [n for n in model.graph.node if n.op_type in ("LeakyRelu", "Elu")]
+    assert node.attribute[0].f == pytest.approx(default)
 
 
 def test_gelu_uses_native_op_only_from_opset_20(tmp_path):

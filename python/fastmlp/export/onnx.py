@@ -32,6 +32,9 @@ SUPPORTED_ACTIVATIONS = (
 
 _SKIPPED_TYPES = ("dropout", "input", "input_layer")
 
+# As in the core's parse_activation: a parameter of 0 selects the Keras default.
+_DEFAULT_PARAM = {"leaky_relu": 0.2, "elu": 1.0}
+
 
 def _import_onnx():
     try:
@@ -81,6 +84,7 @@ def _activation(g: _GraphBuilder, x: str, name: str, param: float, base: str) ->
     """Appends the nodes of one activation to `x`; returns the output tensor name."""
     if name == "linear":
         return x
+    param = float(param) or _DEFAULT_PARAM.get(name, 0.0)
     simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softplus": "Softplus",
               "selu": "Selu"}
     if name in simple:
