@@ -10,6 +10,8 @@
 
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
+#include "model_class.h"
+#include "gemm/kernels.h"
 
 namespace py = pybind11;
 using fastmlp::index_t;
@@ -49,10 +51,19 @@ bool view_of(const py::array& x, MatrixView* v) {
   return false;
 }
 
-// out[:] = alpha * op(a) @ op(b) + beta * out. a, b: 2-D float32 (any strides with a unit stride
-// in one axis; others must be made contiguous by the caller). out: 2-D float32, unit column stride.
-void matmul_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
-                 bool trans_b, float alpha, float beta) {
+// A checked GEMM call on NumPy arrays: out = alpha * op(a) @ op(b) + beta * out.
+struct GemmArgs {
+  bool trans_a, trans_b;
+  index_t m, n, k;
+  MatrixView a, b;
+  float* c;
+  index_t ldc;
+};
+
+// a, b: 2-D float32 (any strides with a unit stride in one axis; others must be made contiguous
+// by the caller). out: 2-D float32, unit column stride.
+GemmArgs gemm_args(const py::array& a, const py::array& b, py::array& out, bool trans_a,
+                   bool trans_b) {
   for (const py::array* x : {&a, &b, static_cast<const py::array*>(&out)}) {
     if (x->ndim() != 2 || !py::isinstance<py::array_t<float>>(*x)) {
       throw std::invalid_argument("matmul_into expects 2-D float32 arrays");
@@ -78,10 +89,75 @@ void matmul_into(const py::array& a, const py::array& b, py::array& out, bool tr
     throw std::invalid_argument("matmul: out must have unit stride along its last axis");
   }
   const index_t ldc = m > 1 ? out.strides(0) / f : std::max<index_t>(n, 1);
-  float* c = static_cast<float*>(out.mutable_data());
+  return {trans_a != va.transposed, trans_b != vb.transposed, m, n, k, va, vb,
+          static_cast<float*>(out.mutable_data()), ldc};
+}
+
+void matmul_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
+                 bool trans_b, float alpha, float beta) {
+  const GemmArgs g = gemm_args(a, b, out, trans_a, trans_b);
   py::gil_scoped_release release;
-  fastmlp::sgemm(trans_a != va.transposed, trans_b != vb.transposed, m, n, k, alpha, va.data,
-                 va.ld, vb.data, vb.ld, beta, c, ldc);
+  fastmlp::sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, alpha, g.a.data, g.a.ld, g.b.data, g.b.ld,
+                 beta, g.c, g.ldc);
+}
+
+// Test hook: matmul_into with the fused epilogue (bias, ReLU), a chosen ISA's kernel ("" = the
+// active one) and a thread cap (0 = the default policy).
+void gemm_test_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
+                    bool trans_b, float alpha, float beta, py::object bias, bool relu,
+                    const std::string& isa, int threads) {
+  const GemmArgs g = gemm_args(a, b, out, trans_a, trans_b);
+  fastmlp::Epilogue ep;
+  py::array_t<float, py::array::c_style | py::array::forcecast> bias_arr;
+  if (!bias.is_none()) {
+    bias_arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(bias);
+    if (!bias_arr || bias_arr.ndim() != 1 || bias_arr.shape(0) != g.n) {
+      throw std::invalid_argument("_gemm_test_into: bias must be 1-D of length " +
+                                  std::to_string(g.n));
+    }
+    ep.bias = bias_arr.data();
+  }
+  ep.relu = relu;
+  const fastmlp::gemm::KernelInfo* kernel = &fastmlp::gemm::active_kernel();
+  if (!isa.empty()) {
+    bool found = false;
+    for (auto have : {fastmlp::Isa::generic, fastmlp::Isa::avx2, fastmlp::Isa::avx512}) {
+      if (isa == fastmlp::isa_name(have)) {
+        kernel = &fastmlp::gemm::kernel_for(have);
+        found = true;
+      }
+    }
+    if (!found) throw std::invalid_argument("_gemm_test_into: unknown isa '" + isa + "'");
+  }
+  py::gil_scoped_release release;
+  fastmlp::gemm::sgemm_with(*kernel, threads, g.trans_a, g.trans_b, g.m, g.n, g.k, alpha,
+                            g.a.data, g.a.ld, g.b.data, g.b.ld, beta, g.c, g.ldc, ep);
+}
+
+py::dict gemm_kernel_info(const std::string& isa) {
+  const fastmlp::gemm::KernelInfo* k = &fastmlp::gemm::active_kernel();
+  for (auto have : {fastmlp::Isa::generic, fastmlp::Isa::avx2, fastmlp::Isa::avx512}) {
+    if (isa == fastmlp::isa_name(have)) k = &fastmlp::gemm::kernel_for(have);
+  }
+  py::dict d;
+  d["name"] = k->name;
+  d["mr"] = k->mr;
+  d["nr"] = k->nr;
+  d["mc"] = k->mc;
+  d["kc"] = k->kc;
+  d["nc"] = k->nc;
+  return d;
+}
+
+void bind_matmul(py::module_& m) {
+  m.def("matmul_into", &matmul_into, py::arg("a"), py::arg("b"), py::arg("out"),
+        py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"));
+  m.def("_gemm_test_into", &gemm_test_into, py::arg("a"), py::arg("b"), py::arg("out"),
+        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
+        py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("relu") = false,
+        py::arg("isa") = "", py::arg("threads") = 0);
+  m.def("_gemm_buffer_growths", &fastmlp::gemm::buffer_growths);
+  m.def("_gemm_kernel_info", &gemm_kernel_info, py::arg("isa") = "");
 }
 
 // ---- runtime -------------------------------------------------------------------------------
@@ -104,8 +180,7 @@ void bind_runtime_and_ops(py::module_& m) {
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &fastmlp::get_num_threads);
   m.def("cpu_info", &cpu_info);
-  m.def("matmul_into", &matmul_into, py::arg("a"), py::arg("b"), py::arg("out"),
-        py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"));
+  bind_matmul(m);
 }
 
 // ---- leaf functions: activations, losses, initializers, optimizers (nnleaf) -------------------
@@ -114,7 +189,7 @@ void bind_leaf(py::module_& m) { (void)m; }
 
 // ---- model (nn) --------------------------------------------------------------------------------
 
-void bind_model(py::module_& m) { (void)m; }
+void bind_model(py::module_& m) { fastmlp_bindings::bind_model_class(m); }
 
 }  // namespace
 
