@@ -299,3 +299,27 @@ def test_pipeline_gridsearch_parallel_and_stratified_cv(clf_data):
     assert grid.best_score_ > 0.8 and len(grid.cv_results_["params"]) == 4
     scores = cross_val_score(clone(pipe), X, y, cv=StratifiedKFold(3))
     assert scores.shape == (3,) and scores.min() > 0.7
+
+
+# ---------------------------------------------------------------- ONNX export
+
+
+@pytest.mark.parametrize("target", ["multiclass", "binary", "regression"])
+def test_export_onnx_matches_predictions(clf_data, tmp_path, target):
+    pytest.importorskip("onnx", reason="ONNX export needs the `onnx` extra")
+    ort = pytest.importorskip("onnxruntime", reason="ONNX export tests need onnxruntime")
+    X, y = clf_data
+    if target == "regression":
+        est = _quiet_fit(MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0), X,
+                         y.astype(float))
+        want = est.predict(X).reshape(len(X), -1)
+    else:
+        est = _quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0), X,
+                         y if target == "multiclass" else y == 1)
+        want = est.predict_proba(X)[:, -1:] if target == "binary" else est.predict_proba(X)
+    est.export(tmp_path / "m.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {"input": X.astype(np.float32)})
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="`format`"):
+        est.export(tmp_path / "m.tf", format="tf")

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from fastmlp import _core
 
@@ -325,6 +325,30 @@ class BaseMLP(BaseEstimator):
             X = X.toarray()
         out = self._core.predict(np.ascontiguousarray(X))
         return out.astype(X.dtype, copy=False)
+
+    def export(self, filepath, format="onnx", opset=17):
+        """Writes the fitted network as an ONNX graph (input "input" of shape (batch,
+        n_features_in_), float32). Its output "output" is the output layer's activation:
+        class probabilities (one logistic column for binary targets, one per label for
+        multi-label, softmax columns for multiclass) or the regression targets.
+
+        Args:
+            filepath: the .onnx file to write.
+            format: only "onnx". Defaults to "onnx".
+            opset: ONNX opset. Defaults to 17.
+
+        Returns:
+            The ``onnx.ModelProto`` written.
+        """
+        check_is_fitted(self)
+        if format != "onnx":
+            raise ValueError(f"Received an invalid value for `format`, expected 'onnx'. "
+                             f"Received: format={format!r}")
+        from fastmlp.export import export_onnx
+
+        specs = self._layer_specs(self.n_features_in_, 0.0)
+        return export_onnx(filepath, self.n_features_in_, specs, self._weights_list(),
+                           opset=opset)
 
     def _score_core(self, X, y, sample_weight):
         y_pred = self._predict(X, check_input=False)
