@@ -295,3 +295,68 @@ def test_bad_input_dim(bad):
 def test_dense_on_image_without_flatten_is_rejected():
     with pytest.raises(ValueError, match="Flatten"):
         export_onnx(None, (4, 4), [dense(3)], [np.zeros((16, 3)), np.zeros(3)])
+
+
+# ---------------------------------------------------------------- Sequential.export vs predict
+
+
+def _sequential(sample_shape, layer_list, seed=0):
+    import fastmlp
+    from fastmlp import layers
+
+    model = fastmlp.Sequential([layers.Input(shape=sample_shape), *layer_list])
+    rng = np.random.default_rng(seed)
+    # Random weights, with BatchNormalization statistics far from their initial (0, 1).
+    weights = []
+    for w in model.get_weights():
+        if w.ndim == 2:
+            weights.append(rng.normal(0, 1 / math.sqrt(w.shape[0]), w.shape))
+        else:
+            weights.append(rng.uniform(0.4, 1.6, w.shape))
+    model.set_weights([w.astype(np.float32) for w in weights])
+    return model
+
+
+def _check_sequential(tmp_path, model, sample_shape, **kw):
+    path = tmp_path / "seq.onnx"
+    model.export(str(path), **kw)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    rng = np.random.default_rng(1)
+    for n in (1, 9):
+        x = rng.normal(0, 1.5, (n, *sample_shape)).astype(np.float32)
+        np.testing.assert_allclose(run_onnx(path, x), model.predict(x, verbose=0), rtol=1e-5,
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize("act", ["linear", "relu", "leaky_relu", "elu", "selu", "gelu",
+                                 "gelu_tanh", "sigmoid", "hard_sigmoid", "tanh", "softplus",
+                                 "silu", "swish", "softmax"])
+def test_sequential_export_matches_predict_for_every_activation(tmp_path, act):
+    from fastmlp import layers
+
+    model = _sequential((6,), [layers.Dense(9, activation=act), layers.Dense(5),
+                               layers.Activation(act)])
+    _check_sequential(tmp_path, model, (6,))
+
+
+@pytest.mark.parametrize("opset", [17, 20])
+def test_sequential_export_every_layer_type(tmp_path, opset):
+    from fastmlp import layers
+
+    model = _sequential((12, 12), [
+        layers.Rescaling(1 / 4.0, offset=0.5), layers.Flatten(),
+        layers.Dense(32, activation="relu"), layers.Dropout(0.5),
+        layers.Dense(16), layers.BatchNormalization(), layers.Activation("gelu"),
+        layers.BatchNormalization(center=False), layers.Dense(10, activation="softmax")])
+    _check_sequential(tmp_path, model, (12, 12), opset=opset)
+
+
+def test_sequential_export_rejects_unknown_format_and_unbuilt(tmp_path):
+    import fastmlp
+    from fastmlp import layers
+
+    model = _sequential((3,), [layers.Dense(2)])
+    with pytest.raises(ValueError, match="`format`"):
+        model.export(str(tmp_path / "m"), format="tf_saved_model")
+    with pytest.raises(ValueError, match="built"):
+        fastmlp.Sequential([layers.Dense(2)]).export(str(tmp_path / "m.onnx"))
