@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "specs.h"  // leaf config dicts; also brings the activations/losses/... headers
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
 #include "model_class.h"
@@ -185,7 +186,211 @@ void bind_runtime_and_ops(py::module_& m) {
 
 // ---- leaf functions: activations, losses, initializers, optimizers (nnleaf) -------------------
 
-void bind_leaf(py::module_& m) { (void)m; }
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+FloatArray as_floats(const py::handle& x, const char* what) {
+  FloatArray a = FloatArray::ensure(x);
+  if (!a) throw std::invalid_argument(std::string(what) + ": expected an array of numbers");
+  return a;
+}
+
+// Rows and columns of a last-axis operation (softmax, a loss row) on an array of any rank.
+std::pair<index_t, index_t> rows_cols(const py::array& x) {
+  const index_t cols = x.ndim() == 0 ? 1 : x.shape(x.ndim() - 1);
+  return {cols == 0 ? 0 : static_cast<index_t>(x.size()) / cols, cols};
+}
+
+FloatArray copy_of(const FloatArray& x) {
+  FloatArray out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  std::copy(x.data(), x.data() + x.size(), out.mutable_data());
+  return out;
+}
+
+FloatArray activation_forward_py(const std::string& name, const py::handle& x, float param) {
+  const fastmlp::Activation act = fastmlp::parse_activation(name, param);
+  FloatArray y = copy_of(as_floats(x, "activation_forward: x"));
+  const auto rc = rows_cols(y);
+  float* data = y.mutable_data();
+  py::gil_scoped_release release;
+  fastmlp::activation_forward(act, data, rc.first, rc.second, rc.second);
+  return y;
+}
+
+// grad * f'(x), computing f(x) first for the derivatives that use the output.
+FloatArray activation_backward_py(const std::string& name, const py::handle& x,
+                                  const py::handle& grad, float param) {
+  const fastmlp::Activation act = fastmlp::parse_activation(name, param);
+  const FloatArray xa = as_floats(x, "activation_backward: x");
+  FloatArray g = copy_of(as_floats(grad, "activation_backward: grad"));
+  if (g.ndim() != xa.ndim() || !std::equal(xa.shape(), xa.shape() + xa.ndim(), g.shape())) {
+    throw std::invalid_argument("activation_backward: grad has shape " + shape_str(g) +
+                                ", x has shape " + shape_str(xa));
+  }
+  FloatArray y = copy_of(xa);
+  const auto rc = rows_cols(y);
+  py::gil_scoped_release release;
+  fastmlp::activation_forward(act, y.mutable_data(), rc.first, rc.second, rc.second);
+  fastmlp::activation_backward(act, xa.data(), y.data(), g.mutable_data(), rc.first, rc.second,
+                               rc.second);
+  return g;
+}
+
+// Integer class labels as int32; float labels must hold integers (Keras casts them).
+py::array_t<std::int32_t> labels_of(const py::handle& y, index_t n) {
+  const auto wide = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
+  if (!wide || static_cast<index_t>(wide.size()) != n) {
+    throw std::invalid_argument("loss: sparse labels must be an array of " + std::to_string(n) +
+                                " integers (one per sample)");
+  }
+  py::array_t<std::int32_t> out(n);
+  for (index_t i = 0; i < n; ++i) {
+    const double v = wide.data()[i];
+    if (v != std::floor(v) || std::fabs(v) > 2147483647.0) {
+      throw std::invalid_argument("loss: label " + std::to_string(v) + " at index " +
+                                  std::to_string(i) + " is not a valid class index");
+    }
+    out.mutable_data()[i] = static_cast<std::int32_t>(v);
+  }
+  return out;
+}
+
+// (loss, d loss / d y_pred) for a batch; y_pred is (n,) or (n, k).
+py::tuple loss_py(const py::handle& spec_h, const py::handle& y_true, const py::handle& y_pred,
+                  const py::handle& sample_weight) {
+  const fastmlp::LossSpec spec = fastmlp_bindings::loss_spec_from(spec_h);
+  const FloatArray p = as_floats(y_pred, "loss: y_pred");
+  if (p.ndim() < 1 || p.ndim() > 2) throw std::invalid_argument("loss: y_pred must be 1-D or 2-D, got shape " + shape_str(p));
+  const index_t n = p.shape(0), k = p.ndim() == 2 ? p.shape(1) : 1;
+  fastmlp::Targets t;
+  py::array_t<std::int32_t> labels;
+  FloatArray dense, weights;
+  if (spec.kind == fastmlp::LossKind::sparse_categorical_crossentropy) {
+    labels = labels_of(y_true, n);
+    t.labels = labels.data();
+  } else {
+    dense = as_floats(y_true, "loss: y_true");
+    if (static_cast<index_t>(dense.size()) != n * k) {
+      throw std::invalid_argument("loss: y_true has shape " + shape_str(dense) + ", y_pred has shape " + shape_str(p));
+    }
+    t.dense = dense.data();
+  }
+  if (!sample_weight.is_none()) {
+    weights = as_floats(sample_weight, "loss: sample_weight");
+    if (static_cast<index_t>(weights.size()) != n) {
+      throw std::invalid_argument("loss: sample_weight needs " + std::to_string(n) + " values, got " + shape_str(weights));
+    }
+    t.sample_weight = weights.data();
+  }
+  FloatArray grad(std::vector<py::ssize_t>(p.shape(), p.shape() + p.ndim()));
+  double value;
+  {
+    py::gil_scoped_release release;
+    value = fastmlp::loss_forward_backward(spec, p.data(), n, k, t, grad.mutable_data());
+  }
+  return py::make_tuple(value, grad);
+}
+
+// Keras's compute_fans: 1-D (n) -> (n, n); 2-D (in, out); conv-style kernels scale by the
+// receptive field (the product of the leading dimensions).
+FloatArray initialize_py(const py::handle& spec_h, const std::vector<index_t>& shape) {
+  const fastmlp::InitializerSpec spec = fastmlp_bindings::initializer_spec_from(spec_h);
+  index_t count = 1, fan_in = 1, fan_out = 1, receptive = 1;
+  for (index_t d : shape) {
+    if (d < 0) throw std::invalid_argument("initialize: negative dimension in shape");
+    count *= d;
+  }
+  const size_t r = shape.size();
+  for (size_t i = 0; i + 2 < r; ++i) receptive *= shape[i];
+  if (r == 1) fan_in = fan_out = shape[0];
+  if (r >= 2) {
+    fan_in = shape[r - 2] * receptive;
+    fan_out = shape[r - 1] * receptive;
+  }
+  FloatArray w(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  float* data = w.mutable_data();
+  py::gil_scoped_release release;
+  fastmlp::initialize(spec, data, count, fan_in, fan_out);
+  return w;
+}
+
+// _core.Optimizer: steps on lists of float32 arrays in place.
+struct PyOptimizer {
+  std::unique_ptr<fastmlp::Optimizer> opt;
+};
+
+void optimizer_step(PyOptimizer& o, const py::list& params, const py::list& grads) {
+  if (params.size() != grads.size()) {
+    throw std::invalid_argument("Optimizer.step: " + std::to_string(params.size()) + " parameters but " +
+                                std::to_string(grads.size()) + " gradients");
+  }
+  std::vector<fastmlp::ParamRef> refs;
+  std::vector<FloatArray> keep;  // converted gradients stay alive while the GIL is released
+  for (size_t i = 0; i < params.size(); ++i) {
+    const py::handle h = params[i];
+    if (!py::isinstance<py::array_t<float>>(h)) {
+      throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) + " must be a float32 ndarray");
+    }
+    py::array a = py::reinterpret_borrow<py::array>(h);
+    if (!(a.flags() & py::array::c_style) || !a.writeable()) {
+      throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) + " must be C-contiguous and writeable");
+    }
+    keep.push_back(as_floats(grads[i], "Optimizer.step: gradient"));
+    if (keep.back().size() != a.size()) {
+      throw std::invalid_argument("Optimizer.step: gradient " + std::to_string(i) + " has shape " +
+                                  shape_str(keep.back()) + ", its parameter " + shape_str(a));
+    }
+    refs.push_back({static_cast<float*>(a.mutable_data()), keep.back().data(), static_cast<index_t>(a.size())});
+  }
+  py::gil_scoped_release release;
+  o.opt->step(refs);
+}
+
+py::tuple optimizer_get_state(const PyOptimizer& o) {
+  py::list slots;
+  for (const auto& s : o.opt->get_state()) {
+    FloatArray a(static_cast<py::ssize_t>(s.size()));
+    std::copy(s.begin(), s.end(), a.mutable_data());
+    slots.append(a);
+  }
+  return py::make_tuple(o.opt->iterations(), slots);
+}
+
+void optimizer_set_state(PyOptimizer& o, std::int64_t iterations, const py::list& slots) {
+  std::vector<std::vector<float>> state;
+  for (const py::handle h : slots) {
+    const FloatArray a = as_floats(h, "Optimizer.set_state: slot");
+    state.emplace_back(a.data(), a.data() + a.size());
+  }
+  o.opt->set_state(state, iterations);
+}
+
+void bind_leaf(py::module_& m) {
+  m.def("activation_names", &fastmlp::activation_names);
+  m.def("loss_names", &fastmlp::loss_names);
+  m.def("initializer_names", &fastmlp::initializer_names);
+  m.def("optimizer_names", &fastmlp::optimizer_names);
+  m.def("activation_forward", &activation_forward_py, py::arg("name"), py::arg("x"), py::arg("param") = 0.0f);
+  m.def("activation_backward", &activation_backward_py, py::arg("name"), py::arg("x"), py::arg("grad"),
+        py::arg("param") = 0.0f);
+  m.def("loss", &loss_py, py::arg("spec"), py::arg("y_true"), py::arg("y_pred"),
+        py::arg("sample_weight") = py::none());
+  m.def("initialize", &initialize_py, py::arg("spec"), py::arg("shape"));
+  m.def("learning_rate_schedule", [](const py::handle& s, std::int64_t step) {
+    if (step < 0) throw std::invalid_argument("learning_rate_schedule: step must be >= 0");
+    return fastmlp_bindings::schedule_from(s)(step);
+  }, py::arg("schedule"), py::arg("step"));
+  py::class_<PyOptimizer>(m, "Optimizer")
+      .def(py::init([](const py::handle& config) {
+        return PyOptimizer{fastmlp::make_optimizer(fastmlp_bindings::optimizer_config_from(config))};
+      }), py::arg("config"))
+      .def("step", &optimizer_step, py::arg("params"), py::arg("grads"))
+      .def("get_state", &optimizer_get_state)
+      .def("set_state", &optimizer_set_state, py::arg("iterations"), py::arg("slots"))
+      .def_property("learning_rate", [](const PyOptimizer& o) { return o.opt->current_learning_rate(); },
+                    [](PyOptimizer& o, double lr) { o.opt->set_learning_rate(lr); })
+      .def_property_readonly("iterations", [](const PyOptimizer& o) { return o.opt->iterations(); })
+      .def_property_readonly("name", [](const PyOptimizer& o) { return o.opt->config().name; });
+}
 
 // ---- model (nn) --------------------------------------------------------------------------------
 

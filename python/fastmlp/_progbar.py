@@ -17,6 +17,8 @@ import time
 from typing import IO, Any, Dict, Mapping, Optional
 
 _BAR_WIDTH = 20
+# Minimum seconds between two redraws of the live bar (at most ~10 updates a second).
+REDRAW_INTERVAL = 0.1
 
 
 def stream_is_tty(stream: IO) -> bool:
@@ -62,16 +64,17 @@ class Progbar:
         target: total steps (> 0).
         verbose: 1 (bar) or 2 (one summary line).
         stream: where to write; a terminal gets the live bar.
-        interval: minimum seconds between two redraws of the live bar. Defaults to 0.1.
+        interval: minimum seconds between two redraws of the live bar. Defaults to
+            ``REDRAW_INTERVAL`` (0.1).
     """
 
     def __init__(self, target: int, verbose: int = 1, stream: Optional[IO] = None,
-                 interval: float = 0.1, unit_name: str = "step") -> None:
+                 interval: Optional[float] = None, unit_name: str = "step") -> None:
         self.target = max(int(target), 1)
         self.verbose = verbose
         self.stream = stream if stream is not None else sys.stdout
         self.live = verbose == 1 and stream_is_tty(self.stream)
-        self.interval = interval
+        self.interval = REDRAW_INTERVAL if interval is None else interval
         self.unit_name = unit_name
         self._start = time.perf_counter()
         self._last_draw = -math.inf

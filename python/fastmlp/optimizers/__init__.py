@@ -68,7 +68,7 @@ class Optimizer:
         if isinstance(learning_rate, LearningRateSchedule):
             self._lr: Union[float, LearningRateSchedule] = learning_rate
         else:
-            self._lr = _check("learning_rate", learning_rate, 0.0, closed=False)
+            self._lr = _check("learning_rate", learning_rate)
         self.weight_decay = None if weight_decay is None else _check("weight_decay", weight_decay)
         if clipnorm is not None and global_clipnorm is not None:
             raise ValueError("Only one of `clipnorm` and `global_clipnorm` can be set. Received: "
@@ -93,7 +93,7 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
-        value = _check("learning_rate", float(value), 0.0, closed=False)
+        value = _check("learning_rate", float(value))
         if self._core is not None:
             self._core.learning_rate = value
         self._lr = value
