@@ -52,9 +52,6 @@ class Dense final : public Layer {
   index_t scratch_floats(index_t n) const override { return keep_pre_ ? n * out_dim_ : 0; }
   bool has_trainable() const override { return true; }
   const Activation* output_activation() const override { return &act_; }
-  void set_fused_output(bool fused) override {
-    keep_pre_ = fused || needs_preactivation(act_) || act_.kind == ActivationKind::softmax;
-  }
   const float* logits(const float*, const float* scratch) const override {
     return keep_pre_ ? scratch : nullptr;
   }
