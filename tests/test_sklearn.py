@@ -241,6 +241,10 @@ def test_pickle_round_trip_keeps_predictions_and_training_state(clf_data):
     clf.partial_fit(X, y)
     copy.partial_fit(X, y)
     np.testing.assert_allclose(copy.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
+    # The pickled model is the one trained, even if a parameter changed before pickling.
+    clf.set_params(activation="tanh")
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X),
+                                  clf.predict_proba(X))
 
 
 def test_regressor_multi_output_and_absolute_error():

@@ -126,12 +126,19 @@ class BaseMLP(BaseEstimator):
         l2 = self.alpha / (2.0 * batch_size * self._loss_scale)
         old = getattr(self, "_core", None)
         state = old.get_optimizer_state() if (old is not None and keep_state) else None
-        model = _core.Model(int(n_features), self._layer_specs(n_features, l2))
-        model.compile(self._core_loss(), self._optimizer_spec(), [])
-        model.set_weights(self._weights_list())
+        # Kept so that unpickling rebuilds exactly this model even if parameters changed since.
+        self._core_config = (int(n_features), self._layer_specs(n_features, l2),
+                             self._core_loss(), self._optimizer_spec())
+        self._core, self._core_batch_size = self._core_from_config(), batch_size
         if state is not None:
-            model.set_optimizer_state(*state)
-        self._core, self._core_batch_size = model, batch_size
+            self._core.set_optimizer_state(*state)
+
+    def _core_from_config(self):
+        n_features, specs, loss, optimizer = self._core_config
+        model = _core.Model(n_features, specs)
+        model.compile(loss, optimizer, [])
+        model.set_weights(self._weights_list())
+        return model
 
     def _weights_list(self):
         out = []
@@ -167,8 +174,7 @@ class BaseMLP(BaseEstimator):
         opt = state.pop("_optimizer_state", None)
         self.__dict__.update(state)
         if opt is not None:
-            self._core = None
-            self._build_core(self.n_features_in_, self._core_batch_size, keep_state=False)
+            self._core = self._core_from_config()
             self._core.set_optimizer_state(*opt)
 
     # ---------------------------------------------------------------- fitting
@@ -346,9 +352,8 @@ class BaseMLP(BaseEstimator):
                              f"Received: format={format!r}")
         from fastmlp.export import export_onnx
 
-        specs = self._layer_specs(self.n_features_in_, 0.0)
-        return export_onnx(filepath, self.n_features_in_, specs, self._weights_list(),
-                           opset=opset)
+        n_features, specs = self._core_config[:2]
+        return export_onnx(filepath, n_features, specs, self._weights_list(), opset=opset)
 
     def _score_core(self, X, y, sample_weight):
         y_pred = self._predict(X, check_input=False)
