@@ -1,10 +1,10 @@
 """ONNX export of a fastmlp model from its core layer specs and weights.
 
-The graph is built with the `onnx` package's helpers (optional extra: ``pip install fastmlp[onnx]``).
-Inference semantics are exported: Dropout disappears, BatchNormalization uses its moving
-statistics and is folded into the preceding Dense layer when nothing sits between them (otherwise
-it becomes one Mul and one Add), Rescaling becomes Mul/Add, Flatten becomes an ONNX Flatten.
-The batch dimension is dynamic (``"batch"``).
+The graph is built with the `onnx` package's helpers (optional extra:
+``pip install fastmlp[onnx]``). Inference semantics are exported: Dropout disappears,
+BatchNormalization uses its moving statistics and is folded into the preceding linear Dense
+layer when nothing sits between them (otherwise it becomes one Mul and one Add), Rescaling
+becomes Mul/Add, Flatten becomes an ONNX Flatten. The batch dimension is dynamic (``"batch"``).
 
 Folding arithmetic is done in float64 and rounded once to float32, so the exported graph agrees
 with a float64 forward pass of the unfolded model to float32 rounding.
