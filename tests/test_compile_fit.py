@@ -252,3 +252,46 @@ def test_python_metrics_are_computed_on_collected_predictions():
     assert logs["recall"] == pytest.approx(tp / np.sum(y == 1), abs=1e-6)
     assert logs["accuracy"] == pytest.approx(np.mean((p > 0.5) == y), abs=1e-6)
     assert 0.0 <= logs["auc"] <= 1.0
+
+
+def test_compile_before_build_then_fit_builds_from_data():
+    x, y = blobs(n=64)
+    fastmlp.utils.set_random_seed(0)
+    model = fastmlp.Sequential([layers.Dense(8, activation="relu"), layers.Dense(3)])
+    model.compile(optimizer="adam",
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    assert not model.built
+    history = model.fit(x, y, epochs=2, verbose=0)
+    assert model.built and model.input_shape == (None, 8)
+    assert history.history["loss"][1] < history.history["loss"][0]
+
+
+def test_user_progbar_logger_replaces_the_default(capsys):
+    x, y = blobs(n=32)
+    classifier().fit(x, y, epochs=1, verbose=1, callbacks=[callbacks.ProgbarLogger()])
+    assert capsys.readouterr().out.count("Epoch 1/1") == 1
+
+
+def test_steps_per_epoch_and_validation_freq():
+    x, y = blobs(n=100)
+    model = classifier()
+    history = model.fit(x, y, batch_size=10, steps_per_epoch=3, epochs=4, verbose=0,
+                        validation_data=(x, y), validation_freq=2)
+    assert model.optimizer.iterations == 12
+    assert len(history.history["loss"]) == 4 and len(history.history["val_loss"]) == 2
+
+
+def test_stop_training_at_a_batch_end_stops_within_the_epoch():
+    x, y = blobs(n=200)
+    model = classifier(metrics=["accuracy", "auc"])
+
+    class StopAtBatch2(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                self.model.stop_training = True
+    history = model.fit(x, y, epochs=3, batch_size=10, verbose=0, callbacks=[StopAtBatch2()])
+    assert model.optimizer.iterations == 3 and history.epoch == [0]
+    assert set(history.history) == {"accuracy", "auc", "loss"}
+    assert np.isfinite(history.history["auc"][0])
+    assert model.fit(x, y, epochs=1, batch_size=10, verbose=0).history["loss"]

@@ -164,3 +164,13 @@ def test_declared_size_limit_protects_against_zip_bombs(saved, tmp_path, monkeyp
     monkeypatch.setattr(saving, "MAX_TOTAL_ARRAY_BYTES", 64)
     with pytest.raises(ValueError, match="limit"):
         fastmlp.models.load_model(saved)
+
+
+def test_custom_metric_functions_are_left_out_with_a_warning(tmp_path):
+    def my_metric(y_true, y_pred):
+        return np.zeros(len(y_pred))
+    model = classifier(metrics=["accuracy", my_metric])
+    path = str(tmp_path / "m.fastmlp")
+    with pytest.warns(UserWarning, match="not saved"):
+        model.save(path)
+    assert fastmlp.models.load_model(path).metrics_names == ["loss", "accuracy"]

@@ -86,10 +86,12 @@ GemmArgs gemm_args(const py::array& a, const py::array& b, py::array& out, bool 
   }
   if (!out.writeable()) throw std::invalid_argument("matmul: out is read-only");
   const index_t f = static_cast<index_t>(sizeof(float));
-  if ((out.strides(1) != f && n > 1) || (m > 1 && (out.strides(0) % f || out.strides(0) / f < n))) {
+  const bool empty = m == 0 || n == 0;  // NumPy may give empty arrays zero strides
+  if (!empty && ((out.strides(1) != f && n > 1) ||
+                 (m > 1 && (out.strides(0) % f || out.strides(0) / f < n)))) {
     throw std::invalid_argument("matmul: out must have unit stride along its last axis");
   }
-  const index_t ldc = m > 1 ? out.strides(0) / f : std::max<index_t>(n, 1);
+  const index_t ldc = (m > 1 && !empty) ? out.strides(0) / f : std::max<index_t>(n, 1);
   return {trans_a != va.transposed, trans_b != vb.transposed, m, n, k, va, vb,
           static_cast<float*>(out.mutable_data()), ldc};
 }
@@ -103,10 +105,10 @@ void matmul_into(const py::array& a, const py::array& b, py::array& out, bool tr
 }
 
 // Test hook: matmul_into with the fused epilogue (bias, ReLU), a chosen ISA's kernel ("" = the
-// active one) and a thread cap (0 = the default policy).
+// active one) and a thread cap (0 = the default policy), or through PackedB (prepack).
 void gemm_test_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
                     bool trans_b, float alpha, float beta, py::object bias, bool relu,
-                    const std::string& isa, int threads) {
+                    const std::string& isa, int threads, bool prepack) {
   const GemmArgs g = gemm_args(a, b, out, trans_a, trans_b);
   fastmlp::Epilogue ep;
   py::array_t<float, py::array::c_style | py::array::forcecast> bias_arr;
@@ -131,6 +133,12 @@ void gemm_test_into(const py::array& a, const py::array& b, py::array& out, bool
     if (!found) throw std::invalid_argument("_gemm_test_into: unknown isa '" + isa + "'");
   }
   py::gil_scoped_release release;
+  if (prepack) {  // through PackedB + sgemm_packed (active kernel, default threads)
+    fastmlp::PackedB packed;
+    packed.pack(g.trans_b, g.k, g.n, g.b.data, g.b.ld);
+    fastmlp::sgemm_packed(g.trans_a, g.m, alpha, g.a.data, g.a.ld, packed, beta, g.c, g.ldc, ep);
+    return;
+  }
   fastmlp::gemm::sgemm_with(*kernel, threads, g.trans_a, g.trans_b, g.m, g.n, g.k, alpha,
                             g.a.data, g.a.ld, g.b.data, g.b.ld, beta, g.c, g.ldc, ep);
 }
@@ -156,7 +164,7 @@ void bind_matmul(py::module_& m) {
   m.def("_gemm_test_into", &gemm_test_into, py::arg("a"), py::arg("b"), py::arg("out"),
         py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
         py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("relu") = false,
-        py::arg("isa") = "", py::arg("threads") = 0);
+        py::arg("isa") = "", py::arg("threads") = 0, py::arg("prepack") = false);
   m.def("_gemm_buffer_growths", &fastmlp::gemm::buffer_growths);
   m.def("_gemm_kernel_info", &gemm_kernel_info, py::arg("isa") = "");
 }

@@ -64,7 +64,8 @@ T spec_get(const py::dict& d, const char* key, T def, const std::string& what) {
 
 inline fastmlp::InitializerSpec initializer_spec_from(const py::handle& h) {
   const py::dict d = spec_dict(h, "initializer");
-  spec_check_keys(d, {"name", "value", "minval", "maxval", "mean", "stddev", "seed"}, "initializer");
+  spec_check_keys(d, {"name", "value", "minval", "maxval", "mean", "stddev", "seed"},
+                  "initializer");
   fastmlp::InitializerSpec s;
   s.name = spec_get<std::string>(d, "name", s.name, "initializer");
   const std::string w = "initializer '" + s.name + "'";
@@ -94,8 +95,9 @@ inline fastmlp::LearningRateSchedule schedule_from(const py::handle& h) {
   using K = fastmlp::LearningRateSchedule::Kind;
   fastmlp::LearningRateSchedule s;
   if (!py::isinstance<py::dict>(h)) {
-    if (py::isinstance<py::str>(h) || !(py::isinstance<py::float_>(h) || py::isinstance<py::int_>(h) ||
-                                        py::hasattr(h, "__float__"))) {
+    if (py::isinstance<py::str>(h) ||
+        !(py::isinstance<py::float_>(h) || py::isinstance<py::int_>(h) ||
+          py::hasattr(h, "__float__"))) {
       throw std::invalid_argument("learning_rate must be a number or a schedule dict");
     }
     s.initial_learning_rate = h.cast<double>();
@@ -121,7 +123,8 @@ inline fastmlp::LearningRateSchedule schedule_from(const py::handle& h) {
                                 "piecewise_constant_decay, cosine_decay");
   }
   spec_check_keys(d, keys, w);
-  s.initial_learning_rate = spec_get<double>(d, "initial_learning_rate", s.initial_learning_rate, w);
+  s.initial_learning_rate =
+      spec_get<double>(d, "initial_learning_rate", s.initial_learning_rate, w);
   s.decay_steps = spec_get<double>(d, "decay_steps", s.decay_steps, w);
   s.decay_rate = spec_get<double>(d, "decay_rate", s.decay_rate, w);
   s.staircase = spec_get<bool>(d, "staircase", s.staircase, w);
@@ -139,12 +142,16 @@ inline fastmlp::LearningRateSchedule schedule_from(const py::handle& h) {
 // weight_decay / clipnorm / clipvalue / global_clipnorm means off, as in Keras.
 inline fastmlp::OptimizerConfig optimizer_config_from(const py::handle& h) {
   const py::dict d = spec_dict(h, "optimizer");
-  spec_check_keys(d, {"name", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon",
-                      "amsgrad", "rho", "centered", "initial_accumulator_value", "weight_decay",
-                      "clipnorm", "clipvalue", "global_clipnorm"}, "optimizer");
-  fastmlp::OptimizerConfig c = fastmlp::optimizer_defaults(spec_get<std::string>(d, "name", "adam", "optimizer"));
+  spec_check_keys(d,
+                  {"name", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon",
+                   "amsgrad", "rho", "centered", "initial_accumulator_value", "weight_decay",
+                   "clipnorm", "clipvalue", "global_clipnorm"},
+                  "optimizer");
+  fastmlp::OptimizerConfig c =
+      fastmlp::optimizer_defaults(spec_get<std::string>(d, "name", "adam", "optimizer"));
   const std::string w = "optimizer '" + c.name + "'";
-  if (d.contains("learning_rate") && !d["learning_rate"].is_none()) c.learning_rate = schedule_from(d["learning_rate"]);
+  if (d.contains("learning_rate") && !d["learning_rate"].is_none())
+    c.learning_rate = schedule_from(d["learning_rate"]);
   c.momentum = spec_get<double>(d, "momentum", c.momentum, w);
   c.nesterov = spec_get<bool>(d, "nesterov", c.nesterov, w);
   c.beta_1 = spec_get<double>(d, "beta_1", c.beta_1, w);
@@ -153,7 +160,8 @@ inline fastmlp::OptimizerConfig optimizer_config_from(const py::handle& h) {
   c.amsgrad = spec_get<bool>(d, "amsgrad", c.amsgrad, w);
   c.rho = spec_get<double>(d, "rho", c.rho, w);
   c.centered = spec_get<bool>(d, "centered", c.centered, w);
-  c.initial_accumulator_value = spec_get<double>(d, "initial_accumulator_value", c.initial_accumulator_value, w);
+  c.initial_accumulator_value =
+      spec_get<double>(d, "initial_accumulator_value", c.initial_accumulator_value, w);
   if (d.contains("weight_decay")) c.weight_decay = spec_get<double>(d, "weight_decay", 0.0, w);
   c.clipnorm = spec_get<double>(d, "clipnorm", 0.0, w);
   c.clipvalue = spec_get<double>(d, "clipvalue", 0.0, w);

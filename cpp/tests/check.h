@@ -36,22 +36,22 @@ inline int exit_code(const char* name) {
 }  // namespace check
 
 #define CHECK(cond) ::check::report(static_cast<bool>(cond), #cond, __FILE__, __LINE__)
-#define CHECK_CLOSE(a, b, rtol, atol)                                                      \
-  do {                                                                                     \
-    const double check_a_ = (a), check_b_ = (b);                                           \
-    if (!::check::close(check_a_, check_b_, (rtol), (atol))) {                             \
-      std::fprintf(stderr, "  %s = %.10g, %s = %.10g\n", #a, check_a_, #b, check_b_);      \
-    }                                                                                      \
-    ::check::report(::check::close(check_a_, check_b_, (rtol), (atol)), #a " ~= " #b,      \
-                    __FILE__, __LINE__);                                                   \
+#define CHECK_CLOSE(a, b, rtol, atol)                                                           \
+  do {                                                                                          \
+    const double check_a_ = (a), check_b_ = (b);                                                \
+    if (!::check::close(check_a_, check_b_, (rtol), (atol))) {                                  \
+      std::fprintf(stderr, "  %s = %.10g, %s = %.10g\n", #a, check_a_, #b, check_b_);           \
+    }                                                                                           \
+    ::check::report(::check::close(check_a_, check_b_, (rtol), (atol)), #a " ~= " #b, __FILE__, \
+                    __LINE__);                                                                  \
   } while (0)
-#define CHECK_THROWS(expr, Exc)                                                            \
-  do {                                                                                     \
-    bool check_threw_ = false;                                                             \
-    try {                                                                                  \
-      (void)(expr);                                                                        \
-    } catch (const Exc&) {                                                                 \
-      check_threw_ = true;                                                                 \
-    }                                                                                      \
-    ::check::report(check_threw_, #expr " throws " #Exc, __FILE__, __LINE__);              \
+#define CHECK_THROWS(expr, Exc)                                               \
+  do {                                                                        \
+    bool check_threw_ = false;                                                \
+    try {                                                                     \
+      (void)(expr);                                                           \
+    } catch (const Exc&) {                                                    \
+      check_threw_ = true;                                                    \
+    }                                                                         \
+    ::check::report(check_threw_, #expr " throws " #Exc, __FILE__, __LINE__); \
   } while (0)

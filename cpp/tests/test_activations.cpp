@@ -15,22 +15,33 @@ namespace {
 double ref(const Activation& act, double x) {
   const double a = act.param;
   switch (act.kind) {
-    case ActivationKind::linear: return x;
-    case ActivationKind::relu: return x > 0 ? x : 0;
-    case ActivationKind::leaky_relu: return x > 0 ? x : a * x;
-    case ActivationKind::elu: return x > 0 ? x : a * std::expm1(x);
+    case ActivationKind::linear:
+      return x;
+    case ActivationKind::relu:
+      return x > 0 ? x : 0;
+    case ActivationKind::leaky_relu:
+      return x > 0 ? x : a * x;
+    case ActivationKind::elu:
+      return x > 0 ? x : a * std::expm1(x);
     case ActivationKind::selu:
       return 1.0507009873554804934 * (x > 0 ? x : 1.6732632423543772848 * std::expm1(x));
-    case ActivationKind::gelu: return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+    case ActivationKind::gelu:
+      return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
     case ActivationKind::gelu_tanh:
       // 0.5 * (1 + tanh(u)) written as sigmoid(2u) so the double reference has no cancellation.
       return x / (1 + std::exp(-2 * std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-    case ActivationKind::sigmoid: return 1 / (1 + std::exp(-x));
-    case ActivationKind::hard_sigmoid: return std::min(std::max(x + 3, 0.0), 6.0) / 6;
-    case ActivationKind::tanh: return std::tanh(x);
-    case ActivationKind::softplus: return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
-    case ActivationKind::silu: return x / (1 + std::exp(-x));
-    case ActivationKind::softmax: break;
+    case ActivationKind::sigmoid:
+      return 1 / (1 + std::exp(-x));
+    case ActivationKind::hard_sigmoid:
+      return std::min(std::max(x + 3, 0.0), 6.0) / 6;
+    case ActivationKind::tanh:
+      return std::tanh(x);
+    case ActivationKind::softplus:
+      return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+    case ActivationKind::silu:
+      return x / (1 + std::exp(-x));
+    case ActivationKind::softmax:
+      break;
   }
   throw std::logic_error("no reference");
 }
@@ -76,8 +87,8 @@ void check_softmax() {
   const Activation act = parse_activation("softmax");
   const index_t rows = 3, cols = 5, ld = 7;
   std::vector<float> x(rows * ld, 99.0f);
-  const float vals[rows][cols] = {{0.1f, -2.f, 3.f, 0.5f, 1.f}, {1e4f, -1e4f, 0.f, 1e4f, 2.f},
-                                  {-3.f, -3.f, -3.f, -3.f, -3.f}};
+  const float vals[rows][cols] = {
+      {0.1f, -2.f, 3.f, 0.5f, 1.f}, {1e4f, -1e4f, 0.f, 1e4f, 2.f}, {-3.f, -3.f, -3.f, -3.f, -3.f}};
   for (index_t r = 0; r < rows; ++r)
     for (index_t c = 0; c < cols; ++c) x[r * ld + c] = vals[r][c];
   std::vector<float> y = x;
@@ -86,7 +97,8 @@ void check_softmax() {
     double mx = -1e300, s = 0;
     for (index_t c = 0; c < cols; ++c) mx = std::max(mx, double(vals[r][c]));
     for (index_t c = 0; c < cols; ++c) s += std::exp(vals[r][c] - mx);
-    for (index_t c = 0; c < cols; ++c) CHECK_CLOSE(y[r * ld + c], std::exp(vals[r][c] - mx) / s, 2e-6, 1e-30);
+    for (index_t c = 0; c < cols; ++c)
+      CHECK_CLOSE(y[r * ld + c], std::exp(vals[r][c] - mx) / s, 2e-6, 1e-30);
     CHECK(y[r * ld + cols] == 99.0f);  // padding untouched
   }
   // Jacobian-vector product against finite differences of the double softmax of row 0.

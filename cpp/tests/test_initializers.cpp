@@ -66,12 +66,13 @@ void check_distributions() {
     double bound;
   };
   const double avg = 0.5 * (fi + fo);
-  const Case cases[] = {{"glorot_uniform", 1.0 / avg, std::sqrt(3.0 / avg)},
-                        {"he_uniform", 2.0 / fi, std::sqrt(6.0 / fi)},
-                        {"lecun_uniform", 1.0 / fi, std::sqrt(3.0 / fi)},
-                        {"glorot_normal", 1.0 / avg, 2 * std::sqrt(1.0 / avg) / 0.87962566103423978},
-                        {"he_normal", 2.0 / fi, 2 * std::sqrt(2.0 / fi) / 0.87962566103423978},
-                        {"lecun_normal", 1.0 / fi, 2 * std::sqrt(1.0 / fi) / 0.87962566103423978}};
+  const Case cases[] = {
+      {"glorot_uniform", 1.0 / avg, std::sqrt(3.0 / avg)},
+      {"he_uniform", 2.0 / fi, std::sqrt(6.0 / fi)},
+      {"lecun_uniform", 1.0 / fi, std::sqrt(3.0 / fi)},
+      {"glorot_normal", 1.0 / avg, 2 * std::sqrt(1.0 / avg) / 0.87962566103423978},
+      {"he_normal", 2.0 / fi, 2 * std::sqrt(2.0 / fi) / 0.87962566103423978},
+      {"lecun_normal", 1.0 / fi, 2 * std::sqrt(1.0 / fi) / 0.87962566103423978}};
   for (const Case& c : cases) {
     s.name = c.name;
     const Moments m = moments(draw(s, n, fi, fo));

@@ -15,17 +15,21 @@ namespace {
 constexpr index_t kN = 4, kK = 3;
 const float kH = 1.0f / 4096;  // exact in float around 1, so x +- h is exact
 
-// Predictions on a 2^-12 grid (probabilities in (0, 1) with row sums != 1 for the CE renormalization).
+// Predictions on a 2^-12 grid (probabilities in (0, 1) with row sums != 1 for the CE
+// renormalization).
 std::vector<float> preds(bool probs) {
   std::vector<float> p(kN * kK);
   for (index_t i = 0; i < kN * kK; ++i) {
-    const float v = std::round(4096.0f * (probs ? 0.1f + 0.07f * ((i * 5) % 11) : 1.3f * std::sin(1.7f * i))) / 4096.0f;
+    const float v =
+        std::round(4096.0f * (probs ? 0.1f + 0.07f * ((i * 5) % 11) : 1.3f * std::sin(1.7f * i))) /
+        4096.0f;
     p[i] = v;
   }
   return p;
 }
 
-double loss_at(const LossSpec& s, const std::vector<float>& p, const Targets& t, float* g = nullptr) {
+double loss_at(const LossSpec& s, const std::vector<float>& p, const Targets& t,
+               float* g = nullptr) {
   return loss_forward_backward(s, p.data(), kN, kK, t, g);
 }
 
@@ -37,7 +41,8 @@ void check_gradient(const LossSpec& s, bool probs, const Targets& t, const char*
     pp[i] += kH;
     pm[i] -= kH;
     const double fd = (loss_at(s, pp, t) - loss_at(s, pm, t)) / (2.0 * kH);
-    if (!check::close(g[i], fd, 1e-4, 1e-6)) std::fprintf(stderr, "  gradient of %s, element %zu\n", what, i);
+    if (!check::close(g[i], fd, 1e-4, 1e-6))
+      std::fprintf(stderr, "  gradient of %s, element %zu\n", what, i);
     CHECK_CLOSE(g[i], fd, 1e-4, 1e-6);
   }
 }
@@ -58,26 +63,40 @@ void check_values() {
   };
   LossSpec s;
   s.kind = LossKind::mean_squared_error;
-  CHECK_CLOSE(loss_at(s, x, t), keras_mean([](double a, double b) { return (a - b) * (a - b); }, x), 1e-12, 0);
+  CHECK_CLOSE(loss_at(s, x, t), keras_mean([](double a, double b) { return (a - b) * (a - b); }, x),
+              1e-12, 0);
   s.kind = LossKind::mean_absolute_error;
-  CHECK_CLOSE(loss_at(s, x, t), keras_mean([](double a, double b) { return std::fabs(a - b); }, x), 1e-12, 0);
+  CHECK_CLOSE(loss_at(s, x, t), keras_mean([](double a, double b) { return std::fabs(a - b); }, x),
+              1e-12, 0);
   s.kind = LossKind::huber;
   s.delta = 0.7f;
-  CHECK_CLOSE(loss_at(s, x, t), keras_mean([](double a, double b) {
-    const double e = std::fabs(a - b);
-    return e <= 0.7 ? 0.5 * e * e : 0.7 * e - 0.5 * 0.49;
-  }, x), 1e-6, 0);
+  CHECK_CLOSE(loss_at(s, x, t),
+              keras_mean(
+                  [](double a, double b) {
+                    const double e = std::fabs(a - b);
+                    return e <= 0.7 ? 0.5 * e * e : 0.7 * e - 0.5 * 0.49;
+                  },
+                  x),
+              1e-6, 0);
   s.kind = LossKind::binary_crossentropy;
   s.label_smoothing = 0.2f;
-  CHECK_CLOSE(loss_at(s, p, t), keras_mean([](double a, double b) {
-    const double ys = b * 0.8 + 0.1;
-    return -(ys * std::log(a) + (1 - ys) * std::log(1 - a));
-  }, p), 1e-7, 0);
+  CHECK_CLOSE(loss_at(s, p, t),
+              keras_mean(
+                  [](double a, double b) {
+                    const double ys = b * 0.8 + 0.1;
+                    return -(ys * std::log(a) + (1 - ys) * std::log(1 - a));
+                  },
+                  p),
+              1e-7, 0);
   s.from_logits = true;
-  CHECK_CLOSE(loss_at(s, x, t), keras_mean([](double a, double b) {
-    const double ys = b * 0.8 + 0.1, sg = 1 / (1 + std::exp(-a));
-    return -(ys * std::log(sg) + (1 - ys) * std::log(1 - sg));
-  }, x), 1e-6, 0);
+  CHECK_CLOSE(loss_at(s, x, t),
+              keras_mean(
+                  [](double a, double b) {
+                    const double ys = b * 0.8 + 0.1, sg = 1 / (1 + std::exp(-a));
+                    return -(ys * std::log(sg) + (1 - ys) * std::log(1 - sg));
+                  },
+                  x),
+              1e-6, 0);
   // categorical from logits with smoothing 0.3: sum_j y'_j * -log softmax_j
   s.kind = LossKind::categorical_crossentropy;
   s.label_smoothing = 0.3f;
@@ -85,7 +104,8 @@ void check_values() {
   for (index_t i = 0; i < kN; ++i) {
     double z = 0, l = 0;
     for (index_t j = 0; j < kK; ++j) z += std::exp(double(x[i * kK + j]));
-    for (index_t j = 0; j < kK; ++j) l -= (y[i * kK + j] * 0.7 + 0.1) * std::log(std::exp(double(x[i * kK + j])) / z);
+    for (index_t j = 0; j < kK; ++j)
+      l -= (y[i * kK + j] * 0.7 + 0.1) * std::log(std::exp(double(x[i * kK + j])) / z);
     tot += w[i] * l;
   }
   CHECK_CLOSE(loss_at(s, x, t), tot / kN, 1e-6, 0);
@@ -113,7 +133,8 @@ void check_gradients() {
   const std::vector<float> w = {1.f, 0.5f, 2.f, 1.5f};
   const std::vector<std::int32_t> labels = {1, 0, 2, 1};
   const Targets t{y.data(), nullptr, w.data()}, ts{nullptr, labels.data(), nullptr};
-  for (LossKind kind : {LossKind::mean_squared_error, LossKind::mean_absolute_error, LossKind::huber}) {
+  for (LossKind kind :
+       {LossKind::mean_squared_error, LossKind::mean_absolute_error, LossKind::huber}) {
     LossSpec s;
     s.kind = kind;
     check_gradient(s, false, t, loss_name(kind).c_str());
@@ -154,7 +175,8 @@ void check_extremes_fused_errors() {
     LossSpec f;
     f.kind = kind;
     f.label_smoothing = 0.05f;
-    const Activation act = parse_activation(kind == LossKind::binary_crossentropy ? "sigmoid" : "softmax");
+    const Activation act =
+        parse_activation(kind == LossKind::binary_crossentropy ? "sigmoid" : "softmax");
     CHECK(loss_fuses_with(f, act));
     float probs[6], gu[6], gf[6];
     std::copy(logits, logits + 6, probs);

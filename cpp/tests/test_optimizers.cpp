@@ -47,89 +47,121 @@ void run(const OptimizerConfig& cfg, double slot_init, const Rule& rule, const c
   CHECK(opt->iterations() == kSteps);
 }
 
-void check_rules() {
+// SGD (plain, momentum, Nesterov) and Adam / AMSGrad / AdamW.
+void check_rules_sgd_adam() {
   OptimizerConfig c = optimizer_defaults("sgd");
   run(c, 0, [](Ref& r, int i, double g, int, double lr) { r.w[i] -= lr * g; }, "sgd");
   c.momentum = 0.9;
-  run(c, 0, [](Ref& r, int i, double g, int, double lr) {
-    r.a[i] = 0.9 * r.a[i] - lr * g;
-    r.w[i] += r.a[i];
-  }, "sgd momentum");
+  run(
+      c, 0,
+      [](Ref& r, int i, double g, int, double lr) {
+        r.a[i] = 0.9 * r.a[i] - lr * g;
+        r.w[i] += r.a[i];
+      },
+      "sgd momentum");
   c.nesterov = true;
-  run(c, 0, [](Ref& r, int i, double g, int, double lr) {
-    r.a[i] = 0.9 * r.a[i] - lr * g;
-    r.w[i] += 0.9 * r.a[i] - lr * g;
-  }, "sgd nesterov");
+  run(
+      c, 0,
+      [](Ref& r, int i, double g, int, double lr) {
+        r.a[i] = 0.9 * r.a[i] - lr * g;
+        r.w[i] += 0.9 * r.a[i] - lr * g;
+      },
+      "sgd nesterov");
   for (bool ams : {false, true}) {
     c = optimizer_defaults("adam");
     c.amsgrad = ams;
     c.learning_rate.initial_learning_rate = 0.05;
-    run(c, 0, [ams](Ref& r, int i, double g, int t, double lr) {
-      const double b1 = 0.9, b2 = 0.999, eps = 1e-7;
-      r.a[i] = b1 * r.a[i] + (1 - b1) * g;
-      r.b[i] = b2 * r.b[i] + (1 - b2) * g * g;
-      r.c[i] = std::max(r.c[i], r.b[i]);
-      const double alpha = lr * std::sqrt(1 - std::pow(b2, t + 1)) / (1 - std::pow(b1, t + 1));
-      r.w[i] -= r.a[i] * alpha / (std::sqrt(ams ? r.c[i] : r.b[i]) + eps);
-    }, ams ? "adam amsgrad" : "adam");
+    run(
+        c, 0,
+        [ams](Ref& r, int i, double g, int t, double lr) {
+          const double b1 = 0.9, b2 = 0.999, eps = 1e-7;
+          r.a[i] = b1 * r.a[i] + (1 - b1) * g;
+          r.b[i] = b2 * r.b[i] + (1 - b2) * g * g;
+          r.c[i] = std::max(r.c[i], r.b[i]);
+          const double alpha = lr * std::sqrt(1 - std::pow(b2, t + 1)) / (1 - std::pow(b1, t + 1));
+          r.w[i] -= r.a[i] * alpha / (std::sqrt(ams ? r.c[i] : r.b[i]) + eps);
+        },
+        ams ? "adam amsgrad" : "adam");
   }
   c = optimizer_defaults("adamw");  // weight_decay 0.004 applied before the Adam step
   c.learning_rate.initial_learning_rate = 0.05;
-  run(c, 0, [](Ref& r, int i, double g, int t, double lr) {
-    r.w[i] -= r.w[i] * 0.004 * lr;
-    r.a[i] = 0.9 * r.a[i] + 0.1 * g;
-    r.b[i] = 0.999 * r.b[i] + 0.001 * g * g;
-    const double alpha = lr * std::sqrt(1 - std::pow(0.999, t + 1)) / (1 - std::pow(0.9, t + 1));
-    r.w[i] -= r.a[i] * alpha / (std::sqrt(r.b[i]) + 1e-7);
-  }, "adamw");
+  run(
+      c, 0,
+      [](Ref& r, int i, double g, int t, double lr) {
+        r.w[i] -= r.w[i] * 0.004 * lr;
+        r.a[i] = 0.9 * r.a[i] + 0.1 * g;
+        r.b[i] = 0.999 * r.b[i] + 0.001 * g * g;
+        const double alpha =
+            lr * std::sqrt(1 - std::pow(0.999, t + 1)) / (1 - std::pow(0.9, t + 1));
+        r.w[i] -= r.a[i] * alpha / (std::sqrt(r.b[i]) + 1e-7);
+      },
+      "adamw");
+}
+
+// RMSprop (plain, momentum, centered), Adagrad, Adamax and Nadam.
+void check_rules_rest() {
+  OptimizerConfig c;
   for (int variant = 0; variant < 3; ++variant) {  // plain, momentum, centered + momentum
     c = optimizer_defaults("rmsprop");
     c.learning_rate.initial_learning_rate = 0.01;
     c.momentum = variant > 0 ? 0.5 : 0.0;
     c.centered = variant == 2;
-    run(c, 0, [variant](Ref& r, int i, double g, int, double lr) {
-      r.a[i] = 0.9 * r.a[i] + 0.1 * g * g;
-      double denom = r.a[i] + 1e-7;
-      if (variant == 2) {
-        r.c[i] = 0.9 * r.c[i] + 0.1 * g;
-        denom = r.a[i] - r.c[i] * r.c[i] + 1e-7;
-      }
-      const double inc = lr * g / std::sqrt(denom);
-      if (variant > 0) {
-        r.b[i] = 0.5 * r.b[i] + inc;
-        r.w[i] -= r.b[i];
-      } else {
-        r.w[i] -= inc;
-      }
-    }, "rmsprop");
+    run(
+        c, 0,
+        [variant](Ref& r, int i, double g, int, double lr) {
+          r.a[i] = 0.9 * r.a[i] + 0.1 * g * g;
+          double denom = r.a[i] + 1e-7;
+          if (variant == 2) {
+            r.c[i] = 0.9 * r.c[i] + 0.1 * g;
+            denom = r.a[i] - r.c[i] * r.c[i] + 1e-7;
+          }
+          const double inc = lr * g / std::sqrt(denom);
+          if (variant > 0) {
+            r.b[i] = 0.5 * r.b[i] + inc;
+            r.w[i] -= r.b[i];
+          } else {
+            r.w[i] -= inc;
+          }
+        },
+        "rmsprop");
   }
   c = optimizer_defaults("adagrad");
   c.learning_rate.initial_learning_rate = 0.1;
-  run(c, 0.1, [](Ref& r, int i, double g, int, double lr) {
-    r.a[i] += g * g;
-    r.w[i] -= lr * g / std::sqrt(r.a[i] + 1e-7);
-  }, "adagrad");
+  run(
+      c, 0.1,
+      [](Ref& r, int i, double g, int, double lr) {
+        r.a[i] += g * g;
+        r.w[i] -= lr * g / std::sqrt(r.a[i] + 1e-7);
+      },
+      "adagrad");
   c = optimizer_defaults("adamax");
   c.learning_rate.initial_learning_rate = 0.02;
-  run(c, 0, [](Ref& r, int i, double g, int t, double lr) {
-    r.a[i] = 0.9 * r.a[i] + 0.1 * g;
-    r.b[i] = std::max(0.999 * r.b[i], std::fabs(g));
-    r.w[i] -= lr * r.a[i] / ((1 - std::pow(0.9, t + 1)) * (r.b[i] + 1e-7));
-  }, "adamax");
+  run(
+      c, 0,
+      [](Ref& r, int i, double g, int t, double lr) {
+        r.a[i] = 0.9 * r.a[i] + 0.1 * g;
+        r.b[i] = std::max(0.999 * r.b[i], std::fabs(g));
+        r.w[i] -= lr * r.a[i] / ((1 - std::pow(0.9, t + 1)) * (r.b[i] + 1e-7));
+      },
+      "adamax");
   c = optimizer_defaults("nadam");
   c.learning_rate.initial_learning_rate = 0.02;
   auto u_product = std::make_shared<double>(1.0);
-  run(c, 0, [u_product](Ref& r, int i, double g, int t, double lr) {
-    const double b1 = 0.9, b2 = 0.999;
-    const double u_t = b1 * (1 - 0.5 * std::pow(0.96, t + 1)), u_t1 = b1 * (1 - 0.5 * std::pow(0.96, t + 2));
-    if (i == 0) *u_product *= u_t;
-    const double up = *u_product, up1 = up * u_t1;
-    r.a[i] = b1 * r.a[i] + (1 - b1) * g;
-    r.b[i] = b2 * r.b[i] + (1 - b2) * g * g;
-    const double m_hat = u_t1 * r.a[i] / (1 - up1) + (1 - u_t) * g / (1 - up);
-    const double v_hat = r.b[i] / (1 - std::pow(b2, t + 1));
-    r.w[i] -= m_hat * lr / (std::sqrt(v_hat) + 1e-7);
-  }, "nadam");
+  run(
+      c, 0,
+      [u_product](Ref& r, int i, double g, int t, double lr) {
+        const double b1 = 0.9, b2 = 0.999;
+        const double u_t = b1 * (1 - 0.5 * std::pow(0.96, t + 1)),
+                     u_t1 = b1 * (1 - 0.5 * std::pow(0.96, t + 2));
+        if (i == 0) *u_product *= u_t;
+        const double up = *u_product, up1 = up * u_t1;
+        r.a[i] = b1 * r.a[i] + (1 - b1) * g;
+        r.b[i] = b2 * r.b[i] + (1 - b2) * g * g;
+        const double m_hat = u_t1 * r.a[i] / (1 - up1) + (1 - u_t) * g / (1 - up);
+        const double v_hat = r.b[i] / (1 - std::pow(b2, t + 1));
+        r.w[i] -= m_hat * lr / (std::sqrt(v_hat) + 1e-7);
+      },
+      "nadam");
 }
 
 // Clipping (Keras: g * c / max(||g||, c) per tensor or over all tensors; clamp for clipvalue).
@@ -235,7 +267,8 @@ void check_state_threads_errors() {
 }  // namespace
 
 int main() {
-  check_rules();
+  check_rules_sgd_adam();
+  check_rules_rest();
   check_clipping();
   check_schedules();
   check_state_threads_errors();

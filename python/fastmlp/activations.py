@@ -28,12 +28,8 @@ _ALIASES = {"swish": "silu", None: "linear", "none": "linear"}
 
 
 def _apply(name: str, x, param: float = 0.0) -> np.ndarray:
-    arr = np.array(x, dtype=np.float32, order="C", copy=True)
-    if arr.ndim == 0:
-        return _apply(name, arr.reshape(1), param).reshape(())
-    flat = arr.reshape(-1, arr.shape[-1]) if arr.ndim != 1 else arr.reshape(1, -1)
-    _core.activation_forward(name, flat, float(param))
-    return arr
+    # The core copies x to float32 and applies the activation along the last axis.
+    return _core.activation_forward(name, x, float(param))
 
 
 def linear(x) -> np.ndarray:

@@ -50,16 +50,9 @@ class Initializer:
         return spec
 
     def __call__(self, shape, dtype=None):
-        """Draws an array of ``shape`` (fans from the last two axes, as Keras)."""
-        import numpy as np
-
+        """Draws a float32 array of ``shape`` (fans computed as Keras does)."""
         from fastmlp import _core
-        shape = tuple(int(s) for s in shape)
-        fan_in = shape[-2] if len(shape) >= 2 else (shape[0] if shape else 1)
-        fan_out = shape[-1] if shape else 1
-        out = np.empty(shape, dtype=np.float32)
-        _core.initialize(self.to_spec(), out.reshape(-1), int(fan_in), int(fan_out))
-        return out
+        return _core.initialize(self.to_spec(), [int(s) for s in shape])
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -151,6 +144,13 @@ LecunUniform = _fan_init("lecun_uniform", "Uniform in +-sqrt(3 / fan_in).")
 LecunNormal = _fan_init("lecun_normal", "Truncated normal with stddev sqrt(1 / fan_in).")
 for _cls in (GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal):
     _cls.__module__ = __name__
+
+# Keras's lowercase aliases: initializers.he_normal(seed=1).
+zeros, ones, constant = Zeros, Ones, Constant
+random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
+glorot_uniform, glorot_normal, he_uniform, he_normal = (GlorotUniform, GlorotNormal, HeUniform,
+                                                        HeNormal)
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
 
 _CLASSES = {c.__name__: c for c in (Zeros, Ones, Constant, RandomUniform, RandomNormal,
                                      TruncatedNormal, GlorotUniform, GlorotNormal, HeUniform,

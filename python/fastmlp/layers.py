@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 Shape = Tuple[Optional[int], ...]
+# Refused rather than ignored: silently training a layer the user froze would be a wrong answer.
+_FREEZE_MESSAGE = ("Freezing layers (trainable=False) is not supported by fastmlp: every layer "
+                   "with weights is trained.")
 
 
 def _invalid(name: str, expected: str, value: Any) -> ValueError:
@@ -74,7 +77,8 @@ class Layer:
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise _invalid("name", "a non-empty string without '/'", name)
         self.name = name or _naming.unique_name(_naming.to_snake_case(type(self).__name__))
-        self.trainable = bool(trainable)
+        if not trainable:
+            raise ValueError(_FREEZE_MESSAGE)
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
         if input_dim is not None:
@@ -84,6 +88,16 @@ class Layer:
         self._owner = None   # the Sequential model once it is built
         self._weight_offset = 0
         self._spec: Optional[Dict[str, Any]] = None  # resolved (seeded) core spec, set at build
+
+    @property
+    def trainable(self) -> bool:
+        """Always True: freezing layers is not supported (setting False raises)."""
+        return True
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not value:
+            raise ValueError(_FREEZE_MESSAGE)
 
     # ---- what the model needs from a layer ----------------------------------------------------
     def compute_output_shape(self, input_shape: Shape) -> Shape:

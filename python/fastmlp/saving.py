@@ -32,6 +32,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 import zipfile
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -111,9 +112,16 @@ def _compile_config(model: Any) -> Optional[Dict[str, Any]]:
     from fastmlp import losses, metrics, optimizers
     if not model.compiled:
         return None
+    saved = []
+    for m in model._metric_ids:
+        try:
+            saved.append(metrics.serialize(m))
+        except ValueError:  # a user function: the file holds no code, so it is left out
+            warnings.warn(f"Metric {m!r} is not saved (custom functions cannot be stored); "
+                          "compile the loaded model again to use it.", stacklevel=4)
     return {"optimizer": optimizers.serialize(model.optimizer),
             "loss": None if model._loss_obj is None else losses.serialize(model._loss_obj),
-            "metrics": [metrics.serialize(m) for m in model._metric_ids]}
+            "metrics": saved}
 
 
 def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:

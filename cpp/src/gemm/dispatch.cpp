@@ -129,15 +129,15 @@ CacheSizes cache_sizes() {
 namespace gemm {
 namespace {
 
-// KC keeps one B micro-panel (KC x NR) in half of L1 for the 16-wide kernels; MC lets the packed
-// A block (MC x KC) take about half of L2; NC bounds the packed B panel (KC x NC) for L3.
+// KC keeps one B micro-panel (KC x NR floats, reused by every row tile) in half of L1; MC lets
+// the A block (MC x KC) take about half of L2; NC bounds the packed B panel (KC x NC) for L3.
 // The blocking depends only on the CPU, never on the thread count (bitwise reproducibility).
 KernelInfo with_blocksizes(KernelInfo k) {
   const CacheSizes caches = cache_sizes();
-  k.kc = 256;
-  index_t mc = caches.l2 / 2 / (k.kc * static_cast<index_t>(sizeof(float)));
-  mc = std::max<index_t>(4 * k.mr, std::min<index_t>(mc, 480));
-  k.mc = mc / k.mr * k.mr;
+  const index_t f = static_cast<index_t>(sizeof(float));
+  k.kc = std::max<index_t>(128, std::min<index_t>(512, caches.l1d / 2 / (k.nr * f)) / 8 * 8);
+  const index_t mc = caches.l2 / 2 / (k.kc * f);
+  k.mc = std::max<index_t>(4 * k.mr, std::min<index_t>(mc, 480)) / k.mr * k.mr;
   k.nc = 4096 / k.nr * k.nr;
   return k;
 }

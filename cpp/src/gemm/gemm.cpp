@@ -28,6 +28,7 @@ struct Problem {
   float* c;
   index_t ldc;
   const Epilogue* ep;
+  const float* packed_b;  // prepacked op(B) (PackedB layout) or null
 };
 
 // An operand as the macro-kernel walks it: panel q starts at p + q * panel_step.
@@ -50,12 +51,16 @@ index_t ceil_div(index_t x, index_t y) { return (x + y - 1) / y; }
 
 // KC panels of near-equal length (784 = 4 x 196, not 3 x 256 + 16): fewer short, inefficient
 // panels. Depends only on k and the kernel, so the summation order is fixed.
-index_t k_panel(index_t k, index_t kc_max) { return ceil_div(k, ceil_div(k, kc_max)); }
+index_t k_panel(index_t k, index_t kc_max) { return k == 0 ? 0 : ceil_div(k, ceil_div(k, kc_max)); }
 
-// Packing pays when a panel is reused by many tiles; a small or thin problem reads its operands
-// in place (B must have contiguous rows for that; A may have any strides).
+index_t padded_n(const Problem& pr) { return ceil_div(pr.n, pr.kr->nr) * pr.kr->nr; }
+
+// Packing pays when a panel is reused by many tiles. Reading A in place (six row or column
+// streams) measured as fast as packing it unless many column tiles reuse the block (where packing
+// also avoids 4 KiB aliasing of long rows); B is packed once a few row tiles share it, and always
+// when op(B) has no contiguous rows.
 bool should_pack_a(const KernelInfo& kr, index_t rows, index_t cols) {
-  return rows > 2 * kr.mr && cols > 2 * kr.nr;
+  return rows > 2 * kr.mr && cols > 16 * kr.nr;
 }
 bool should_pack_b(const KernelInfo& kr, const StridedMatrix& b, index_t rows) {
   return b.cs != 1 || rows > 4 * kr.mr;
@@ -94,7 +99,7 @@ void run_region(const Problem& pr, index_t i0, index_t i1, index_t j0, index_t j
   ThreadBuffers& buf = thread_buffers();
   const index_t kc_step = k_panel(pr.k, kr.kc);
   const bool do_pack_a = should_pack_a(kr, i1 - i0, j1 - j0);
-  const bool do_pack_b = should_pack_b(kr, pr.b, i1 - i0);
+  const bool do_pack_b = !pr.packed_b && should_pack_b(kr, pr.b, i1 - i0);
   const index_t nc_max = std::min<index_t>(kr.nc, ceil_div(j1 - j0, kr.nr) * kr.nr);
   const index_t mc_max = std::min<index_t>(kr.mc, ceil_div(i1 - i0, kr.mr) * kr.mr);
   float* bbuf = do_pack_b ? buf.b.get(static_cast<std::size_t>(kc_step * nc_max)) : nullptr;
@@ -107,7 +112,10 @@ void run_region(const Problem& pr, index_t i0, index_t i1, index_t j0, index_t j
       const TileStore st = panel_store(pr, pc == 0, last);
       const StridedMatrix bsub{pr.b.p + pc * pr.b.rs + jc * pr.b.cs, pr.b.rs, pr.b.cs};
       PanelView bv{bsub.p, bsub.rs, 1, kr.nr};
-      if (do_pack_b) {
+      if (pr.packed_b) {
+        // PackedB layout: K panel pc starts at pc * n_pad; its NR panels are kc * NR apart
+        bv = {pr.packed_b + pc * padded_n(pr) + jc * kc, kr.nr, 1, kc * kr.nr};
+      } else if (do_pack_b) {
         pack_b(bsub, kc, nc, kr.nr, bbuf);
         bv = {bbuf, kr.nr, 1, kc * kr.nr};
       }
@@ -153,7 +161,8 @@ void thread_grid(const Problem& pr, int threads, int* tm, int* tn) {
     if (threads % x) continue;
     const int y = threads / x;
     if (x > mt || y > nt) continue;
-    const double cost = static_cast<double>(ceil_div(mt, x) * pr.kr->mr + ceil_div(nt, y) * pr.kr->nr);
+    const double cost =
+        static_cast<double>(ceil_div(mt, x) * pr.kr->mr + ceil_div(nt, y) * pr.kr->nr);
     if (best < 0.0 || cost < best) {
       best = cost;
       *tm = x;
@@ -163,7 +172,8 @@ void thread_grid(const Problem& pr, int threads, int* tm, int* tn) {
 }
 
 int choose_threads(const Problem& pr, int cap) {
-  const double flops = 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
+  const double flops = 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) *
+                       static_cast<double>(pr.k);
   const double tiles = static_cast<double>(ceil_div(pr.m, pr.kr->mr) * ceil_div(pr.n, pr.kr->nr));
   const double want = std::min({static_cast<double>(cap), flops / kMinFlopsPerThread, tiles});
   return std::max(1, static_cast<int>(want));
@@ -224,7 +234,7 @@ void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_
   const Problem pr{&kernel, m, n, k,
                    trans_a ? StridedMatrix{a, 1, lda} : StridedMatrix{a, lda, 1},
                    trans_b ? StridedMatrix{b, 1, ldb} : StridedMatrix{b, ldb, 1},
-                   alpha, beta, c, ldc, &ep};
+                   alpha, beta, c, ldc, &ep, nullptr};
   if (k == 0 || alpha == 0.0f) {
     scale_only(pr);
     return;
@@ -233,6 +243,51 @@ void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_
 }
 
 }  // namespace gemm
+
+void PackedB::Free::operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
+
+void PackedB::pack(bool trans_b, index_t k, index_t n, const float* b, index_t ldb) {
+  // validated as the B of a 0 x n x k product (A and C are empty)
+  gemm::check_args(false, trans_b, 0, n, k, b, std::max<index_t>(k, 1), b, ldb, b,
+                   std::max<index_t>(n, 1));
+  const gemm::KernelInfo& kr = gemm::active_kernel();
+  const index_t n_pad = gemm::ceil_div(n, kr.nr) * kr.nr;
+  const std::size_t need = static_cast<std::size_t>(k * n_pad);
+  if (need > capacity_) {
+    data_.reset(static_cast<float*>(::operator new(need * sizeof(float), std::align_val_t(64))));
+    capacity_ = need;
+  }
+  k_ = k;
+  n_ = n;
+  kc_ = gemm::k_panel(k, kr.kc);
+  kernel_ = &kr;
+  const gemm::StridedMatrix src =
+      trans_b ? gemm::StridedMatrix{b, 1, ldb} : gemm::StridedMatrix{b, ldb, 1};
+  for (index_t pc = 0; pc < k; pc += kc_) {
+    const index_t kc = std::min(kc_, k - pc);
+    gemm::pack_b({src.p + pc * src.rs, src.rs, src.cs}, kc, n, kr.nr, data_.get() + pc * n_pad);
+  }
+}
+
+void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t lda,
+                  const PackedB& b, float beta, float* c, index_t ldc, const Epilogue& ep) {
+  const gemm::KernelInfo& kr = gemm::active_kernel();
+  if (b.kernel_ == nullptr || b.kernel_ != &kr) {
+    throw std::invalid_argument("sgemm_packed: B was not packed (or packed for another kernel)");
+  }
+  const index_t n = b.n(), k = b.k();
+  gemm::check_args(trans_a, false, m, n, k, a, lda, b.data_.get(), std::max<index_t>(n, 1), c, ldc);
+  if (m == 0 || n == 0) return;
+  const gemm::Problem pr{&kr, m, n, k,
+                         trans_a ? gemm::StridedMatrix{a, 1, lda} : gemm::StridedMatrix{a, lda, 1},
+                         gemm::StridedMatrix{nullptr, 0, 1}, alpha, beta, c, ldc, &ep,
+                         b.data_.get()};
+  if (k == 0 || alpha == 0.0f) {
+    gemm::scale_only(pr);
+    return;
+  }
+  gemm::run(pr, gemm::choose_threads(pr, get_num_threads()));
+}
 
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,
            const float* a, index_t lda, const float* b, index_t ldb, float beta, float* c,

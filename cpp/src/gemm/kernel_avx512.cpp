@@ -65,6 +65,25 @@ inline void store_row(float* c, __m512 x0, __m512 x1, const RowMask& m, const Ti
   store_vec<kFullN>(c + 16, m.hi, x1);
 }
 
+// One step of k: acc[i][:] += A(i, p) * B(p, :), then advance A and B by one step of k.
+// Always inlined so that the caller's accumulator array lives in registers.
+template <int M, bool kFullN>
+__attribute__((always_inline)) inline void fma_step(__m512 (&acc)[M][2],
+                                                    const float* const (&ar)[M], index_t& ap,
+                                                    index_t csa, const float*& b, index_t rsb,
+                                                    const RowMask& m) {
+  const __m512 b0 = load_row<kFullN>(b, m.lo);
+  const __m512 b1 = load_row<kFullN>(b + 16, m.hi);
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    const __m512 av = _mm512_set1_ps(ar[i][ap]);
+    acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+    acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+  }
+  ap += csa;  // one offset shared by all rows: one add per step, not one per row
+  b += rsb;
+}
+
 // M rows (M <= 12) by 32 (or nr masked) columns; S accumulator sets hide the FMA latency when
 // M is small (see kernel_avx2.cpp: same scheme, same summation order).
 template <int M, int S, bool kFullN>
@@ -73,27 +92,28 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
   RowMask m{static_cast<__mmask16>(0xFFFF), static_cast<__mmask16>(0xFFFF)};
   if (!kFullN) m = {lane_mask(nr), lane_mask(nr - 16)};
   __m512 acc[S][M][2];
+#pragma GCC unroll 16
   for (int s = 0; s < S; ++s)
+#pragma GCC unroll 16
     for (int i = 0; i < M; ++i) acc[s][i][0] = acc[s][i][1] = _mm512_setzero_ps();
-  const float* ar[M];
-  for (int i = 0; i < M; ++i) ar[i] = a + i * rsa;
-  auto step = [&](int s) {
-    const __m512 b0 = load_row<kFullN>(b, m.lo);
-    const __m512 b1 = load_row<kFullN>(b + 16, m.hi);
-    for (int i = 0; i < M; ++i) {
-      const __m512 av = _mm512_set1_ps(*ar[i]);
-      acc[s][i][0] = _mm512_fmadd_ps(av, b0, acc[s][i][0]);
-      acc[s][i][1] = _mm512_fmadd_ps(av, b1, acc[s][i][1]);
-      ar[i] += csa;
-    }
-    b += rsb;
-  };
-  index_t p = 0;
-  for (; p + S <= k; p += S) {
-    for (int s = 0; s < S; ++s) step(s);
+  // C is read (or written) only after the k loop: start fetching its rows now.
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
   }
-  for (; p < k; ++p) step(0);
+  const float* ar[M];
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) ar[i] = a + i * rsa;
+  index_t p = 0, ap = 0;
+#pragma GCC unroll 4
+  for (; p + S <= k; p += S) {
+#pragma GCC unroll 16
+    for (int s = 0; s < S; ++s) fma_step<M, kFullN>(acc[s], ar, ap, csa, b, rsb, m);
+  }
+  for (; p < k; ++p) fma_step<M, kFullN>(acc[0], ar, ap, csa, b, rsb, m);
+#pragma GCC unroll 16
   for (int s = 1; s < S; ++s) {
+#pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       acc[0][i][0] = _mm512_add_ps(acc[0][i][0], acc[s][i][0]);
       acc[0][i][1] = _mm512_add_ps(acc[0][i][1], acc[s][i][1]);
@@ -104,6 +124,7 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
     bias0 = load_row<kFullN>(st.bias, m.lo);
     bias1 = load_row<kFullN>(st.bias + 16, m.hi);
   }
+#pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     store_row<kFullN>(c + i * ldc, acc[0][i][0], acc[0][i][1], m, st, bias0, bias1);
   }

@@ -2,7 +2,6 @@
 // per-thread scratch buffers that hold them.
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <new>
 
 #include "gemm/kernels.h"
@@ -13,6 +12,14 @@ namespace {
 
 std::atomic<long> g_growths{0};
 constexpr std::size_t kAlign = 64;  // a cache line, and a full zmm vector
+
+// kc rows of W floats at stride rs into a dense kc x W panel.
+template <int W>
+void copy_rows(const float* src, index_t rs, index_t kc, float* dst) {
+  for (index_t p = 0; p < kc; ++p) {
+    for (int j = 0; j < W; ++j) dst[p * W + j] = src[p * rs + j];
+  }
+}
 
 }  // namespace
 
@@ -43,9 +50,17 @@ void pack_a(const StridedMatrix& a, index_t rows, index_t kc, int mr, float* dst
 void pack_b(const StridedMatrix& b, index_t kc, index_t cols, int nr, float* dst) {
   for (index_t j0 = 0; j0 < cols; j0 += nr) {
     const index_t w = std::min<index_t>(nr, cols - j0);
-    if (b.cs == 1) {
+    if (b.cs == 1 && w == nr && (nr == 16 || nr == 32)) {
+      // the common case: whole rows of a known width, copied as vectors (a memcpy call per
+      // 64-byte row cost 10% of a 128 x 784 x 128 product)
+      if (nr == 16) {
+        copy_rows<16>(b.p + j0, b.rs, kc, dst);
+      } else {
+        copy_rows<32>(b.p + j0, b.rs, kc, dst);
+      }
+    } else if (b.cs == 1) {
       for (index_t p = 0; p < kc; ++p) {
-        std::memcpy(dst + p * nr, b.p + p * b.rs + j0, static_cast<std::size_t>(w) * sizeof(float));
+        for (index_t j = 0; j < w; ++j) dst[p * nr + j] = b.p[p * b.rs + j0 + j];
         for (index_t j = w; j < nr; ++j) dst[p * nr + j] = 0.0f;
       }
     } else {

@@ -3,6 +3,8 @@
 // fastmath.h because libm calls would keep the loops scalar.
 #include "fastmlp/activations.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -27,20 +29,26 @@ struct NameKind {
   const char* name;
   ActivationKind kind;
 };
-constexpr NameKind kNames[] = {
-    {"linear", ActivationKind::linear},       {"relu", ActivationKind::relu},
-    {"leaky_relu", ActivationKind::leaky_relu}, {"elu", ActivationKind::elu},
-    {"selu", ActivationKind::selu},           {"gelu", ActivationKind::gelu},
-    {"gelu_tanh", ActivationKind::gelu_tanh}, {"sigmoid", ActivationKind::sigmoid},
-    {"hard_sigmoid", ActivationKind::hard_sigmoid}, {"tanh", ActivationKind::tanh},
-    {"softplus", ActivationKind::softplus},   {"silu", ActivationKind::silu},
-    {"softmax", ActivationKind::softmax}};
+constexpr NameKind kNames[] = {{"linear", ActivationKind::linear},
+                               {"relu", ActivationKind::relu},
+                               {"leaky_relu", ActivationKind::leaky_relu},
+                               {"elu", ActivationKind::elu},
+                               {"selu", ActivationKind::selu},
+                               {"gelu", ActivationKind::gelu},
+                               {"gelu_tanh", ActivationKind::gelu_tanh},
+                               {"sigmoid", ActivationKind::sigmoid},
+                               {"hard_sigmoid", ActivationKind::hard_sigmoid},
+                               {"tanh", ActivationKind::tanh},
+                               {"softplus", ActivationKind::softplus},
+                               {"silu", ActivationKind::silu},
+                               {"softmax", ActivationKind::softmax}};
 
-// Rows are split across threads only when the block is big enough to pay for the fork; every
-// element's value is independent of the split, so results never depend on the thread count.
+// Rows are split across threads only when the block is big enough to pay for the fork, and never
+// from inside a parallel region (a GEMM epilogue, a caller's own loop). Every element's value is
+// independent of the split, so results never depend on the thread count.
 int threads_for(index_t rows, index_t cols) {
   const index_t work = rows * cols;
-  if (work < (index_t{1} << 16) || rows < 2) return 1;
+  if (work < (index_t{1} << 16) || rows < 2 || omp_in_parallel()) return 1;
   return static_cast<int>(std::min<index_t>(get_num_threads(), rows));
 }
 
@@ -114,8 +122,10 @@ inline float normal_cdf(float x) {
 void forward_impl(const Activation& act, float* x, index_t rows, index_t cols, index_t ld) {
   const float a = act.param;
   switch (act.kind) {
-    case ActivationKind::linear: return;
-    case ActivationKind::relu: return map_rows(x, rows, cols, ld, [](float v) { return v > 0.0f ? v : 0.0f; });
+    case ActivationKind::linear:
+      return;
+    case ActivationKind::relu:
+      return map_rows(x, rows, cols, ld, [](float v) { return v > 0.0f ? v : 0.0f; });
     case ActivationKind::leaky_relu:
       return map_rows(x, rows, cols, ld, [a](float v) { return v > 0.0f ? v : a * v; });
     case ActivationKind::elu:
@@ -131,17 +141,22 @@ void forward_impl(const Activation& act, float* x, index_t rows, index_t cols, i
       return map_rows(x, rows, cols, ld, [](float v) {
         return v * fm::sigmoid(2.0f * kSqrt2OverPi * (v + kGeluCubic * v * v * v));
       });
-    case ActivationKind::sigmoid: return map_rows(x, rows, cols, ld, [](float v) { return fm::sigmoid(v); });
+    case ActivationKind::sigmoid:
+      return map_rows(x, rows, cols, ld, [](float v) { return fm::sigmoid(v); });
     case ActivationKind::hard_sigmoid:
-      return map_rows(x, rows, cols, ld, [](float v) { return std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f; });
-    case ActivationKind::tanh: return map_rows(x, rows, cols, ld, [](float v) { return fm::tanh(v); });
+      return map_rows(x, rows, cols, ld,
+                      [](float v) { return std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f; });
+    case ActivationKind::tanh:
+      return map_rows(x, rows, cols, ld, [](float v) { return fm::tanh(v); });
     case ActivationKind::softplus:
       return map_rows(x, rows, cols, ld, [](float v) {
         const float av = v < 0.0f ? -v : v;
         return (v > 0.0f ? v : 0.0f) + fm::log1p_unit(fm::exp(-av));
       });
-    case ActivationKind::silu: return map_rows(x, rows, cols, ld, [](float v) { return v * fm::sigmoid(v); });
-    case ActivationKind::softmax: return softmax_rows(x, rows, cols, ld);
+    case ActivationKind::silu:
+      return map_rows(x, rows, cols, ld, [](float v) { return v * fm::sigmoid(v); });
+    case ActivationKind::softmax:
+      return softmax_rows(x, rows, cols, ld);
   }
 }
 
@@ -150,7 +165,8 @@ void backward_from_output(const Activation& act, const float* y, float* g, index
                           index_t cols, index_t ld) {
   const float a = act.param;
   switch (act.kind) {
-    case ActivationKind::linear: return;
+    case ActivationKind::linear:
+      return;
     case ActivationKind::relu:
       return scale_rows(y, g, rows, cols, ld, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
     case ActivationKind::leaky_relu:
@@ -164,13 +180,14 @@ void backward_from_output(const Activation& act, const float* y, float* g, index
     case ActivationKind::sigmoid:
       return scale_rows(y, g, rows, cols, ld, [](float v) { return v * (1.0f - v); });
     case ActivationKind::hard_sigmoid:
-      return scale_rows(y, g, rows, cols, ld, [](float v) {
-        return v > 0.0f && v < 1.0f ? 1.0f / 6.0f : 0.0f;
-      });
+      return scale_rows(y, g, rows, cols, ld,
+                        [](float v) { return v > 0.0f && v < 1.0f ? 1.0f / 6.0f : 0.0f; });
     case ActivationKind::tanh:
       return scale_rows(y, g, rows, cols, ld, [](float v) { return 1.0f - v * v; });
-    case ActivationKind::softmax: return softmax_backward_rows(y, g, rows, cols, ld);
-    default: throw std::logic_error("activation_backward: no output-based derivative");
+    case ActivationKind::softmax:
+      return softmax_backward_rows(y, g, rows, cols, ld);
+    default:
+      throw std::logic_error("activation_backward: no output-based derivative");
   }
 }
 
@@ -180,7 +197,8 @@ void backward_from_input(const Activation& act, const float* x, float* g, index_
   const float a = act.param;
   switch (act.kind) {
     case ActivationKind::elu:
-      return scale_rows(x, g, rows, cols, ld, [a](float v) { return v > 0.0f ? 1.0f : a * fm::exp(v); });
+      return scale_rows(x, g, rows, cols, ld,
+                        [a](float v) { return v > 0.0f ? 1.0f : a * fm::exp(v); });
     case ActivationKind::gelu:
       return scale_rows(x, g, rows, cols, ld, [](float v) {
         return normal_cdf(v) + v * kInvSqrt2Pi * fm::exp(-0.5f * v * v);
@@ -199,7 +217,8 @@ void backward_from_input(const Activation& act, const float* x, float* g, index_
         const float s = fm::sigmoid(v);
         return s * (1.0f + v * (1.0f - s));
       });
-    default: throw std::logic_error("activation_backward: no input-based derivative");
+    default:
+      throw std::logic_error("activation_backward: no input-based derivative");
   }
 }
 
@@ -280,10 +299,13 @@ bool needs_preactivation(const Activation& act) {
     case ActivationKind::gelu:
     case ActivationKind::gelu_tanh:
     case ActivationKind::softplus:
-    case ActivationKind::silu: return true;
+    case ActivationKind::silu:
+      return true;
     // y + alpha recovers alpha*e^x only when the sign of y tells the branch apart (alpha > 0).
-    case ActivationKind::elu: return !(act.param > 0.0f);
-    default: return false;
+    case ActivationKind::elu:
+      return !(act.param > 0.0f);
+    default:
+      return false;
   }
 }
 
@@ -291,10 +313,14 @@ Epilogue make_epilogue(const Activation& act, const float* bias) {
   Epilogue ep;
   ep.bias = bias;
   switch (act.kind) {
-    case ActivationKind::linear: break;
-    case ActivationKind::relu: ep.relu = true; break;
+    case ActivationKind::linear:
+      break;
+    case ActivationKind::relu:
+      ep.relu = true;
+      break;
     case ActivationKind::softmax:
-      throw std::invalid_argument("make_epilogue: softmax normalizes whole rows; apply it after the GEMM");
+      throw std::invalid_argument(
+          "make_epilogue: softmax normalizes whole rows; apply it after the GEMM");
     default:
       ep.post = &epilogue_post;
       ep.post_ctx = &act;  // the caller's Activation must outlive the Epilogue

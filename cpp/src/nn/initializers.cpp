@@ -14,8 +14,10 @@ namespace fastmlp {
 void Philox::generate(std::uint64_t counter, std::uint64_t stream, std::uint32_t out[4]) const {
   constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
   constexpr std::uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // Weyl key increments
-  std::uint32_t c0 = static_cast<std::uint32_t>(counter), c1 = static_cast<std::uint32_t>(counter >> 32);
-  std::uint32_t c2 = static_cast<std::uint32_t>(stream), c3 = static_cast<std::uint32_t>(stream >> 32);
+  std::uint32_t c0 = static_cast<std::uint32_t>(counter),
+                c1 = static_cast<std::uint32_t>(counter >> 32);
+  std::uint32_t c2 = static_cast<std::uint32_t>(stream),
+                c3 = static_cast<std::uint32_t>(stream >> 32);
   std::uint32_t k0 = static_cast<std::uint32_t>(key), k1 = static_cast<std::uint32_t>(key >> 32);
   for (int round = 0; round < 10; ++round) {
     if (round > 0) {
@@ -23,8 +25,10 @@ void Philox::generate(std::uint64_t counter, std::uint64_t stream, std::uint32_t
       k1 += kW1;
     }
     const std::uint64_t p0 = std::uint64_t{kM0} * c0, p1 = std::uint64_t{kM1} * c2;
-    const std::uint32_t hi0 = static_cast<std::uint32_t>(p0 >> 32), lo0 = static_cast<std::uint32_t>(p0);
-    const std::uint32_t hi1 = static_cast<std::uint32_t>(p1 >> 32), lo1 = static_cast<std::uint32_t>(p1);
+    const std::uint32_t hi0 = static_cast<std::uint32_t>(p0 >> 32),
+                        lo0 = static_cast<std::uint32_t>(p0);
+    const std::uint32_t hi1 = static_cast<std::uint32_t>(p1 >> 32),
+                        lo1 = static_cast<std::uint32_t>(p1);
     c0 = hi1 ^ c1 ^ k0;
     c1 = lo1;
     c2 = hi0 ^ c3 ^ k1;
@@ -38,10 +42,10 @@ void Philox::generate(std::uint64_t counter, std::uint64_t stream, std::uint32_t
 
 namespace {
 
-constexpr const char* kNames[] = {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
-                                  "lecun_uniform",  "lecun_normal",  "zeros",      "ones",
-                                  "constant",       "random_uniform", "random_normal",
-                                  "truncated_normal"};
+constexpr const char* kNames[] = {"glorot_uniform", "glorot_normal", "he_uniform",
+                                  "he_normal",      "lecun_uniform", "lecun_normal",
+                                  "zeros",          "ones",          "constant",
+                                  "random_uniform", "random_normal", "truncated_normal"};
 
 // Keras VarianceScaling: stddev of the untruncated normal that, truncated at 2 sigma, has
 // variance 1 (the standard deviation of a unit normal truncated to [-2, 2]).
@@ -88,7 +92,8 @@ void fill_uniform(const Philox& rng, float* w, index_t count, double lo, double 
   });
 }
 
-void fill_normal(const Philox& rng, float* w, index_t count, double mean, double stddev, bool truncated) {
+void fill_normal(const Philox& rng, float* w, index_t count, double mean, double stddev,
+                 bool truncated) {
   if (truncated) {
     fill(w, count, [&](index_t i) { return mean + stddev * truncated_normal_at(rng, i); });
   } else {

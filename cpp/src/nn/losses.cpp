@@ -125,25 +125,34 @@ double cce_row(const Row& r, bool from_logits) {
 
 double row_loss(const LossSpec& spec, const Row& r) {
   switch (spec.kind) {
-    case LossKind::mean_squared_error: return mse_row(r);
-    case LossKind::mean_absolute_error: return mae_row(r);
-    case LossKind::huber: return huber_row(r, spec.delta);
-    case LossKind::binary_crossentropy: return bce_row(r, spec.from_logits);
-    default: return cce_row(r, spec.from_logits);
+    case LossKind::mean_squared_error:
+      return mse_row(r);
+    case LossKind::mean_absolute_error:
+      return mae_row(r);
+    case LossKind::huber:
+      return huber_row(r, spec.delta);
+    case LossKind::binary_crossentropy:
+      return bce_row(r, spec.from_logits);
+    default:
+      return cce_row(r, spec.from_logits);
   }
 }
 
 void check_args(const LossSpec& spec, const float* y_pred, index_t n, index_t k, const Targets& t) {
   auto bad = [](const std::string& what) { throw std::invalid_argument("loss: " + what); };
-  if (n < 0 || k < 1) bad("need n >= 0 rows and k >= 1 columns, got n=" + std::to_string(n) + " k=" + std::to_string(k));
+  if (n < 0 || k < 1)
+    bad("need n >= 0 rows and k >= 1 columns, got n=" + std::to_string(n) +
+        " k=" + std::to_string(k));
   if (n > 0 && y_pred == nullptr) bad("y_pred is null");
   const bool sparse = spec.kind == LossKind::sparse_categorical_crossentropy;
-  if (n > 0 && sparse && t.labels == nullptr) bad("sparse_categorical_crossentropy needs integer labels");
+  if (n > 0 && sparse && t.labels == nullptr)
+    bad("sparse_categorical_crossentropy needs integer labels");
   if (n > 0 && !sparse && t.dense == nullptr) bad(loss_name(spec.kind) + " needs dense targets");
   if (!(spec.label_smoothing >= 0.0f && spec.label_smoothing <= 1.0f)) {
     bad("label_smoothing must be in [0, 1], got " + std::to_string(spec.label_smoothing));
   }
-  if (!(spec.delta > 0.0f) || !std::isfinite(spec.delta)) bad("huber delta must be > 0, got " + std::to_string(spec.delta));
+  if (!(spec.delta > 0.0f) || !std::isfinite(spec.delta))
+    bad("huber delta must be > 0, got " + std::to_string(spec.delta));
   if (!sparse) return;
   for (index_t i = 0; i < n; ++i) {
     if (t.labels[i] < 0 || t.labels[i] >= k) {
@@ -165,22 +174,31 @@ Row make_row(const LossSpec& spec, const float* p, index_t n, index_t k, const T
   if (spec.kind == LossKind::binary_crossentropy) b = 0.5 * s;
   const double a = categorical || spec.kind == LossKind::binary_crossentropy ? 1.0 - s : 1.0;
   const double w = t.sample_weight ? t.sample_weight[i] : 1.0;
-  return Row{p + i * k, sparse ? nullptr : t.dense + i * k, sparse ? t.labels[i] : -1, a, b, k,
-             grad ? grad + i * k : nullptr, w / n};
+  return Row{p + i * k,
+             sparse ? nullptr : t.dense + i * k,
+             sparse ? t.labels[i] : -1,
+             a,
+             b,
+             k,
+             grad ? grad + i * k : nullptr,
+             w / n};
 }
 
 }  // namespace
 
 LossKind parse_loss(const std::string& name) {
-  for (const auto& nk : kNames) if (name == nk.name) return nk.kind;
-  for (const auto& nk : kAliases) if (name == nk.name) return nk.kind;
+  for (const auto& nk : kNames)
+    if (name == nk.name) return nk.kind;
+  for (const auto& nk : kAliases)
+    if (name == nk.name) return nk.kind;
   std::string valid;
   for (const auto& n : loss_names()) valid += (valid.empty() ? "" : ", ") + n;
   throw std::invalid_argument("unknown loss '" + name + "'; valid names: " + valid);
 }
 
 std::string loss_name(LossKind kind) {
-  for (const auto& nk : kNames) if (nk.kind == kind) return nk.name;
+  for (const auto& nk : kNames)
+    if (nk.kind == kind) return nk.name;
   throw std::logic_error("loss_name: unknown kind");
 }
 
@@ -209,20 +227,24 @@ bool loss_fuses_with(const LossSpec& spec, const Activation& output_activation) 
     case LossKind::categorical_crossentropy:
     case LossKind::sparse_categorical_crossentropy:
       return output_activation.kind == ActivationKind::softmax;
-    case LossKind::binary_crossentropy: return output_activation.kind == ActivationKind::sigmoid;
-    default: return false;
+    case LossKind::binary_crossentropy:
+      return output_activation.kind == ActivationKind::sigmoid;
+    default:
+      return false;
   }
 }
 
-double loss_forward_backward_fused(const LossSpec& spec, const float* /*logits*/, const float* probs,
-                                   index_t n, index_t k, const Targets& targets, float* grad_logits) {
+double loss_forward_backward_fused(const LossSpec& spec, const float* /*logits*/,
+                                   const float* probs, index_t n, index_t k, const Targets& targets,
+                                   float* grad_logits) {
   if (spec.from_logits || spec.kind == LossKind::mean_squared_error ||
       spec.kind == LossKind::mean_absolute_error || spec.kind == LossKind::huber) {
     throw std::invalid_argument("loss_forward_backward_fused: " + loss_name(spec.kind) +
                                 (spec.from_logits ? " with from_logits" : "") + " does not fuse");
   }
   if (probs == nullptr) {
-    throw std::invalid_argument("loss_forward_backward_fused: probs (the activated outputs) is null");
+    throw std::invalid_argument(
+        "loss_forward_backward_fused: probs (the activated outputs) is null");
   }
   // The reported loss is Keras's, computed on the probabilities (with its clipping) ...
   const double loss = loss_forward_backward(spec, probs, n, k, targets, nullptr);

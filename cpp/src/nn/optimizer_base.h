@@ -44,8 +44,8 @@ class KerasOptimizer : public Optimizer {
   void apply(const ParamRef& p, float* const* slots, float scale, float decay);
 
   std::vector<std::vector<float>> slots_;
-  std::vector<float> scales_;      // per-parameter gradient scale from clipnorm/global_clipnorm
-  std::vector<double> partials_;   // norm partial sums, reused so a step allocates nothing
+  std::vector<float> scales_;     // per-parameter gradient scale from clipnorm/global_clipnorm
+  std::vector<double> partials_;  // norm partial sums, reused so a step allocates nothing
 };
 
 }  // namespace detail

@@ -63,7 +63,8 @@ class Adam final : public KerasOptimizer {
   }
   void update(float* w, GradIn g, float* const* s, index_t n) const override {
     const float a = alpha_, eps = static_cast<float>(config_.epsilon);
-    const float c1 = static_cast<float>(1.0 - config_.beta_1), c2 = static_cast<float>(1.0 - config_.beta_2);
+    const float c1 = static_cast<float>(1.0 - config_.beta_1),
+                c2 = static_cast<float>(1.0 - config_.beta_2);
     float *m = s[0], *v = s[1], *vh = s[2];
     if (config_.amsgrad) {
 #pragma omp simd
@@ -98,10 +99,12 @@ class RmsProp final : public KerasOptimizer {
   int slot_count() const override { return 1 + (config_.momentum > 0.0) + config_.centered; }
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   void update(float* w, GradIn g, float* const* s, index_t n) const override {
-    const float lr = lr_, rho = static_cast<float>(config_.rho), eps = static_cast<float>(config_.epsilon);
+    const float lr = lr_, rho = static_cast<float>(config_.rho),
+                eps = static_cast<float>(config_.epsilon);
     const float mu = static_cast<float>(config_.momentum);
     const bool use_mom = config_.momentum > 0.0, centered = config_.centered;
-    float *vel = s[0], *mom = use_mom ? s[1] : nullptr, *avg = centered ? s[use_mom ? 2 : 1] : nullptr;
+    float *vel = s[0], *mom = use_mom ? s[1] : nullptr,
+          *avg = centered ? s[use_mom ? 2 : 1] : nullptr;
     for (index_t i = 0; i < n; ++i) {  // branches are loop-invariant; GCC unswitches them
       const float gi = g.at(i);
       vel[i] = rho * vel[i] + (1.0f - rho) * gi * gi;
@@ -157,11 +160,13 @@ class Adamax final : public KerasOptimizer {
   int slot_count() const override { return 2; }
   void prepare(double lr) override {
     lr_ = static_cast<float>(lr);
-    corr_ = static_cast<float>(1.0 - std::pow(config_.beta_1, static_cast<double>(iterations_ + 1)));
+    corr_ =
+        static_cast<float>(1.0 - std::pow(config_.beta_1, static_cast<double>(iterations_ + 1)));
   }
   void update(float* w, GradIn g, float* const* s, index_t n) const override {
     const float lr = lr_, corr = corr_, eps = static_cast<float>(config_.epsilon);
-    const float c1 = static_cast<float>(1.0 - config_.beta_1), b2 = static_cast<float>(config_.beta_2);
+    const float c1 = static_cast<float>(1.0 - config_.beta_1),
+                b2 = static_cast<float>(config_.beta_2);
     float *m = s[0], *u = s[1];
 #pragma omp simd
     for (index_t i = 0; i < n; ++i) {
@@ -200,8 +205,10 @@ class Nadam final : public KerasOptimizer {
     v_corr_ = static_cast<float>(1.0 - std::pow(config_.beta_2, t));
   }
   void update(float* w, GradIn g, float* const* s, index_t n) const override {
-    const float lr = lr_, cm = c_m_, cg = c_g_, vc = v_corr_, eps = static_cast<float>(config_.epsilon);
-    const float c1 = static_cast<float>(1.0 - config_.beta_1), c2 = static_cast<float>(1.0 - config_.beta_2);
+    const float lr = lr_, cm = c_m_, cg = c_g_, vc = v_corr_,
+                eps = static_cast<float>(config_.epsilon);
+    const float c1 = static_cast<float>(1.0 - config_.beta_1),
+                c2 = static_cast<float>(1.0 - config_.beta_2);
     float *m = s[0], *v = s[1];
 #pragma omp simd
     for (index_t i = 0; i < n; ++i) {
@@ -230,12 +237,13 @@ void check_name(const std::string& name) {
   throw std::invalid_argument("unknown optimizer '" + name + "'; valid names: " + valid);
 }
 
-void check_range(const std::string& opt, const char* field, double v, double lo, double hi, bool hi_open) {
+void check_range(const std::string& opt, const char* field, double v, double lo, double hi,
+                 bool hi_open) {
   const bool ok = std::isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi);
   if (!ok) {
     throw std::invalid_argument(opt + ": " + field + " must be in [" + std::to_string(lo) + ", " +
-                                (std::isinf(hi) ? "inf" : std::to_string(hi)) + (hi_open ? ")" : "]") +
-                                ", got " + std::to_string(v));
+                                (std::isinf(hi) ? "inf" : std::to_string(hi)) +
+                                (hi_open ? ")" : "]") + ", got " + std::to_string(v));
   }
 }
 
@@ -253,7 +261,8 @@ void validate(const OptimizerConfig& c) {
   check_range(c.name, "clipvalue", c.clipvalue, 0.0, inf, true);
   check_range(c.name, "global_clipnorm", c.global_clipnorm, 0.0, inf, true);
   if ((c.clipnorm > 0) + (c.clipvalue > 0) + (c.global_clipnorm > 0) > 1) {
-    throw std::invalid_argument(c.name + ": only one of clipnorm, clipvalue and global_clipnorm can be set");
+    throw std::invalid_argument(c.name +
+                                ": only one of clipnorm, clipvalue and global_clipnorm can be set");
   }
 }
 

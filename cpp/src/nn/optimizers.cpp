@@ -16,12 +16,16 @@
 namespace fastmlp {
 namespace detail {
 
-void KerasOptimizer::set_state(const std::vector<std::vector<float>>& slots, std::int64_t iterations) {
-  if (iterations < 0) throw std::invalid_argument("set_state: iterations must be >= 0, got " + std::to_string(iterations));
+void KerasOptimizer::set_state(const std::vector<std::vector<float>>& slots,
+                               std::int64_t iterations) {
+  if (iterations < 0)
+    throw std::invalid_argument("set_state: iterations must be >= 0, got " +
+                                std::to_string(iterations));
   const size_t k = static_cast<size_t>(slot_count());
   if ((k == 0 && !slots.empty()) || (k > 0 && slots.size() % k != 0)) {
     throw std::invalid_argument("set_state: " + config_.name + " keeps " + std::to_string(k) +
-                                " slot(s) per parameter, got " + std::to_string(slots.size()) + " arrays");
+                                " slot(s) per parameter, got " + std::to_string(slots.size()) +
+                                " arrays");
   }
   slots_ = slots;
   iterations_ = iterations;
@@ -32,7 +36,8 @@ void KerasOptimizer::ensure_slots(const std::vector<ParamRef>& params) {
   const size_t k = static_cast<size_t>(slot_count());
   for (size_t p = 0; p < params.size(); ++p) {
     if (params[p].size < 0 || (params[p].size > 0 && (!params[p].value || !params[p].grad))) {
-      throw std::invalid_argument("optimizer step: parameter " + std::to_string(p) + " has a null buffer or negative size");
+      throw std::invalid_argument("optimizer step: parameter " + std::to_string(p) +
+                                  " has a null buffer or negative size");
     }
   }
   if (k == 0) return;
@@ -89,8 +94,9 @@ void KerasOptimizer::compute_clip_scales(const std::vector<ParamRef>& params) {
     double total = 0.0;
     for (const ParamRef& p : params) total += sum_squares(p.grad, p.size);
     const double norm = std::sqrt(total);
-    std::fill(scales_.begin(), scales_.end(),
-              static_cast<float>(config_.global_clipnorm / std::max(norm, config_.global_clipnorm)));
+    std::fill(
+        scales_.begin(), scales_.end(),
+        static_cast<float>(config_.global_clipnorm / std::max(norm, config_.global_clipnorm)));
   }
 }
 

@@ -1,4 +1,5 @@
-// Learning-rate schedules, transcribed from keras/src/optimizers/schedules/learning_rate_schedule.py.
+// Learning-rate schedules, transcribed from
+// keras/src/optimizers/schedules/learning_rate_schedule.py.
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -21,20 +22,23 @@ bool finite_nonneg(double x) { return std::isfinite(x) && x >= 0.0; }
 
 void LearningRateSchedule::validate() const {
   if (!finite_nonneg(initial_learning_rate)) {
-    bad("initial_learning_rate must be finite and >= 0, got " + std::to_string(initial_learning_rate));
+    bad("initial_learning_rate must be finite and >= 0, got " +
+        std::to_string(initial_learning_rate));
   }
   const bool decays = kind == Kind::exponential_decay || kind == Kind::inverse_time_decay ||
                       kind == Kind::cosine_decay;
   if (decays && !(decay_steps > 0.0 && std::isfinite(decay_steps))) {
     bad("decay_steps must be > 0, got " + std::to_string(decay_steps));
   }
-  if ((kind == Kind::exponential_decay || kind == Kind::inverse_time_decay) && !finite_nonneg(decay_rate)) {
+  if ((kind == Kind::exponential_decay || kind == Kind::inverse_time_decay) &&
+      !finite_nonneg(decay_rate)) {
     bad("decay_rate must be finite and >= 0, got " + std::to_string(decay_rate));
   }
   if (kind == Kind::piecewise_constant) {
     if (values.size() != boundaries.size() + 1) {
       bad("piecewise_constant needs len(values) == len(boundaries) + 1, got " +
-          std::to_string(values.size()) + " values and " + std::to_string(boundaries.size()) + " boundaries");
+          std::to_string(values.size()) + " values and " + std::to_string(boundaries.size()) +
+          " boundaries");
     }
     for (size_t i = 1; i < boundaries.size(); ++i) {
       if (!(boundaries[i] > boundaries[i - 1])) bad("boundaries must be strictly increasing");
@@ -44,8 +48,10 @@ void LearningRateSchedule::validate() const {
     }
   }
   if (kind == Kind::cosine_decay) {
-    if (!(alpha >= 0.0 && alpha <= 1.0)) bad("alpha must be in [0, 1], got " + std::to_string(alpha));
-    if (!finite_nonneg(warmup_steps)) bad("warmup_steps must be >= 0, got " + std::to_string(warmup_steps));
+    if (!(alpha >= 0.0 && alpha <= 1.0))
+      bad("alpha must be in [0, 1], got " + std::to_string(alpha));
+    if (!finite_nonneg(warmup_steps))
+      bad("warmup_steps must be >= 0, got " + std::to_string(warmup_steps));
     if (warmup_target >= 0.0 && !std::isfinite(warmup_target)) bad("warmup_target must be finite");
   }
 }
@@ -53,7 +59,8 @@ void LearningRateSchedule::validate() const {
 double LearningRateSchedule::operator()(std::int64_t step) const {
   const double s = static_cast<double>(step);
   switch (kind) {
-    case Kind::constant: return initial_learning_rate;
+    case Kind::constant:
+      return initial_learning_rate;
     case Kind::exponential_decay: {
       double p = s / decay_steps;
       if (staircase) p = std::floor(p);

@@ -53,6 +53,7 @@ class TrainingMixin:
         self._loss_obj: Optional[losses_module.Loss] = None
         self._metric_ids: List[Any] = []
         self._metrics: List[metrics_module.Metric] = []
+        self._metric_core_names: List[Optional[str]] = []
         self._core_compiled = False
 
     # ---- compile ------------------------------------------------------------------------------
@@ -107,7 +108,13 @@ class TrainingMixin:
         out_dim = int(self._core.output_dim)
         self._metrics = [metrics_module.get(m, loss_spec["name"], out_dim)
                          for m in self._metric_ids]
-        core_names = list(dict.fromkeys(m.core_name for m in self._metrics if m.core_name))
+        # The core's MAE/MSE read dense targets; with integer labels NumPy computes them instead
+        # (against one-hot targets).
+        sparse = loss_spec["name"] == "sparse_categorical_crossentropy"
+        self._metric_core_names = [
+            None if sparse and m.core_name in ("mean_absolute_error", "mean_squared_error")
+            else m.core_name for m in self._metrics]
+        core_names = list(dict.fromkeys(n for n in self._metric_core_names if n))
         self._core.compile(loss_spec, self.optimizer.to_spec(), core_names)
         self.optimizer._bind(self._core)
         self._core_compiled = True
@@ -150,16 +157,16 @@ class TrainingMixin:
     def _logs_from(self, core_logs: Dict[str, float], y: np.ndarray,
                    y_pred: Optional[np.ndarray]) -> Dict[str, float]:
         logs = {"loss": float(core_logs["loss"])}
-        for m in self._metrics:
-            if m.core_name:
-                logs[m.name] = float(core_logs[m.core_name])
+        for m, core_name in zip(self._metrics, self._metric_core_names):
+            if core_name:
+                logs[m.name] = float(core_logs[core_name])
             else:
                 logs[m.name] = float(m.compute(y, y_pred))
         return dict(sorted(logs.items()))
 
     def _pred_buffer(self, n: int) -> Optional[np.ndarray]:
-        if any(m.core_name is None for m in self._metrics):
-            return np.empty((n, int(self._core.output_dim)), dtype=np.float32)
+        if any(name is None for name in self._metric_core_names):
+            return np.full((n, int(self._core.output_dim)), np.nan, dtype=np.float32)
         return None
 
     def _ordered(self, logs: Dict[str, float], return_dict: bool) -> Any:
@@ -231,8 +238,13 @@ class TrainingMixin:
         freq = _positive_int("validation_freq", validation_freq, 1)
 
         history = History()
-        progbar = ProgbarLogger() if verbose_level else None
-        cbs = CallbackList(([progbar] if progbar else []) + list(callbacks or []) + [history],
+        user = list(callbacks or [])
+        # A ProgbarLogger the user passed replaces the default one (as in Keras).
+        progbar = next((cb for cb in user if isinstance(cb, ProgbarLogger)), None)
+        if progbar is None and verbose_level:
+            progbar = ProgbarLogger()
+            user.insert(0, progbar)
+        cbs = CallbackList(user + [history],
                            model=self, params={"verbose": verbose_level, "epochs": epochs,
                                                "steps": steps})
         self.stop_training = False
@@ -276,10 +288,18 @@ class TrainingMixin:
         y_pred = self._pred_buffer(xs.shape[0])
         seed = _random.epoch_seed(self._shuffle_seed, self._epochs_seen)
         started = time.perf_counter()
-        core_logs = self._core.train_epoch(
-            xs, ys, sample_weight=sw, batch_size=batch_size, shuffle=shuffle, seed=seed,
-            y_pred_out=y_pred, batch_callback=pacing.hook(self),
-            callback_every=pacing.every)
+        try:
+            core_logs = self._core.train_epoch(
+                xs, ys, sample_weight=sw, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                y_pred_out=y_pred, batch_callback=pacing.hook(self),
+                callback_every=pacing.every)
+        except _StopEpoch:
+            # Stopped at a batch end: the running values so far are the epoch's logs, and the
+            # NumPy metrics see only the rows trained on (the others are still NaN).
+            self._epochs_seen += 1
+            done = None if y_pred is None else np.isfinite(y_pred).all(axis=1)
+            return self._logs_from(pacing.last_logs, ys[done] if done is not None else ys,
+                                   None if y_pred is None else y_pred[done])
         pacing.measured(time.perf_counter() - started)
         self._epochs_seen += 1
         return self._logs_from(dict(core_logs), ys, y_pred)
@@ -389,6 +409,15 @@ class TrainingMixin:
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
 
+class _StopEpoch(Exception):
+    """Ends an epoch at a batch boundary when a callback sets ``model.stop_training``.
+
+    Workaround (core gap): ``_core.Model.train_epoch`` drops the batch callback's return value,
+    which the C++ loop would honour as "stop"; an exception from the callback also stops the loop
+    after the current batch with the weights consistent.
+    """
+
+
 class _BatchPacing:
     """How often the C++ loop calls back into Python during an epoch.
 
@@ -403,6 +432,7 @@ class _BatchPacing:
         self.enabled = bool(cbs.batch_callbacks)
         self.every = 1 if others or not self.enabled else max(1, steps // 100)
         self._adaptive = self.enabled and not others
+        self.last_logs: Dict[str, float] = {}
 
     def hook(self, model: Any):
         if not self.enabled:
@@ -411,10 +441,13 @@ class _BatchPacing:
         cbs.on_train_batch_begin(0)
 
         def on_batch(batch: int, logs: Any) -> bool:
-            cbs.on_train_batch_end(batch, dict(sorted(dict(logs).items())))
+            self.last_logs = dict(sorted(dict(logs).items()))
+            cbs.on_train_batch_end(batch, self.last_logs)
+            if model.stop_training:
+                raise _StopEpoch()
             if batch + 1 < steps:
                 cbs.on_train_batch_begin(batch + 1)
-            return bool(model.stop_training)
+            return False
         return on_batch
 
     def measured(self, seconds: float) -> None:

@@ -115,9 +115,8 @@ class Optimizer:
     def to_spec(self) -> Dict[str, Any]:
         lr = self._lr.to_spec() if isinstance(self._lr, LearningRateSchedule) else self._lr
         spec = {"name": self._core_name, "learning_rate": lr,
-                "weight_decay": self.weight_decay or 0.0, "clipnorm": self.clipnorm or 0.0,
-                "clipvalue": self.clipvalue or 0.0,
-                "global_clipnorm": self.global_clipnorm or 0.0}
+                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
+                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
         spec.update(self._algorithm_config())
         return spec
 

@@ -36,7 +36,7 @@ class LearningRateSchedule:
 
     def to_spec(self) -> Dict[str, Any]:
         config = {k: v for k, v in self.get_config().items() if k != "name"}
-        return {"kind": self._kind, **config}
+        return {"name": self._kind, **config}
 
     def __call__(self, step: int) -> float:
         raise NotImplementedError
@@ -138,11 +138,6 @@ class CosineDecay(LearningRateSchedule):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
                 "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
-
-    def to_spec(self) -> Dict[str, Any]:
-        spec = super().to_spec()
-        spec["warmup_target"] = -1.0 if self.warmup_target is None else self.warmup_target
-        return spec
 
 
 _CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
