@@ -57,7 +57,7 @@ void BM_MicroKernel(benchmark::State& state) {
   const gemm::KernelInfo& kr = gemm::kernel_for(isa);
   const index_t kc = kr.kc;
   std::vector<float> a(kc * kr.mr, 0.5f), b(kc * kr.nr, 0.25f), c(kr.mr * kr.nr, 0.0f);
-  const gemm::TileStore st{1.0f, 1.0f, true, nullptr, false};
+  const gemm::TileStore st{1.0f, 1.0f, true, nullptr, false, true};
   for (auto _ : state) {
     kr.kernel(kc, a.data(), 1, kr.mr, b.data(), kr.nr, kr.mr, kr.nr, c.data(), kr.nr, st);
     benchmark::DoNotOptimize(c.data());

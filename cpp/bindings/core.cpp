@@ -198,7 +198,9 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 
 FloatArray as_floats(const py::handle& x, const char* what) {
   FloatArray a = FloatArray::ensure(x);
-  if (!a) throw std::invalid_argument(std::string(what) + ": expected an array of numbers");
+  if (!a) {
+    throw std::invalid_argument(std::string(what) + ": expected an array of numbers");
+  }
   return a;
 }
 
@@ -267,7 +269,9 @@ py::tuple loss_py(const py::handle& spec_h, const py::handle& y_true, const py::
                   const py::handle& sample_weight) {
   const fastmlp::LossSpec spec = fastmlp_bindings::loss_spec_from(spec_h);
   const FloatArray p = as_floats(y_pred, "loss: y_pred");
-  if (p.ndim() < 1 || p.ndim() > 2) throw std::invalid_argument("loss: y_pred must be 1-D or 2-D, got shape " + shape_str(p));
+  if (p.ndim() < 1 || p.ndim() > 2) {
+    throw std::invalid_argument("loss: y_pred must be 1-D or 2-D, got shape " + shape_str(p));
+  }
   const index_t n = p.shape(0), k = p.ndim() == 2 ? p.shape(1) : 1;
   fastmlp::Targets t;
   py::array_t<std::int32_t> labels;
@@ -278,14 +282,16 @@ py::tuple loss_py(const py::handle& spec_h, const py::handle& y_true, const py::
   } else {
     dense = as_floats(y_true, "loss: y_true");
     if (static_cast<index_t>(dense.size()) != n * k) {
-      throw std::invalid_argument("loss: y_true has shape " + shape_str(dense) + ", y_pred has shape " + shape_str(p));
+      throw std::invalid_argument("loss: y_true has shape " + shape_str(dense) +
+                                  ", y_pred has shape " + shape_str(p));
     }
     t.dense = dense.data();
   }
   if (!sample_weight.is_none()) {
     weights = as_floats(sample_weight, "loss: sample_weight");
     if (static_cast<index_t>(weights.size()) != n) {
-      throw std::invalid_argument("loss: sample_weight needs " + std::to_string(n) + " values, got " + shape_str(weights));
+      throw std::invalid_argument("loss: sample_weight needs " + std::to_string(n) +
+                                  " values, got " + shape_str(weights));
     }
     t.sample_weight = weights.data();
   }
@@ -304,12 +310,18 @@ FloatArray initialize_py(const py::handle& spec_h, const std::vector<index_t>& s
   const fastmlp::InitializerSpec spec = fastmlp_bindings::initializer_spec_from(spec_h);
   index_t count = 1, fan_in = 1, fan_out = 1, receptive = 1;
   for (index_t d : shape) {
-    if (d < 0) throw std::invalid_argument("initialize: negative dimension in shape");
+    if (d < 0) {
+      throw std::invalid_argument("initialize: negative dimension in shape");
+    }
     count *= d;
   }
   const size_t r = shape.size();
-  for (size_t i = 0; i + 2 < r; ++i) receptive *= shape[i];
-  if (r == 1) fan_in = fan_out = shape[0];
+  for (size_t i = 0; i + 2 < r; ++i) {
+    receptive *= shape[i];
+  }
+  if (r == 1) {
+    fan_in = fan_out = shape[0];
+  }
   if (r >= 2) {
     fan_in = shape[r - 2] * receptive;
     fan_out = shape[r - 1] * receptive;
@@ -328,26 +340,29 @@ struct PyOptimizer {
 
 void optimizer_step(PyOptimizer& o, const py::list& params, const py::list& grads) {
   if (params.size() != grads.size()) {
-    throw std::invalid_argument("Optimizer.step: " + std::to_string(params.size()) + " parameters but " +
-                                std::to_string(grads.size()) + " gradients");
+    throw std::invalid_argument("Optimizer.step: " + std::to_string(params.size()) +
+                                " parameters but " + std::to_string(grads.size()) + " gradients");
   }
   std::vector<fastmlp::ParamRef> refs;
   std::vector<FloatArray> keep;  // converted gradients stay alive while the GIL is released
   for (size_t i = 0; i < params.size(); ++i) {
     const py::handle h = params[i];
     if (!py::isinstance<py::array_t<float>>(h)) {
-      throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) + " must be a float32 ndarray");
+      throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) +
+                                  " must be a float32 ndarray");
     }
     py::array a = py::reinterpret_borrow<py::array>(h);
     if (!(a.flags() & py::array::c_style) || !a.writeable()) {
-      throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) + " must be C-contiguous and writeable");
+      throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) +
+                                  " must be C-contiguous and writeable");
     }
     keep.push_back(as_floats(grads[i], "Optimizer.step: gradient"));
     if (keep.back().size() != a.size()) {
       throw std::invalid_argument("Optimizer.step: gradient " + std::to_string(i) + " has shape " +
                                   shape_str(keep.back()) + ", its parameter " + shape_str(a));
     }
-    refs.push_back({static_cast<float*>(a.mutable_data()), keep.back().data(), static_cast<index_t>(a.size())});
+    refs.push_back({static_cast<float*>(a.mutable_data()), keep.back().data(),
+                    static_cast<index_t>(a.size())});
   }
   py::gil_scoped_release release;
   o.opt->step(refs);
@@ -377,25 +392,49 @@ void bind_leaf(py::module_& m) {
   m.def("loss_names", &fastmlp::loss_names);
   m.def("initializer_names", &fastmlp::initializer_names);
   m.def("optimizer_names", &fastmlp::optimizer_names);
-  m.def("activation_forward", &activation_forward_py, py::arg("name"), py::arg("x"), py::arg("param") = 0.0f);
-  m.def("activation_backward", &activation_backward_py, py::arg("name"), py::arg("x"), py::arg("grad"),
-        py::arg("param") = 0.0f);
-  m.def("loss", &loss_py, py::arg("spec"), py::arg("y_true"), py::arg("y_pred"),
+  m.def("activation_forward", &activation_forward_py,
+        "f(x) as a new float32 array; softmax along the last axis. param: leaky_relu slope / elu "
+        "alpha (0 = the Keras default).",
+        py::arg("name"), py::arg("x"), py::arg("param") = 0.0f);
+  m.def("activation_backward", &activation_backward_py,
+        "grad * f'(x) (softmax: the Jacobian-vector product per row), a new float32 array.",
+        py::arg("name"), py::arg("x"), py::arg("grad"), py::arg("param") = 0.0f);
+  m.def("loss", &loss_py,
+        "(loss, d loss / d y_pred) with Keras semantics (sum_over_batch_size). spec: a name or "
+        "{name, from_logits, label_smoothing, delta}; y_pred (n,) or (n, k); y_true integer "
+        "labels (n,) for sparse_categorical_crossentropy, else the shape of y_pred.",
+        py::arg("spec"), py::arg("y_true"), py::arg("y_pred"),
         py::arg("sample_weight") = py::none());
-  m.def("initialize", &initialize_py, py::arg("spec"), py::arg("shape"));
-  m.def("learning_rate_schedule", [](const py::handle& s, std::int64_t step) {
-    if (step < 0) throw std::invalid_argument("learning_rate_schedule: step must be >= 0");
-    return fastmlp_bindings::schedule_from(s)(step);
-  }, py::arg("schedule"), py::arg("step"));
-  py::class_<PyOptimizer>(m, "Optimizer")
+  m.def("initialize", &initialize_py,
+        "A float32 array of `shape` from an initializer spec (a name or {name, seed, value, "
+        "minval, maxval, mean, stddev}); fans as Keras's compute_fans.",
+        py::arg("spec"), py::arg("shape"));
+  m.def(
+      "learning_rate_schedule",
+      [](const py::handle& s, std::int64_t step) {
+        if (step < 0) {
+          throw std::invalid_argument("learning_rate_schedule: step must be >= 0");
+        }
+        return fastmlp_bindings::schedule_from(s)(step);
+      },
+      "The learning rate at `step` of a number or a schedule dict {name: exponential_decay | "
+      "inverse_time_decay | piecewise_constant_decay | cosine_decay, Keras arguments}.",
+      py::arg("schedule"), py::arg("step"));
+  py::class_<PyOptimizer>(m, "Optimizer",
+                          "A Keras 3 optimizer from a config dict {name, learning_rate, ...}; "
+                          "step() updates float32 arrays in place.")
       .def(py::init([](const py::handle& config) {
-        return PyOptimizer{fastmlp::make_optimizer(fastmlp_bindings::optimizer_config_from(config))};
-      }), py::arg("config"))
-      .def("step", &optimizer_step, py::arg("params"), py::arg("grads"))
-      .def("get_state", &optimizer_get_state)
+             return PyOptimizer{
+                 fastmlp::make_optimizer(fastmlp_bindings::optimizer_config_from(config))};
+           }),
+           py::arg("config"))
+      .def("step", &optimizer_step, "One update of C-contiguous float32 arrays, in place.",
+           py::arg("params"), py::arg("grads"))
+      .def("get_state", &optimizer_get_state, "(iterations, [slot arrays, parameter-major])")
       .def("set_state", &optimizer_set_state, py::arg("iterations"), py::arg("slots"))
-      .def_property("learning_rate", [](const PyOptimizer& o) { return o.opt->current_learning_rate(); },
-                    [](PyOptimizer& o, double lr) { o.opt->set_learning_rate(lr); })
+      .def_property(
+          "learning_rate", [](const PyOptimizer& o) { return o.opt->current_learning_rate(); },
+          [](PyOptimizer& o, double lr) { o.opt->set_learning_rate(lr); })
       .def_property_readonly("iterations", [](const PyOptimizer& o) { return o.opt->iterations(); })
       .def_property_readonly("name", [](const PyOptimizer& o) { return o.opt->config().name; });
 }

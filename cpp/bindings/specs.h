@@ -40,7 +40,9 @@ inline void spec_check_keys(const py::dict& d, const std::vector<std::string>& a
     const std::string key = py::str(item.first);
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string valid;
-      for (const auto& a : allowed) valid += (valid.empty() ? "" : ", ") + a;
+      for (const auto& a : allowed) {
+        valid += (valid.empty() ? "" : ", ") + a;
+      }
       throw std::invalid_argument(what + ": unknown key '" + key + "' (valid keys: " + valid + ")");
     }
   }
@@ -50,11 +52,15 @@ inline void spec_check_keys(const py::dict& d, const std::vector<std::string>& a
 // bools (pybind11 would not convert them anyway, but the message names the key).
 template <class T>
 T spec_get(const py::dict& d, const char* key, T def, const std::string& what) {
-  if (!d.contains(key) || d[key].is_none()) return def;
+  if (!d.contains(key) || d[key].is_none()) {
+    return def;
+  }
   const py::handle v = d[key];
   const bool is_str = py::isinstance<py::str>(v);
   try {
-    if (is_str && !std::is_same<T, std::string>::value) throw py::cast_error();
+    if (is_str && !std::is_same<T, std::string>::value) {
+      throw py::cast_error();
+    }
     return v.cast<T>();
   } catch (const py::cast_error&) {
     throw std::invalid_argument(what + ": key '" + key + "' has the wrong type (" +
@@ -82,7 +88,9 @@ inline fastmlp::LossSpec loss_spec_from(const py::handle& h) {
   const py::dict d = spec_dict(h, "loss");
   spec_check_keys(d, {"name", "from_logits", "label_smoothing", "delta"}, "loss");
   fastmlp::LossSpec s;
-  if (!d.contains("name")) throw std::invalid_argument("loss: the dict needs a 'name'");
+  if (!d.contains("name")) {
+    throw std::invalid_argument("loss: the dict needs a 'name'");
+  }
   s.kind = fastmlp::parse_loss(spec_get<std::string>(d, "name", "", "loss"));
   s.from_logits = spec_get<bool>(d, "from_logits", s.from_logits, "loss");
   s.label_smoothing = spec_get<float>(d, "label_smoothing", s.label_smoothing, "loss");
@@ -133,7 +141,9 @@ inline fastmlp::LearningRateSchedule schedule_from(const py::handle& h) {
   s.alpha = spec_get<double>(d, "alpha", s.alpha, w);
   s.warmup_target = spec_get<double>(d, "warmup_target", s.warmup_target, w);  // None: no warm-up
   s.warmup_steps = spec_get<double>(d, "warmup_steps", s.warmup_steps, w);
-  if (s.kind == K::piecewise_constant && !s.values.empty()) s.initial_learning_rate = s.values[0];
+  if (s.kind == K::piecewise_constant && !s.values.empty()) {
+    s.initial_learning_rate = s.values[0];
+  }
   s.validate();
   return s;
 }
@@ -150,8 +160,9 @@ inline fastmlp::OptimizerConfig optimizer_config_from(const py::handle& h) {
   fastmlp::OptimizerConfig c =
       fastmlp::optimizer_defaults(spec_get<std::string>(d, "name", "adam", "optimizer"));
   const std::string w = "optimizer '" + c.name + "'";
-  if (d.contains("learning_rate") && !d["learning_rate"].is_none())
+  if (d.contains("learning_rate") && !d["learning_rate"].is_none()) {
     c.learning_rate = schedule_from(d["learning_rate"]);
+  }
   c.momentum = spec_get<double>(d, "momentum", c.momentum, w);
   c.nesterov = spec_get<bool>(d, "nesterov", c.nesterov, w);
   c.beta_1 = spec_get<double>(d, "beta_1", c.beta_1, w);
@@ -162,7 +173,9 @@ inline fastmlp::OptimizerConfig optimizer_config_from(const py::handle& h) {
   c.centered = spec_get<bool>(d, "centered", c.centered, w);
   c.initial_accumulator_value =
       spec_get<double>(d, "initial_accumulator_value", c.initial_accumulator_value, w);
-  if (d.contains("weight_decay")) c.weight_decay = spec_get<double>(d, "weight_decay", 0.0, w);
+  if (d.contains("weight_decay")) {
+    c.weight_decay = spec_get<double>(d, "weight_decay", 0.0, w);
+  }
   c.clipnorm = spec_get<double>(d, "clipnorm", 0.0, w);
   c.clipvalue = spec_get<double>(d, "clipvalue", 0.0, w);
   c.global_clipnorm = spec_get<double>(d, "global_clipnorm", 0.0, w);

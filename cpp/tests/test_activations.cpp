@@ -48,8 +48,12 @@ double ref(const Activation& act, double x) {
 
 std::vector<float> grid() {
   std::vector<float> xs;
-  for (int i = -400; i <= 400; ++i) xs.push_back(0.02f * i + 0.0037f);  // avoid kinks at 0, +-3
-  for (float v : {-60.f, -30.f, -15.f, -1e-4f, 1e-4f, 15.f, 30.f, 60.f}) xs.push_back(v);
+  for (int i = -400; i <= 400; ++i) {
+    xs.push_back(0.02f * i + 0.0037f);  // avoid kinks at 0, +-3
+  }
+  for (float v : {-60.f, -30.f, -15.f, -1e-4f, 1e-4f, 15.f, 30.f, 60.f}) {
+    xs.push_back(v);
+  }
   return xs;
 }
 
@@ -74,13 +78,26 @@ void check_elementwise_impl(const std::string& name, float param) {
   float pre[2] = {-1e4f, 1e4f};
   activation_forward(act, ext, 1, 2, 2);
   activation_backward(act, pre, ext, ge, 1, 2, 2);
-  for (int i = 0; i < 2; ++i) CHECK(std::isfinite(ext[i]) && std::isfinite(ge[i]));
+  for (int i = 0; i < 2; ++i) {
+    CHECK(std::isfinite(ext[i]) && std::isfinite(ge[i]));
+  }
+  // NaN in, NaN out where the map goes through exp/tanh/erfc (no silent finite answer).
+  float nan_in[1] = {std::nanf("")};
+  activation_forward(act, nan_in, 1, 1, 1);
+  const bool smooth = act.kind == ActivationKind::sigmoid || act.kind == ActivationKind::tanh ||
+                      act.kind == ActivationKind::gelu || act.kind == ActivationKind::gelu_tanh ||
+                      act.kind == ActivationKind::softplus || act.kind == ActivationKind::silu;
+  if (smooth) {
+    CHECK(std::isnan(nan_in[0]));
+  }
 }
 
 void check_elementwise(const std::string& name, float param) {
   const int before = check::failures();
   check_elementwise_impl(name, param);
-  if (check::failures() != before) std::fprintf(stderr, "  ^ in activation %s\n", name.c_str());
+  if (check::failures() != before) {
+    std::fprintf(stderr, "  ^ in activation %s\n", name.c_str());
+  }
 }
 
 void check_softmax() {
@@ -89,33 +106,51 @@ void check_softmax() {
   std::vector<float> x(rows * ld, 99.0f);
   const float vals[rows][cols] = {
       {0.1f, -2.f, 3.f, 0.5f, 1.f}, {1e4f, -1e4f, 0.f, 1e4f, 2.f}, {-3.f, -3.f, -3.f, -3.f, -3.f}};
-  for (index_t r = 0; r < rows; ++r)
-    for (index_t c = 0; c < cols; ++c) x[r * ld + c] = vals[r][c];
+  for (index_t r = 0; r < rows; ++r) {
+    for (index_t c = 0; c < cols; ++c) {
+      x[r * ld + c] = vals[r][c];
+    }
+  }
   std::vector<float> y = x;
   activation_forward(act, y.data(), rows, cols, ld);
   for (index_t r = 0; r < rows; ++r) {
     double mx = -1e300, s = 0;
-    for (index_t c = 0; c < cols; ++c) mx = std::max(mx, double(vals[r][c]));
-    for (index_t c = 0; c < cols; ++c) s += std::exp(vals[r][c] - mx);
-    for (index_t c = 0; c < cols; ++c)
+    for (index_t c = 0; c < cols; ++c) {
+      mx = std::max(mx, double(vals[r][c]));
+    }
+    for (index_t c = 0; c < cols; ++c) {
+      s += std::exp(vals[r][c] - mx);
+    }
+    for (index_t c = 0; c < cols; ++c) {
       CHECK_CLOSE(y[r * ld + c], std::exp(vals[r][c] - mx) / s, 2e-6, 1e-30);
+    }
     CHECK(y[r * ld + cols] == 99.0f);  // padding untouched
   }
   // Jacobian-vector product against finite differences of the double softmax of row 0.
   std::vector<float> g(rows * ld, 0.0f);
   const float gv[cols] = {0.3f, -1.f, 0.7f, 2.f, -0.2f};
-  for (index_t c = 0; c < cols; ++c) g[c] = gv[c];
+  for (index_t c = 0; c < cols; ++c) {
+    g[c] = gv[c];
+  }
   activation_backward(act, nullptr, y.data(), g.data(), 1, cols, ld);
   auto objective = [&](const double* z) {
     double mx = -1e300, s = 0, out = 0;
-    for (index_t c = 0; c < cols; ++c) mx = std::max(mx, z[c]);
-    for (index_t c = 0; c < cols; ++c) s += std::exp(z[c] - mx);
-    for (index_t c = 0; c < cols; ++c) out += gv[c] * std::exp(z[c] - mx) / s;
+    for (index_t c = 0; c < cols; ++c) {
+      mx = std::max(mx, z[c]);
+    }
+    for (index_t c = 0; c < cols; ++c) {
+      s += std::exp(z[c] - mx);
+    }
+    for (index_t c = 0; c < cols; ++c) {
+      out += gv[c] * std::exp(z[c] - mx) / s;
+    }
     return out;
   };
   for (index_t j = 0; j < cols; ++j) {
     double zp[cols], zm[cols];
-    for (index_t c = 0; c < cols; ++c) zp[c] = zm[c] = vals[0][c];
+    for (index_t c = 0; c < cols; ++c) {
+      zp[c] = zm[c] = vals[0][c];
+    }
     zp[j] += 1e-6;
     zm[j] -= 1e-6;
     CHECK_CLOSE(g[j], (objective(zp) - objective(zm)) / 2e-6, 1e-4, 1e-7);
@@ -148,12 +183,18 @@ void check_parse_and_epilogue() {
   CHECK_CLOSE(tile[2], 1 / (1 + std::exp(0.5)), 1e-6, 0);
   // A large block goes through the threaded path and must equal the per-row result.
   std::vector<float> big(300 * 301), small(301);
-  for (size_t i = 0; i < big.size(); ++i) big[i] = std::sin(0.37 * i) * 5;
-  for (int c = 0; c < 301; ++c) small[c] = big[299 * 301 + c];
+  for (size_t i = 0; i < big.size(); ++i) {
+    big[i] = std::sin(0.37 * i) * 5;
+  }
+  for (int c = 0; c < 301; ++c) {
+    small[c] = big[299 * 301 + c];
+  }
   activation_forward(sig, big.data(), 300, 301, 301);
   activation_forward(sig, small.data(), 1, 301, 301);
   bool same = true;
-  for (int c = 0; c < 301; ++c) same = same && small[c] == big[299 * 301 + c];
+  for (int c = 0; c < 301; ++c) {
+    same = same && small[c] == big[299 * 301 + c];
+  }
   CHECK(same);
 }
 

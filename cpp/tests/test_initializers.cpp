@@ -19,7 +19,9 @@ void kat(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3,
   const Philox rng((std::uint64_t{k1} << 32) | k0);
   std::uint32_t out[4];
   rng.generate((std::uint64_t{c1} << 32) | c0, (std::uint64_t{c3} << 32) | c2, out);
-  for (int i = 0; i < 4; ++i) CHECK(out[i] == expect[i]);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(out[i] == expect[i]);
+  }
 }
 
 void check_philox() {
@@ -44,7 +46,9 @@ Moments moments(const std::vector<float>& w) {
     m.hi = std::max(m.hi, double(v));
   }
   m.mean /= w.size();
-  for (float v : w) m.var += (v - m.mean) * (v - m.mean);
+  for (float v : w) {
+    m.var += (v - m.mean) * (v - m.mean);
+  }
   m.var /= w.size();
   return m;
 }

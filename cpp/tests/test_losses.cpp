@@ -41,8 +41,9 @@ void check_gradient(const LossSpec& s, bool probs, const Targets& t, const char*
     pp[i] += kH;
     pm[i] -= kH;
     const double fd = (loss_at(s, pp, t) - loss_at(s, pm, t)) / (2.0 * kH);
-    if (!check::close(g[i], fd, 1e-4, 1e-6))
+    if (!check::close(g[i], fd, 1e-4, 1e-6)) {
       std::fprintf(stderr, "  gradient of %s, element %zu\n", what, i);
+    }
     CHECK_CLOSE(g[i], fd, 1e-4, 1e-6);
   }
 }
@@ -56,7 +57,9 @@ void check_values() {
     double tot = 0;
     for (index_t i = 0; i < kN; ++i) {
       double s = 0;
-      for (index_t j = 0; j < kK; ++j) s += per_elem(v[i * kK + j], y[i * kK + j]);
+      for (index_t j = 0; j < kK; ++j) {
+        s += per_elem(v[i * kK + j], y[i * kK + j]);
+      }
       tot += w[i] * s / kK;
     }
     return tot / kN;
@@ -103,16 +106,21 @@ void check_values() {
   double tot = 0;
   for (index_t i = 0; i < kN; ++i) {
     double z = 0, l = 0;
-    for (index_t j = 0; j < kK; ++j) z += std::exp(double(x[i * kK + j]));
-    for (index_t j = 0; j < kK; ++j)
+    for (index_t j = 0; j < kK; ++j) {
+      z += std::exp(double(x[i * kK + j]));
+    }
+    for (index_t j = 0; j < kK; ++j) {
       l -= (y[i * kK + j] * 0.7 + 0.1) * std::log(std::exp(double(x[i * kK + j])) / z);
+    }
     tot += w[i] * l;
   }
   CHECK_CLOSE(loss_at(s, x, t), tot / kN, 1e-6, 0);
   // sparse == categorical on one-hot rows; probabilities are renormalized per row (Keras).
   const std::vector<std::int32_t> labels = {1, 0, 2, 1};
   std::vector<float> onehot(kN * kK, 0.f);
-  for (index_t i = 0; i < kN; ++i) onehot[i * kK + labels[i]] = 1.f;
+  for (index_t i = 0; i < kN; ++i) {
+    onehot[i * kK + labels[i]] = 1.f;
+  }
   LossSpec sp;
   sp.kind = LossKind::sparse_categorical_crossentropy;
   const Targets ts{nullptr, labels.data(), w.data()}, td{onehot.data(), nullptr, w.data()};
@@ -122,7 +130,9 @@ void check_values() {
   double expect = 0;
   for (index_t i = 0; i < kN; ++i) {
     double rs = 0;
-    for (index_t j = 0; j < kK; ++j) rs += p[i * kK + j];
+    for (index_t j = 0; j < kK; ++j) {
+      rs += p[i * kK + j];
+    }
     expect -= w[i] * std::log(p[i * kK + labels[i]] / rs);
   }
   CHECK_CLOSE(loss_at(sp, p, ts), expect / kN, 1e-7, 0);
@@ -165,7 +175,9 @@ void check_extremes_fused_errors() {
     const Targets t{yb, lab, nullptr};
     const double l = loss_forward_backward(s, x, 2, 2, t, g);
     CHECK(std::isfinite(l) && l > 1e3);
-    for (float v : g) CHECK(std::isfinite(v));
+    for (float v : g) {
+      CHECK(std::isfinite(v));
+    }
   }
   // Fused softmax/sigmoid gradients equal the unfused chain rule through the activation.
   const float logits[6] = {0.3f, -1.2f, 2.0f, 0.1f, 0.4f, -0.6f};
@@ -186,7 +198,9 @@ void check_extremes_fused_errors() {
     activation_backward(act, logits, probs, gu, 2, 3, 3);
     const double lf = loss_forward_backward_fused(f, logits, probs, 2, 3, t, gf);
     CHECK_CLOSE(lf, lu, 1e-12, 0);
-    for (int i = 0; i < 6; ++i) CHECK_CLOSE(gf[i], gu[i], 1e-5, 1e-7);
+    for (int i = 0; i < 6; ++i) {
+      CHECK_CLOSE(gf[i], gu[i], 1e-5, 1e-7);
+    }
   }
   LossSpec mse;
   CHECK(!loss_fuses_with(mse, parse_activation("softmax")));

@@ -34,16 +34,26 @@ void run(const OptimizerConfig& cfg, double slot_init, const Rule& rule, const c
   r.a.assign(kSize, slot_init);
   r.b.assign(kSize, 0.0);
   r.c.assign(kSize, 0.0);
-  for (int i = 0; i < kSize; ++i) r.w[i] = w[i] = 0.3f * i - 0.5f;
+  for (int i = 0; i < kSize; ++i) {
+    r.w[i] = w[i] = 0.3f * i - 0.5f;
+  }
   for (int t = 0; t < kSteps; ++t) {
-    for (int i = 0; i < kSize; ++i) g[i] = static_cast<float>(grad_at(t, i));
+    for (int i = 0; i < kSize; ++i) {
+      g[i] = static_cast<float>(grad_at(t, i));
+    }
     const double lr = cfg.learning_rate(t);
     opt->step({ParamRef{w.data(), g.data(), kSize}});
-    for (int i = 0; i < kSize; ++i) rule(r, i, g[i], t, lr);
+    for (int i = 0; i < kSize; ++i) {
+      rule(r, i, g[i], t, lr);
+    }
   }
   const int before = check::failures();
-  for (int i = 0; i < kSize; ++i) CHECK_CLOSE(w[i], r.w[i], 2e-5, 1e-6);
-  if (check::failures() != before) std::fprintf(stderr, "  ^ optimizer case: %s\n", what);
+  for (int i = 0; i < kSize; ++i) {
+    CHECK_CLOSE(w[i], r.w[i], 2e-5, 1e-6);
+  }
+  if (check::failures() != before) {
+    std::fprintf(stderr, "  ^ optimizer case: %s\n", what);
+  }
   CHECK(opt->iterations() == kSteps);
 }
 
@@ -153,7 +163,9 @@ void check_rules_rest() {
         const double b1 = 0.9, b2 = 0.999;
         const double u_t = b1 * (1 - 0.5 * std::pow(0.96, t + 1)),
                      u_t1 = b1 * (1 - 0.5 * std::pow(0.96, t + 2));
-        if (i == 0) *u_product *= u_t;
+        if (i == 0) {
+          *u_product *= u_t;
+        }
         const double up = *u_product, up1 = up * u_t1;
         r.a[i] = b1 * r.a[i] + (1 - b1) * g;
         r.b[i] = b2 * r.b[i] + (1 - b2) * g * g;
@@ -221,15 +233,21 @@ void check_schedules() {
 void check_state_threads_errors() {
   const int n = 70001;  // several parallel chunks
   std::vector<float> g(n), wa(n, 0.5f), wb(n, 0.5f), wc(n, 0.5f);
-  for (int i = 0; i < n; ++i) g[i] = std::sin(0.01 * i);
+  for (int i = 0; i < n; ++i) {
+    g[i] = std::sin(0.01 * i);
+  }
   OptimizerConfig c = optimizer_defaults("nadam");
   c.global_clipnorm = 10;
   set_num_threads(1);
   auto a = make_optimizer(c);
-  for (int t = 0; t < 3; ++t) a->step({{wa.data(), g.data(), n}});
+  for (int t = 0; t < 3; ++t) {
+    a->step({{wa.data(), g.data(), n}});
+  }
   set_num_threads(2);
   auto b = make_optimizer(c);
-  for (int t = 0; t < 2; ++t) b->step({{wb.data(), g.data(), n}});
+  for (int t = 0; t < 2; ++t) {
+    b->step({{wb.data(), g.data(), n}});
+  }
   // Restore b's state into a fresh optimizer and take the third step there.
   auto r = make_optimizer(c);
   r->set_state(b->get_state(), b->iterations());

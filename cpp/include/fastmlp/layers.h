@@ -65,6 +65,8 @@ struct Pass {
   // Backward only: the incoming gradient is already d(loss)/d(pre-activation) because the loss
   // fused its gradient with this (output) layer's softmax or sigmoid.
   bool grad_is_preactivation = false;
+  // Inference only: layers may use what prepare_inference() made (e.g. prepacked weights).
+  bool prepared = false;
 };
 
 class Layer {
@@ -104,6 +106,9 @@ class Layer {
     return nullptr;
   }
   virtual bool has_trainable() const { return false; }
+  // Readies inference for weights version `version` (the model bumps it whenever the weights
+  // change), e.g. by packing the weights once for all batches and single rows.
+  virtual void prepare_inference(std::uint64_t version) { (void)version; }
 
  protected:
   index_t in_dim_, out_dim_;

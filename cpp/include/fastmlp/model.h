@@ -110,6 +110,7 @@ class Model {
   index_t load_input(const InputView& x, const index_t* idx, index_t first, index_t n,
                      Workspace& ws);
   void layout(Workspace& ws, index_t rows, bool training);
+  void prepare_inference();
   const float* run_forward(Workspace& ws, const float* input, index_t n, const Pass& pass,
                            float* final_out);
   double loss_and_gradients(Workspace& ws, const float* input, index_t n, const Targets& t,
@@ -143,6 +144,13 @@ class Model {
   std::vector<std::string> metric_names_;
   bool fused_loss_ = false;
   std::uint64_t training_step_ = 0;
+  std::uint64_t weights_version_ = 1;  // bumped whenever the weights change
+  std::mutex prepare_mutex_;
+
+  // Set while a training or evaluation loop runs, so a callback cannot recompile the model or
+  // start another loop on the same workspace underneath it.
+  bool busy_ = false;
+  struct BusyGuard;
 
   std::int64_t alloc_count_ = 0;
   Workspace train_ws_;

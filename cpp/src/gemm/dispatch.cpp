@@ -144,10 +144,14 @@ KernelInfo with_blocksizes(KernelInfo k) {
 
 const KernelInfo* build_table() {
   static KernelInfo table[3];
-  table[0] = with_blocksizes({Isa::generic, "generic_4x16", 4, 16, 0, 0, 0, kernel_generic_4x16});
+  table[0] = with_blocksizes(
+      {Isa::generic, "generic_4x16", 4, 16, 0, 0, 0, kernel_generic_4x16, nullptr});
 #if defined(FASTMLP_HAVE_X86_KERNELS)
-  table[1] = with_blocksizes({Isa::avx2, "avx2_6x16", 6, 16, 0, 0, 0, kernel_avx2_6x16});
-  table[2] = with_blocksizes({Isa::avx512, "avx512_12x32", 12, 32, 0, 0, 0, kernel_avx512_12x32});
+  // AVX-512 CPUs all have AVX2: the AVX2 transposing pack serves both.
+  table[1] = with_blocksizes(
+      {Isa::avx2, "avx2_6x16", 6, 16, 0, 0, 0, kernel_avx2_6x16, pack_b_trans_avx2});
+  table[2] = with_blocksizes(
+      {Isa::avx512, "avx512_12x32", 12, 32, 0, 0, 0, kernel_avx512_12x32, pack_b_trans_avx2});
 #else
   table[1] = table[2] = table[0];
 #endif

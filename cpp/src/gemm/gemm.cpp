@@ -73,6 +73,7 @@ TileStore panel_store(const Problem& pr, bool first, bool last) {
   st.load_c = !first || pr.beta != 0.0f;
   st.bias = nullptr;  // set per tile on the last panel
   st.relu = last && pr.ep->relu;
+  st.b_padded = false;  // set by the caller when B comes from packed panels
   return st;
 }
 
@@ -109,14 +110,15 @@ void run_region(const Problem& pr, index_t i0, index_t i1, index_t j0, index_t j
     for (index_t pc = 0; pc < pr.k; pc += kc_step) {
       const index_t kc = std::min<index_t>(kc_step, pr.k - pc);
       const bool last = pc + kc == pr.k;
-      const TileStore st = panel_store(pr, pc == 0, last);
+      TileStore st = panel_store(pr, pc == 0, last);
+      st.b_padded = pr.packed_b != nullptr || do_pack_b;
       const StridedMatrix bsub{pr.b.p + pc * pr.b.rs + jc * pr.b.cs, pr.b.rs, pr.b.cs};
       PanelView bv{bsub.p, bsub.rs, 1, kr.nr};
       if (pr.packed_b) {
         // PackedB layout: K panel pc starts at pc * n_pad; its NR panels are kc * NR apart
         bv = {pr.packed_b + pc * padded_n(pr) + jc * kc, kr.nr, 1, kc * kr.nr};
       } else if (do_pack_b) {
-        pack_b(bsub, kc, nc, kr.nr, bbuf);
+        pack_b_for(kr, bsub, kc, nc, bbuf);
         bv = {bbuf, kr.nr, 1, kc * kr.nr};
       }
       for (index_t ic = i0; ic < i1; ic += kr.mc) {
@@ -265,7 +267,7 @@ void PackedB::pack(bool trans_b, index_t k, index_t n, const float* b, index_t l
       trans_b ? gemm::StridedMatrix{b, 1, ldb} : gemm::StridedMatrix{b, ldb, 1};
   for (index_t pc = 0; pc < k; pc += kc_) {
     const index_t kc = std::min(kc_, k - pc);
-    gemm::pack_b({src.p + pc * src.rs, src.rs, src.cs}, kc, n, kr.nr, data_.get() + pc * n_pad);
+    gemm::pack_b_for(kr, {src.p + pc * src.rs, src.rs, src.cs}, kc, n, data_.get() + pc * n_pad);
   }
 }
 

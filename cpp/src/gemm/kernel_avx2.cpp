@@ -2,6 +2,7 @@
 // per step (15 of 16 registers). Compiled alone with -mavx2 -mfma; only called when cpuid says so.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "gemm/kernels.h"
@@ -69,13 +70,13 @@ inline void store_row(float* c, __m256 x0, __m256 x1, const RowMask& m, const Ti
 
 // One step of k: acc[i][:] += A(i, p) * B(p, :), then advance A and B by one step of k.
 // Always inlined so that the caller's accumulator array lives in registers.
-template <int M, bool kFullN>
+template <int M, bool kFullB>
 __attribute__((always_inline)) inline void fma_step(__m256 (&acc)[M][2],
                                                     const float* const (&ar)[M], index_t& ap,
                                                     index_t csa, const float*& b, index_t rsb,
                                                     const RowMask& m) {
-  const __m256 b0 = load_row<kFullN>(b, m.lo);
-  const __m256 b1 = load_row<kFullN>(b + 8, m.hi);
+  const __m256 b0 = load_row<kFullB>(b, m.lo);
+  const __m256 b1 = load_row<kFullB>(b + 8, m.hi);
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     const __m256 av = _mm256_broadcast_ss(ar[i] + ap);
@@ -89,7 +90,9 @@ __attribute__((always_inline)) inline void fma_step(__m256 (&acc)[M][2],
 // M rows (M <= 6) by 16 (or nr masked) columns. With few rows the FMA chains are too few to hide
 // the FMA latency, so S independent accumulator sets take every S-th k and are summed at the end
 // (a fixed order: results do not depend on threads or on where the tile sits).
-template <int M, int S, bool kFullN>
+// kFullN: all NR columns of C are stored; kFullB: all NR columns of B may be read (a full tile,
+// or a zero-padded packed panel: then only the stores of an edge tile are masked).
+template <int M, int S, bool kFullN, bool kFullB>
 void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, index_t rsb,
           int nr, float* c, index_t ldc, const TileStore& st) {
   RowMask m{_mm256_set1_epi32(-1), _mm256_set1_epi32(-1)};
@@ -111,9 +114,9 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
 #pragma GCC unroll 4
   for (; p + S <= k; p += S) {
 #pragma GCC unroll 16
-    for (int s = 0; s < S; ++s) fma_step<M, kFullN>(acc[s], ar, ap, csa, b, rsb, m);
+    for (int s = 0; s < S; ++s) fma_step<M, kFullB>(acc[s], ar, ap, csa, b, rsb, m);
   }
-  for (; p < k; ++p) fma_step<M, kFullN>(acc[0], ar, ap, csa, b, rsb, m);
+  for (; p < k; ++p) fma_step<M, kFullB>(acc[0], ar, ap, csa, b, rsb, m);
 #pragma GCC unroll 16
   for (int s = 1; s < S; ++s) {
 #pragma GCC unroll 16
@@ -138,13 +141,68 @@ void tile_rows(index_t k, const float* a, index_t rsa, index_t csa, const float*
                int nr, float* c, index_t ldc, const TileStore& st) {
   constexpr int S = M == 1 ? 4 : (M == 2 ? 2 : 1);
   if (nr == kNR) {
-    tile<M, S, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, S, true, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+  } else if (st.b_padded) {
+    tile<M, S, false, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   } else {
-    tile<M, S, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, S, false, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+  }
+}
+
+// In-register transpose of eight 8-float rows (the classic unpack / shuffle / permute sequence).
+inline void transpose8(__m256 (&r)[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+// Eight columns of op(B) (each contiguous in memory, `cs` apart) into 8 lanes of each packed row.
+void pack_b_trans_group(const float* src, index_t cs, index_t kc, int nr, float* dst) {
+  index_t p = 0;
+  for (; p + 8 <= kc; p += 8) {
+    __m256 r[8];
+    for (int t = 0; t < 8; ++t) r[t] = _mm256_loadu_ps(src + t * cs + p);
+    transpose8(r);
+    for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * nr, r[q]);
+  }
+  for (; p < kc; ++p) {
+    for (int t = 0; t < 8; ++t) dst[p * nr + t] = src[t * cs + p];
   }
 }
 
 }  // namespace
+
+// op(B) stored transposed (column j of op(B) at src + j * cs, contiguous along k) into NR-wide
+// zero-padded panels, 8 x 8 blocks at a time: the scalar loop cost ~15% of a dX = dY W^T product.
+void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, int nr,
+                       float* dst) {
+  for (index_t j0 = 0; j0 < cols; j0 += nr, dst += kc * nr) {
+    const index_t w = std::min<index_t>(nr, cols - j0);
+    for (index_t jj = 0; jj < nr; jj += 8) {
+      if (w - jj >= 8) {
+        pack_b_trans_group(src + (j0 + jj) * cs, cs, kc, nr, dst + jj);
+        continue;
+      }
+      for (index_t p = 0; p < kc; ++p) {
+        for (index_t t = 0; t < 8; ++t) {
+          dst[p * nr + jj + t] = jj + t < w ? src[(j0 + jj + t) * cs + p] : 0.0f;
+        }
+      }
+    }
+  }
+}
 
 void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                       index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st) {

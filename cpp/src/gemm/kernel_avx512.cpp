@@ -67,13 +67,13 @@ inline void store_row(float* c, __m512 x0, __m512 x1, const RowMask& m, const Ti
 
 // One step of k: acc[i][:] += A(i, p) * B(p, :), then advance A and B by one step of k.
 // Always inlined so that the caller's accumulator array lives in registers.
-template <int M, bool kFullN>
+template <int M, bool kFullB>
 __attribute__((always_inline)) inline void fma_step(__m512 (&acc)[M][2],
                                                     const float* const (&ar)[M], index_t& ap,
                                                     index_t csa, const float*& b, index_t rsb,
                                                     const RowMask& m) {
-  const __m512 b0 = load_row<kFullN>(b, m.lo);
-  const __m512 b1 = load_row<kFullN>(b + 16, m.hi);
+  const __m512 b0 = load_row<kFullB>(b, m.lo);
+  const __m512 b1 = load_row<kFullB>(b + 16, m.hi);
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     const __m512 av = _mm512_set1_ps(ar[i][ap]);
@@ -86,7 +86,9 @@ __attribute__((always_inline)) inline void fma_step(__m512 (&acc)[M][2],
 
 // M rows (M <= 12) by 32 (or nr masked) columns; S accumulator sets hide the FMA latency when
 // M is small (see kernel_avx2.cpp: same scheme, same summation order).
-template <int M, int S, bool kFullN>
+// kFullN: all NR columns of C are stored; kFullB: all NR columns of B may be read (a full tile,
+// or a zero-padded packed panel: then only the stores of an edge tile are masked).
+template <int M, int S, bool kFullN, bool kFullB>
 void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, index_t rsb,
           int nr, float* c, index_t ldc, const TileStore& st) {
   RowMask m{static_cast<__mmask16>(0xFFFF), static_cast<__mmask16>(0xFFFF)};
@@ -108,9 +110,9 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
 #pragma GCC unroll 4
   for (; p + S <= k; p += S) {
 #pragma GCC unroll 16
-    for (int s = 0; s < S; ++s) fma_step<M, kFullN>(acc[s], ar, ap, csa, b, rsb, m);
+    for (int s = 0; s < S; ++s) fma_step<M, kFullB>(acc[s], ar, ap, csa, b, rsb, m);
   }
-  for (; p < k; ++p) fma_step<M, kFullN>(acc[0], ar, ap, csa, b, rsb, m);
+  for (; p < k; ++p) fma_step<M, kFullB>(acc[0], ar, ap, csa, b, rsb, m);
 #pragma GCC unroll 16
   for (int s = 1; s < S; ++s) {
 #pragma GCC unroll 16
@@ -135,9 +137,11 @@ void tile_rows(index_t k, const float* a, index_t rsa, index_t csa, const float*
                int nr, float* c, index_t ldc, const TileStore& st) {
   constexpr int S = M == 1 ? 4 : (M == 2 ? 2 : 1);
   if (nr == kNR) {
-    tile<M, S, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, S, true, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+  } else if (st.b_padded) {
+    tile<M, S, false, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   } else {
-    tile<M, S, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, S, false, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   }
 }
 

@@ -18,16 +18,23 @@ struct TileStore {
   bool load_c;         // false on the first panel when beta == 0: C is never read (NaN-safe)
   const float* bias;   // bias of the tile's first column, or null
   bool relu;
+  bool b_padded;       // B rows have NR readable floats even in an edge tile (packed panels)
 };
 
 // acc[i][j] = sum_p A(i, p) * B(p, j) for p < k, then C = store(acc) on the mr x nr corner
 // (1 <= mr <= MR, 1 <= nr <= NR). A(i, p) = a[i * rsa + p * csa] (a packed panel has rsa = 1,
 // csa = MR; an unpacked row-major A has rsa = lda, csa = 1). B(p, j) = b[p * rsb + j] with NR
-// columns available in every row, or only nr of them when nr < NR (the kernel masks its loads).
+// columns available in every row, or only nr of them when nr < NR and !st.b_padded (the kernel
+// then masks its loads).
 // Rows i >= mr of A are never read. k may be 0.
 using MicroKernel = void (*)(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                              index_t rsb, int mr, int nr, float* c, index_t ldc,
                              const TileStore& st);
+
+// Optional ISA-specific packing of an op(B) stored transposed (column j of op(B) at src + j * cs,
+// contiguous along k) into kc x nr panels, as pack_b would; nr must be a multiple of 8.
+using PackBTrans = void (*)(const float* src, index_t cs, index_t kc, index_t cols, int nr,
+                            float* dst);
 
 // One ISA's kernel and its blocksizes (BLIS naming: MR x NR register tile, MC/KC/NC cache blocks;
 // MC is a multiple of MR and NC a multiple of NR).
@@ -37,6 +44,7 @@ struct KernelInfo {
   int mr, nr;
   index_t mc, kc, nc;
   MicroKernel kernel;
+  PackBTrans pack_b_trans;  // null: the portable pack_b
 };
 
 // The kernel of the given ISA (which must be in supported_isas()), and of active_isa().
@@ -49,6 +57,8 @@ void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, co
 #if defined(FASTMLP_HAVE_X86_KERNELS)
 void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                       index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
+void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, int nr,
+                       float* dst);
 void kernel_avx512_12x32(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                          index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
 #endif
@@ -64,6 +74,9 @@ struct StridedMatrix {
 void pack_a(const StridedMatrix& a, index_t rows, index_t kc, int mr, float* dst);
 // kc x cols block of op(B) starting at (0, 0) into ceil(cols / nr) panels of kc x nr.
 void pack_b(const StridedMatrix& b, index_t kc, index_t cols, int nr, float* dst);
+// pack_b through the kernel's own packing routine where it has one for this layout.
+void pack_b_for(const KernelInfo& kr, const StridedMatrix& b, index_t kc, index_t cols,
+                float* dst);
 
 // A 64-byte aligned scratch buffer that only grows; every growth is counted process-wide so tests
 // can check that repeated calls of one size do not allocate.

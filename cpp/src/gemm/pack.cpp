@@ -77,6 +77,15 @@ void pack_b(const StridedMatrix& b, index_t kc, index_t cols, int nr, float* dst
   }
 }
 
+void pack_b_for(const KernelInfo& kr, const StridedMatrix& b, index_t kc, index_t cols,
+                float* dst) {
+  if (kr.pack_b_trans && b.rs == 1 && b.cs != 1) {
+    kr.pack_b_trans(b.p, b.cs, kc, cols, kr.nr, dst);
+  } else {
+    pack_b(b, kc, cols, kr.nr, dst);
+  }
+}
+
 PackBuffer::~PackBuffer() {
   if (data_) ::operator delete(data_, std::align_val_t(kAlign));
 }

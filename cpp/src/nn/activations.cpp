@@ -48,7 +48,9 @@ constexpr NameKind kNames[] = {{"linear", ActivationKind::linear},
 // independent of the split, so results never depend on the thread count.
 int threads_for(index_t rows, index_t cols) {
   const index_t work = rows * cols;
-  if (work < (index_t{1} << 16) || rows < 2 || omp_in_parallel()) return 1;
+  if (work < (index_t{1} << 16) || rows < 2 || omp_in_parallel()) {
+    return 1;
+  }
   return static_cast<int>(std::min<index_t>(get_num_threads(), rows));
 }
 
@@ -59,7 +61,9 @@ void map_rows(float* x, index_t rows, index_t cols, index_t ld, F f) {
   for (index_t r = 0; r < rows; ++r) {
     float* row = x + r * ld;
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) row[c] = f(row[c]);
+    for (index_t c = 0; c < cols; ++c) {
+      row[c] = f(row[c]);
+    }
   }
 }
 
@@ -72,7 +76,9 @@ void scale_rows(const float* src, float* grad, index_t rows, index_t cols, index
     const float* s = src + r * ld;
     float* g = grad + r * ld;
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) g[c] *= d(s[c]);
+    for (index_t c = 0; c < cols; ++c) {
+      g[c] *= d(s[c]);
+    }
   }
 }
 
@@ -83,8 +89,12 @@ void softmax_rows(float* x, index_t rows, index_t cols, index_t ld) {
     float* row = x + r * ld;
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-    for (index_t c = 0; c < cols; ++c) mx = std::max(mx, row[c]);
-    if (!std::isfinite(mx)) mx = 0.0f;  // all -inf (or an inf) row: let inf/nan propagate
+    for (index_t c = 0; c < cols; ++c) {
+      mx = std::max(mx, row[c]);
+    }
+    if (!std::isfinite(mx)) {
+      mx = 0.0f;  // all -inf (or an inf) row: let inf/nan propagate
+    }
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (index_t c = 0; c < cols; ++c) {
@@ -93,7 +103,9 @@ void softmax_rows(float* x, index_t rows, index_t cols, index_t ld) {
     }
     const float inv = 1.0f / sum;
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) row[c] *= inv;
+    for (index_t c = 0; c < cols; ++c) {
+      row[c] *= inv;
+    }
   }
 }
 
@@ -106,9 +118,13 @@ void softmax_backward_rows(const float* y, float* grad, index_t rows, index_t co
     float* g = grad + r * ld;
     float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-    for (index_t c = 0; c < cols; ++c) dot += g[c] * yr[c];
+    for (index_t c = 0; c < cols; ++c) {
+      dot += g[c] * yr[c];
+    }
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) g[c] = yr[c] * (g[c] - dot);
+    for (index_t c = 0; c < cols; ++c) {
+      g[c] = yr[c] * (g[c] - dot);
+    }
   }
 }
 
@@ -244,7 +260,9 @@ void epilogue_post(float* c, index_t ldc, index_t rows, index_t cols, index_t /*
 Activation parse_activation(const std::string& name, float param) {
   const std::string key = name == "swish" ? "silu" : name;
   for (const auto& nk : kNames) {
-    if (key != nk.name) continue;
+    if (key != nk.name) {
+      continue;
+    }
     Activation act{nk.kind, param};
     if (nk.kind == ActivationKind::leaky_relu || nk.kind == ActivationKind::elu) {
       if (!std::isfinite(param) || (nk.kind == ActivationKind::leaky_relu && param < 0.0f)) {
@@ -253,25 +271,33 @@ Activation parse_activation(const std::string& name, float param) {
                                     ", got " + std::to_string(param));
       }
       // 0 selects the Keras default (negative_slope 0.2, alpha 1.0); use relu for a zero slope.
-      if (param == 0.0f) act.param = nk.kind == ActivationKind::leaky_relu ? 0.2f : 1.0f;
+      if (param == 0.0f) {
+        act.param = nk.kind == ActivationKind::leaky_relu ? 0.2f : 1.0f;
+      }
     }
     return act;
   }
   std::string valid;
-  for (const auto& n : activation_names()) valid += (valid.empty() ? "" : ", ") + n;
+  for (const auto& n : activation_names()) {
+    valid += (valid.empty() ? "" : ", ") + n;
+  }
   throw std::invalid_argument("unknown activation '" + name + "'; valid names: " + valid);
 }
 
 std::string activation_name(const Activation& act) {
   for (const auto& nk : kNames) {
-    if (nk.kind == act.kind) return nk.name;
+    if (nk.kind == act.kind) {
+      return nk.name;
+    }
   }
   throw std::logic_error("activation_name: unknown kind");
 }
 
 std::vector<std::string> activation_names() {
   std::vector<std::string> out;
-  for (const auto& nk : kNames) out.emplace_back(nk.name);
+  for (const auto& nk : kNames) {
+    out.emplace_back(nk.name);
+  }
   out.emplace_back("swish");
   return out;
 }
@@ -284,7 +310,9 @@ void activation_forward(const Activation& act, float* x, index_t rows, index_t c
 void activation_backward(const Activation& act, const float* pre, const float* post, float* grad,
                          index_t rows, index_t cols, index_t ld) {
   check_block("activation_backward", grad, rows, cols, ld);
-  if (act.kind == ActivationKind::linear) return;
+  if (act.kind == ActivationKind::linear) {
+    return;
+  }
   if (needs_preactivation(act)) {
     check_block("activation_backward (pre-activation)", pre, rows, cols, ld);
     backward_from_input(act, pre, grad, rows, cols, ld);

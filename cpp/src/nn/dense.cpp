@@ -56,16 +56,27 @@ class Dense final : public Layer {
     return keep_pre_ ? scratch : nullptr;
   }
 
-  void forward(const float* x, float* y, index_t n, float* scratch, const Pass&) override {
-    if (!keep_pre_) {
-      sgemm(false, false, n, out_dim_, in_dim_, 1.0f, x, in_dim_, w_, out_dim_, 0.0f, y, out_dim_,
-            make_epilogue(act_, b_));
-      return;
+  void prepare_inference(std::uint64_t version) override {
+    if (packed_version_ == version) return;
+    packed_.pack(false, in_dim_, out_dim_, w_, out_dim_);
+    packed_version_ = version;
+  }
+
+  void forward(const float* x, float* y, index_t n, float* scratch, const Pass& pass) override {
+    Epilogue ep;
+    if (keep_pre_) {
+      ep.bias = b_;
+    } else {
+      ep = make_epilogue(act_, b_);
     }
-    Epilogue bias_only;
-    bias_only.bias = b_;
-    sgemm(false, false, n, out_dim_, in_dim_, 1.0f, x, in_dim_, w_, out_dim_, 0.0f, scratch,
-          out_dim_, bias_only);
+    float* z = keep_pre_ ? scratch : y;
+    if (pass.prepared) {
+      sgemm_packed(false, n, 1.0f, x, in_dim_, packed_, 0.0f, z, out_dim_, ep);
+    } else {
+      sgemm(false, false, n, out_dim_, in_dim_, 1.0f, x, in_dim_, w_, out_dim_, 0.0f, z, out_dim_,
+            ep);
+    }
+    if (!keep_pre_) return;
     std::memcpy(y, scratch, sizeof(float) * n * out_dim_);
     activation_forward(act_, y, n, out_dim_, out_dim_);
   }
@@ -108,6 +119,8 @@ class Dense final : public Layer {
   Activation act_;
   bool keep_pre_ = false;
   float *w_ = nullptr, *gw_ = nullptr, *b_ = nullptr, *gb_ = nullptr;
+  PackedB packed_;  // W packed for inference, valid for weights version packed_version_
+  std::uint64_t packed_version_ = 0;
 };
 
 }  // namespace

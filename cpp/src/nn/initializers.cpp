@@ -72,7 +72,9 @@ inline double truncated_normal_at(const Philox& rng, index_t i) {
   double z = 0.0;
   for (std::uint64_t attempt = 0; attempt < 64; ++attempt) {
     z = normal_at(rng, i, attempt);
-    if (std::fabs(z) <= 2.0) return z;
+    if (std::fabs(z) <= 2.0) {
+      return z;
+    }
   }
   return std::clamp(z, -2.0, 2.0);
 }
@@ -81,14 +83,20 @@ template <class F>
 void fill(float* w, index_t count, F value_of) {
   const int nt = count >= (index_t{1} << 16) ? get_num_threads() : 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t i = 0; i < count; ++i) w[i] = static_cast<float>(value_of(i));
+  for (index_t i = 0; i < count; ++i) {
+    w[i] = static_cast<float>(value_of(i));
+  }
 }
 
+// Uniform in [lo, hi): u < 1 in double, but rounding to float could still land on hi, so the top
+// is pulled down to the float just below it.
 void fill_uniform(const Philox& rng, float* w, index_t count, double lo, double hi) {
+  const float top = hi > lo ? std::nextafter(static_cast<float>(hi), static_cast<float>(lo))
+                            : static_cast<float>(hi);
   fill(w, count, [&](index_t i) {
     std::uint32_t words[4];
     rng.generate(static_cast<std::uint64_t>(i) / 4, 0, words);
-    return lo + (hi - lo) * (words[i % 4] / kTwoPow32);
+    return std::min(static_cast<float>(lo + (hi - lo) * (words[i % 4] / kTwoPow32)), top);
   });
 }
 
@@ -108,8 +116,12 @@ void variance_scaling(const InitializerSpec& spec, float* w, index_t count, inde
   const bool uniform = n.size() > 8 && n.compare(n.size() - 8, 8, "_uniform") == 0;
   const std::string family = n.substr(0, n.find('_'));
   double fan = static_cast<double>(fan_in), scale = 1.0;
-  if (family == "glorot") fan = 0.5 * (static_cast<double>(fan_in) + static_cast<double>(fan_out));
-  if (family == "he") scale = 2.0;
+  if (family == "glorot") {
+    fan = 0.5 * (static_cast<double>(fan_in) + static_cast<double>(fan_out));
+  }
+  if (family == "he") {
+    scale = 2.0;
+  }
   scale /= std::max(1.0, fan);
   const Philox rng(spec.seed);
   if (uniform) {
@@ -124,7 +136,9 @@ void check_spec(const InitializerSpec& spec) {
   auto bad = [&](const std::string& what) {
     throw std::invalid_argument("initializer '" + spec.name + "': " + what);
   };
-  if (!std::isfinite(spec.value) || !std::isfinite(spec.mean)) bad("value and mean must be finite");
+  if (!std::isfinite(spec.value) || !std::isfinite(spec.mean)) {
+    bad("value and mean must be finite");
+  }
   if (!(spec.stddev >= 0.0) || !std::isfinite(spec.stddev)) {
     bad("stddev must be finite and >= 0, got " + std::to_string(spec.stddev));
   }
@@ -162,7 +176,9 @@ void initialize(const InitializerSpec& spec, float* w, index_t count, index_t fa
     variance_scaling(spec, w, count, fan_in, fan_out);
   } else {
     std::string valid;
-    for (const char* name : kNames) valid += (valid.empty() ? "" : ", ") + std::string(name);
+    for (const char* name : kNames) {
+      valid += (valid.empty() ? "" : ", ") + std::string(name);
+    }
     throw std::invalid_argument("unknown initializer '" + n + "'; valid names: " + valid);
   }
 }

@@ -109,6 +109,12 @@ void Model::set_weights(const std::vector<std::vector<float>>& values) {
   for (std::size_t i = 0; i < values.size(); ++i) {
     std::copy(values[i].begin(), values[i].end(), slots_[i].value);
   }
+  ++weights_version_;
+}
+
+void Model::prepare_inference() {
+  std::lock_guard<std::mutex> lock(prepare_mutex_);
+  for (auto& l : layers_) l->prepare_inference(weights_version_);
 }
 
 void Model::check_compiled(const char* what) const {
@@ -223,6 +229,7 @@ double Model::loss_and_gradients(Workspace& ws, const float* input, index_t n, c
 void Model::apply_gradients() {
   check_compiled("apply_gradients");
   optimizer_->step(param_refs_);
+  ++weights_version_;
 }
 
 double Model::compute_gradients(const InputView& x, const TargetView& y) {

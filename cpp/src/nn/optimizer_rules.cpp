@@ -25,7 +25,9 @@ class Sgd final : public KerasOptimizer {
     const float lr = lr_, mu = static_cast<float>(config_.momentum);
     if (slot_count() == 0) {
 #pragma omp simd
-      for (index_t i = 0; i < n; ++i) w[i] -= g.at(i) * lr;
+      for (index_t i = 0; i < n; ++i) {
+        w[i] -= g.at(i) * lr;
+      }
       return;
     }
     float* m = s[0];
@@ -192,7 +194,9 @@ class Nadam final : public KerasOptimizer {
   double u_at(double t) const { return config_.beta_1 * (1.0 - 0.5 * std::pow(0.96, t)); }
   void on_restore() override {
     u_product_ = 1.0;
-    for (std::int64_t t = 1; t <= iterations_; ++t) u_product_ *= u_at(static_cast<double>(t));
+    for (std::int64_t t = 1; t <= iterations_; ++t) {
+      u_product_ *= u_at(static_cast<double>(t));
+    }
   }
   void prepare(double lr) override {
     const double t = static_cast<double>(iterations_ + 1);
@@ -226,14 +230,20 @@ class Nadam final : public KerasOptimizer {
 };
 
 std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   return s;
 }
 
 void check_name(const std::string& name) {
-  if (std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames)) return;
+  if (std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames)) {
+    return;
+  }
   std::string valid;
-  for (const char* n : kNames) valid += (valid.empty() ? "" : ", ") + std::string(n);
+  for (const char* n : kNames) {
+    valid += (valid.empty() ? "" : ", ") + std::string(n);
+  }
   throw std::invalid_argument("unknown optimizer '" + name + "'; valid names: " + valid);
 }
 
@@ -277,8 +287,12 @@ OptimizerConfig optimizer_defaults(const std::string& name) {
   OptimizerConfig c;
   c.name = detail::lower(name);
   detail::check_name(c.name);
-  if (c.name == "sgd") c.learning_rate.initial_learning_rate = 0.01;
-  if (c.name == "adamw") c.weight_decay = 0.004;
+  if (c.name == "sgd") {
+    c.learning_rate.initial_learning_rate = 0.01;
+  }
+  if (c.name == "adamw") {
+    c.weight_decay = 0.004;
+  }
   return c;
 }
 
@@ -288,11 +302,21 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config) {
   detail::check_name(c.name);
   detail::validate(c);
   using namespace detail;
-  if (c.name == "sgd") return std::make_unique<Sgd>(c);
-  if (c.name == "adam" || c.name == "adamw") return std::make_unique<Adam>(c);
-  if (c.name == "rmsprop") return std::make_unique<RmsProp>(c);
-  if (c.name == "adagrad") return std::make_unique<Adagrad>(c);
-  if (c.name == "adamax") return std::make_unique<Adamax>(c);
+  if (c.name == "sgd") {
+    return std::make_unique<Sgd>(c);
+  }
+  if (c.name == "adam" || c.name == "adamw") {
+    return std::make_unique<Adam>(c);
+  }
+  if (c.name == "rmsprop") {
+    return std::make_unique<RmsProp>(c);
+  }
+  if (c.name == "adagrad") {
+    return std::make_unique<Adagrad>(c);
+  }
+  if (c.name == "adamax") {
+    return std::make_unique<Adamax>(c);
+  }
   return std::make_unique<Nadam>(c);
 }
 

@@ -18,9 +18,10 @@ namespace detail {
 
 void KerasOptimizer::set_state(const std::vector<std::vector<float>>& slots,
                                std::int64_t iterations) {
-  if (iterations < 0)
+  if (iterations < 0) {
     throw std::invalid_argument("set_state: iterations must be >= 0, got " +
                                 std::to_string(iterations));
+  }
   const size_t k = static_cast<size_t>(slot_count());
   if ((k == 0 && !slots.empty()) || (k > 0 && slots.size() % k != 0)) {
     throw std::invalid_argument("set_state: " + config_.name + " keeps " + std::to_string(k) +
@@ -40,11 +41,15 @@ void KerasOptimizer::ensure_slots(const std::vector<ParamRef>& params) {
                                   " has a null buffer or negative size");
     }
   }
-  if (k == 0) return;
+  if (k == 0) {
+    return;
+  }
   if (slots_.empty()) {
     slots_.reserve(params.size() * k);
     for (const ParamRef& p : params) {
-      for (size_t s = 0; s < k; ++s) slots_.emplace_back(static_cast<size_t>(p.size), slot_init());
+      for (size_t s = 0; s < k; ++s) {
+        slots_.emplace_back(static_cast<size_t>(p.size), slot_init());
+      }
     }
     return;
   }
@@ -73,11 +78,15 @@ double KerasOptimizer::sum_squares(const float* g, index_t n) {
   for (index_t c = 0; c < chunks; ++c) {
     double s = 0.0;
     const index_t end = std::min(n, (c + 1) * kChunk);
-    for (index_t i = c * kChunk; i < end; ++i) s += double(g[i]) * g[i];
+    for (index_t i = c * kChunk; i < end; ++i) {
+      s += double(g[i]) * g[i];
+    }
     partials_[c] = s;
   }
   double total = 0.0;
-  for (double s : partials_) total += s;
+  for (double s : partials_) {
+    total += s;
+  }
   return total;
 }
 
@@ -92,7 +101,9 @@ void KerasOptimizer::compute_clip_scales(const std::vector<ParamRef>& params) {
     }
   } else if (config_.global_clipnorm > 0.0) {
     double total = 0.0;
-    for (const ParamRef& p : params) total += sum_squares(p.grad, p.size);
+    for (const ParamRef& p : params) {
+      total += sum_squares(p.grad, p.size);
+    }
     const double norm = std::sqrt(total);
     std::fill(
         scales_.begin(), scales_.end(),
@@ -112,10 +123,14 @@ void KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale, 
     float* w = p.value + begin;
     if (decay != 0.0f) {
 #pragma omp simd
-      for (index_t i = 0; i < n; ++i) w[i] -= w[i] * decay;
+      for (index_t i = 0; i < n; ++i) {
+        w[i] -= w[i] * decay;
+      }
     }
     float* s[4] = {nullptr, nullptr, nullptr, nullptr};
-    for (int j = 0; j < k; ++j) s[j] = slots[j] + begin;
+    for (int j = 0; j < k; ++j) {
+      s[j] = slots[j] + begin;
+    }
     update(w, GradIn{p.grad + begin, scale, clip}, s, n);
   }
 }
@@ -129,7 +144,9 @@ void KerasOptimizer::step(const std::vector<ParamRef>& params) {
   const size_t k = static_cast<size_t>(slot_count());
   for (size_t p = 0; p < params.size(); ++p) {
     float* slots[4] = {nullptr, nullptr, nullptr, nullptr};
-    for (size_t j = 0; j < k; ++j) slots[j] = slots_[p * k + j].data();
+    for (size_t j = 0; j < k; ++j) {
+      slots[j] = slots_[p * k + j].data();
+    }
     apply(params[p], slots, scales_[p], decay);
   }
   ++iterations_;

@@ -20,13 +20,16 @@ constexpr double kParallelFlops = 4e6;
 
 void Model::predict_block(Workspace& ws, index_t first, index_t n, float* out) {
   // The block's rows are already converted (and checked) in ws.input.
-  run_forward(ws, ws.input, n, Pass{}, out + first * output_dim_);
+  Pass pass;
+  pass.prepared = true;
+  run_forward(ws, ws.input, n, pass, out + first * output_dim_);
 }
 
 void Model::predict(const InputView& x, float* out) {
   detail::check_input(x, input_dim_, "x");
   const index_t n = x.rows;
   if (n == 0) return;
+  prepare_inference();
   double flops_per_row = 0.0;
   for (const auto& l : layers_) flops_per_row += double(l->in_dim()) * l->out_dim();
   const int threads = static_cast<int>(std::min<double>(

@@ -41,18 +41,26 @@ void LearningRateSchedule::validate() const {
           " boundaries");
     }
     for (size_t i = 1; i < boundaries.size(); ++i) {
-      if (!(boundaries[i] > boundaries[i - 1])) bad("boundaries must be strictly increasing");
+      if (!(boundaries[i] > boundaries[i - 1])) {
+        bad("boundaries must be strictly increasing");
+      }
     }
     for (double v : values) {
-      if (!finite_nonneg(v)) bad("values must be finite and >= 0, got " + std::to_string(v));
+      if (!finite_nonneg(v)) {
+        bad("values must be finite and >= 0, got " + std::to_string(v));
+      }
     }
   }
   if (kind == Kind::cosine_decay) {
-    if (!(alpha >= 0.0 && alpha <= 1.0))
+    if (!(alpha >= 0.0 && alpha <= 1.0)) {
       bad("alpha must be in [0, 1], got " + std::to_string(alpha));
-    if (!finite_nonneg(warmup_steps))
+    }
+    if (!finite_nonneg(warmup_steps)) {
       bad("warmup_steps must be >= 0, got " + std::to_string(warmup_steps));
-    if (warmup_target >= 0.0 && !std::isfinite(warmup_target)) bad("warmup_target must be finite");
+    }
+    if (warmup_target >= 0.0 && !std::isfinite(warmup_target)) {
+      bad("warmup_target must be finite");
+    }
   }
 }
 
@@ -63,18 +71,24 @@ double LearningRateSchedule::operator()(std::int64_t step) const {
       return initial_learning_rate;
     case Kind::exponential_decay: {
       double p = s / decay_steps;
-      if (staircase) p = std::floor(p);
+      if (staircase) {
+        p = std::floor(p);
+      }
       return initial_learning_rate * std::pow(decay_rate, p);
     }
     case Kind::inverse_time_decay: {
       double p = s / decay_steps;
-      if (staircase) p = std::floor(p);
+      if (staircase) {
+        p = std::floor(p);
+      }
       return initial_learning_rate / (1.0 + decay_rate * p);
     }
     case Kind::piecewise_constant: {
       // values[0] for step <= boundaries[0], values[i] for boundaries[i-1] < step <= boundaries[i].
       size_t i = 0;
-      while (i < boundaries.size() && s > boundaries[i]) ++i;
+      while (i < boundaries.size() && s > boundaries[i]) {
+        ++i;
+      }
       return values[i];
     }
     case Kind::cosine_decay: {
@@ -82,7 +96,9 @@ double LearningRateSchedule::operator()(std::int64_t step) const {
         const double cosine = 0.5 * (1.0 + std::cos(kPi * t / decay_steps));
         return ((1.0 - alpha) * cosine + alpha) * from;
       };
-      if (warmup_target < 0.0) return decay(std::min(s, decay_steps), initial_learning_rate);
+      if (warmup_target < 0.0) {
+        return decay(std::min(s, decay_steps), initial_learning_rate);
+      }
       const double t = std::min(s, decay_steps + warmup_steps);
       if (t < warmup_steps) {  // linear warm-up from initial_learning_rate to warmup_target
         return initial_learning_rate + (warmup_target - initial_learning_rate) * (t / warmup_steps);

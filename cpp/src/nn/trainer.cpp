@@ -53,8 +53,22 @@ double metric_sum(int m, const float* p, index_t n, index_t k, const Targets& t)
 
 }  // namespace
 
+struct Model::BusyGuard {
+  Model& m;
+  BusyGuard(Model& model, const char* what) : m(model) {
+    if (m.busy_) {
+      throw std::invalid_argument(std::string(what) +
+                                  ": not allowed while this model is training or evaluating "
+                                  "(called from a callback?)");
+    }
+    m.busy_ = true;
+  }
+  ~BusyGuard() { m.busy_ = false; }
+};
+
 void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
                     const std::vector<std::string>& metrics) {
+  BusyGuard busy(*this, "compile");
   const bool sparse = loss.kind == LossKind::sparse_categorical_crossentropy;
   std::vector<int> ids;
   for (const std::string& name : metrics) {
@@ -178,6 +192,7 @@ void check_data(const InputView& x, const TargetView& y, index_t input_dim, inde
 
 Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOptions& o) {
   check_compiled("train_epoch");
+  BusyGuard busy(*this, "train_epoch");
   check_data(x, y, input_dim_, o.batch_size);
   check_targets(y);
   const index_t n = x.rows, bs = std::min(o.batch_size, n);
@@ -224,10 +239,14 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
 Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size,
                      float* y_pred_out) {
   check_compiled("evaluate");
+  BusyGuard busy(*this, "evaluate");
   check_data(x, y, input_dim_, batch_size);
   check_targets(y);
   const index_t n = x.rows, bs = std::min(batch_size, n);
   layout(train_ws_, bs, true);
+  prepare_inference();
+  Pass pass;
+  pass.prepared = true;
   double penalty = 0.0;
   for (const auto& l : layers_) penalty += l->penalty();
   std::vector<double> metric_sums(metrics_.size(), 0.0);
@@ -238,7 +257,7 @@ Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size
     if (bad >= 0) detail::throw_nonfinite("x", first + bad);
     const Targets t = batch_targets(y, nullptr, first, cnt, train_ws_);
     float* out = y_pred_out ? y_pred_out + first * output_dim_ : nullptr;
-    const float* pred = run_forward(train_ws_, train_ws_.input, cnt, Pass{}, out);
+    const float* pred = run_forward(train_ws_, train_ws_.input, cnt, pass, out);
     loss_sum += (loss_forward_backward(loss_, pred, cnt, output_dim_, t, nullptr) + penalty) * cnt;
     accumulate_metrics(pred, cnt, t, metric_sums.data());
   }
