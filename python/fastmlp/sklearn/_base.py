@@ -98,7 +98,7 @@ class BaseMLP(BaseEstimator):
         return sizes
 
     # ---------------------------------------------------------------- the core model
-    def _layer_specs(self, n_features, l2):
+    def _layer_specs(self, l2):
         act = _ACTIVATIONS[self.activation]
         zeros = {"name": "zeros"}
         reg = {"l1": 0.0, "l2": float(l2)}
@@ -127,7 +127,7 @@ class BaseMLP(BaseEstimator):
         old = getattr(self, "_core", None)
         state = old.get_optimizer_state() if (old is not None and keep_state) else None
         # Kept so that unpickling rebuilds exactly this model even if parameters changed since.
-        self._core_config = (int(n_features), self._layer_specs(n_features, l2),
+        self._core_config = (int(n_features), self._layer_specs(l2),
                              self._core_loss(), self._optimizer_spec())
         self._core, self._core_batch_size = self._core_from_config(), batch_size
         if state is not None:
