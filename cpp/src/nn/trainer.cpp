@@ -94,10 +94,6 @@ void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
   metric_names_ = metrics;
   const Activation* act = layers_.back()->output_activation();
   fused_loss_ = act && num_layers() - 1 >= first_layer() && loss_fuses_with(loss_, *act);
-  layers_.back()->set_fused_output(fused_loss_);
-  // Scratch sizes may have changed: lay the workspaces out again on next use.
-  train_ws_.rows = small_ws_.rows = 0;
-  for (Workspace& w : block_ws_) w.rows = 0;
 }
 
 void Model::check_targets(const TargetView& y) const {
