@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
-from fastmlp.datasets import _sources
 from fastmlp.datasets.idx import read_idx
 
 Arrays = Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
@@ -43,7 +42,3 @@ def load_files(files: Dict[str, "os.PathLike[str]"], num_classes: int = 10) -> A
     _check(files, arrays, num_classes)
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
-
-def load(spec: _sources.DatasetSpec, path: Optional["os.PathLike[str]"],
-         download: bool) -> Arrays:
-    return load_files(_sources.locate(spec, path=path, download=download))

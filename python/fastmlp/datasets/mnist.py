@@ -39,6 +39,12 @@ SPEC = _sources.DatasetSpec(
 )
 
 
+def locate(path: Optional["os.PathLike[str]"] = None, download: bool = True):
+    """The four files' paths, by role ("x_train", "y_train", "x_test", "y_test"), searching and
+    downloading as `load_data` does; raises DatasetNotFoundError saying how to get them."""
+    return _sources.locate(SPEC, path=path, download=download)
+
+
 def load_data(path: Optional["os.PathLike[str]"] = None, download: bool = True):
     """Load MNIST as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays.
 
@@ -47,4 +53,4 @@ def load_data(path: Optional["os.PathLike[str]"] = None, download: bool = True):
     Raises DatasetNotFoundError (a FileNotFoundError) saying how to get the data, and ValueError
     on a corrupt file.
     """
-    return _mnist_like.load(SPEC, path, download)
+    return _mnist_like.load_files(locate(path, download))
