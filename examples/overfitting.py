@@ -3,14 +3,18 @@ images, the subset shipped with fastmlp), trained three ways: plain, with Dropou
 an L2 weight penalty. Prints training vs validation accuracy per variant and writes the validation
 curves to a PNG when matplotlib is installed.
 
-What to look for: the plain network drives training accuracy to ~1.0 while validation accuracy
-stalls and validation loss climbs (it memorizes); Dropout and L2 keep the gap smaller and the
-validation loss lower.
+What to look for: the plain network drives training accuracy to ~1.0 while its validation
+cross-entropy climbs after a few epochs (it memorizes the training images, and grows more and more
+confident on validation images it gets wrong); Dropout and L2 keep the train/validation gap
+smaller and the validation cross-entropy lower. (The loss Keras-style training reports includes
+the L2 penalty, so the table's validation cross-entropy is computed from the predictions.)
 
-    python examples/overfitting.py [--epochs 60] [--png overfitting.png]
+    python examples/overfitting.py [--epochs 40] [--png overfitting.png]
 """
 
 import argparse
+
+import numpy as np
 
 import fastmlp
 from fastmlp import layers
@@ -18,7 +22,7 @@ from fastmlp.datasets import fashion_mnist_small
 
 
 def build(variant):
-    reg = fastmlp.regularizers.L2(1e-3) if variant == "L2 1e-3" else None
+    reg = fastmlp.regularizers.L2(1e-4) if variant == "L2 1e-4" else None
     stack = [fastmlp.Input(shape=(28, 28)), layers.Flatten(), layers.Rescaling(1 / 255)]
     for _ in range(2):
         stack.append(layers.Dense(512, activation="relu", kernel_regularizer=reg))
@@ -29,6 +33,10 @@ def build(variant):
     model.compile(optimizer=fastmlp.optimizers.Adam(1e-3),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+def accuracy(model, x, y):
+    return float(np.mean(model.predict(x, verbose=0).argmax(axis=1) == y))
 
 
 def save_png(path, histories):
@@ -54,26 +62,30 @@ def save_png(path, histories):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--png", default="overfitting.png")
     args = parser.parse_args()
 
     (x_train, y_train), (x_val, y_val) = fashion_mnist_small.load_data()
     print(f"{len(x_train)} training images, {len(x_val)} validation images, "
           f"{args.epochs} epochs each\n")
-    print(f"{'variant':<12} {'train acc':>9} {'val acc':>8} {'gap':>6} {'best val':>9} "
-          f"{'final val loss':>15} {'min val loss':>13}")
+    print(f"{'variant':<12} {'train acc':>9} {'val acc':>8} {'gap':>6} {'best val acc':>13} "
+          f"{'val cross-entropy':>18}")
     histories = {}
-    for variant in ("none", "Dropout 0.5", "L2 1e-3"):
+    for variant in ("none", "Dropout 0.5", "L2 1e-4"):
         fastmlp.utils.set_random_seed(0)
-        h = build(variant).fit(x_train, y_train, epochs=args.epochs, batch_size=64, verbose=0,
-                               validation_data=(x_val, y_val)).history
+        model = build(variant)
+        h = model.fit(x_train, y_train, epochs=args.epochs, batch_size=64, verbose=0,
+                      validation_data=(x_val, y_val)).history
         histories[variant] = h
-        gap = h["accuracy"][-1] - h["val_accuracy"][-1]
-        print(f"{variant:<12} {h['accuracy'][-1]:>9.3f} {h['val_accuracy'][-1]:>8.3f} "
-              f"{gap:>6.3f} {max(h['val_accuracy']):>9.3f} {h['val_loss'][-1]:>15.3f} "
-              f"{min(h['val_loss']):>13.3f}")
-    print("\ngap = training minus validation accuracy: how much was memorized rather than learned.")
+        train_acc = accuracy(model, x_train, y_train)
+        val_acc = accuracy(model, x_val, y_val)
+        p_true = model.predict(x_val, verbose=0)[np.arange(len(y_val)), y_val]
+        xent = float(-np.mean(np.log(np.maximum(p_true, 1e-7))))
+        print(f"{variant:<12} {train_acc:>9.3f} {val_acc:>8.3f} {train_acc - val_acc:>6.3f} "
+              f"{max(h['val_accuracy']):>13.3f} {xent:>18.3f}")
+    print("\ngap = training minus validation accuracy (both in inference mode, after the last "
+          "epoch):\nhow much was memorized rather than learned.")
     save_png(args.png, histories)
 
 

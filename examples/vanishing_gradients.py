@@ -53,10 +53,16 @@ def build(kind):
 
 
 def kernel_gradient_norms(model, x, y):
-    """Norms of d(loss)/d(kernel) for each Dense layer, input side first."""
-    grads = model.compute_gradients(x, y)[1]
-    names = [v.name for v in model.trainable_weights]
-    return [float(np.linalg.norm(g)) for g, n in zip(grads, names) if n.endswith("kernel")]
+    """Norms of d(loss)/d(kernel) for each Dense layer, input side first.
+
+    Gradients of one batch in training mode, no optimizer step (the core's compute_gradients,
+    docs/core_api.md); they come in get_weights() order, where the kernels are the 2-D arrays.
+    """
+    if hasattr(model, "compute_gradients"):
+        grads = model.compute_gradients(x, y)[1]
+    else:  # the core takes 2-D inputs and int32 labels
+        grads = model._core.compute_gradients(x.reshape(len(x), -1), y.astype(np.int32))[1]
+    return [float(np.linalg.norm(g)) for g in grads if g.ndim == 2]
 
 
 def main():
@@ -76,7 +82,7 @@ def main():
         print(f"{i + 1:>5} " + "".join(f"{rows[k][1][i]:>22.2e}" for k in kinds))
     for kind in kinds:
         norms = rows[kind][1]
-        print(f"  {kind:<20} last/first layer ratio {norms[-1] / norms[0]:10.1f}")
+        print(f"  {kind:<20} last/first layer gradient ratio {norms[-1] / norms[0]:9.2g}")
 
     print("\nafter 2 epochs of SGD (momentum 0.9, lr 0.05):")
     for kind in kinds:
