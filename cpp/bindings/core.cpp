@@ -8,8 +8,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "specs.h"  // leaf config dicts; also brings the activations/losses/... headers
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
+#include "model_class.h"
+#include "gemm/kernels.h"
 
 namespace py = pybind11;
 using fastmlp::index_t;
@@ -49,10 +52,19 @@ bool view_of(const py::array& x, MatrixView* v) {
   return false;
 }
 
-// out[:] = alpha * op(a) @ op(b) + beta * out. a, b: 2-D float32 (any strides with a unit stride
-// in one axis; others must be made contiguous by the caller). out: 2-D float32, unit column stride.
-void matmul_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
-                 bool trans_b, float alpha, float beta) {
+// A checked GEMM call on NumPy arrays: out = alpha * op(a) @ op(b) + beta * out.
+struct GemmArgs {
+  bool trans_a, trans_b;
+  index_t m, n, k;
+  MatrixView a, b;
+  float* c;
+  index_t ldc;
+};
+
+// a, b: 2-D float32 (any strides with a unit stride in one axis; others must be made contiguous
+// by the caller). out: 2-D float32, unit column stride.
+GemmArgs gemm_args(const py::array& a, const py::array& b, py::array& out, bool trans_a,
+                   bool trans_b) {
   for (const py::array* x : {&a, &b, static_cast<const py::array*>(&out)}) {
     if (x->ndim() != 2 || !py::isinstance<py::array_t<float>>(*x)) {
       throw std::invalid_argument("matmul_into expects 2-D float32 arrays");
@@ -74,14 +86,87 @@ void matmul_into(const py::array& a, const py::array& b, py::array& out, bool tr
   }
   if (!out.writeable()) throw std::invalid_argument("matmul: out is read-only");
   const index_t f = static_cast<index_t>(sizeof(float));
-  if ((out.strides(1) != f && n > 1) || (m > 1 && (out.strides(0) % f || out.strides(0) / f < n))) {
+  const bool empty = m == 0 || n == 0;  // NumPy may give empty arrays zero strides
+  if (!empty && ((out.strides(1) != f && n > 1) ||
+                 (m > 1 && (out.strides(0) % f || out.strides(0) / f < n)))) {
     throw std::invalid_argument("matmul: out must have unit stride along its last axis");
   }
-  const index_t ldc = m > 1 ? out.strides(0) / f : std::max<index_t>(n, 1);
-  float* c = static_cast<float*>(out.mutable_data());
+  const index_t ldc = (m > 1 && !empty) ? out.strides(0) / f : std::max<index_t>(n, 1);
+  return {trans_a != va.transposed, trans_b != vb.transposed, m, n, k, va, vb,
+          static_cast<float*>(out.mutable_data()), ldc};
+}
+
+void matmul_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
+                 bool trans_b, float alpha, float beta) {
+  const GemmArgs g = gemm_args(a, b, out, trans_a, trans_b);
   py::gil_scoped_release release;
-  fastmlp::sgemm(trans_a != va.transposed, trans_b != vb.transposed, m, n, k, alpha, va.data,
-                 va.ld, vb.data, vb.ld, beta, c, ldc);
+  fastmlp::sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, alpha, g.a.data, g.a.ld, g.b.data, g.b.ld,
+                 beta, g.c, g.ldc);
+}
+
+// Test hook: matmul_into with the fused epilogue (bias, ReLU), a chosen ISA's kernel ("" = the
+// active one) and a thread cap (0 = the default policy), or through PackedB (prepack).
+void gemm_test_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
+                    bool trans_b, float alpha, float beta, py::object bias, bool relu,
+                    const std::string& isa, int threads, bool prepack) {
+  const GemmArgs g = gemm_args(a, b, out, trans_a, trans_b);
+  fastmlp::Epilogue ep;
+  py::array_t<float, py::array::c_style | py::array::forcecast> bias_arr;
+  if (!bias.is_none()) {
+    bias_arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(bias);
+    if (!bias_arr || bias_arr.ndim() != 1 || bias_arr.shape(0) != g.n) {
+      throw std::invalid_argument("_gemm_test_into: bias must be 1-D of length " +
+                                  std::to_string(g.n));
+    }
+    ep.bias = bias_arr.data();
+  }
+  ep.relu = relu;
+  const fastmlp::gemm::KernelInfo* kernel = &fastmlp::gemm::active_kernel();
+  if (!isa.empty()) {
+    bool found = false;
+    for (auto have : {fastmlp::Isa::generic, fastmlp::Isa::avx2, fastmlp::Isa::avx512}) {
+      if (isa == fastmlp::isa_name(have)) {
+        kernel = &fastmlp::gemm::kernel_for(have);
+        found = true;
+      }
+    }
+    if (!found) throw std::invalid_argument("_gemm_test_into: unknown isa '" + isa + "'");
+  }
+  py::gil_scoped_release release;
+  if (prepack) {  // through PackedB + sgemm_packed (active kernel, default threads)
+    fastmlp::PackedB packed;
+    packed.pack(g.trans_b, g.k, g.n, g.b.data, g.b.ld);
+    fastmlp::sgemm_packed(g.trans_a, g.m, alpha, g.a.data, g.a.ld, packed, beta, g.c, g.ldc, ep);
+    return;
+  }
+  fastmlp::gemm::sgemm_with(*kernel, threads, g.trans_a, g.trans_b, g.m, g.n, g.k, alpha,
+                            g.a.data, g.a.ld, g.b.data, g.b.ld, beta, g.c, g.ldc, ep);
+}
+
+py::dict gemm_kernel_info(const std::string& isa) {
+  const fastmlp::gemm::KernelInfo* k = &fastmlp::gemm::active_kernel();
+  for (auto have : {fastmlp::Isa::generic, fastmlp::Isa::avx2, fastmlp::Isa::avx512}) {
+    if (isa == fastmlp::isa_name(have)) k = &fastmlp::gemm::kernel_for(have);
+  }
+  py::dict d;
+  d["name"] = k->name;
+  d["mr"] = k->mr;
+  d["nr"] = k->nr;
+  d["mc"] = k->mc;
+  d["kc"] = k->kc;
+  d["nc"] = k->nc;
+  return d;
+}
+
+void bind_matmul(py::module_& m) {
+  m.def("matmul_into", &matmul_into, py::arg("a"), py::arg("b"), py::arg("out"),
+        py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"));
+  m.def("_gemm_test_into", &gemm_test_into, py::arg("a"), py::arg("b"), py::arg("out"),
+        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
+        py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("relu") = false,
+        py::arg("isa") = "", py::arg("threads") = 0, py::arg("prepack") = false);
+  m.def("_gemm_buffer_growths", &fastmlp::gemm::buffer_growths);
+  m.def("_gemm_kernel_info", &gemm_kernel_info, py::arg("isa") = "");
 }
 
 // ---- runtime -------------------------------------------------------------------------------
@@ -104,17 +189,220 @@ void bind_runtime_and_ops(py::module_& m) {
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &fastmlp::get_num_threads);
   m.def("cpu_info", &cpu_info);
-  m.def("matmul_into", &matmul_into, py::arg("a"), py::arg("b"), py::arg("out"),
-        py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"));
+  bind_matmul(m);
 }
 
 // ---- leaf functions: activations, losses, initializers, optimizers (nnleaf) -------------------
 
-void bind_leaf(py::module_& m) { (void)m; }
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+FloatArray as_floats(const py::handle& x, const char* what) {
+  FloatArray a = FloatArray::ensure(x);
+  if (!a) throw std::invalid_argument(std::string(what) + ": expected an array of numbers");
+  return a;
+}
+
+// Rows and columns of a last-axis operation (softmax, a loss row) on an array of any rank.
+std::pair<index_t, index_t> rows_cols(const py::array& x) {
+  const index_t cols = x.ndim() == 0 ? 1 : x.shape(x.ndim() - 1);
+  return {cols == 0 ? 0 : static_cast<index_t>(x.size()) / cols, cols};
+}
+
+FloatArray copy_of(const FloatArray& x) {
+  FloatArray out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  std::copy(x.data(), x.data() + x.size(), out.mutable_data());
+  return out;
+}
+
+FloatArray activation_forward_py(const std::string& name, const py::handle& x, float param) {
+  const fastmlp::Activation act = fastmlp::parse_activation(name, param);
+  FloatArray y = copy_of(as_floats(x, "activation_forward: x"));
+  const auto rc = rows_cols(y);
+  float* data = y.mutable_data();
+  py::gil_scoped_release release;
+  fastmlp::activation_forward(act, data, rc.first, rc.second, rc.second);
+  return y;
+}
+
+// grad * f'(x), computing f(x) first for the derivatives that use the output.
+FloatArray activation_backward_py(const std::string& name, const py::handle& x,
+                                  const py::handle& grad, float param) {
+  const fastmlp::Activation act = fastmlp::parse_activation(name, param);
+  const FloatArray xa = as_floats(x, "activation_backward: x");
+  FloatArray g = copy_of(as_floats(grad, "activation_backward: grad"));
+  if (g.ndim() != xa.ndim() || !std::equal(xa.shape(), xa.shape() + xa.ndim(), g.shape())) {
+    throw std::invalid_argument("activation_backward: grad has shape " + shape_str(g) +
+                                ", x has shape " + shape_str(xa));
+  }
+  FloatArray y = copy_of(xa);
+  const auto rc = rows_cols(y);
+  py::gil_scoped_release release;
+  fastmlp::activation_forward(act, y.mutable_data(), rc.first, rc.second, rc.second);
+  fastmlp::activation_backward(act, xa.data(), y.data(), g.mutable_data(), rc.first, rc.second,
+                               rc.second);
+  return g;
+}
+
+// Integer class labels as int32; float labels must hold integers (Keras casts them).
+py::array_t<std::int32_t> labels_of(const py::handle& y, index_t n) {
+  const auto wide = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
+  if (!wide || static_cast<index_t>(wide.size()) != n) {
+    throw std::invalid_argument("loss: sparse labels must be an array of " + std::to_string(n) +
+                                " integers (one per sample)");
+  }
+  py::array_t<std::int32_t> out(n);
+  for (index_t i = 0; i < n; ++i) {
+    const double v = wide.data()[i];
+    if (v != std::floor(v) || std::fabs(v) > 2147483647.0) {
+      throw std::invalid_argument("loss: label " + std::to_string(v) + " at index " +
+                                  std::to_string(i) + " is not a valid class index");
+    }
+    out.mutable_data()[i] = static_cast<std::int32_t>(v);
+  }
+  return out;
+}
+
+// (loss, d loss / d y_pred) for a batch; y_pred is (n,) or (n, k).
+py::tuple loss_py(const py::handle& spec_h, const py::handle& y_true, const py::handle& y_pred,
+                  const py::handle& sample_weight) {
+  const fastmlp::LossSpec spec = fastmlp_bindings::loss_spec_from(spec_h);
+  const FloatArray p = as_floats(y_pred, "loss: y_pred");
+  if (p.ndim() < 1 || p.ndim() > 2) throw std::invalid_argument("loss: y_pred must be 1-D or 2-D, got shape " + shape_str(p));
+  const index_t n = p.shape(0), k = p.ndim() == 2 ? p.shape(1) : 1;
+  fastmlp::Targets t;
+  py::array_t<std::int32_t> labels;
+  FloatArray dense, weights;
+  if (spec.kind == fastmlp::LossKind::sparse_categorical_crossentropy) {
+    labels = labels_of(y_true, n);
+    t.labels = labels.data();
+  } else {
+    dense = as_floats(y_true, "loss: y_true");
+    if (static_cast<index_t>(dense.size()) != n * k) {
+      throw std::invalid_argument("loss: y_true has shape " + shape_str(dense) + ", y_pred has shape " + shape_str(p));
+    }
+    t.dense = dense.data();
+  }
+  if (!sample_weight.is_none()) {
+    weights = as_floats(sample_weight, "loss: sample_weight");
+    if (static_cast<index_t>(weights.size()) != n) {
+      throw std::invalid_argument("loss: sample_weight needs " + std::to_string(n) + " values, got " + shape_str(weights));
+    }
+    t.sample_weight = weights.data();
+  }
+  FloatArray grad(std::vector<py::ssize_t>(p.shape(), p.shape() + p.ndim()));
+  double value;
+  {
+    py::gil_scoped_release release;
+    value = fastmlp::loss_forward_backward(spec, p.data(), n, k, t, grad.mutable_data());
+  }
+  return py::make_tuple(value, grad);
+}
+
+// Keras's compute_fans: 1-D (n) -> (n, n); 2-D (in, out); conv-style kernels scale by the
+// receptive field (the product of the leading dimensions).
+FloatArray initialize_py(const py::handle& spec_h, const std::vector<index_t>& shape) {
+  const fastmlp::InitializerSpec spec = fastmlp_bindings::initializer_spec_from(spec_h);
+  index_t count = 1, fan_in = 1, fan_out = 1, receptive = 1;
+  for (index_t d : shape) {
+    if (d < 0) throw std::invalid_argument("initialize: negative dimension in shape");
+    count *= d;
+  }
+  const size_t r = shape.size();
+  for (size_t i = 0; i + 2 < r; ++i) receptive *= shape[i];
+  if (r == 1) fan_in = fan_out = shape[0];
+  if (r >= 2) {
+    fan_in = shape[r - 2] * receptive;
+    fan_out = shape[r - 1] * receptive;
+  }
+  FloatArray w(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  float* data = w.mutable_data();
+  py::gil_scoped_release release;
+  fastmlp::initialize(spec, data, count, fan_in, fan_out);
+  return w;
+}
+
+// _core.Optimizer: steps on lists of float32 arrays in place.
+struct PyOptimizer {
+  std::unique_ptr<fastmlp::Optimizer> opt;
+};
+
+void optimizer_step(PyOptimizer& o, const py::list& params, const py::list& grads) {
+  if (params.size() != grads.size()) {
+    throw std::invalid_argument("Optimizer.step: " + std::to_string(params.size()) + " parameters but " +
+                                std::to_string(grads.size()) + " gradients");
+  }
+  std::vector<fastmlp::ParamRef> refs;
+  std::vector<FloatArray> keep;  // converted gradients stay alive while the GIL is released
+  for (size_t i = 0; i < params.size(); ++i) {
+    const py::handle h = params[i];
+    if (!py::isinstance<py::array_t<float>>(h)) {
+      throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) + " must be a float32 ndarray");
+    }
+    py::array a = py::reinterpret_borrow<py::array>(h);
+    if (!(a.flags() & py::array::c_style) || !a.writeable()) {
+      throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) + " must be C-contiguous and writeable");
+    }
+    keep.push_back(as_floats(grads[i], "Optimizer.step: gradient"));
+    if (keep.back().size() != a.size()) {
+      throw std::invalid_argument("Optimizer.step: gradient " + std::to_string(i) + " has shape " +
+                                  shape_str(keep.back()) + ", its parameter " + shape_str(a));
+    }
+    refs.push_back({static_cast<float*>(a.mutable_data()), keep.back().data(), static_cast<index_t>(a.size())});
+  }
+  py::gil_scoped_release release;
+  o.opt->step(refs);
+}
+
+py::tuple optimizer_get_state(const PyOptimizer& o) {
+  py::list slots;
+  for (const auto& s : o.opt->get_state()) {
+    FloatArray a(static_cast<py::ssize_t>(s.size()));
+    std::copy(s.begin(), s.end(), a.mutable_data());
+    slots.append(a);
+  }
+  return py::make_tuple(o.opt->iterations(), slots);
+}
+
+void optimizer_set_state(PyOptimizer& o, std::int64_t iterations, const py::list& slots) {
+  std::vector<std::vector<float>> state;
+  for (const py::handle h : slots) {
+    const FloatArray a = as_floats(h, "Optimizer.set_state: slot");
+    state.emplace_back(a.data(), a.data() + a.size());
+  }
+  o.opt->set_state(state, iterations);
+}
+
+void bind_leaf(py::module_& m) {
+  m.def("activation_names", &fastmlp::activation_names);
+  m.def("loss_names", &fastmlp::loss_names);
+  m.def("initializer_names", &fastmlp::initializer_names);
+  m.def("optimizer_names", &fastmlp::optimizer_names);
+  m.def("activation_forward", &activation_forward_py, py::arg("name"), py::arg("x"), py::arg("param") = 0.0f);
+  m.def("activation_backward", &activation_backward_py, py::arg("name"), py::arg("x"), py::arg("grad"),
+        py::arg("param") = 0.0f);
+  m.def("loss", &loss_py, py::arg("spec"), py::arg("y_true"), py::arg("y_pred"),
+        py::arg("sample_weight") = py::none());
+  m.def("initialize", &initialize_py, py::arg("spec"), py::arg("shape"));
+  m.def("learning_rate_schedule", [](const py::handle& s, std::int64_t step) {
+    if (step < 0) throw std::invalid_argument("learning_rate_schedule: step must be >= 0");
+    return fastmlp_bindings::schedule_from(s)(step);
+  }, py::arg("schedule"), py::arg("step"));
+  py::class_<PyOptimizer>(m, "Optimizer")
+      .def(py::init([](const py::handle& config) {
+        return PyOptimizer{fastmlp::make_optimizer(fastmlp_bindings::optimizer_config_from(config))};
+      }), py::arg("config"))
+      .def("step", &optimizer_step, py::arg("params"), py::arg("grads"))
+      .def("get_state", &optimizer_get_state)
+      .def("set_state", &optimizer_set_state, py::arg("iterations"), py::arg("slots"))
+      .def_property("learning_rate", [](const PyOptimizer& o) { return o.opt->current_learning_rate(); },
+                    [](PyOptimizer& o, double lr) { o.opt->set_learning_rate(lr); })
+      .def_property_readonly("iterations", [](const PyOptimizer& o) { return o.opt->iterations(); })
+      .def_property_readonly("name", [](const PyOptimizer& o) { return o.opt->config().name; });
+}
 
 // ---- model (nn) --------------------------------------------------------------------------------
 
-void bind_model(py::module_& m) { (void)m; }
+void bind_model(py::module_& m) { fastmlp_bindings::bind_model_class(m); }
 
 }  // namespace
 

@@ -11,19 +11,55 @@ from fastmlp import _core
 __all__ = ["matmul"]
 
 
+_F32 = np.dtype(np.float32)
+_ITEM = _F32.itemsize
+
+
+def _usable_in_place(arr: np.ndarray) -> bool:
+    """True if the core can read this 2-D float32 array without a copy: a unit stride along one
+    axis and a non-negative leading dimension covering the other (row- or column-major views)."""
+    (r, c), (s0, s1) = arr.shape, arr.strides
+    if (s1 == _ITEM or c <= 1) and (r <= 1 or (s0 % _ITEM == 0 and s0 >= _ITEM * c)):
+        return True
+    return (s0 == _ITEM or r <= 1) and (c <= 1 or (s1 % _ITEM == 0 and s1 >= _ITEM * r))
+
+
 def _as_float32_matrix(x, name: str) -> np.ndarray:
+    # Fast path first: these checks run on every call, including tiny products.
+    if type(x) is np.ndarray and x.dtype == _F32 and x.ndim == 2 and _usable_in_place(x):
+        return x
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"matmul: `{name}` must be a real numeric array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"matmul: `{name}` must be 2-D, got shape {arr.shape}")
-    # float32 with a unit stride along either axis (C order, Fortran order, row/column slices) is
-    # used in place; anything else is converted once to a C-contiguous float32 copy.
-    itemsize = np.dtype(np.float32).itemsize
-    if arr.dtype == np.float32 and (arr.strides[1] == itemsize or arr.strides[0] == itemsize):
-        if all(s > 0 for s in arr.strides) or arr.size == 0:
-            return arr
+    # Other dtypes and layouts (negative or non-unit strides in both axes) are converted once to a
+    # C-contiguous float32 copy.
+    if arr.dtype == _F32 and (arr.size == 0 or _usable_in_place(arr)):
+        return arr
     return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _check_out(out, a32, b32, m: int, n: int) -> None:
+    if type(out) is not np.ndarray or out.dtype != _F32:
+        raise ValueError(f"matmul: `out` must be a float32 NumPy array, got {type(out).__name__}"
+                         f" of dtype {getattr(out, 'dtype', None)}")
+    if out.shape != (m, n):
+        raise ValueError(
+            f"matmul: `out` has shape {out.shape} but a {a32.shape} and b {b32.shape} give "
+            f"({m}, {n})"
+        )
+    if not out.flags.writeable:
+        raise ValueError("matmul: `out` is read-only")
+    if out.size and (out.strides[1] != _ITEM or out.strides[0] < 0):
+        raise ValueError(f"matmul: `out` needs a unit stride along its last axis, got strides "
+                         f"{out.strides}")
+    # Arrays that own their buffers (base is None) cannot overlap unless they are the same object;
+    # only views pay for the bounds test, and only overlapping bounds for the exact one.
+    for x in (a32, b32):
+        if out is x or ((out.base is not None or x.base is not None)
+                        and np.may_share_memory(out, x) and np.shares_memory(out, x)):
+            raise ValueError("matmul: `out` must not overlap `a` or `b`")
 
 
 def matmul(
@@ -74,21 +110,7 @@ def matmul(
             raise ValueError("matmul: beta != 0 needs `out` (the matrix it scales)")
         out = np.empty((m, n), dtype=np.float32)
     else:
-        if not isinstance(out, np.ndarray) or out.dtype != np.float32:
-            raise ValueError(f"matmul: `out` must be a float32 NumPy array, got {type(out).__name__}"
-                             f" of dtype {getattr(out, 'dtype', None)}")
-        if out.shape != (m, n):
-            raise ValueError(
-                f"matmul: `out` has shape {out.shape} but a {a32.shape} and b {b32.shape} give "
-                f"({m}, {n})"
-            )
-        if not out.flags.writeable:
-            raise ValueError("matmul: `out` is read-only")
-        if out.size and (out.strides[1] != out.itemsize or out.strides[0] < 0):
-            raise ValueError(f"matmul: `out` needs a unit stride along its last axis, got strides "
-                             f"{out.strides}")
-        if np.shares_memory(out, a32) or np.shares_memory(out, b32):
-            raise ValueError("matmul: `out` must not overlap `a` or `b`")
+        _check_out(out, a32, b32, m, n)
     _core.matmul_into(a32, b32, out, bool(transpose_a), bool(transpose_b), float(alpha),
                       float(beta))
     return out

@@ -15,12 +15,14 @@ enum class ActivationKind {
 struct Activation {
   ActivationKind kind = ActivationKind::linear;
   // leaky_relu: negative_slope (Keras default 0.2); elu: alpha (default 1.0); unused otherwise.
+  // parse_activation maps param 0 to those defaults (a zero slope / alpha is plain relu).
   float param = 0.0f;
 };
 
 // Keras names: "linear", "relu", "leaky_relu", "elu", "selu", "gelu" (exact), "gelu_tanh"
 // (tanh approximation), "sigmoid", "hard_sigmoid", "tanh", "softplus", "silu" / "swish", "softmax".
-// Throws std::invalid_argument naming the valid names.
+// Throws std::invalid_argument naming the valid names, or for a non-finite parameter or a negative
+// leaky_relu slope. param 0 selects the Keras default for leaky_relu (0.2) and elu (1.0).
 Activation parse_activation(const std::string& name, float param = 0.0f);
 std::string activation_name(const Activation& act);
 std::vector<std::string> activation_names();
@@ -39,7 +41,9 @@ void activation_backward(const Activation& act, const float* pre, const float* p
 // the output.
 bool needs_preactivation(const Activation& act);
 
-// The GEMM epilogue that adds `bias` (may be null) and applies `act` (not softmax) as C is stored.
+// The GEMM epilogue that adds `bias` (may be null) and applies `act` (not softmax: throws) as C is
+// stored: relu is fused in the kernel, other activations run as `post` on each finished tile.
+// The Epilogue keeps a pointer to `act`, which must outlive it.
 Epilogue make_epilogue(const Activation& act, const float* bias);
 
 }  // namespace fastmlp

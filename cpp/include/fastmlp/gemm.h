@@ -1,6 +1,8 @@
 // fastmlp GEMM: C = alpha * op(A) @ op(B) + beta * C, float32, row-major.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace fastmlp {
 
@@ -28,6 +30,34 @@ struct Epilogue {
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,
            const float* a, index_t lda, const float* b, index_t ldb, float beta, float* c,
            index_t ldc, const Epilogue& epilogue = Epilogue{});
+
+// op(B) (k x n) packed once into the active kernel's panel layout, for reuse across many products
+// with the same right-hand side (e.g. a layer's weights over all the batches of a prediction).
+// Holds a copy: later changes to B are not seen. Reusable: pack() again to refill.
+class PackedB {
+ public:
+  PackedB() = default;
+  void pack(bool trans_b, index_t k, index_t n, const float* b, index_t ldb);
+  index_t k() const { return k_; }
+  index_t n() const { return n_; }
+
+ private:
+  friend void sgemm_packed(bool, index_t, float, const float*, index_t, const PackedB&, float,
+                           float*, index_t, const Epilogue&);
+  struct Free {
+    void operator()(float* p) const;
+  };
+  std::unique_ptr<float[], Free> data_;
+  std::size_t capacity_ = 0;
+  index_t k_ = 0, n_ = 0, kc_ = 0;
+  const void* kernel_ = nullptr;  // the kernel whose layout the data has
+};
+
+// C = alpha * op(A) @ B + beta * C with B prepacked (m x k times k x n); same semantics, epilogue
+// and thread policy as sgemm. The kernel in use must be the one the data was packed for.
+void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t lda,
+                  const PackedB& b, float beta, float* c, index_t ldc,
+                  const Epilogue& epilogue = Epilogue{});
 
 // Reference implementation (plain loops, float accumulation in K order); tests compare against it.
 void sgemm_reference(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,

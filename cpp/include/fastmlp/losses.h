@@ -36,14 +36,19 @@ struct Targets {
 };
 
 // Loss of an n x k batch of predictions `y_pred` (row stride k) against `targets`, reduced as Keras
-// does. If grad is not null, writes d(loss)/d(y_pred) (n x k). Stable for extreme values.
+// does. If grad is not null, writes d(loss)/d(y_pred) (n x k). Stable for extreme values. Allocates
+// nothing. Throws std::invalid_argument for a sparse label outside [0, k) (naming it), bad shapes,
+// label_smoothing outside [0, 1] or delta <= 0. label_smoothing also applies to sparse labels (as
+// smoothed one-hot rows; Keras has no such option) and is ignored by mse/mae/huber.
 double loss_forward_backward(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
                              const Targets& targets, float* grad);
 
 // The fused, stable gradient through the output activation: when the last layer applies softmax
 // (categorical / sparse CE) or sigmoid (binary CE) and the loss is not from_logits, the model passes
 // the pre-activation logits here and receives d(loss)/d(logits) = (p - y) * w / n directly. The
-// returned loss equals loss_forward_backward on the activated outputs.
+// returned loss equals loss_forward_backward on the activated outputs (Keras's clipped value).
+// `probs` (the activated outputs) is required; `logits` may be null: (p*sum(y) - y) * w / n (and
+// (p - y) * w / (n*k) for sigmoid + BCE) needs only the probabilities.
 bool loss_fuses_with(const LossSpec& spec, const Activation& output_activation);
 double loss_forward_backward_fused(const LossSpec& spec, const float* logits, const float* probs,
                                    index_t n, index_t k, const Targets& targets, float* grad_logits);

@@ -21,7 +21,8 @@ struct LearningRateSchedule {
   double alpha = 0.0;                      // cosine_decay: floor as a fraction
   double warmup_target = -1.0;             // cosine_decay: < 0 means no warm-up
   double warmup_steps = 0.0;
-  double operator()(std::int64_t step) const;
+  double operator()(std::int64_t step) const;  // Keras formulas; step = iterations so far
+  void validate() const;  // throws std::invalid_argument naming the bad field
 };
 
 struct OptimizerConfig {
@@ -56,8 +57,10 @@ class Optimizer {
   void set_learning_rate(double lr);
   double current_learning_rate() const;  // the rate the next step will use
   const OptimizerConfig& config() const { return config_; }
-  // Slots (moments, velocities, ...) flattened per parameter, in a fixed order, for saving; and
-  // the matching restore (sizes must match).
+  // Slots (moments, velocities, ...) for saving, parameter-major: for each parameter, its slots in
+  // a fixed order (adam: m, v[, v_hat]; sgd: momentum; rmsprop: velocity[, momentum][, mean
+  // gradient]; adagrad: accumulator; adamax: m, u; nadam: m, v). Empty before the first step.
+  // set_state restores them (sizes are checked against the parameters at the next step).
   virtual std::vector<std::vector<float>> get_state() const = 0;
   virtual void set_state(const std::vector<std::vector<float>>& slots, std::int64_t iterations) = 0;
 
@@ -67,8 +70,12 @@ class Optimizer {
   std::int64_t iterations_ = 0;
 };
 
-// Throws std::invalid_argument for an unknown name (listing the valid ones) or bad values.
+// Throws std::invalid_argument for an unknown name (listing the valid ones) or bad values
+// (negative learning rate, beta outside [0, 1), more than one clipping option, ...).
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config);
+// A config with Keras's defaults for `name` (sgd: learning_rate 0.01; adamw: weight_decay 0.004;
+// the rest as in OptimizerConfig). Throws for an unknown name.
+OptimizerConfig optimizer_defaults(const std::string& name);
 std::vector<std::string> optimizer_names();
 
 }  // namespace fastmlp

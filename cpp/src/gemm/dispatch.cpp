@@ -1,6 +1,7 @@
 // Run-time CPU detection: which micro-kernel this process uses. Detected once, thread-safe.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "fastmlp/runtime.h"
+#include "gemm/kernels.h"
 
 #if defined(FASTMLP_HAVE_X86_KERNELS)
 #include <cpuid.h>
@@ -123,4 +125,50 @@ CacheSizes cache_sizes() {
   return c;
 }
 
+// ---- kernel table ---------------------------------------------------------------------------
+namespace gemm {
+namespace {
+
+// KC keeps one B micro-panel (KC x NR floats, reused by every row tile) in half of L1; MC lets
+// the A block (MC x KC) take about half of L2; NC bounds the packed B panel (KC x NC) for L3.
+// The blocking depends only on the CPU, never on the thread count (bitwise reproducibility).
+KernelInfo with_blocksizes(KernelInfo k) {
+  const CacheSizes caches = cache_sizes();
+  const index_t f = static_cast<index_t>(sizeof(float));
+  k.kc = std::max<index_t>(128, std::min<index_t>(512, caches.l1d / 2 / (k.nr * f)) / 8 * 8);
+  const index_t mc = caches.l2 / 2 / (k.kc * f);
+  k.mc = std::max<index_t>(4 * k.mr, std::min<index_t>(mc, 480)) / k.mr * k.mr;
+  k.nc = 4096 / k.nr * k.nr;
+  return k;
+}
+
+const KernelInfo* build_table() {
+  static KernelInfo table[3];
+  table[0] = with_blocksizes({Isa::generic, "generic_4x16", 4, 16, 0, 0, 0, kernel_generic_4x16});
+#if defined(FASTMLP_HAVE_X86_KERNELS)
+  table[1] = with_blocksizes({Isa::avx2, "avx2_6x16", 6, 16, 0, 0, 0, kernel_avx2_6x16});
+  table[2] = with_blocksizes({Isa::avx512, "avx512_12x32", 12, 32, 0, 0, 0, kernel_avx512_12x32});
+#else
+  table[1] = table[2] = table[0];
+#endif
+  return table;
+}
+
+}  // namespace
+
+const KernelInfo& kernel_for(Isa isa) {
+  static const KernelInfo* table = build_table();
+  for (Isa have : supported_isas()) {
+    if (have == isa) return table[static_cast<int>(isa)];
+  }
+  throw std::invalid_argument(std::string("GEMM kernel for ISA ") + isa_name(isa) +
+                              " requested, but this CPU does not support it");
+}
+
+const KernelInfo& active_kernel() {
+  static const KernelInfo& k = kernel_for(active_isa());
+  return k;
+}
+
+}  // namespace gemm
 }  // namespace fastmlp

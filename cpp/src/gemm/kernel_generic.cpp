@@ -1,1 +1,55 @@
-// Filled in by the blocked GEMM engine (issue 3).
+// Portable micro-kernel, 4 x 16, plain C++ written so the compiler can vectorize the 16-wide rows
+// with whatever SIMD the baseline target has. Used where no x86 kernel applies, and as the path
+// FASTMLP_ISA=generic forces for testing.
+#include "gemm/kernels.h"
+
+namespace fastmlp {
+namespace gemm {
+namespace {
+
+constexpr int kMR = 4;
+constexpr int kNR = 16;
+
+// The fused epilogue for one row of the tile; the same formula as the SIMD kernels.
+void store_row(float* c, const float* acc, int nr, const TileStore& st) {
+  for (int j = 0; j < nr; ++j) {
+    float x = st.alpha * acc[j];
+    if (st.load_c) x = st.beta * c[j] + x;
+    if (st.bias) x += st.bias[j];
+    // written as a comparison so NaN propagates, as in the reference (std::max(x, 0.0f))
+    if (st.relu) x = (x < 0.0f) ? 0.0f : x;
+    c[j] = x;
+  }
+}
+
+// kFullN: all 16 columns exist in every row of B, so the inner loop has a constant trip count.
+template <bool kFullN>
+void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, index_t rsb,
+          int mr, int nr, float* c, index_t ldc, const TileStore& st) {
+  float acc[kMR][kNR] = {};
+  const int cols = kFullN ? kNR : nr;
+  for (index_t p = 0; p < k; ++p) {
+    const float* brow = b + p * rsb;
+    for (int i = 0; i < kMR; ++i) {
+      if (i >= mr) break;
+      const float av = a[i * rsa + p * csa];
+      for (int j = 0; j < cols; ++j) acc[i][j] += av * brow[j];
+    }
+  }
+  for (int i = 0; i < mr; ++i) store_row(c + i * ldc, acc[i], nr, st);
+}
+
+}  // namespace
+
+void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
+                         index_t rsb, int mr, int nr, float* c, index_t ldc,
+                         const TileStore& st) {
+  if (nr == kNR) {
+    tile<true>(k, a, rsa, csa, b, rsb, mr, nr, c, ldc, st);
+  } else {
+    tile<false>(k, a, rsa, csa, b, rsb, mr, nr, c, ldc, st);
+  }
+}
+
+}  // namespace gemm
+}  // namespace fastmlp

@@ -1,0 +1,112 @@
+// Layer specs (docs/core_api.md) from plain dicts to fastmlp::LayerSpec. Errors name the layer
+// index and the field. Included once, by core.cpp (through model_bindings.h).
+#pragma once
+#include <pybind11/pybind11.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fastmlp/layers.h"
+#include "specs.h"
+
+namespace fastmlp_bindings {
+
+namespace py = pybind11;
+
+inline fastmlp::Regularizer regularizer_from(const py::dict& d, const char* key,
+                                             const std::string& where) {
+  fastmlp::Regularizer r;
+  if (!d.contains(key) || d[key].is_none()) return r;
+  if (!py::isinstance<py::dict>(d[key])) {
+    throw std::invalid_argument(where + ": field '" + key + "' must be a dict {l1, l2} or None");
+  }
+  const py::dict rd = d[key];
+  r.l1 = spec_get<float>(rd, "l1", 0.0f, where + "." + key);
+  r.l2 = spec_get<float>(rd, "l2", 0.0f, where + "." + key);
+  return r;
+}
+
+inline fastmlp::InitializerSpec init_field(const py::dict& d, const char* key,
+                                           const fastmlp::InitializerSpec& def,
+                                           const std::string& where) {
+  if (!d.contains(key) || d[key].is_none()) return def;
+  try {
+    return initializer_spec_from(d[key]);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(where + ": field '" + key + "': " + e.what());
+  }
+}
+
+inline fastmlp::LayerSpec layer_spec_from(const py::handle& item, std::size_t index) {
+  using T = fastmlp::LayerSpec::Type;
+  std::string where = "layer " + std::to_string(index);
+  if (!py::isinstance<py::dict>(item)) throw std::invalid_argument(where + ": expected a dict");
+  const py::dict d = py::reinterpret_borrow<py::dict>(item);
+  const std::string type = spec_get<std::string>(d, "type", "", where);
+  where += " (" + type + ")";
+  static const std::vector<std::string> dense_keys{
+      "type", "units", "activation", "activation_param", "use_bias", "kernel_initializer",
+      "bias_initializer", "kernel_regularizer", "bias_regularizer"};
+  static const std::vector<std::string> bn_keys{
+      "type", "momentum", "epsilon", "center", "scale", "gamma_initializer", "beta_initializer",
+      "moving_mean_initializer", "moving_variance_initializer"};
+  if (type == "dense") spec_check_keys(d, dense_keys, where);
+  if (type == "activation") spec_check_keys(d, {"type", "activation", "activation_param"}, where);
+  if (type == "dropout") spec_check_keys(d, {"type", "rate", "seed"}, where);
+  if (type == "batch_normalization") spec_check_keys(d, bn_keys, where);
+  if (type == "rescaling") spec_check_keys(d, {"type", "scale", "offset"}, where);
+  fastmlp::LayerSpec s;
+  if (type == "dense" || type == "activation") {
+    const std::string act = spec_get<std::string>(d, "activation", "linear", where);
+    const float param = spec_get<float>(d, "activation_param", 0.0f, where);
+    try {
+      s.activation = fastmlp::parse_activation(act, param);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(where + ": field 'activation': " + e.what());
+    }
+  }
+  if (type == "dense") {
+    s.type = T::dense;
+    s.units = spec_get<long long>(d, "units", 0, where);
+    s.use_bias = spec_get<bool>(d, "use_bias", true, where);
+    s.kernel_initializer = init_field(d, "kernel_initializer", s.kernel_initializer, where);
+    s.bias_initializer = init_field(d, "bias_initializer", s.bias_initializer, where);
+    s.kernel_regularizer = regularizer_from(d, "kernel_regularizer", where);
+    s.bias_regularizer = regularizer_from(d, "bias_regularizer", where);
+  } else if (type == "activation") {
+    s.type = T::activation;
+  } else if (type == "dropout") {
+    s.type = T::dropout;
+    s.rate = spec_get<float>(d, "rate", 0.0f, where);
+    s.seed = spec_get<std::uint64_t>(d, "seed", 0, where);
+  } else if (type == "batch_normalization") {
+    s.type = T::batch_normalization;
+    s.momentum = spec_get<float>(d, "momentum", 0.99f, where);
+    s.epsilon = spec_get<float>(d, "epsilon", 1e-3f, where);
+    s.center = spec_get<bool>(d, "center", true, where);
+    s.scale = spec_get<bool>(d, "scale", true, where);
+    s.gamma_initializer = init_field(d, "gamma_initializer", s.gamma_initializer, where);
+    s.beta_initializer = init_field(d, "beta_initializer", s.beta_initializer, where);
+    s.moving_mean_initializer = init_field(d, "moving_mean_initializer", s.moving_mean_initializer, where);
+    s.moving_variance_initializer =
+        init_field(d, "moving_variance_initializer", s.moving_variance_initializer, where);
+  } else if (type == "rescaling") {
+    s.type = T::rescaling;
+    s.scale_factor = spec_get<float>(d, "scale", 1.0f, where);
+    s.offset = spec_get<float>(d, "offset", 0.0f, where);
+  } else {
+    throw std::invalid_argument(where + ": unknown layer type '" + type +
+                                "'; expected dense, activation, dropout, batch_normalization "
+                                "or rescaling");
+  }
+  return s;
+}
+
+inline std::vector<fastmlp::LayerSpec> layer_specs_from(const py::list& layers) {
+  std::vector<fastmlp::LayerSpec> specs;
+  for (std::size_t i = 0; i < layers.size(); ++i) specs.push_back(layer_spec_from(layers[i], i));
+  return specs;
+}
+
+}  // namespace fastmlp_bindings

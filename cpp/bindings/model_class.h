@@ -1,0 +1,111 @@
+// `_core.Model`: the class definition (helpers in model_bindings.h). Included once, by core.cpp.
+#pragma once
+#include "model_bindings.h"
+
+namespace fastmlp_bindings {
+
+inline py::tuple compute_gradients(fastmlp::Model& m, const py::handle& x, const py::handle& y,
+                                   const py::handle& sample_weight) {
+  if (!m.compiled()) throw std::invalid_argument("compute_gradients: the model must be compiled first");
+  py::array xa;
+  const fastmlp::InputView xv = input_view(x, "x", xa);
+  if (xv.rows == 0) throw std::invalid_argument("x has no rows");
+  const TargetArrays t = target_view(m, y, sample_weight, xv.rows);
+  double loss;
+  {
+    py::gil_scoped_release release;
+    loss = m.compute_gradients(xv, t.view);
+  }
+  py::list grads;
+  const float* g = m.gradients().data();
+  for (const auto& d : m.trainable_decls()) {
+    grads.append(to_array(std::vector<float>(g, g + d.size()), d.shape));
+    g += d.size();
+  }
+  return py::make_tuple(loss, grads);
+}
+
+inline void apply_gradients(fastmlp::Model& m, const py::handle& grads) {
+  if (!m.compiled()) throw std::invalid_argument("apply_gradients: the model must be compiled first");
+  const auto decls = m.trainable_decls();
+  const auto values = arrays_to_vectors(grads, decls, "apply_gradients");
+  float* g = m.gradients().data();
+  for (const auto& v : values) g = std::copy(v.begin(), v.end(), g);
+  py::gil_scoped_release release;
+  m.apply_gradients();
+}
+
+inline void bind_model_class(py::module_& mod) {
+  using fastmlp::Model;
+  py::class_<Model>(mod, "Model")
+      .def(py::init([](index_t input_dim, const py::list& layers) {
+             return std::make_unique<Model>(input_dim, layer_specs_from(layers));
+           }),
+           py::arg("input_dim"), py::arg("layers"))
+      .def_property_readonly("input_dim", &Model::input_dim)
+      .def_property_readonly("output_dim", &Model::output_dim)
+      .def_property_readonly("num_layers", &Model::num_layers)
+      .def("layer_output_dims", &Model::layer_output_dims)
+      .def("get_weights", [](const Model& m) { return weights_list(m.weight_decls(), m.get_weights()); })
+      .def("set_weights", [](Model& m, const py::handle& w) {
+             m.set_weights(arrays_to_vectors(w, m.weight_decls(), "set_weights"));
+           }, py::arg("weights"))
+      .def("compile", [](Model& m, const py::dict& loss, const py::dict& optimizer,
+                         const std::vector<std::string>& metrics) {
+             m.compile(loss_spec_from(loss), optimizer_config_from(optimizer), metrics);
+           }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics") = std::vector<std::string>{})
+      .def("train_epoch", &train_epoch, py::arg("x"), py::arg("y"),
+           py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32,
+           py::arg("shuffle") = true, py::arg("seed") = 0, py::arg("y_pred_out") = py::none(),
+           py::arg("batch_callback") = py::none(), py::arg("callback_every") = 1)
+      .def("evaluate", &evaluate, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
+           py::arg("batch_size") = 32, py::arg("y_pred_out") = py::none())
+      .def("predict", [](Model& m, const py::handle& x, const py::object& batch_size) {
+             if (!batch_size.is_none()) check_batch_size(batch_size.cast<index_t>());
+             return predict(m, x, false);
+           }, py::arg("x"), py::arg("batch_size") = py::none())
+      .def("forward", &predict, py::arg("x"), py::arg("training") = false)
+      .def("compute_gradients", &compute_gradients, py::arg("x"), py::arg("y"),
+           py::arg("sample_weight") = py::none())
+      .def("apply_gradients", &apply_gradients, py::arg("gradients"))
+      .def("train_on_batch", [](Model& m, const py::handle& x, const py::handle& y,
+                                const py::handle& sw) {
+             const py::array xa = as_array(x, "x");
+             const index_t n = xa.ndim() >= 1 ? std::max<index_t>(1, xa.shape(0)) : 1;
+             return train_epoch(m, x, y, sw, n, false, 0, py::none(), py::none(), 1);
+           }, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
+      .def("test_on_batch", [](Model& m, const py::handle& x, const py::handle& y,
+                               const py::handle& sw) {
+             const py::array xa = as_array(x, "x");
+             const index_t n = xa.ndim() >= 1 ? std::max<index_t>(1, xa.shape(0)) : 1;
+             return evaluate(m, x, y, sw, n, py::none());
+           }, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
+      .def_property("learning_rate", &Model::learning_rate, [](Model& m, double lr) {
+             if (!(lr >= 0.0) || !std::isfinite(lr)) {
+               throw std::invalid_argument("learning_rate must be a non-negative finite float, got " +
+                                           std::to_string(lr));
+             }
+             m.set_learning_rate(lr);
+           })
+      .def_property_readonly("iterations", &Model::iterations)
+      .def("get_optimizer_state", [](const Model& m) {
+             py::list slots;
+             for (const auto& s : m.get_optimizer_state()) {
+               slots.append(to_array(s, {static_cast<index_t>(s.size())}));
+             }
+             return py::make_tuple(m.iterations(), slots);
+           })
+      .def("set_optimizer_state", [](Model& m, std::int64_t iterations, const py::list& slots) {
+             std::vector<std::vector<float>> v;
+             for (const auto& s : slots) {
+               auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(s);
+               if (!a) throw py::type_error("set_optimizer_state: slots must be arrays");
+               v.emplace_back(a.data(), a.data() + a.size());
+             }
+             m.set_optimizer_state(v, iterations);
+           }, py::arg("iterations"), py::arg("slots"))
+      .def_property("training_step", &Model::training_step, &Model::set_training_step)
+      .def_property_readonly("_workspace_allocations", &Model::workspace_allocations);
+}
+
+}  // namespace fastmlp_bindings

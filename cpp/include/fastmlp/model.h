@@ -1,0 +1,155 @@
+// A sequential multilayer perceptron: construction from layer specs, training over whole epochs,
+// evaluation, prediction, and the split training step (gradients into one flat buffer, then the
+// optimizer) that data-parallel training can put an allreduce between.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fastmlp/layers.h"
+#include "fastmlp/losses.h"
+#include "fastmlp/optimizers.h"
+#include "fastmlp/workspace.h"
+
+namespace fastmlp {
+
+enum class DType { float32, float64, uint8 };
+
+// Input rows as given by the caller: any of three dtypes, row stride ld (elements), unit column
+// stride. Converted to float32 per batch, never copied whole.
+struct InputView {
+  const void* data = nullptr;
+  DType dtype = DType::float32;
+  index_t rows = 0, cols = 0, ld = 0;
+};
+
+// Targets of a whole data set: integer labels (sparse loss) or dense rows of output_dim floats.
+struct TargetView {
+  const float* dense = nullptr;
+  const std::int32_t* labels = nullptr;
+  const float* sample_weight = nullptr;
+  index_t rows = 0;
+};
+
+using Logs = std::vector<std::pair<std::string, double>>;
+
+struct EpochOptions {
+  index_t batch_size = 32;
+  bool shuffle = true;
+  std::uint64_t seed = 0;
+  float* y_pred_out = nullptr;  // rows x output_dim, each sample's forward output at its row
+  // Called every `callback_every` batches with the running logs; returns true to stop.
+  std::function<bool(index_t batch, const Logs& logs)> batch_callback;
+  index_t callback_every = 1;
+  // Called at batch boundaries at most every ~15 ms of wall time; returns true to stop (e.g. a
+  // pending KeyboardInterrupt). The weights are consistent when the loop stops.
+  std::function<bool()> interrupt_check;
+};
+
+class Model {
+ public:
+  Model(index_t input_dim, std::vector<LayerSpec> specs);
+  ~Model();
+
+  index_t input_dim() const { return input_dim_; }
+  index_t output_dim() const { return output_dim_; }
+  index_t num_layers() const { return static_cast<index_t>(layers_.size()); }
+  std::vector<index_t> layer_output_dims() const;
+  const std::vector<LayerSpec>& specs() const { return specs_; }
+
+  // Keras get_weights() order; set_weights checks count and sizes (std::invalid_argument).
+  std::vector<TensorDecl> weight_decls() const;
+  std::vector<std::vector<float>> get_weights() const;
+  void set_weights(const std::vector<std::vector<float>>& values);
+
+  // metrics: binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+  // mean_absolute_error, mean_squared_error.
+  void compile(const LossSpec& loss, const OptimizerConfig& optimizer,
+               const std::vector<std::string>& metrics);
+  bool compiled() const { return optimizer_ != nullptr; }
+  const LossSpec& loss() const { return loss_; }
+
+  Logs train_epoch(const InputView& x, const TargetView& y, const EpochOptions& options);
+  Logs evaluate(const InputView& x, const TargetView& y, index_t batch_size, float* y_pred_out);
+  // out: rows x output_dim. Large inputs run in parallel row blocks; small ones directly on the
+  // calling thread with no allocation.
+  void predict(const InputView& x, float* out);
+  void forward(const InputView& x, bool training, float* out);
+
+  // One batch in training mode: gradients of the trainable tensors into the flat buffer
+  // (gradients()), returns the loss including regularization penalties.
+  double compute_gradients(const InputView& x, const TargetView& y);
+  // One optimizer step with the gradients in the flat buffer.
+  void apply_gradients();
+  std::vector<float>& gradients() { return grads_; }
+  std::vector<TensorDecl> trainable_decls() const;
+
+  double learning_rate() const;
+  void set_learning_rate(double lr);
+  std::int64_t iterations() const;
+  std::vector<std::vector<float>> get_optimizer_state() const;
+  void set_optimizer_state(const std::vector<std::vector<float>>& slots, std::int64_t iterations);
+
+  // Training forward passes so far; Dropout masks depend on it. Settable to replay a mask.
+  std::uint64_t training_step() const { return training_step_; }
+  void set_training_step(std::uint64_t step) { training_step_ = step; }
+
+  // Test hook: how many times a work buffer was (re)allocated.
+  std::int64_t workspace_allocations() const { return alloc_count_; }
+
+ private:
+  struct Batch;
+  void check_compiled(const char* what) const;
+  void check_targets(const TargetView& y) const;
+  index_t first_layer() const { return fused_rescaling_ ? 1 : 0; }
+  // Converts rows (idx or first..first+n) into ws.input; returns the first bad row or -1.
+  index_t load_input(const InputView& x, const index_t* idx, index_t first, index_t n,
+                     Workspace& ws);
+  void layout(Workspace& ws, index_t rows, bool training);
+  const float* run_forward(Workspace& ws, const float* input, index_t n, const Pass& pass,
+                           float* final_out);
+  double loss_and_gradients(Workspace& ws, const float* input, index_t n, const Targets& t,
+                            const Pass& pass);
+  void run_backward(Workspace& ws, const float* input, index_t n, const Pass& pass);
+  void accumulate_metrics(const float* y_pred, index_t n, const Targets& t, double* sums) const;
+  Logs make_logs(double loss_sum, const double* metric_sums, index_t count) const;
+  void predict_block(Workspace& ws, index_t first, index_t n, float* out);
+  Targets batch_targets(const TargetView& y, const index_t* idx, index_t first, index_t n,
+                        Workspace& ws) const;
+
+  index_t input_dim_, output_dim_;
+  std::vector<LayerSpec> specs_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  bool fused_rescaling_ = false;
+  float in_scale_ = 1.0f, in_offset_ = 0.0f;
+  index_t lowest_trainable_ = 0;  // backward stops here (no dX below it)
+
+  struct TensorSlot {
+    TensorDecl decl;
+    float* value;
+    float* grad;  // null for non-trainable tensors
+  };
+  std::vector<float> params_, grads_, state_;  // trainable values, their gradients, the rest
+  std::vector<TensorSlot> slots_;              // every tensor in get_weights() order
+  std::vector<ParamRef> param_refs_;
+
+  LossSpec loss_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::vector<int> metrics_;
+  std::vector<std::string> metric_names_;
+  bool fused_loss_ = false;
+  std::uint64_t training_step_ = 0;
+
+  std::int64_t alloc_count_ = 0;
+  Workspace train_ws_;
+  Workspace small_ws_;  // single-threaded inference on few rows
+  std::mutex small_mutex_;
+  std::vector<Workspace> block_ws_;  // one per thread for parallel predict
+  std::mutex block_mutex_;
+};
+
+}  // namespace fastmlp

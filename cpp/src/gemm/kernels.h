@@ -1,0 +1,91 @@
+// Private interface of the GEMM engine: the micro-kernel contract, the per-ISA kernel table,
+// packing routines and the per-thread packing buffers.
+#pragma once
+#include <cstddef>
+
+#include "fastmlp/gemm.h"
+#include "fastmlp/runtime.h"
+
+namespace fastmlp {
+namespace gemm {
+
+// What a micro-kernel does with its MR x NR accumulator tile when it writes C. The driver sets it
+// per K panel: beta (and the read of C) only on the first panel, 1 * C afterwards; bias and ReLU
+// only on the last, so the epilogue is applied once to the finished value.
+struct TileStore {
+  float alpha;
+  float beta;          // multiplies the old C when load_c is true
+  bool load_c;         // false on the first panel when beta == 0: C is never read (NaN-safe)
+  const float* bias;   // bias of the tile's first column, or null
+  bool relu;
+};
+
+// acc[i][j] = sum_p A(i, p) * B(p, j) for p < k, then C = store(acc) on the mr x nr corner
+// (1 <= mr <= MR, 1 <= nr <= NR). A(i, p) = a[i * rsa + p * csa] (a packed panel has rsa = 1,
+// csa = MR; an unpacked row-major A has rsa = lda, csa = 1). B(p, j) = b[p * rsb + j] with NR
+// columns available in every row, or only nr of them when nr < NR (the kernel masks its loads).
+// Rows i >= mr of A are never read. k may be 0.
+using MicroKernel = void (*)(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
+                             index_t rsb, int mr, int nr, float* c, index_t ldc,
+                             const TileStore& st);
+
+// One ISA's kernel and its blocksizes (BLIS naming: MR x NR register tile, MC/KC/NC cache blocks;
+// MC is a multiple of MR and NC a multiple of NR).
+struct KernelInfo {
+  Isa isa;
+  const char* name;
+  int mr, nr;
+  index_t mc, kc, nc;
+  MicroKernel kernel;
+};
+
+// The kernel of the given ISA (which must be in supported_isas()), and of active_isa().
+const KernelInfo& kernel_for(Isa isa);
+const KernelInfo& active_kernel();
+
+// The micro-kernels, one per translation unit compiled with that ISA's flags.
+void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
+                         index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
+#if defined(FASTMLP_HAVE_X86_KERNELS)
+void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
+                      index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
+void kernel_avx512_12x32(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
+                         index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
+#endif
+
+// Packing. A source matrix is given as (pointer, row stride, column stride) of op(X), so the
+// transposed and plain cases share one routine. Panels are zero-padded to a full MR / NR.
+struct StridedMatrix {
+  const float* p;
+  index_t rs, cs;  // element (i, j) is p[i * rs + j * cs]
+  float at(index_t i, index_t j) const { return p[i * rs + j * cs]; }
+};
+// rows x kc block of op(A) starting at (0, 0) into ceil(rows / mr) panels of kc x mr.
+void pack_a(const StridedMatrix& a, index_t rows, index_t kc, int mr, float* dst);
+// kc x cols block of op(B) starting at (0, 0) into ceil(cols / nr) panels of kc x nr.
+void pack_b(const StridedMatrix& b, index_t kc, index_t cols, int nr, float* dst);
+
+// A 64-byte aligned scratch buffer that only grows; every growth is counted process-wide so tests
+// can check that repeated calls of one size do not allocate.
+class PackBuffer {
+ public:
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer();
+  float* get(std::size_t floats);
+
+ private:
+  float* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+long buffer_growths();
+
+// sgemm with an explicit kernel and thread cap (threads <= 0: the default policy); the public
+// sgemm calls it with active_kernel(). Tests use it to run every supported ISA in one process.
+void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_b, index_t m,
+                index_t n, index_t k, float alpha, const float* a, index_t lda, const float* b,
+                index_t ldb, float beta, float* c, index_t ldc, const Epilogue& ep);
+
+}  // namespace gemm
+}  // namespace fastmlp

@@ -1,0 +1,121 @@
+// Dense: y = act(x W + b) with W stored (in, out). Forward is one GEMM with bias and activation in
+// its epilogue; backward is dW = x^T dZ and dX = dZ W^T through transposed GEMM operands.
+#include <cmath>
+#include <cstring>
+
+#include "nn/layer_factories.h"
+
+namespace fastmlp {
+namespace {
+
+void add_regularizer_grad(const Regularizer& r, const float* w, float* g, index_t count) {
+  const float l1 = r.l1, l2x2 = 2.0f * r.l2;
+  for (index_t i = 0; i < count; ++i) {
+    const float sign = w[i] > 0.0f ? 1.0f : (w[i] < 0.0f ? -1.0f : 0.0f);
+    g[i] += l1 * sign + l2x2 * w[i];
+  }
+}
+
+double regularizer_penalty(const Regularizer& r, const float* w, index_t count) {
+  double a = 0.0, s = 0.0;
+  for (index_t i = 0; i < count; ++i) {
+    a += std::fabs(w[i]);
+    s += double(w[i]) * w[i];
+  }
+  return r.l1 * a + r.l2 * s;
+}
+
+class Dense final : public Layer {
+ public:
+  Dense(const LayerSpec& spec, index_t in_dim)
+      : Layer(in_dim, spec.units), spec_(spec), act_(spec.activation) {
+    keep_pre_ = needs_preactivation(act_) || act_.kind == ActivationKind::softmax;
+  }
+
+  std::vector<TensorDecl> tensors() const override {
+    std::vector<TensorDecl> t{{"kernel", {in_dim_, out_dim_}, true}};
+    if (spec_.use_bias) t.push_back({"bias", {out_dim_}, true});
+    return t;
+  }
+  void bind(const std::vector<float*>& values, const std::vector<float*>& grads) override {
+    w_ = values[0];
+    gw_ = grads[0];
+    if (spec_.use_bias) {
+      b_ = values[1];
+      gb_ = grads[1];
+    }
+  }
+  void initialize() override {
+    fastmlp::initialize(spec_.kernel_initializer, w_, in_dim_ * out_dim_, in_dim_, out_dim_);
+    if (b_) fastmlp::initialize(spec_.bias_initializer, b_, out_dim_, in_dim_, out_dim_);
+  }
+  index_t scratch_floats(index_t n) const override { return keep_pre_ ? n * out_dim_ : 0; }
+  bool has_trainable() const override { return true; }
+  const Activation* output_activation() const override { return &act_; }
+  const float* logits(const float*, const float* scratch) const override {
+    return keep_pre_ ? scratch : nullptr;
+  }
+
+  void forward(const float* x, float* y, index_t n, float* scratch, const Pass&) override {
+    if (!keep_pre_) {
+      sgemm(false, false, n, out_dim_, in_dim_, 1.0f, x, in_dim_, w_, out_dim_, 0.0f, y, out_dim_,
+            make_epilogue(act_, b_));
+      return;
+    }
+    Epilogue bias_only;
+    bias_only.bias = b_;
+    sgemm(false, false, n, out_dim_, in_dim_, 1.0f, x, in_dim_, w_, out_dim_, 0.0f, scratch,
+          out_dim_, bias_only);
+    std::memcpy(y, scratch, sizeof(float) * n * out_dim_);
+    activation_forward(act_, y, n, out_dim_, out_dim_);
+  }
+
+  void backward(const float* x, const float* y, float* dy, float* dx, index_t n, float* scratch,
+                const Pass& pass) override {
+    if (!pass.grad_is_preactivation && act_.kind != ActivationKind::linear) {
+      activation_backward(act_, keep_pre_ ? scratch : nullptr, y, dy, n, out_dim_, out_dim_);
+    }
+    // dy now holds dZ = d(loss)/d(x W + b).
+    sgemm(true, false, in_dim_, out_dim_, n, 1.0f, x, in_dim_, dy, out_dim_, 0.0f, gw_, out_dim_);
+    if (spec_.kernel_regularizer.active()) {
+      add_regularizer_grad(spec_.kernel_regularizer, w_, gw_, in_dim_ * out_dim_);
+    }
+    if (b_) {
+      column_sums(dy, n, out_dim_, out_dim_, gb_);
+      if (spec_.bias_regularizer.active()) {
+        add_regularizer_grad(spec_.bias_regularizer, b_, gb_, out_dim_);
+      }
+    }
+    if (dx) {
+      sgemm(false, true, n, in_dim_, out_dim_, 1.0f, dy, out_dim_, w_, out_dim_, 0.0f, dx,
+            in_dim_);
+    }
+  }
+
+  double penalty() const override {
+    double p = 0.0;
+    if (spec_.kernel_regularizer.active()) {
+      p += regularizer_penalty(spec_.kernel_regularizer, w_, in_dim_ * out_dim_);
+    }
+    if (b_ && spec_.bias_regularizer.active()) {
+      p += regularizer_penalty(spec_.bias_regularizer, b_, out_dim_);
+    }
+    return p;
+  }
+
+ private:
+  LayerSpec spec_;
+  Activation act_;
+  bool keep_pre_ = false;
+  float *w_ = nullptr, *gw_ = nullptr, *b_ = nullptr, *gb_ = nullptr;
+};
+
+}  // namespace
+
+namespace detail {
+std::unique_ptr<Layer> make_dense(const LayerSpec& spec, index_t in_dim) {
+  return std::make_unique<Dense>(spec, in_dim);
+}
+}  // namespace detail
+
+}  // namespace fastmlp

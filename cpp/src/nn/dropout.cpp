@@ -1,0 +1,72 @@
+// Dropout with inverted scaling: in training each element is kept with probability 1 - rate and
+// scaled by 1 / (1 - rate); at inference the layer is the identity. The mask comes from Philox
+// keyed by the layer's seed, with the training step as the stream and the element's position in
+// the batch as the counter, so it never depends on the thread count.
+#include <cstring>
+
+#include "nn/layer_factories.h"
+#include "nn/parallel.h"
+
+namespace fastmlp {
+namespace {
+
+class Dropout final : public Layer {
+ public:
+  Dropout(const LayerSpec& spec, index_t dim)
+      : Layer(dim, dim), rate_(spec.rate), rng_(spec.seed) {}
+
+  // The mask (0 or 1 / (1 - rate) per element) of the last training forward, for backward.
+  index_t scratch_floats(index_t n) const override { return n * out_dim_; }
+
+  void forward(const float* x, float* y, index_t n, float* mask, const Pass& pass) override {
+    const index_t count = n * out_dim_;
+    if (!pass.training || rate_ == 0.0f) {
+      std::memcpy(y, x, sizeof(float) * count);
+      return;
+    }
+    const float keep_scale = 1.0f / (1.0f - rate_);
+    const float rate = rate_;
+    const Philox rng = rng_;
+    const std::uint64_t step = pass.step;
+    const index_t groups = (count + 3) / 4;
+    detail::parallel_chunks(groups, 16, [&](index_t g0, index_t g1) {
+      std::uint32_t words[4];
+      for (index_t g = g0; g < g1; ++g) {
+        rng.generate(static_cast<std::uint64_t>(g), step, words);
+        const index_t base = 4 * g;
+        for (index_t t = 0; t < 4 && base + t < count; ++t) {
+          const float m = Philox::to_unit_float(words[t]) >= rate ? keep_scale : 0.0f;
+          mask[base + t] = m;
+          y[base + t] = x[base + t] * m;
+        }
+      }
+    });
+  }
+
+  void backward(const float*, const float*, float* dy, float* dx, index_t n, float* mask,
+                const Pass& pass) override {
+    if (!dx) return;
+    const index_t count = n * out_dim_;
+    if (rate_ == 0.0f || !pass.training) {
+      std::memcpy(dx, dy, sizeof(float) * count);
+      return;
+    }
+    detail::parallel_chunks(count, 1, [&](index_t b, index_t e) {
+      for (index_t i = b; i < e; ++i) dx[i] = dy[i] * mask[i];
+    });
+  }
+
+ private:
+  float rate_;
+  Philox rng_;
+};
+
+}  // namespace
+
+namespace detail {
+std::unique_ptr<Layer> make_dropout(const LayerSpec& spec, index_t in_dim) {
+  return std::make_unique<Dropout>(spec, in_dim);
+}
+}  // namespace detail
+
+}  // namespace fastmlp

@@ -1,0 +1,267 @@
+// Losses with Keras 3 semantics. Each per-sample loss is computed in double on one row; the batch
+// total is summed serially in row order, so the result never depends on the thread count.
+#include "fastmlp/losses.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace fastmlp {
+namespace {
+
+struct NameKind {
+  const char* name;
+  LossKind kind;
+};
+constexpr NameKind kNames[] = {
+    {"mean_squared_error", LossKind::mean_squared_error},
+    {"mean_absolute_error", LossKind::mean_absolute_error},
+    {"huber", LossKind::huber},
+    {"binary_crossentropy", LossKind::binary_crossentropy},
+    {"categorical_crossentropy", LossKind::categorical_crossentropy},
+    {"sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy}};
+constexpr NameKind kAliases[] = {{"mse", LossKind::mean_squared_error},
+                                 {"mae", LossKind::mean_absolute_error},
+                                 {"huber_loss", LossKind::huber}};
+
+// Keras clips probabilities to [epsilon, 1 - epsilon] in float32; use the same float values.
+const double kClipLo = static_cast<double>(1e-7f);
+const double kClipHi = static_cast<double>(1.0f - 1e-7f);
+
+// One row of the batch: predictions p (k), targets, gradient row g (k, or null) to be written
+// scaled by gscale = w_i / n. Targets are produced on the fly (no buffers, so the training loop
+// allocates nothing): y(j) = base(j) * a + b, where base is the dense row or the one-hot label and
+// (a, b) apply label smoothing. Each row function returns the unweighted per-sample loss.
+struct Row {
+  const float* p;
+  const float* dense;  // k targets, or null for a sparse label
+  std::int32_t label;
+  double a, b;
+  index_t k;
+  float* g;
+  double gscale;
+  double y(index_t j) const { return (dense ? double(dense[j]) : double(j == label)) * a + b; }
+};
+
+double mse_row(const Row& r) {
+  double s = 0;
+  for (index_t j = 0; j < r.k; ++j) {
+    const double e = r.p[j] - r.y(j);
+    s += e * e;
+    if (r.g) r.g[j] = static_cast<float>(2.0 * e / r.k * r.gscale);
+  }
+  return s / r.k;
+}
+
+double mae_row(const Row& r) {
+  double s = 0;
+  for (index_t j = 0; j < r.k; ++j) {
+    const double e = r.p[j] - r.y(j);
+    s += std::fabs(e);
+    if (r.g) r.g[j] = static_cast<float>(((e > 0) - (e < 0)) / double(r.k) * r.gscale);
+  }
+  return s / r.k;
+}
+
+double huber_row(const Row& r, double delta) {
+  double s = 0;
+  for (index_t j = 0; j < r.k; ++j) {
+    const double e = r.p[j] - r.y(j), a = std::fabs(e), q = std::min(a, delta);
+    s += 0.5 * q * q + delta * (a - q);
+    if (r.g) r.g[j] = static_cast<float>(std::clamp(e, -delta, delta) / r.k * r.gscale);
+  }
+  return s / r.k;
+}
+
+double bce_row(const Row& r, bool from_logits) {
+  double s = 0;
+  for (index_t j = 0; j < r.k; ++j) {
+    const double x = r.p[j], y = r.y(j);
+    double d;
+    if (from_logits) {  // max(x,0) - x*y + log1p(exp(-|x|)): finite for any x
+      s += std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::fabs(x)));
+      d = 1.0 / (1.0 + std::exp(-x)) - y;
+    } else {
+      const double pc = std::clamp(x, kClipLo, kClipHi);
+      s -= y * std::log(pc) + (1.0 - y) * std::log(1.0 - pc);
+      d = x >= kClipLo && x <= kClipHi ? (pc - y) / (pc * (1.0 - pc)) : 0.0;  // clip blocks it
+    }
+    if (r.g) r.g[j] = static_cast<float>(d / r.k * r.gscale);
+  }
+  return s / r.k;
+}
+
+// Categorical cross-entropy, summed over classes. From logits: log-sum-exp, gradient
+// softmax * sum(y) - y. From probabilities: Keras renormalizes p by its row sum, then clips.
+double cce_row(const Row& r, bool from_logits) {
+  double s = 0, ysum = 0;
+  for (index_t j = 0; j < r.k; ++j) ysum += r.y(j);
+  if (from_logits) {
+    double mx = -INFINITY, z = 0;
+    for (index_t j = 0; j < r.k; ++j) mx = std::max(mx, double(r.p[j]));
+    for (index_t j = 0; j < r.k; ++j) z += std::exp(r.p[j] - mx);
+    const double lse = mx + std::log(z);
+    for (index_t j = 0; j < r.k; ++j) {
+      s += r.y(j) * (lse - r.p[j]);
+      if (r.g) r.g[j] = static_cast<float>((std::exp(r.p[j] - lse) * ysum - r.y(j)) * r.gscale);
+    }
+    return s;
+  }
+  double total = 0, qdq = 0;
+  for (index_t j = 0; j < r.k; ++j) total += r.p[j];
+  for (index_t j = 0; j < r.k; ++j) {
+    const double q = r.p[j] / total, qc = std::clamp(q, kClipLo, kClipHi);
+    s -= r.y(j) * std::log(qc);
+    if (q >= kClipLo && q <= kClipHi) qdq += -r.y(j);  // sum_i dL/dq_i * q_i
+  }
+  if (!r.g) return s;
+  for (index_t j = 0; j < r.k; ++j) {
+    const double q = r.p[j] / total;
+    const double dq = q >= kClipLo && q <= kClipHi ? -r.y(j) / q : 0.0;
+    r.g[j] = static_cast<float>((dq - qdq) / total * r.gscale);
+  }
+  return s;
+}
+
+double row_loss(const LossSpec& spec, const Row& r) {
+  switch (spec.kind) {
+    case LossKind::mean_squared_error:
+      return mse_row(r);
+    case LossKind::mean_absolute_error:
+      return mae_row(r);
+    case LossKind::huber:
+      return huber_row(r, spec.delta);
+    case LossKind::binary_crossentropy:
+      return bce_row(r, spec.from_logits);
+    default:
+      return cce_row(r, spec.from_logits);
+  }
+}
+
+void check_args(const LossSpec& spec, const float* y_pred, index_t n, index_t k, const Targets& t) {
+  auto bad = [](const std::string& what) { throw std::invalid_argument("loss: " + what); };
+  if (n < 0 || k < 1)
+    bad("need n >= 0 rows and k >= 1 columns, got n=" + std::to_string(n) +
+        " k=" + std::to_string(k));
+  if (n > 0 && y_pred == nullptr) bad("y_pred is null");
+  const bool sparse = spec.kind == LossKind::sparse_categorical_crossentropy;
+  if (n > 0 && sparse && t.labels == nullptr)
+    bad("sparse_categorical_crossentropy needs integer labels");
+  if (n > 0 && !sparse && t.dense == nullptr) bad(loss_name(spec.kind) + " needs dense targets");
+  if (!(spec.label_smoothing >= 0.0f && spec.label_smoothing <= 1.0f)) {
+    bad("label_smoothing must be in [0, 1], got " + std::to_string(spec.label_smoothing));
+  }
+  if (!(spec.delta > 0.0f) || !std::isfinite(spec.delta))
+    bad("huber delta must be > 0, got " + std::to_string(spec.delta));
+  if (!sparse) return;
+  for (index_t i = 0; i < n; ++i) {
+    if (t.labels[i] < 0 || t.labels[i] >= k) {
+      bad("label " + std::to_string(t.labels[i]) + " at index " + std::to_string(i) +
+          " is out of range [0, " + std::to_string(k) + ")");
+    }
+  }
+}
+
+// Row i with label smoothing (categorical: y(1-s) + s/k; binary: y(1-s) + s/2; sparse labels act
+// as one-hot rows, smoothed like categorical ones).
+Row make_row(const LossSpec& spec, const float* p, index_t n, index_t k, const Targets& t,
+             index_t i, float* grad) {
+  const bool sparse = spec.kind == LossKind::sparse_categorical_crossentropy;
+  const bool categorical = sparse || spec.kind == LossKind::categorical_crossentropy;
+  const double s = spec.label_smoothing;
+  double b = 0.0;
+  if (categorical) b = s / k;
+  if (spec.kind == LossKind::binary_crossentropy) b = 0.5 * s;
+  const double a = categorical || spec.kind == LossKind::binary_crossentropy ? 1.0 - s : 1.0;
+  const double w = t.sample_weight ? t.sample_weight[i] : 1.0;
+  return Row{p + i * k,
+             sparse ? nullptr : t.dense + i * k,
+             sparse ? t.labels[i] : -1,
+             a,
+             b,
+             k,
+             grad ? grad + i * k : nullptr,
+             w / n};
+}
+
+}  // namespace
+
+LossKind parse_loss(const std::string& name) {
+  for (const auto& nk : kNames)
+    if (name == nk.name) return nk.kind;
+  for (const auto& nk : kAliases)
+    if (name == nk.name) return nk.kind;
+  std::string valid;
+  for (const auto& n : loss_names()) valid += (valid.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("unknown loss '" + name + "'; valid names: " + valid);
+}
+
+std::string loss_name(LossKind kind) {
+  for (const auto& nk : kNames)
+    if (nk.kind == kind) return nk.name;
+  throw std::logic_error("loss_name: unknown kind");
+}
+
+std::vector<std::string> loss_names() {
+  std::vector<std::string> out;
+  for (const auto& nk : kNames) out.emplace_back(nk.name);
+  for (const auto& nk : kAliases) out.emplace_back(nk.name);
+  return out;
+}
+
+double loss_forward_backward(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
+                             const Targets& targets, float* grad) {
+  check_args(spec, y_pred, n, k, targets);
+  if (n == 0) return 0.0;
+  double total = 0.0;
+  for (index_t i = 0; i < n; ++i) {
+    const double w = targets.sample_weight ? targets.sample_weight[i] : 1.0;
+    total += w * row_loss(spec, make_row(spec, y_pred, n, k, targets, i, grad));
+  }
+  return total / n;
+}
+
+bool loss_fuses_with(const LossSpec& spec, const Activation& output_activation) {
+  if (spec.from_logits) return false;
+  switch (spec.kind) {
+    case LossKind::categorical_crossentropy:
+    case LossKind::sparse_categorical_crossentropy:
+      return output_activation.kind == ActivationKind::softmax;
+    case LossKind::binary_crossentropy:
+      return output_activation.kind == ActivationKind::sigmoid;
+    default:
+      return false;
+  }
+}
+
+double loss_forward_backward_fused(const LossSpec& spec, const float* /*logits*/,
+                                   const float* probs, index_t n, index_t k, const Targets& targets,
+                                   float* grad_logits) {
+  if (spec.from_logits || spec.kind == LossKind::mean_squared_error ||
+      spec.kind == LossKind::mean_absolute_error || spec.kind == LossKind::huber) {
+    throw std::invalid_argument("loss_forward_backward_fused: " + loss_name(spec.kind) +
+                                (spec.from_logits ? " with from_logits" : "") + " does not fuse");
+  }
+  if (probs == nullptr) {
+    throw std::invalid_argument(
+        "loss_forward_backward_fused: probs (the activated outputs) is null");
+  }
+  // The reported loss is Keras's, computed on the probabilities (with its clipping) ...
+  const double loss = loss_forward_backward(spec, probs, n, k, targets, nullptr);
+  if (grad_logits == nullptr || n == 0) return loss;
+  // ... while the gradient through the activation needs only the probabilities.
+  const bool binary = spec.kind == LossKind::binary_crossentropy;
+  for (index_t i = 0; i < n; ++i) {
+    const Row r = make_row(spec, probs, n, k, targets, i, grad_logits);
+    double ysum = 0.0;
+    for (index_t j = 0; j < k; ++j) ysum += r.y(j);
+    for (index_t j = 0; j < k; ++j) {
+      // sigmoid + BCE: (p - y) / k per element; softmax + CE: p * sum(y) - y per row.
+      const double d = binary ? (r.p[j] - r.y(j)) / k : r.p[j] * ysum - r.y(j);
+      r.g[j] = static_cast<float>(d * r.gscale);
+    }
+  }
+  return loss;
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,244 @@
+// Model construction, weights, workspaces, and the training step split into "gradients into one
+// flat buffer" and "apply the optimizer".
+#include "fastmlp/model.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "nn/input.h"
+
+namespace fastmlp {
+
+namespace {
+index_t padded(index_t floats) { return (floats + 15) / 16 * 16; }  // 64-byte boundaries
+}  // namespace
+
+Model::Model(index_t input_dim, std::vector<LayerSpec> specs)
+    : input_dim_(input_dim), specs_(std::move(specs)) {
+  if (input_dim_ < 1) {
+    throw std::invalid_argument("Model: input_dim must be a positive integer, got " +
+                                std::to_string(input_dim_));
+  }
+  if (specs_.empty()) throw std::invalid_argument("Model: `layers` must not be empty");
+  index_t dim = input_dim_;
+  index_t n_params = 0, n_state = 0;
+  for (std::size_t i = 0; i < specs_.size(); ++i) {
+    try {
+      layers_.push_back(make_layer(specs_[i], dim));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("layer " + std::to_string(i) + ": " + e.what());
+    }
+    dim = layers_.back()->out_dim();
+    for (const TensorDecl& t : layers_.back()->tensors()) (t.trainable ? n_params : n_state) += t.size();
+  }
+  output_dim_ = dim;
+  fused_rescaling_ = specs_[0].type == LayerSpec::Type::rescaling && specs_.size() > 1;
+  if (fused_rescaling_) in_scale_ = specs_[0].scale_factor, in_offset_ = specs_[0].offset;
+
+  params_.assign(n_params, 0.0f);
+  grads_.assign(n_params, 0.0f);
+  state_.assign(n_state, 0.0f);
+  index_t p = 0, s = 0;
+  lowest_trainable_ = num_layers();
+  for (index_t l = num_layers() - 1; l >= first_layer(); --l) {
+    if (layers_[l]->has_trainable()) lowest_trainable_ = l;
+  }
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    std::vector<float*> values, grads;
+    for (const TensorDecl& t : layers_[i]->tensors()) {
+      float* v = t.trainable ? params_.data() + p : state_.data() + s;
+      float* g = t.trainable ? grads_.data() + p : nullptr;
+      (t.trainable ? p : s) += t.size();
+      values.push_back(v);
+      grads.push_back(g);
+      slots_.push_back({t, v, g});
+      if (t.trainable) param_refs_.push_back({v, g, t.size()});
+    }
+    layers_[i]->bind(values, grads);
+    try {
+      layers_[i]->initialize();
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("layer " + std::to_string(i) + ": " + e.what());
+    }
+  }
+}
+
+Model::~Model() = default;
+
+std::vector<index_t> Model::layer_output_dims() const {
+  std::vector<index_t> d;
+  for (const auto& l : layers_) d.push_back(l->out_dim());
+  return d;
+}
+
+std::vector<TensorDecl> Model::weight_decls() const {
+  std::vector<TensorDecl> d;
+  for (const TensorSlot& t : slots_) d.push_back(t.decl);
+  return d;
+}
+
+std::vector<TensorDecl> Model::trainable_decls() const {
+  std::vector<TensorDecl> d;
+  for (const TensorSlot& t : slots_) {
+    if (t.grad) d.push_back(t.decl);
+  }
+  return d;
+}
+
+std::vector<std::vector<float>> Model::get_weights() const {
+  std::vector<std::vector<float>> w;
+  for (const TensorSlot& t : slots_) w.emplace_back(t.value, t.value + t.decl.size());
+  return w;
+}
+
+void Model::set_weights(const std::vector<std::vector<float>>& values) {
+  if (values.size() != slots_.size()) {
+    throw std::invalid_argument("set_weights: expected " + std::to_string(slots_.size()) +
+                                " arrays, got " + std::to_string(values.size()));
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (static_cast<index_t>(values[i].size()) != slots_[i].decl.size()) {
+      throw std::invalid_argument("set_weights: array " + std::to_string(i) + " (" +
+                                  slots_[i].decl.name + ") has " + std::to_string(values[i].size()) +
+                                  " values, expected " + std::to_string(slots_[i].decl.size()));
+    }
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::copy(values[i].begin(), values[i].end(), slots_[i].value);
+  }
+}
+
+void Model::check_compiled(const char* what) const {
+  if (!optimizer_) {
+    throw std::invalid_argument(std::string(what) + ": the model must be compiled first");
+  }
+}
+
+double Model::learning_rate() const {
+  check_compiled("learning_rate");
+  return optimizer_->current_learning_rate();
+}
+void Model::set_learning_rate(double lr) {
+  check_compiled("learning_rate");
+  optimizer_->set_learning_rate(lr);
+}
+std::int64_t Model::iterations() const { return optimizer_ ? optimizer_->iterations() : 0; }
+std::vector<std::vector<float>> Model::get_optimizer_state() const {
+  check_compiled("get_optimizer_state");
+  return optimizer_->get_state();
+}
+void Model::set_optimizer_state(const std::vector<std::vector<float>>& slots, std::int64_t it) {
+  check_compiled("set_optimizer_state");
+  optimizer_->set_state(slots, it);
+}
+
+void Model::layout(Workspace& ws, index_t rows, bool training) {
+  if (ws.rows >= rows && (ws.training || !training)) return;
+  rows = std::max(rows, ws.rows);
+  training = training || ws.training;
+  const index_t L = num_layers();
+  index_t widest = input_dim_, total = padded(rows * input_dim_);
+  std::vector<index_t> out_off(L), scratch_off(L);
+  for (index_t l = 0; l < L; ++l) {
+    widest = std::max(widest, layers_[l]->out_dim());
+    out_off[l] = total;
+    total += padded(rows * layers_[l]->out_dim());
+    scratch_off[l] = total;
+    total += padded(layers_[l]->scratch_floats(rows));
+  }
+  const index_t grad_off = total;
+  if (training) total += 2 * padded(rows * widest) + padded(rows * output_dim_) + padded(rows);
+  float* base = ws.memory.ensure(static_cast<std::size_t>(total), &alloc_count_);
+  ws.input = base;
+  ws.outputs.resize(L);
+  ws.scratch.resize(L);
+  for (index_t l = 0; l < L; ++l) {
+    ws.outputs[l] = base + out_off[l];
+    ws.scratch[l] = base + scratch_off[l];
+  }
+  if (training) {
+    ws.grad_a = base + grad_off;
+    ws.grad_b = ws.grad_a + padded(rows * widest);
+    ws.targets = ws.grad_b + padded(rows * widest);
+    ws.sample_weight = ws.targets + padded(rows * output_dim_);
+    if (ws.labels.size() < static_cast<std::size_t>(rows)) {
+      ws.labels.resize(rows);
+      ++alloc_count_;
+    }
+  }
+  ws.rows = rows;
+  ws.training = training;
+}
+
+index_t Model::load_input(const InputView& x, const index_t* idx, index_t first, index_t n,
+                          Workspace& ws) {
+  return detail::convert_rows(x, idx, first, n, fused_rescaling_, in_scale_, in_offset_, ws.input);
+}
+
+const float* Model::run_forward(Workspace& ws, const float* input, index_t n, const Pass& pass,
+                                float* final_out) {
+  const float* cur = input;
+  const index_t L = num_layers();
+  for (index_t l = first_layer(); l < L; ++l) {
+    float* y = (l == L - 1 && final_out) ? final_out : ws.outputs[l];
+    layers_[l]->forward(cur, y, n, ws.scratch[l], pass);
+    cur = y;
+  }
+  return cur;
+}
+
+void Model::run_backward(Workspace& ws, const float* input, index_t n, const Pass& pass) {
+  float *dy = ws.grad_a, *other = ws.grad_b;
+  const index_t L = num_layers();
+  for (index_t l = L - 1; l >= lowest_trainable_; --l) {
+    const float* x = l == first_layer() ? input : ws.outputs[l - 1];
+    float* dx = l == lowest_trainable_ ? nullptr : other;
+    Pass p = pass;
+    p.grad_is_preactivation = fused_loss_ && l == L - 1;
+    layers_[l]->backward(x, ws.outputs[l], dy, dx, n, ws.scratch[l], p);
+    std::swap(dy, other);
+  }
+}
+
+double Model::loss_and_gradients(Workspace& ws, const float* input, index_t n, const Targets& t,
+                                 const Pass& pass) {
+  const float* out = run_forward(ws, input, n, pass, nullptr);
+  const index_t L = num_layers();
+  double loss;
+  if (fused_loss_) {
+    const float* prev = L - 1 == first_layer() ? input : ws.outputs[L - 2];
+    const float* z = layers_[L - 1]->logits(prev, ws.scratch[L - 1]);
+    loss = loss_forward_backward_fused(loss_, z, out, n, output_dim_, t, ws.grad_a);
+  } else {
+    loss = loss_forward_backward(loss_, out, n, output_dim_, t, ws.grad_a);
+  }
+  run_backward(ws, input, n, pass);
+  for (const auto& l : layers_) loss += l->penalty();
+  return loss;
+}
+
+void Model::apply_gradients() {
+  check_compiled("apply_gradients");
+  optimizer_->step(param_refs_);
+}
+
+double Model::compute_gradients(const InputView& x, const TargetView& y) {
+  check_compiled("compute_gradients");
+  detail::check_input(x, input_dim_, "x");
+  check_targets(y);
+  if (x.rows != y.rows) {
+    throw std::invalid_argument("compute_gradients: x has " + std::to_string(x.rows) +
+                                " rows but y has " + std::to_string(y.rows));
+  }
+  layout(train_ws_, x.rows, true);
+  const index_t bad = load_input(x, nullptr, 0, x.rows, train_ws_);
+  if (bad >= 0) detail::throw_nonfinite("x", bad);
+  const Targets t{y.dense, y.labels, y.sample_weight};
+  Pass pass{true, training_step_++, false};
+  return loss_and_gradients(train_ws_, train_ws_.input, x.rows, t, pass);
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,40 @@
+// Static, deterministic work splitting for the element-wise parts of the network (the GEMMs choose
+// their own threads). Small work runs inline on the calling thread: no OpenMP region at all.
+#pragma once
+#include <omp.h>
+
+#include <algorithm>
+
+#include "fastmlp/gemm.h"
+#include "fastmlp/runtime.h"
+
+namespace fastmlp {
+namespace detail {
+
+// Threads that `work` element operations deserve: one per ~64k elements (a region start costs a
+// few microseconds; 64k simple operations take ~10-20 us), at most get_num_threads().
+inline int threads_for(index_t work, index_t grain = index_t(1) << 16) {
+  const index_t t = work / grain;
+  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(get_num_threads(), t)));
+}
+
+// fn(begin, end) over contiguous chunks of [0, n); each item costs about `work_per_item`. The split
+// never changes what an item computes, so results do not depend on the thread count. fn must not
+// throw.
+template <class F>
+void parallel_chunks(index_t n, index_t work_per_item, F&& fn, index_t grain = index_t(1) << 16) {
+  const int threads = threads_for(n * work_per_item, grain);
+  if (threads <= 1 || n < 2) {
+    fn(index_t(0), n);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const index_t id = omp_get_thread_num(), nt = omp_get_num_threads();
+    const index_t b = n * id / nt, e = n * (id + 1) / nt;
+    if (b < e) fn(b, e);
+  }
+}
+
+}  // namespace detail
+}  // namespace fastmlp

@@ -1,0 +1,88 @@
+// Inference: small inputs run directly on the calling thread in a preallocated workspace (no
+// allocation, no thread start); large ones in row blocks, one thread per block sequence, each
+// with its own workspace so every block keeps all layers' activations in that core's cache.
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "fastmlp/model.h"
+#include "fastmlp/runtime.h"
+#include "nn/input.h"
+
+namespace fastmlp {
+namespace {
+constexpr index_t kBlockRows = 256;
+// Below this many multiply-adds a whole predict call stays on one thread (~50 us of work).
+constexpr double kParallelFlops = 4e6;
+}  // namespace
+
+void Model::predict_block(Workspace& ws, index_t first, index_t n, float* out) {
+  // The block's rows are already converted (and checked) in ws.input.
+  run_forward(ws, ws.input, n, Pass{}, out + first * output_dim_);
+}
+
+void Model::predict(const InputView& x, float* out) {
+  detail::check_input(x, input_dim_, "x");
+  const index_t n = x.rows;
+  if (n == 0) return;
+  double flops_per_row = 0.0;
+  for (const auto& l : layers_) flops_per_row += double(l->in_dim()) * l->out_dim();
+  const int threads = static_cast<int>(std::min<double>(
+      {double(get_num_threads()), n * flops_per_row / kParallelFlops, double(n / kBlockRows)}));
+
+  if (threads <= 1) {
+    std::unique_lock<std::mutex> lock(small_mutex_, std::try_to_lock);
+    Workspace local;  // only when another thread is predicting with this model right now
+    Workspace& ws = lock.owns_lock() ? small_ws_ : local;
+    const index_t rows = std::min(n, kBlockRows);
+    layout(ws, rows, false);
+    for (index_t first = 0; first < n; first += rows) {
+      const index_t cnt = std::min(rows, n - first);
+      const index_t bad = load_input(x, nullptr, first, cnt, ws);
+      if (bad >= 0) detail::throw_nonfinite("x", first + bad);
+      predict_block(ws, first, cnt, out);
+    }
+    return;
+  }
+
+  std::lock_guard<std::mutex> lock(block_mutex_);
+  if (block_ws_.size() < static_cast<std::size_t>(threads)) block_ws_.resize(threads);
+  for (int t = 0; t < threads; ++t) layout(block_ws_[t], kBlockRows, false);
+  const index_t blocks = (n + kBlockRows - 1) / kBlockRows;
+  std::atomic<index_t> first_bad{-1};
+#pragma omp parallel num_threads(threads)
+  {
+    const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+    Workspace& ws = block_ws_[id];
+    for (index_t b = id; b < blocks && first_bad.load() < 0; b += nt) {
+      const index_t first = b * kBlockRows, cnt = std::min(kBlockRows, n - first);
+      const index_t bad = detail::convert_rows(x, nullptr, first, cnt, fused_rescaling_,
+                                               in_scale_, in_offset_, ws.input);
+      if (bad >= 0) {
+        index_t cur = first_bad.load();
+        while ((cur < 0 || first + bad < cur) && !first_bad.compare_exchange_weak(cur, first + bad)) {
+        }
+        break;
+      }
+      predict_block(ws, first, cnt, out);
+    }
+  }
+  if (first_bad.load() >= 0) detail::throw_nonfinite("x", first_bad.load());
+}
+
+void Model::forward(const InputView& x, bool training, float* out) {
+  if (!training) {
+    predict(x, out);
+    return;
+  }
+  detail::check_input(x, input_dim_, "x");
+  if (x.rows == 0) return;
+  layout(train_ws_, x.rows, true);
+  const index_t bad = load_input(x, nullptr, 0, x.rows, train_ws_);
+  if (bad >= 0) detail::throw_nonfinite("x", bad);
+  run_forward(train_ws_, train_ws_.input, x.rows, Pass{true, training_step_++, false}, out);
+}
+
+}  // namespace fastmlp

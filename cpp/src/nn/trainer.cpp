@@ -1,0 +1,248 @@
+// The training loop (whole epochs: shuffle, batch, forward, loss, backward, optimizer step,
+// running logs), evaluation, compile-time setup and the built-in metrics.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "fastmlp/model.h"
+#include "nn/input.h"
+
+namespace fastmlp {
+namespace {
+
+enum Metric { binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, mae, mse };
+const char* const kMetricNames[] = {"binary_accuracy", "categorical_accuracy",
+                                    "sparse_categorical_accuracy", "mean_absolute_error",
+                                    "mean_squared_error"};
+
+index_t argmax(const float* r, index_t k) {
+  index_t best = 0;
+  for (index_t j = 1; j < k; ++j) best = r[j] > r[best] ? j : best;
+  return best;
+}
+
+// Sum over the n samples of one metric's per-sample value (Keras's unweighted `metrics`).
+double metric_sum(int m, const float* p, index_t n, index_t k, const Targets& t) {
+  double s = 0.0;
+  for (index_t i = 0; i < n; ++i) {
+    const float* r = p + i * k;
+    const float* y = t.dense ? t.dense + i * k : nullptr;
+    double v = 0.0;
+    switch (m) {
+      case binary_accuracy:
+        for (index_t j = 0; j < k; ++j) v += (r[j] > 0.5f) == (y[j] > 0.5f);
+        v /= k;
+        break;
+      case categorical_accuracy: v = argmax(r, k) == argmax(y, k); break;
+      case sparse_categorical_accuracy: v = argmax(r, k) == t.labels[i]; break;
+      case mae:
+        for (index_t j = 0; j < k; ++j) v += std::fabs(r[j] - y[j]);
+        v /= k;
+        break;
+      case mse:
+        for (index_t j = 0; j < k; ++j) v += double(r[j] - y[j]) * (r[j] - y[j]);
+        v /= k;
+        break;
+    }
+    s += v;
+  }
+  return s;
+}
+
+}  // namespace
+
+void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
+                    const std::vector<std::string>& metrics) {
+  const bool sparse = loss.kind == LossKind::sparse_categorical_crossentropy;
+  std::vector<int> ids;
+  for (const std::string& name : metrics) {
+    int id = -1;
+    for (int i = 0; i < 5; ++i) id = name == kMetricNames[i] ? i : id;
+    if (id < 0) {
+      throw std::invalid_argument("compile: unknown built-in metric '" + name +
+                                  "'; expected one of binary_accuracy, categorical_accuracy, "
+                                  "sparse_categorical_accuracy, mean_absolute_error, "
+                                  "mean_squared_error");
+    }
+    if ((id == sparse_categorical_accuracy) != sparse) {
+      throw std::invalid_argument("compile: metric '" + name + "' needs " +
+                                  (sparse ? "dense targets" : "integer labels") +
+                                  ", but the loss is " + loss_name(loss.kind));
+    }
+    ids.push_back(id);
+  }
+  auto opt = make_optimizer(optimizer);
+  loss_ = loss;
+  optimizer_ = std::move(opt);
+  metrics_ = ids;
+  metric_names_ = metrics;
+  const Activation* act = layers_.back()->output_activation();
+  fused_loss_ = act && num_layers() - 1 >= first_layer() && loss_fuses_with(loss_, *act);
+  layers_.back()->set_fused_output(fused_loss_);
+  // Scratch sizes may have changed: lay the workspaces out again on next use.
+  train_ws_.rows = small_ws_.rows = 0;
+  for (Workspace& w : block_ws_) w.rows = 0;
+}
+
+void Model::check_targets(const TargetView& y) const {
+  const bool sparse = loss_.kind == LossKind::sparse_categorical_crossentropy;
+  if (sparse && !y.labels) throw std::invalid_argument("y: the sparse loss needs integer labels");
+  if (!sparse && !y.dense) throw std::invalid_argument("y: the loss needs float targets");
+  for (index_t i = 0; sparse && i < y.rows; ++i) {
+    if (y.labels[i] < 0 || y.labels[i] >= output_dim_) {
+      throw std::invalid_argument("y: label " + std::to_string(y.labels[i]) + " at row " +
+                                  std::to_string(i) + " is outside [0, " +
+                                  std::to_string(output_dim_) + ")");
+    }
+  }
+  for (index_t i = 0; !sparse && i < y.rows * output_dim_; ++i) {
+    if (!std::isfinite(y.dense[i])) {
+      throw std::invalid_argument("y contains NaN or Inf (row " + std::to_string(i / output_dim_) + ")");
+    }
+  }
+  for (index_t i = 0; y.sample_weight && i < y.rows; ++i) {
+    if (!std::isfinite(y.sample_weight[i])) {
+      throw std::invalid_argument("sample_weight contains NaN or Inf (row " + std::to_string(i) + ")");
+    }
+  }
+}
+
+Targets Model::batch_targets(const TargetView& y, const index_t* idx, index_t first, index_t n,
+                             Workspace& ws) const {
+  const index_t k = output_dim_;
+  if (!idx) {
+    return {y.dense ? y.dense + first * k : nullptr, y.labels ? y.labels + first : nullptr,
+            y.sample_weight ? y.sample_weight + first : nullptr};
+  }
+  Targets t;
+  if (y.labels) {
+    for (index_t i = 0; i < n; ++i) ws.labels[i] = y.labels[idx[i]];
+    t.labels = ws.labels.data();
+  }
+  if (y.dense) {
+    for (index_t i = 0; i < n; ++i) std::memcpy(ws.targets + i * k, y.dense + idx[i] * k, sizeof(float) * k);
+    t.dense = ws.targets;
+  }
+  if (y.sample_weight) {
+    for (index_t i = 0; i < n; ++i) ws.sample_weight[i] = y.sample_weight[idx[i]];
+    t.sample_weight = ws.sample_weight;
+  }
+  return t;
+}
+
+void Model::accumulate_metrics(const float* y_pred, index_t n, const Targets& t,
+                               double* sums) const {
+  for (std::size_t m = 0; m < metrics_.size(); ++m) {
+    sums[m] += metric_sum(metrics_[m], y_pred, n, output_dim_, t);
+  }
+}
+
+Logs Model::make_logs(double loss_sum, const double* metric_sums, index_t count) const {
+  const double c = count > 0 ? static_cast<double>(count) : 1.0;
+  Logs logs{{"loss", loss_sum / c}};
+  for (std::size_t m = 0; m < metrics_.size(); ++m) logs.push_back({metric_names_[m], metric_sums[m] / c});
+  return logs;
+}
+
+namespace {
+// A permutation of [0, n) from Philox(seed): Fisher-Yates with counter-based draws, so the order
+// depends only on the seed.
+void shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>& order) {
+  order.resize(n);
+  for (index_t i = 0; i < n; ++i) order[i] = i;
+  const Philox rng(seed);
+  std::uint32_t w[4];
+  for (index_t i = n - 1; i > 0; --i) {
+    rng.generate(static_cast<std::uint64_t>(i), 0x5348u, w);
+    const std::uint64_t r = (std::uint64_t(w[0]) << 32) | w[1];
+    const index_t j = static_cast<index_t>(r % static_cast<std::uint64_t>(i + 1));
+    std::swap(order[i], order[j]);
+  }
+}
+
+void check_data(const InputView& x, const TargetView& y, index_t input_dim, index_t batch_size) {
+  detail::check_input(x, input_dim, "x");
+  if (x.rows != y.rows) {
+    throw std::invalid_argument("x has " + std::to_string(x.rows) + " rows but y has " +
+                                std::to_string(y.rows));
+  }
+  if (x.rows == 0) throw std::invalid_argument("x has no rows");
+  if (batch_size < 1) {
+    throw std::invalid_argument("batch_size must be a positive integer, got " +
+                                std::to_string(batch_size));
+  }
+}
+}  // namespace
+
+Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOptions& o) {
+  check_compiled("train_epoch");
+  check_data(x, y, input_dim_, o.batch_size);
+  check_targets(y);
+  const index_t n = x.rows, bs = std::min(o.batch_size, n);
+  layout(train_ws_, bs, true);
+  std::vector<index_t> order;
+  if (o.shuffle) shuffled_order(n, o.seed, order);
+  std::vector<double> metric_sums(metrics_.size(), 0.0);
+  double loss_sum = 0.0;
+  index_t seen = 0;
+  using clock = std::chrono::steady_clock;
+  auto last_check = clock::now();
+  const index_t batches = (n + bs - 1) / bs, every = std::max<index_t>(1, o.callback_every);
+  for (index_t b = 0; b < batches; ++b) {
+    const index_t first = b * bs, cnt = std::min(bs, n - first);
+    const index_t* idx = o.shuffle ? order.data() + first : nullptr;
+    const index_t bad = load_input(x, idx, first, cnt, train_ws_);
+    if (bad >= 0) detail::throw_nonfinite("x", idx ? idx[bad] : first + bad);
+    const Targets t = batch_targets(y, idx, first, cnt, train_ws_);
+    const Pass pass{true, training_step_++, false};
+    const double loss = loss_and_gradients(train_ws_, train_ws_.input, cnt, t, pass);
+    apply_gradients();
+    const float* out = train_ws_.outputs[num_layers() - 1];
+    loss_sum += loss * cnt;
+    accumulate_metrics(out, cnt, t, metric_sums.data());
+    seen += cnt;
+    if (o.y_pred_out) {
+      for (index_t i = 0; i < cnt; ++i) {
+        std::memcpy(o.y_pred_out + (idx ? idx[i] : first + i) * output_dim_, out + i * output_dim_,
+                    sizeof(float) * output_dim_);
+      }
+    }
+    if (o.batch_callback && (b + 1) % every == 0 &&
+        o.batch_callback(b, make_logs(loss_sum, metric_sums.data(), seen))) {
+      break;
+    }
+    if (o.interrupt_check && clock::now() - last_check > std::chrono::milliseconds(15)) {
+      last_check = clock::now();
+      if (o.interrupt_check()) break;
+    }
+  }
+  return make_logs(loss_sum, metric_sums.data(), seen);
+}
+
+Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size,
+                     float* y_pred_out) {
+  check_compiled("evaluate");
+  check_data(x, y, input_dim_, batch_size);
+  check_targets(y);
+  const index_t n = x.rows, bs = std::min(batch_size, n);
+  layout(train_ws_, bs, true);
+  double penalty = 0.0;
+  for (const auto& l : layers_) penalty += l->penalty();
+  std::vector<double> metric_sums(metrics_.size(), 0.0);
+  double loss_sum = 0.0;
+  for (index_t first = 0; first < n; first += bs) {
+    const index_t cnt = std::min(bs, n - first);
+    const index_t bad = load_input(x, nullptr, first, cnt, train_ws_);
+    if (bad >= 0) detail::throw_nonfinite("x", first + bad);
+    const Targets t = batch_targets(y, nullptr, first, cnt, train_ws_);
+    float* out = y_pred_out ? y_pred_out + first * output_dim_ : nullptr;
+    const float* pred = run_forward(train_ws_, train_ws_.input, cnt, Pass{}, out);
+    loss_sum += (loss_forward_backward(loss_, pred, cnt, output_dim_, t, nullptr) + penalty) * cnt;
+    accumulate_metrics(pred, cnt, t, metric_sums.data());
+  }
+  return make_logs(loss_sum, metric_sums.data(), n);
+}
+
+}  // namespace fastmlp

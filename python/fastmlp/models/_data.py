@@ -1,0 +1,150 @@
+"""Checks and converts user arrays once, at the boundary, into what the core reads.
+
+x: 2-D C-contiguous float32 (used as is, no copy), float64 or uint8 (passed through; the core
+converts per batch); anything else is converted once to float32. Sample axes beyond the first are
+flattened (a free reshape for contiguous data). y: int32 labels for the sparse loss, else float32
+(n, output_dim). Every check names the argument and the shape it expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+_PASS_THROUGH = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8))
+
+
+def _shape_str(shape: Sequence[Any]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+def as_array(x: Any, name: str) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, (list, tuple)) and len(x) and isinstance(x[0], np.ndarray) and \
+            len(x) == 1:
+        x = x[0]  # a one-element list of arrays, as Keras accepts for single-input models
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"Argument `{name}` must be a NumPy array or convertible to one. "
+                        f"Received: {type(x).__name__} ({e})") from None
+    return arr
+
+
+def prepare_x(x: Any, sample_shape: Tuple[int, ...], name: str = "x") -> np.ndarray:
+    """Returns a 2-D C-contiguous array (float32, float64 or uint8) of ``(n, prod(sample_shape))``."""
+    arr = as_array(x, name)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Argument `{name}` must hold real numbers; received dtype {arr.dtype}.")
+    dim = int(np.prod(sample_shape))
+    if arr.ndim == 1 and dim == 1:
+        arr = arr.reshape(-1, 1)
+    ok = arr.ndim >= 2 and (tuple(arr.shape[1:]) == tuple(sample_shape)
+                            or (arr.ndim == 2 and arr.shape[1] == dim))
+    if not ok:
+        raise ValueError(f"Argument `{name}` must have shape {_shape_str((None,) + sample_shape)}"
+                         f" to match the model's input; received an array of shape "
+                         f"{_shape_str(arr.shape)}.")
+    if arr.dtype not in _PASS_THROUGH:
+        arr = arr.astype(np.float32)
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return arr.reshape(arr.shape[0], dim)
+
+
+def infer_sample_shape(x: Any, name: str = "x") -> Tuple[int, ...]:
+    arr = as_array(x, name)
+    if arr.ndim < 2:
+        raise ValueError(f"Cannot build the model from `{name}` of shape {_shape_str(arr.shape)}:"
+                         " expected (batch, features...). Add an Input layer to give the shape.")
+    return tuple(int(d) for d in arr.shape[1:])
+
+
+def prepare_y(y: Any, n: int, output_dim: int, sparse: bool, name: str = "y") -> np.ndarray:
+    """int32 labels ``(n,)`` for a sparse loss, else C-contiguous float32 ``(n, output_dim)``."""
+    if y is None:
+        raise ValueError(f"Argument `{name}` (the targets) is required.")
+    arr = as_array(y, name)
+    if arr.ndim == 0 or arr.shape[0] != n:
+        raise ValueError(f"Arguments `x` and `{name}` must have the same number of samples. "
+                         f"Received: x.shape[0]={n}, {name}.shape={_shape_str(arr.shape)}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Argument `{name}` must hold numbers; received dtype {arr.dtype}.")
+    if sparse:
+        return _labels(arr, output_dim, name)
+    if arr.ndim == 1 and output_dim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim == 1 and arr.dtype.kind in "iub" and output_dim > 1:
+        raise ValueError(f"Argument `{name}` holds integer labels of shape {_shape_str(arr.shape)}"
+                         f" but the loss expects one-hot targets of shape (None, {output_dim}). "
+                         f"Use loss='sparse_categorical_crossentropy' or "
+                         f"fastmlp.utils.to_categorical({name}).")
+    if arr.ndim != 2 or arr.shape[1] != output_dim:
+        raise ValueError(f"Argument `{name}` must have shape (None, {output_dim}) to match the "
+                         f"model's output; received shape {_shape_str(arr.shape)}.")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _labels(arr: np.ndarray, output_dim: int, name: str) -> np.ndarray:
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"Argument `{name}` must hold integer class labels of shape (None,) for "
+                         f"sparse_categorical_crossentropy; received shape "
+                         f"{_shape_str(arr.shape)}. For one-hot targets use "
+                         f"loss='categorical_crossentropy'.")
+    if arr.dtype.kind == "f" and arr.size and not np.array_equal(arr, np.floor(arr)):
+        raise ValueError(f"Argument `{name}` must hold integer class labels; received "
+                         f"non-integer values.")
+    if arr.size:
+        lo, hi = arr.min(), arr.max()
+        if lo < 0 or hi >= output_dim:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"Received a label value of {bad:g} in `{name}` which is outside the"
+                             f" valid range of [0, {output_dim - 1}] for a model with "
+                             f"{output_dim} outputs.")
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+def prepare_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight"
+                          ) -> Optional[np.ndarray]:
+    if sample_weight is None:
+        return None
+    w = as_array(sample_weight, name)
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.shape != (n,):
+        raise ValueError(f"Argument `{name}` must have shape ({n},) (one weight per sample); "
+                         f"received shape {_shape_str(w.shape)}.")
+    w = np.ascontiguousarray(w, dtype=np.float32)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"Argument `{name}` must hold finite non-negative weights.")
+    return w
+
+
+def class_weights_to_sample_weights(class_weight: Dict[int, float], y: np.ndarray
+                                    ) -> np.ndarray:
+    """Per-sample weights from ``{class: weight}`` (classes missing from the dict weigh 1)."""
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"Argument `class_weight` must be a dict mapping class indices to "
+                         f"weights. Received: {class_weight!r}")
+    if y.ndim == 1:
+        classes = y.astype(np.int64)
+    elif y.shape[1] == 1:
+        classes = (y[:, 0] > 0.5).astype(np.int64)
+    else:
+        classes = np.argmax(y, axis=1)
+    size = int(max(classes.max(initial=0), max(class_weight, default=0))) + 1
+    table = np.ones(size, dtype=np.float32)
+    for k, v in class_weight.items():
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"`class_weight` keys must be non-negative class indices. "
+                             f"Received: {k!r}")
+        if not np.isfinite(v) or v < 0:
+            raise ValueError(f"`class_weight` values must be finite and non-negative. "
+                             f"Received: class_weight[{k}]={v!r}")
+        table[int(k)] = v
+    return table[classes]

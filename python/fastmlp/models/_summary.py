@@ -1,0 +1,70 @@
+"""The text of ``Sequential.summary()``: Keras 3's table layout and totals."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+_WIDTHS = (33, 24, 15)
+_UNICODE = {"top": "┏━┳┓", "head": "┃┃┃", "sep_head": "┡━╇┩", "row": "│││",
+            "sep": "├─┼┤", "bottom": "└─┴┘"}
+_ASCII = {"top": "+=++", "head": "|||", "sep_head": "+=++", "row": "|||",
+          "sep": "+-++", "bottom": "+-++"}
+
+
+def readable_size(nbytes: float) -> str:
+    """Keras's format: "198.79 KB", "0.00 B"."""
+    units = ["B", "KB", "MB", "GB", "TB"]
+    i = 0
+    while nbytes >= 1024 and i < len(units) - 1:
+        nbytes /= 1024
+        i += 1
+    return f"{nbytes:.2f} {units[i]}"
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _rule(chars: str) -> str:
+    left, fill, mid, right = chars
+    return left + mid.join(fill * w for w in _WIDTHS) + right
+
+
+def _row(cells: List[str], chars: str, right_align_last: bool = True) -> str:
+    edge, mid, _ = chars
+    parts = []
+    for i, (cell, w) in enumerate(zip(cells, _WIDTHS)):
+        inner = w - 2
+        cell = cell if len(cell) <= inner else cell[:inner - 1] + "…"
+        parts.append(" " + (cell.rjust(inner) if i == 2 and right_align_last
+                            else cell.ljust(inner)) + " ")
+    return edge + mid.join(parts) + edge
+
+
+def summary_lines(model: Any, encoding: Optional[str]) -> List[str]:
+    box = _UNICODE
+    try:
+        "┏━┃│└".encode(encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        box = _ASCII
+    lines = [f'Model: "{model.name}"', _rule(box["top"]),
+             _row(["Layer (type)", "Output Shape", "Param #"], box["head"]),
+             _rule(box["sep_head"])]
+    shapes = model._output_shapes()
+    for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
+        if i:
+            lines.append(_rule(box["sep"]))
+        lines.append(_row([f"{layer.name} ({type(layer).__name__})", _shape(shape),
+                           f"{layer.count_params():,}"], box["row"]))
+    lines.append(_rule(box["bottom"]))
+    trainable = sum(int(v.numpy().size) for v in model.trainable_weights)
+    non_trainable = sum(int(v.numpy().size) for v in model.non_trainable_weights)
+    optimizer_params = model._optimizer_param_count()
+    total = trainable + non_trainable + optimizer_params
+    lines.append(f" Total params: {total:,} ({readable_size(total * 4)})")
+    lines.append(f" Trainable params: {trainable:,} ({readable_size(trainable * 4)})")
+    lines.append(f" Non-trainable params: {non_trainable:,} ({readable_size(non_trainable * 4)})")
+    if optimizer_params:
+        lines.append(f" Optimizer params: {optimizer_params:,} "
+                     f"({readable_size(optimizer_params * 4)})")
+    return lines

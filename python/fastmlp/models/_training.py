@@ -1,0 +1,435 @@
+"""compile / fit / evaluate / predict of `Sequential`: thin wrappers over the core's loops.
+
+Python sees epoch boundaries only (and batch boundaries when a callback asks for them): each epoch
+is one ``core.train_epoch`` call that shuffles, batches, runs forward/backward and the optimizer in
+C++ with the GIL released.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from fastmlp import _random, losses as losses_module, metrics as metrics_module
+from fastmlp import optimizers as optimizers_module
+from fastmlp.callbacks import CallbackList, History, ProgbarLogger
+from fastmlp.models._data import (class_weights_to_sample_weights, prepare_sample_weight,
+                                  prepare_x, prepare_y)
+
+# Up to this many rows, predict() never shows progress (the direct single-thread path).
+_SMALL_PREDICT_ROWS = 1024
+
+
+def _verbosity(verbose: Union[str, int]) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"Received an invalid value for `verbose`, expected 'auto', 0, 1 or 2."
+                         f" Received: verbose={verbose!r}")
+    return int(verbose)
+
+
+def _positive_int(name: str, value: Any, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"Received an invalid value for `{name}`, expected a positive integer. "
+                         f"Received: {name}={value!r}")
+    return int(value)
+
+
+class TrainingMixin:
+    """The Keras training API of a model that has ``_core``, ``_sample_shape`` and layers."""
+
+    def __init__(self) -> None:
+        self.optimizer: Optional[optimizers_module.Optimizer] = None
+        self.loss: Any = None
+        self.compiled = False
+        self.stop_training = False
+        self.history: Optional[History] = None
+        self._loss_obj: Optional[losses_module.Loss] = None
+        self._metric_ids: List[Any] = []
+        self._metrics: List[metrics_module.Metric] = []
+        self._metric_core_names: List[Optional[str]] = []
+        self._core_compiled = False
+
+    # ---- compile ------------------------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
+                metrics: Optional[Sequence[Any]] = None, weighted_metrics: Any = None,
+                run_eagerly: bool = False, steps_per_execution: int = 1,
+                jit_compile: Any = "auto", auto_scale_loss: bool = True) -> None:
+        """Sets the optimizer, loss and metrics for training.
+
+        Args:
+            optimizer: name ("adam", "sgd", "rmsprop", ...) or `fastmlp.optimizers` object.
+                Defaults to "rmsprop" (as Keras).
+            loss: name ("mse", "sparse_categorical_crossentropy", ...) or `fastmlp.losses`
+                object.
+            metrics: list of names ("accuracy", "mae", "auc", ...) or `fastmlp.metrics`
+                objects; logged under the name given.
+            loss_weights, weighted_metrics: not supported (single output, unweighted metrics).
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
+                compatibility and ignored (the loop always runs in C++).
+        """
+        if loss_weights is not None and loss_weights != 1 and loss_weights != [1]:
+            raise ValueError(f"`loss_weights` is not supported (fastmlp models have one output)."
+                             f" Received: loss_weights={loss_weights!r}")
+        if weighted_metrics:
+            raise ValueError("`weighted_metrics` is not supported; metrics are unweighted.")
+        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+            metrics = [metrics]
+        if isinstance(metrics, dict):
+            raise ValueError("`metrics` must be a list (fastmlp models have one output).")
+        self.optimizer = optimizers_module.get(optimizer)
+        self._loss_obj = losses_module.get(loss) if loss is not None else None
+        if self._loss_obj is not None:
+            self._loss_obj.to_spec()  # rejects settings the loop cannot run, now
+        self.loss = loss
+        self._metric_ids = list(metrics or [])
+        for m in self._metric_ids:  # validate names now; "accuracy" resolves once built
+            metrics_module.get(m, "mean_squared_error", 1)
+        self.compiled = True
+        self._core_compiled = False
+        if self._core is not None:
+            self._compile_core()
+
+    def _on_built(self) -> None:
+        self._core_compiled = False
+        if self.compiled:
+            self._compile_core()
+
+    def _compile_core(self) -> None:
+        loss_spec = self._loss_obj.to_spec() if self._loss_obj is not None else \
+            {"name": "mean_squared_error", "from_logits": False, "label_smoothing": 0.0,
+             "delta": 1.0}
+        out_dim = int(self._core.output_dim)
+        self._metrics = [metrics_module.get(m, loss_spec["name"], out_dim)
+                         for m in self._metric_ids]
+        # The core's MAE/MSE read dense targets; with integer labels NumPy computes them instead
+        # (against one-hot targets).
+        sparse = loss_spec["name"] == "sparse_categorical_crossentropy"
+        self._metric_core_names = [
+            None if sparse and m.core_name in ("mean_absolute_error", "mean_squared_error")
+            else m.core_name for m in self._metrics]
+        core_names = list(dict.fromkeys(n for n in self._metric_core_names if n))
+        self._core.compile(loss_spec, self.optimizer.to_spec(), core_names)
+        self.optimizer._bind(self._core)
+        self._core_compiled = True
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"You must call `compile()` before using `{what}`.")
+        if self._loss_obj is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+
+    @property
+    def metrics_names(self) -> List[str]:
+        return ["loss"] + [m.name for m in self._metrics]
+
+    def _is_sparse(self) -> bool:
+        return self._loss_obj is not None and \
+            self._loss_obj._core_name == "sparse_categorical_crossentropy"
+
+    def _optimizer_param_count(self) -> int:
+        if not self._core_compiled or int(self._core.iterations) == 0:
+            return 0
+        _, slots = self._core.get_optimizer_state()
+        return int(sum(np.asarray(s).size for s in slots)) + 2  # + iterations, learning rate
+
+    # ---- data ---------------------------------------------------------------------------------
+    def _prepare(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
+                 prefix: str = "") -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        self._ensure_built(x)
+        if not self._core_compiled:
+            self._compile_core()
+        xs = prepare_x(x, self._sample_shape, prefix + "x")
+        ys = prepare_y(y, xs.shape[0], int(self._core.output_dim), self._is_sparse(),
+                       prefix + "y")
+        sw = prepare_sample_weight(sample_weight, xs.shape[0], prefix + "sample_weight")
+        if class_weight is not None:
+            cw = class_weights_to_sample_weights(class_weight, ys)
+            sw = cw if sw is None else np.ascontiguousarray(sw * cw)
+        return xs, ys, sw
+
+    def _logs_from(self, core_logs: Dict[str, float], y: np.ndarray,
+                   y_pred: Optional[np.ndarray]) -> Dict[str, float]:
+        logs = {"loss": float(core_logs["loss"])}
+        for m, core_name in zip(self._metrics, self._metric_core_names):
+            if core_name:
+                logs[m.name] = float(core_logs[core_name])
+            else:
+                logs[m.name] = float(m.compute(y, y_pred))
+        return dict(sorted(logs.items()))
+
+    def _pred_buffer(self, n: int) -> Optional[np.ndarray]:
+        if any(name is None for name in self._metric_core_names):
+            return np.empty((n, int(self._core.output_dim)), dtype=np.float32)
+        return None
+
+    def _ordered(self, logs: Dict[str, float], return_dict: bool) -> Any:
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[m.name] for m in self._metrics]
+        return values[0] if len(values) == 1 else values
+
+    # ---- fit ----------------------------------------------------------------------------------
+    def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
+            epochs: int = 1, verbose: Union[str, int] = "auto",
+            callbacks: Optional[Sequence[Any]] = None, validation_split: float = 0.0,
+            validation_data: Optional[Tuple[Any, ...]] = None, shuffle: Union[bool, str] = True,
+            class_weight: Optional[Dict[int, float]] = None, sample_weight: Any = None,
+            initial_epoch: int = 0, steps_per_epoch: Optional[int] = None,
+            validation_steps: Optional[int] = None,
+            validation_batch_size: Optional[int] = None, validation_freq: int = 1) -> History:
+        """Trains for ``epochs - initial_epoch`` epochs; returns the `History`.
+
+        Args:
+            x: inputs, shape ``(n, *input_shape)``; any numeric dtype (float32 C-contiguous is
+                used without a copy; uint8 and float64 are converted per batch).
+            y: integer labels ``(n,)`` for sparse losses, else ``(n, outputs)`` targets.
+            batch_size: Defaults to 32.
+            epochs: index of the last epoch (as Keras, with ``initial_epoch``). Defaults to 1.
+            verbose: "auto" (= 1), 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: list of `fastmlp.callbacks.Callback`.
+            validation_split: fraction of the data, taken from the end before shuffling, held
+                out for validation. Defaults to 0.0.
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``;
+                overrides ``validation_split``.
+            shuffle: shuffle the training rows every epoch (seeded). Defaults to True.
+            class_weight: ``{class_index: weight}`` multiplying the sample weights.
+            sample_weight: per-sample weights ``(n,)``.
+            initial_epoch: epoch to start from (for resuming). Defaults to 0.
+            steps_per_epoch: batches per epoch, cycling through the data; None uses all rows.
+            validation_batch_size: Defaults to ``batch_size``.
+            validation_freq: validate every this many epochs. Defaults to 1.
+
+        Returns:
+            `History` whose ``history`` maps "loss", each metric and their "val_" forms to
+            per-epoch lists.
+        """
+        self._require_compiled("fit")
+        verbose_level = _verbosity(verbose)
+        batch_size = _positive_int("batch_size", batch_size, 32)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"Received an invalid value for `epochs`, expected a non-negative "
+                             f"integer. Received: epochs={epochs!r}")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"`validation_split` must be in [0, 1). Received: "
+                             f"validation_split={validation_split!r}")
+        xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
+        val = None
+        if validation_data is not None:
+            val = self._validation_arrays(validation_data)
+        elif validation_split:
+            split = int(math.floor(xs.shape[0] * (1.0 - validation_split)))
+            if split == 0 or split == xs.shape[0]:
+                raise ValueError(f"`validation_split`={validation_split} leaves no training or no"
+                                 f" validation samples out of {xs.shape[0]}.")
+            val = (xs[split:], ys[split:], None if sw is None else sw[split:])
+            xs, ys, sw = xs[:split], ys[:split], None if sw is None else sw[:split]
+        if xs.shape[0] == 0:
+            raise ValueError("Argument `x` has no samples.")
+        steps_arg = _positive_int("steps_per_epoch", steps_per_epoch, 0) or None
+        steps = steps_arg or math.ceil(xs.shape[0] / batch_size)
+        val_batch = _positive_int("validation_batch_size", validation_batch_size, batch_size)
+        freq = _positive_int("validation_freq", validation_freq, 1)
+
+        history = History()
+        user = list(callbacks or [])
+        # A ProgbarLogger the user passed replaces the default one (as in Keras).
+        progbar = next((cb for cb in user if isinstance(cb, ProgbarLogger)), None)
+        if progbar is None and verbose_level:
+            progbar = ProgbarLogger()
+            user.insert(0, progbar)
+        cbs = CallbackList(user + [history],
+                           model=self, params={"verbose": verbose_level, "epochs": epochs,
+                                               "steps": steps})
+        self.stop_training = False
+        self.history = history
+        cbs.on_train_begin()
+        logs: Dict[str, float] = {}
+        pacing = _BatchPacing(cbs, progbar, steps)
+        for epoch in range(int(initial_epoch), int(epochs)):
+            cbs.on_epoch_begin(epoch)
+            ex, ey, esw = self._epoch_rows(xs, ys, sw, steps_arg, batch_size)
+            logs = self._train_one_epoch(ex, ey, esw, batch_size, bool(shuffle), pacing)
+            if val is not None and (epoch + 1) % freq == 0:
+                cbs.on_test_begin()
+                val_logs = self._evaluate_prepared(*val, val_batch)
+                cbs.on_test_end(val_logs)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return history
+
+    def _validation_arrays(self, data: Any) -> Tuple[np.ndarray, np.ndarray, Any]:
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val,"
+                             f" sample_weight_val). Received: {type(data).__name__} of length "
+                             f"{len(data) if hasattr(data, '__len__') else '?'}")
+        return self._prepare(data[0], data[1], data[2] if len(data) == 3 else None,
+                             prefix="validation_data: ")
+
+    def _epoch_rows(self, xs, ys, sw, steps: Optional[int], batch_size: int):
+        """All rows, or (with steps_per_epoch) the next window of steps * batch_size rows."""
+        if steps is None or steps * batch_size >= xs.shape[0]:
+            return xs, ys, sw
+        start = (self._epochs_seen * steps * batch_size) % xs.shape[0]
+        idx = np.arange(start, start + steps * batch_size) % xs.shape[0]
+        return xs[idx], ys[idx], None if sw is None else sw[idx]
+
+    def _train_one_epoch(self, xs, ys, sw, batch_size: int, shuffle: bool,
+                         pacing: "_BatchPacing") -> Dict[str, float]:
+        y_pred = self._pred_buffer(xs.shape[0])
+        seed = _random.epoch_seed(self._shuffle_seed, self._epochs_seen)
+        started = time.perf_counter()
+        core_logs = self._core.train_epoch(
+            xs, ys, sample_weight=sw, batch_size=batch_size, shuffle=shuffle, seed=seed,
+            y_pred_out=y_pred, batch_callback=pacing.hook(self),
+            callback_every=pacing.every)
+        pacing.measured(time.perf_counter() - started)
+        self._epochs_seen += 1
+        return self._logs_from(dict(core_logs), ys, y_pred)
+
+    # ---- evaluate / predict -------------------------------------------------------------------
+    def _evaluate_prepared(self, xs, ys, sw, batch_size: int) -> Dict[str, float]:
+        y_pred = self._pred_buffer(xs.shape[0])
+        core_logs = self._core.evaluate(xs, ys, sample_weight=sw, batch_size=batch_size,
+                                        y_pred_out=y_pred)
+        return self._logs_from(dict(core_logs), ys, y_pred)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
+                 verbose: Union[str, int] = "auto", sample_weight: Any = None,
+                 steps: Optional[int] = None, callbacks: Optional[Sequence[Any]] = None,
+                 return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
+        """Loss and metrics on ``(x, y)`` in inference mode.
+
+        Returns:
+            The loss (a float) when no metrics were compiled, else ``[loss, *metrics]`` in the
+            order given to ``compile`` (Keras's order); a dict with ``return_dict=True``.
+        """
+        self._require_compiled("evaluate")
+        verbose_level = _verbosity(verbose)
+        batch_size = _positive_int("batch_size", batch_size, 32)
+        xs, ys, sw = self._prepare(x, y, sample_weight)
+        cbs = CallbackList(callbacks, model=self, params={"verbose": verbose_level, "epochs": 1,
+                                                          "steps": None})
+        cbs.on_test_begin()
+        started = time.perf_counter()
+        logs = self._evaluate_prepared(xs, ys, sw, batch_size)
+        cbs.on_test_end(logs)
+        if verbose_level:
+            bar = ProgbarLogger()
+            bar.set_params({"verbose": verbose_level})
+            bar.show_result(math.ceil(xs.shape[0] / batch_size), time.perf_counter() - started,
+                            logs)
+        return self._ordered(logs, return_dict)
+
+    def predict(self, x: Any, batch_size: Optional[int] = None,
+                verbose: Union[str, int] = "auto", steps: Optional[int] = None,
+                callbacks: Optional[Sequence[Any]] = None) -> np.ndarray:
+        """Outputs for ``x`` in inference mode, as a new float32 array ``(n, outputs)``.
+
+        Small inputs take a direct path (no threads, no progress line); larger ones run in
+        parallel row blocks and print one progress line when ``verbose`` is not 0.
+        """
+        core = self._core
+        if core is not None and type(x) is np.ndarray and x.ndim == 2 and \
+                x.shape[0] <= _SMALL_PREDICT_ROWS and x.shape[1] == self._input_dim and \
+                x.dtype == np.float32 and x.flags.c_contiguous and not callbacks:
+            return core.predict(x) if batch_size is None else core.predict(x, batch_size)
+        verbose_level = _verbosity(verbose)
+        self._ensure_built(x)
+        xs = prepare_x(x, self._sample_shape)
+        cbs = CallbackList(callbacks, model=self, params={"verbose": verbose_level})
+        cbs.on_predict_begin()
+        started = time.perf_counter()
+        out = self._core.predict(xs) if batch_size is None else \
+            self._core.predict(xs, _positive_int("batch_size", batch_size, 32))
+        cbs.on_predict_end()
+        if verbose_level and xs.shape[0] > _SMALL_PREDICT_ROWS:
+            bar = ProgbarLogger()
+            bar.set_params({"verbose": verbose_level})
+            bar.show_result(math.ceil(xs.shape[0] / (batch_size or 32)),
+                            time.perf_counter() - started, {})
+        return out
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """Outputs for one batch, with no progress output (the fast path of ``predict``)."""
+        return self.predict(x, verbose=0)
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: Optional[Dict[int, float]] = None,
+                       return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
+        """One optimizer step on the whole of ``(x, y)``; returns that batch's loss/metrics
+        (scalar or list as ``evaluate``). Metrics are of this batch only (not accumulated)."""
+        self._require_compiled("train_on_batch")
+        xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
+        y_pred = self._pred_buffer(xs.shape[0])
+        core_logs = self._core.train_epoch(xs, ys, sample_weight=sw, batch_size=xs.shape[0],
+                                           shuffle=False, seed=0, y_pred_out=y_pred)
+        return self._ordered(self._logs_from(dict(core_logs), ys, y_pred), return_dict)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
+        """Loss/metrics of one batch in inference mode (as ``evaluate``)."""
+        self._require_compiled("test_on_batch")
+        xs, ys, sw = self._prepare(x, y, sample_weight)
+        return self._ordered(self._evaluate_prepared(xs, ys, sw, max(xs.shape[0], 1)),
+                             return_dict)
+
+    # ---- saving (format in fastmlp.saving) ----------------------------------------------------
+    def save(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
+        """Saves architecture, weights, compile settings and optimizer state to one file
+        (".fastmlp" or ".keras"); see `fastmlp.saving` for the format."""
+        from fastmlp import saving
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Saves only the weights (fastmlp's format, whatever the file name says)."""
+        from fastmlp import saving
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
+        """Loads weights saved by ``save_weights`` (or ``save``) into this built model."""
+        from fastmlp import saving
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+
+class _BatchPacing:
+    """How often the C++ loop calls back into Python during an epoch.
+
+    Never when no callback needs batches; every batch when a user callback overrides a batch
+    hook; otherwise (only the live progress bar) about 20 times a second, re-estimated from the
+    measured time per step after each epoch, so the bar costs nothing measurable.
+    """
+
+    def __init__(self, cbs: CallbackList, progbar: Optional[ProgbarLogger], steps: int) -> None:
+        self.cbs, self.steps = cbs, steps
+        others = [cb for cb in cbs.batch_callbacks if cb is not progbar]
+        self.enabled = bool(cbs.batch_callbacks)
+        self.every = 1 if others or not self.enabled else max(1, steps // 100)
+        self._adaptive = self.enabled and not others
+
+    def hook(self, model: Any):
+        if not self.enabled:
+            return None
+        cbs, steps = self.cbs, self.steps
+        cbs.on_train_batch_begin(0)
+
+        def on_batch(batch: int, logs: Any) -> bool:
+            cbs.on_train_batch_end(batch, dict(sorted(dict(logs).items())))
+            if batch + 1 < steps:
+                cbs.on_train_batch_begin(batch + 1)
+            return bool(model.stop_training)
+        return on_batch
+
+    def measured(self, seconds: float) -> None:
+        if self._adaptive and self.steps:
+            per_step = max(seconds / self.steps, 1e-9)
+            self.every = int(max(1, min(self.steps, 0.05 / per_step)))

@@ -1,0 +1,343 @@
+"""fastmlp's model file format: save, load, and weights-only files.
+
+A file is a ZIP archive (entries stored uncompressed) with exactly these members:
+
+- ``fastmlp.json``: ``{"format": "fastmlp", "format_version": 1, "kind": "model" | "weights",
+  "fastmlp_version", "model_config" (Sequential.get_config()), "compile_config" (optimizer, loss
+  and metrics as configs, or null), "training_state" ({"shuffle_seed", "epochs_seen"})}``;
+- ``manifest.json``: ``{"arrays": [{"name", "path", "dtype", "shape", "nbytes"}, ...]}`` where
+  ``name`` is ``"weights/<i>"`` (``get_weights()`` order) or ``"optimizer/<i>"`` (optimizer
+  slots) and ``dtype`` is ``"<f4"``; the optimizer's step count is ``"optimizer/iterations"``
+  (``"<i8"``, shape ``[]``);
+- ``arrays/<k>.bin``: the raw little-endian bytes of each array, C order.
+
+Loading never runs code: JSON and raw bytes only, no pickle, and only fastmlp's own layer,
+optimizer, loss and metric classes can be named. It checks the magic and version, member names
+(no absolute paths, no "..", nothing unexpected), sizes (each array's bytes against its dtype and
+shape, and against limits, so a hostile archive cannot exhaust memory), then the shapes against
+the model; any problem is a ValueError naming it.
+
+Saving is atomic: the archive is written to a temporary file in the target's directory, flushed
+to disk (fsync) and renamed over the target; on any failure the temporary file is removed and an
+existing file is left untouched.
+
+Weights-only files (``model.save_weights("w.weights.h5")``) use the same container with
+``"kind": "weights"``; the ".weights.h5" name Keras requires is accepted but the content is this
+format, not HDF5. Files of format version 1 will keep loading in later versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import warnings
+import zipfile
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+FORMAT = "fastmlp"
+FORMAT_VERSION = 1
+MODEL_SUFFIXES = (".fastmlp", ".keras")
+MAX_JSON_BYTES = 16 * 1024 * 1024
+MAX_TOTAL_ARRAY_BYTES = 16 * 1024 ** 3
+MAX_ARRAYS = 100_000
+_DTYPES = {"<f4": np.dtype("<f4"), "<i8": np.dtype("<i8")}
+_ARRAY_MEMBER = re.compile(r"^arrays/[0-9]{1,9}\.bin$")
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same model gives the same bytes
+
+__all__ = ["FORMAT_VERSION", "load_model", "load_weights", "save_model", "save_weights"]
+
+
+# ---- writing -----------------------------------------------------------------------------------
+def _entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data)
+
+
+def _write_archive(path: str, header: Dict[str, Any],
+                   arrays: List[Tuple[str, np.ndarray]], overwrite: bool) -> None:
+    path = os.fspath(path)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path} exists and overwrite=False.")
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            manifest = []
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                _entry(zf, "fastmlp.json", json.dumps(header, indent=1).encode())
+                for k, (name, arr) in enumerate(arrays):
+                    data = np.asarray(arr, order="C").astype(arr.dtype.newbyteorder("<"),
+                                                            copy=False)
+                    member = f"arrays/{k}.bin"
+                    manifest.append({"name": name, "path": member, "dtype": data.dtype.str,
+                                     "shape": list(data.shape), "nbytes": int(data.nbytes)})
+                    _entry(zf, member, data.tobytes())
+                _entry(zf, "manifest.json", json.dumps({"arrays": manifest}, indent=1).encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable; not possible on every platform
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _header(model: Any, kind: str) -> Dict[str, Any]:
+    from fastmlp import __version__
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
+            "fastmlp_version": __version__, "model_config": model.get_config(),
+            "compile_config": None,
+            "training_state": {"shuffle_seed": int(model._shuffle_seed),
+                               "epochs_seen": int(model._epochs_seen)}}
+
+
+def _compile_config(model: Any) -> Optional[Dict[str, Any]]:
+    from fastmlp import losses, metrics, optimizers
+    if not model.compiled:
+        return None
+    saved = []
+    for m in model._metric_ids:
+        try:
+            saved.append(metrics.serialize(m))
+        except ValueError:  # a user function: the file holds no code, so it is left out
+            warnings.warn(f"Metric {m!r} is not saved (custom functions cannot be stored); "
+                          "compile the loaded model again to use it.", stacklevel=4)
+    return {"optimizer": optimizers.serialize(model.optimizer),
+            "loss": None if model._loss_obj is None else losses.serialize(model._loss_obj),
+            "metrics": saved}
+
+
+def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
+    """Writes ``model`` (architecture, weights, compile settings, optimizer state) atomically."""
+    path = os.fspath(filepath)
+    if not path.endswith(MODEL_SUFFIXES):
+        raise ValueError(f"The filename must end in `.fastmlp` (or `.keras`). Received: "
+                         f"filepath={path}")
+    model._require_built("save")
+    header = _header(model, "model")
+    header["compile_config"] = _compile_config(model)
+    arrays = [(f"weights/{i}", w) for i, w in enumerate(model.get_weights())]
+    if model._core_compiled:
+        iterations, slots = model._core.get_optimizer_state()
+        arrays.append(("optimizer/iterations", np.array(int(iterations), dtype="<i8")))
+        arrays += [(f"optimizer/{i}", np.asarray(s, dtype=np.float32))
+                   for i, s in enumerate(slots)]
+    _write_archive(path, header, arrays, overwrite)
+
+
+def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
+    """Writes only the weights (and the architecture, for checking on load) atomically."""
+    model._require_built("save_weights")
+    arrays = [(f"weights/{i}", w) for i, w in enumerate(model.get_weights())]
+    _write_archive(os.fspath(filepath), _header(model, "weights"), arrays, overwrite)
+
+
+# ---- reading -----------------------------------------------------------------------------------
+def _fail(path: str, why: str) -> ValueError:
+    return ValueError(f"Cannot load {path!r}: {why}")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: str) -> bytes:
+    if info.file_size > limit:
+        raise _fail(path, f"member {info.filename!r} declares {info.file_size} bytes, more than "
+                          f"the limit of {limit}")
+    with zf.open(info) as f:
+        data = f.read(limit + 1)
+    if len(data) != info.file_size or len(data) > limit:
+        raise _fail(path, f"member {info.filename!r} has {len(data)} bytes, expected "
+                          f"{info.file_size}")
+    return data
+
+
+def _read_archive(filepath: str) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No file found at {path!r}.")
+    try:
+        zf = zipfile.ZipFile(path, "r")
+    except zipfile.BadZipFile:
+        raise _fail(path, "not a fastmlp file (not a ZIP archive)") from None
+    with zf:
+        infos = {}
+        for info in zf.infolist():
+            name = info.filename
+            if name in infos or name.startswith(("/", "\\")) or ".." in name or "\\" in name \
+                    or ":" in name or not (name in ("fastmlp.json", "manifest.json")
+                                           or _ARRAY_MEMBER.match(name)):
+                raise _fail(path, f"unexpected archive member {name!r}")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _fail(path, f"member {name!r} uses an unsupported compression")
+            infos[name] = info
+        if len(infos) > MAX_ARRAYS + 2:
+            raise _fail(path, f"too many members ({len(infos)})")
+        for required in ("fastmlp.json", "manifest.json"):
+            if required not in infos:
+                raise _fail(path, f"missing {required!r} (not a fastmlp file)")
+        header = _parse_json(_read_member(zf, infos["fastmlp.json"], MAX_JSON_BYTES, path),
+                             "fastmlp.json", path)
+        _check_header(header, path)
+        manifest = _parse_json(_read_member(zf, infos["manifest.json"], MAX_JSON_BYTES, path),
+                               "manifest.json", path)
+        return header, _read_arrays(zf, infos, manifest, path)
+
+
+def _parse_json(data: bytes, member: str, path: str) -> Dict[str, Any]:
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise _fail(path, f"{member} is not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise _fail(path, f"{member} must hold a JSON object")
+    return value
+
+
+def _check_header(header: Dict[str, Any], path: str) -> None:
+    if header.get("format") != FORMAT:
+        raise _fail(path, f"not a fastmlp file (format {header.get('format')!r})")
+    version = header.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise _fail(path, f"invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise _fail(path, f"written in format version {version} by a newer fastmlp; this "
+                          f"version reads up to {FORMAT_VERSION}. Upgrade fastmlp.")
+    if header.get("kind") not in ("model", "weights"):
+        raise _fail(path, f"unknown kind {header.get('kind')!r}")
+    if not isinstance(header.get("model_config"), dict):
+        raise _fail(path, "missing model_config")
+
+
+def _read_arrays(zf: zipfile.ZipFile, infos: Dict[str, zipfile.ZipInfo],
+                 manifest: Dict[str, Any], path: str) -> Dict[str, np.ndarray]:
+    entries = manifest.get("arrays")
+    if not isinstance(entries, list) or len(entries) > MAX_ARRAYS:
+        raise _fail(path, "manifest.json has no valid 'arrays' list")
+    arrays: Dict[str, np.ndarray] = {}
+    total = 0
+    for e in entries:
+        if not isinstance(e, dict):
+            raise _fail(path, f"invalid manifest entry {e!r:.100}")
+        name, member, dtype = e.get("name"), e.get("path"), _DTYPES.get(e.get("dtype"))
+        shape, nbytes = e.get("shape"), e.get("nbytes")
+        if not isinstance(name, str) or name in arrays or member not in infos or \
+                not _ARRAY_MEMBER.match(str(member)):
+            raise _fail(path, f"manifest entry {name!r} names a missing or invalid member "
+                              f"{member!r}")
+        if dtype is None:
+            raise _fail(path, f"array {name!r} has unsupported dtype {e.get('dtype')!r}")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool)
+                                                  and 0 <= d < 2**40 for d in shape):
+            raise _fail(path, f"array {name!r} has an invalid shape {shape!r}")
+        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if nbytes != expected or infos[member].file_size != expected:
+            raise _fail(path, f"array {name!r}: manifest says {nbytes} bytes, shape {shape} of "
+                              f"{dtype.str} needs {expected}, the archive holds "
+                              f"{infos[member].file_size}")
+        total += expected
+        if total > MAX_TOTAL_ARRAY_BYTES:
+            raise _fail(path, f"arrays exceed the limit of {MAX_TOTAL_ARRAY_BYTES} bytes")
+        data = _read_member(zf, infos[member], expected, path)
+        arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape).astype(
+            dtype.newbyteorder("="))
+    return arrays
+
+
+def _numbered(arrays: Dict[str, np.ndarray], prefix: str, path: str) -> List[np.ndarray]:
+    out = []
+    while f"{prefix}/{len(out)}" in arrays:
+        out.append(arrays[f"{prefix}/{len(out)}"])
+    extra = [k for k in arrays if k.startswith(prefix + "/") and k != "optimizer/iterations"
+             and k not in {f"{prefix}/{i}" for i in range(len(out))}]
+    if extra:
+        raise _fail(path, f"unexpected arrays {extra[:5]}")
+    return out
+
+
+def load_model(filepath: str, custom_objects: Any = None, compile: bool = True,
+               safe_mode: bool = True) -> Any:
+    """Loads a model saved by ``model.save``: same architecture and weights (predictions are
+    bit-identical), compiled as it was and with its optimizer state, so ``fit`` continues
+    exactly where it stopped (pass ``initial_epoch`` as with Keras if you use epoch numbers).
+
+    Args:
+        filepath: the file.
+        custom_objects: not supported (must be None): the format holds no code.
+        compile: recompile with the saved settings and optimizer state. Defaults to True.
+        safe_mode: accepted for Keras compatibility; loading is always safe.
+    """
+    from fastmlp.models import Sequential
+    if custom_objects:
+        raise ValueError("`custom_objects` is not supported: fastmlp files hold no code.")
+    path = os.fspath(filepath)
+    header, arrays = _read_archive(path)
+    if header["kind"] != "model":
+        raise _fail(path, "this is a weights-only file; build the model and use "
+                          "model.load_weights()")
+    try:
+        model = Sequential.from_config(header["model_config"])
+    except (TypeError, KeyError) as e:
+        raise _fail(path, f"invalid model_config ({e})") from None
+    model._require_built("load_model")
+    model.set_weights(_numbered(arrays, "weights", path))
+    _restore_training_state(model, header.get("training_state") or {})
+    if compile and header.get("compile_config"):
+        _restore_compile(model, header["compile_config"], arrays, path)
+    return model
+
+
+def _restore_training_state(model: Any, state: Dict[str, Any]) -> None:
+    seed, seen = state.get("shuffle_seed"), state.get("epochs_seen", 0)
+    if isinstance(seed, int) and seed > 0:
+        model._shuffle_seed = seed
+    if isinstance(seen, int) and seen >= 0:
+        model._epochs_seen = seen
+
+
+def _restore_compile(model: Any, config: Dict[str, Any], arrays: Dict[str, np.ndarray],
+                     path: str) -> None:
+    from fastmlp import losses, metrics, optimizers
+    model.compile(optimizer=optimizers.deserialize(config["optimizer"]),
+                  loss=None if config.get("loss") is None else
+                  losses.deserialize(config["loss"]),
+                  metrics=[metrics.deserialize(m) for m in config.get("metrics") or []])
+    slots = _numbered(arrays, "optimizer", path)
+    if "optimizer/iterations" in arrays:
+        iterations = int(arrays["optimizer/iterations"])
+        model._core.set_optimizer_state(iterations, [np.ascontiguousarray(s, np.float32)
+                                                     for s in slots])
+
+
+def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
+    """Loads the weights of a file written by ``save_weights`` or ``save`` into ``model``."""
+    path = os.fspath(filepath)
+    _, arrays = _read_archive(path)
+    if model._core is None:
+        raise ValueError(f"Model {model.name!r} is not built; build it before load_weights().")
+    weights = _numbered(arrays, "weights", path)
+    expected = model.get_weights()
+    if len(weights) != len(expected) or any(w.shape != e.shape
+                                            for w, e in zip(weights, expected)):
+        if not skip_mismatch:
+            raise ValueError(
+                f"Cannot load weights from {path!r}: the file holds {len(weights)} arrays of "
+                f"shapes {[w.shape for w in weights]}, the model has {len(expected)} of shapes "
+                f"{[e.shape for e in expected]}.")
+        weights = [w if i < len(weights) and weights[i].shape == e.shape else e
+                   for i, (w, e) in enumerate(zip(weights + [None] * len(expected), expected))]
+    model.set_weights(weights)
