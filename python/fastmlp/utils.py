@@ -13,7 +13,7 @@ import numpy as np
 
 from fastmlp import _random
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = ["plot_history", "set_random_seed", "to_categorical"]
 
 
 def set_random_seed(seed: int) -> None:
@@ -59,3 +59,4 @@ def to_categorical(x: Any, num_classes: Optional[int] = None) -> np.ndarray:
 
 
 # ---- plotting helpers (added by the plotting work) ----------------------------------------------
+from fastmlp.plotting import plot_history  # noqa: E402,F401  (matplotlib imported only when called)
