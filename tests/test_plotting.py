@@ -46,3 +46,9 @@ def test_missing_matplotlib_message(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r'pip install "fastmlp\[plot\]"'):
         plotting.plot_history(HISTORY, tmp_path / "h.png")
+
+
+def test_reexported_from_utils():
+    import fastmlp
+
+    assert fastmlp.utils.plot_history is plotting.plot_history
