@@ -16,12 +16,13 @@ from fastmlp.datasets import fashion_mnist, fashion_mnist_small
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
 
 
-def run_cli(*args, tmp_path=None):
+def run_cli(*args, env=None):
     """Run `python -m fastmlp ARGS` against the fastmlp under test; never download."""
-    env = dict(os.environ, FASTMLP_NO_DOWNLOAD="1",
-               PYTHONPATH=os.pathsep.join([PACKAGE_PARENT, os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "fastmlp", *map(str, args)], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    full_env = dict(os.environ, FASTMLP_NO_DOWNLOAD="1", **(env or {}),
+                    PYTHONPATH=os.pathsep.join([PACKAGE_PARENT,
+                                                os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "fastmlp", *map(str, args)], env=full_env,
+                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +118,20 @@ def test_predict_rejects_non_npy_input(trained, tmp_path):
     assert "cannot read" in result.stderr and "as a .npy array" in result.stderr
 
 
-def test_explicit_dataset_not_found_says_how_to_get_it(tmp_path):
-    result = run_cli("train", "--dataset", "mnist", "--data-dir", tmp_path)
+@pytest.mark.parametrize("dataset", ["mnist", "auto"])
+def test_wrong_data_dir_is_an_error(tmp_path, dataset):
+    result = run_cli("train", "--dataset", dataset, "--data-dir", tmp_path)
     assert result.returncode == 1
-    assert "mnist: " in result.stderr and "does not hold all of" in result.stderr
+    assert f"{tmp_path} does not hold all of" in result.stderr
+    assert "shipped" not in result.stdout
+
+
+def test_mnist_offline_says_how_to_get_it(tmp_path):
+    env_free = {"XDG_CACHE_HOME": str(tmp_path), "FASTMLP_DATA": str(tmp_path / "none")}
+    result = run_cli("train", "--dataset", "mnist", env=env_free)
+    assert result.returncode == 1
+    assert "mnist not found" in result.stderr
+    assert "FASTMLP_DATA" in result.stderr and "path=" in result.stderr
 
 
 def test_auto_falls_back_to_shipped_subset_and_says_so(monkeypatch, tmp_path, capsys):

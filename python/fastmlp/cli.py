@@ -92,7 +92,11 @@ def _fraction(text: str) -> float:
 
 
 def _load_dataset(name: str, data_dir: Optional[str], download: bool):
-    """Return (resolved name, where it came from, arrays); 'auto' never downloads."""
+    """Return (resolved name, where it came from, arrays).
+
+    'auto' never downloads, and falls back to the shipped subset only when no directory was
+    named: a wrong --data-dir is an error, not a reason to train on something else.
+    """
     from fastmlp import datasets
 
     if name == "fashion_mnist_small":
@@ -102,7 +106,7 @@ def _load_dataset(name: str, data_dir: Optional[str], download: bool):
     try:
         files = module.locate(path=data_dir, download=download and name != "auto")
     except datasets.DatasetNotFoundError as exc:
-        if name != "auto":
+        if name != "auto" or data_dir is not None:
             raise CommandError(str(exc)) from exc
         print("Fashion-MNIST not found locally, so training on the small subset shipped with "
               "fastmlp\n  (for the full data set: apt-get install dataset-fashion-mnist, or set "
