@@ -377,3 +377,10 @@ def test_regression_is_linear_in_informative_features():
 def test_generators_reject_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_keras_style_access():
+    import fastmlp as keras
+
+    assert keras.datasets.fashion_mnist.load_data is fashion_mnist.load_data
+    assert keras.datasets.mnist.load_data is mnist.load_data
