@@ -37,7 +37,8 @@ def main():
 
     fastmlp.utils.set_random_seed(0)
     ((x_train, y_train), (x_test, y_test)), name = load()
-    print(f"data: {name}, {len(x_train)} training / {len(x_test)} test images of {x_train.shape[1:]}")
+    print(f"data: {name}, {len(x_train)} training / {len(x_test)} test images "
+          f"of {x_train.shape[1:]}")
 
     model = fastmlp.Sequential([
         fastmlp.Input(shape=(28, 28)),

@@ -1,4 +1,4 @@
-"""A dense-only recipe for >= 0.90 test accuracy on Fashion-MNIST in about 30 s of training on 2 cores.
+"""A dense-only recipe for >= 0.90 test accuracy on Fashion-MNIST in ~30 s of training on 2 cores.
 
 The network is still a plain multilayer perceptron (no convolutions); the gain over the seed
 network (~0.89) comes from four cheap, standard ingredients:

@@ -34,8 +34,10 @@ def make_fashion_small():
     itr, ite = stratified(y_tr, TRAIN_PER_CLASS, rng), stratified(y_te, TEST_PER_CLASS, rng)
     out = os.path.join(OUT, "fashion_mnist_small")
     os.makedirs(out, exist_ok=True)
-    for stem, arr in (("train-images-idx3-ubyte", x_tr[itr]), ("train-labels-idx1-ubyte", y_tr[itr]),
-                      ("t10k-images-idx3-ubyte", x_te[ite]), ("t10k-labels-idx1-ubyte", y_te[ite])):
+    for stem, arr in (("train-images-idx3-ubyte", x_tr[itr]),
+                      ("train-labels-idx1-ubyte", y_tr[itr]),
+                      ("t10k-images-idx3-ubyte", x_te[ite]),
+                      ("t10k-labels-idx1-ubyte", y_te[ite])):
         write_idx(os.path.join(out, stem + ".gz"), arr, compress=True)
 
 

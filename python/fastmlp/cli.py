@@ -65,7 +65,8 @@ def _hidden_sizes(text: str) -> Tuple[int, ...]:
         sizes = ()
     if not sizes or any(s <= 0 for s in sizes):
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive layer widths such as 128,64 (or none), got {text!r}")
+            "expected comma-separated positive layer widths such as 128,64 (or none), "
+            f"got {text!r}")
     return sizes
 
 
@@ -118,7 +119,8 @@ def _load_dataset(name: str, data_dir: Optional[str], download: bool):
 
 def build_seed_model(hidden: Sequence[int], activation: str, input_shape=(28, 28),
                      num_classes: int = 10):
-    """The seed's network: uint8 images -> Rescaling(1/255) -> Dense(h, activation)... -> softmax."""
+    """The seed's network: uint8 images -> Rescaling(1/255) -> Dense(h, activation)... ->
+    softmax. Rescaling first lets the core fuse it into the uint8 -> float conversion."""
     import fastmlp
     from fastmlp import layers
 

@@ -37,7 +37,10 @@ def _check(files: Dict[str, "os.PathLike[str]"], arrays: Dict[str, np.ndarray],
 
 
 def load_files(files: Dict[str, "os.PathLike[str]"], num_classes: int = 10) -> Arrays:
-    """Read and cross-check the four IDX files; return Keras's ((x_train, y_train), (x_test, y_test))."""
+    """Read and cross-check the four IDX files (role -> path).
+
+    Returns Keras's layout: ``(x_train, y_train), (x_test, y_test)``.
+    """
     arrays = {role: read_idx(p) for role, p in files.items()}
     _check(files, arrays, num_classes)
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])

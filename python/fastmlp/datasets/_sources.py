@@ -30,7 +30,7 @@ class DatasetSpec:
 
     name: str                     # cache subdirectory and $FASTMLP_DATA subdirectory
     aliases: Tuple[str, ...]      # other subdirectory names to look in (e.g. "fashion_mnist")
-    files: Dict[str, str]         # role -> standard file stem, e.g. "x_train" -> "train-images-idx3-ubyte"
+    files: Dict[str, str]         # role -> file stem, "x_train" -> "train-images-idx3-ubyte"
     sha256: Dict[str, str]        # stem + ".gz" -> SHA-256 of the file the mirrors serve
     mirrors: Tuple[str, ...]      # base URLs ending in "/", tried in order
     system_dirs: Tuple[str, ...]  # directories of OS data packages
@@ -83,7 +83,7 @@ def sha256_of(path: os.PathLike) -> str:
 
 
 def fetch_url(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
-    """Copy `url` to `dest`. Module-level so tests can replace it (they must not use the network)."""
+    """Copy `url` to `dest`. Module-level so tests can replace it: they must not use the network."""
     with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
         shutil.copyfileobj(response, out)
 
