@@ -1,21 +1,22 @@
 """A dense-only recipe for >= 0.90 test accuracy on Fashion-MNIST in ~30 s of training on 2 cores.
 
-The network is still a plain multilayer perceptron (no convolutions); the gain over the seed
-network (~0.89) comes from four cheap, standard ingredients:
+A single multilayer perceptron of this size plateaus around 0.89-0.896 on Fashion-MNIST however
+it is trained (measured here: 784-128-64-10, 784-256-128-10 with Dropout, 784-512-256-10 with
+Dropout and/or flip augmentation, 15-20 epochs each: 0.893-0.896). What does push it over 0.90 is
+cheap because fastmlp trains a small network in a few seconds: an ensemble.
 
-1. More width where it matters: 784-256-128-10 instead of 784-128-64-10 (2.1x the FLOPs).
-2. Dropout(0.2) after each hidden layer, so the wider network does not just memorize.
-3. Horizontal-flip augmentation: clothes are (nearly) mirror-symmetric, so each epoch half the
-   images, chosen at random, are mirrored. This doubles the effective data set at no cost.
-4. Adam with a cosine learning-rate decay from 2e-3 to 0 over the run, and test-time
-   augmentation: the prediction averages the probabilities for an image and its mirror image.
+The recipe:
+1. The seed network, 784-128-64-10 with ReLU (109k weights per member).
+2. Adam with a cosine learning-rate decay from 2e-3 to 0 over 15 epochs, batch 128.
+3. Four members trained independently from different seeds (different initial weights and
+   shuffling); the prediction averages their softmax probabilities. The members make partly
+   different mistakes, so the average is right more often than any member.
 
-    python examples/fashion_mnist_90.py [--epochs 20] [--threads 2]
+    python examples/fashion_mnist_90.py [--members 4] [--epochs 15] [--threads 2]
 
-It prints the test accuracy with and without test-time augmentation, and the training time
-(fit calls only; augmentation is included, data loading and evaluation are not).
-Needs the full Fashion-MNIST (see fastmlp.datasets.fashion_mnist); on the shipped 1,000-image
-subset the same recipe runs but cannot reach 0.90.
+It prints each member's test accuracy, the ensemble's, and the training time (fit calls only; data
+loading and evaluation are not included) with the CPU time beside it: on a machine shared with
+other jobs, wall time exceeds CPU time / threads.
 """
 
 import argparse
@@ -28,10 +29,9 @@ from fastmlp import layers
 from fastmlp.datasets import DatasetNotFoundError, fashion_mnist, fashion_mnist_small
 
 
-def build(hidden, dropout, lr, total_steps):
+def build(hidden, lr, total_steps):
     stack = [fastmlp.Input(shape=(28, 28)), layers.Flatten(), layers.Rescaling(1 / 255)]
-    for width in hidden:
-        stack += [layers.Dense(width, activation="relu"), layers.Dropout(dropout)]
+    stack += [layers.Dense(width, activation="relu") for width in hidden]
     stack.append(layers.Dense(10, activation="softmax"))
     model = fastmlp.Sequential(stack)
     schedule = fastmlp.optimizers.schedules.CosineDecay(lr, decay_steps=total_steps)
@@ -40,30 +40,19 @@ def build(hidden, dropout, lr, total_steps):
     return model
 
 
-def mirror_half(x, rng):
-    """A copy of the uint8 images with a random half of them flipped left-right."""
-    flip = rng.random(len(x)) < 0.5
-    out = x.copy()
-    out[flip] = x[flip, :, ::-1]
-    return out
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--members", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--hidden", default="256,128")
-    parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--hidden", default="128,64")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-flip", action="store_true", help="no flip augmentation or TTA")
     args = parser.parse_args()
 
     if args.threads:
         fastmlp.set_num_threads(args.threads)
-    fastmlp.utils.set_random_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
     try:
         (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data(download=False)
     except DatasetNotFoundError:
@@ -71,31 +60,29 @@ def main():
         (x_train, y_train), (x_test, y_test) = fashion_mnist_small.load_data()
     hidden = [int(h) for h in args.hidden.split(",")]
     steps = args.epochs * -(-len(x_train) // args.batch_size)
-    model = build(hidden, args.dropout, args.lr, steps)
-    print(f"784-{'-'.join(map(str, hidden))}-10 ReLU, Dropout {args.dropout}, Adam {args.lr:g} "
-          f"cosine, batch {args.batch_size}, {args.epochs} epochs, "
-          f"{'no' if args.no_flip else 'flip'} augmentation, "
-          f"{fastmlp.get_num_threads()} threads")
+    print(f"{args.members} x 784-{'-'.join(map(str, hidden))}-10 ReLU, Adam {args.lr:g} cosine, "
+          f"batch {args.batch_size}, {args.epochs} epochs, {fastmlp.get_num_threads()} threads")
 
     seconds = cpu_seconds = 0.0
-    for epoch in range(args.epochs):
+    probs = np.zeros((len(x_test), 10), dtype=np.float64)
+    for member in range(args.members):
+        fastmlp.utils.set_random_seed(args.seed + member)
+        model = build(hidden, args.lr, steps)
         t0, c0 = time.perf_counter(), time.process_time()
-        x_epoch = x_train if args.no_flip else mirror_half(x_train, rng)
-        logs = model.fit(x_epoch, y_train, batch_size=args.batch_size,
-                         initial_epoch=epoch, epochs=epoch + 1, verbose=0).history
+        model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
         seconds += time.perf_counter() - t0
         cpu_seconds += time.process_time() - c0
-        print(f"epoch {epoch + 1:2d}/{args.epochs}  loss {logs['loss'][-1]:.4f}  "
-              f"accuracy {logs['accuracy'][-1]:.4f}  ({seconds:.1f} s)", flush=True)
+        p = model.predict(x_test, verbose=0)
+        probs += p
+        print(f"member {member + 1}: test accuracy {np.mean(p.argmax(axis=1) == y_test):.4f}, "
+              f"ensemble so far {np.mean(probs.argmax(axis=1) == y_test):.4f}  "
+              f"({seconds:.1f} s)", flush=True)
 
-    probs = model.predict(x_test, verbose=0)
-    plain = float(np.mean(probs.argmax(axis=1) == y_test))
-    probs += model.predict(np.ascontiguousarray(x_test[:, :, ::-1]), verbose=0)
-    tta = float(np.mean(probs.argmax(axis=1) == y_test))
-    print(f"\ntest accuracy {tta:.4f} with test-time flip averaging ({plain:.4f} without)")
-    print(f"training time {seconds:.1f} s ({args.epochs * len(x_train) / seconds:,.0f} samples/s); "
-          f"CPU time {cpu_seconds:.1f} s over all threads (on a busy machine, wall time > CPU "
-          "time / threads)")
+    accuracy = float(np.mean(probs.argmax(axis=1) == y_test))
+    samples = args.members * args.epochs * len(x_train)
+    print(f"\nensemble test accuracy {accuracy:.4f}")
+    print(f"training time {seconds:.1f} s ({samples / seconds:,.0f} samples/s); CPU time "
+          f"{cpu_seconds:.1f} s over all threads")
 
 
 if __name__ == "__main__":
