@@ -4,7 +4,7 @@
 (30 per class, from its test split), stored as gzip IDX files in ``data/fashion_mnist_small``
 (~0.55 MB). It needs no download and no system package, so the main job, the examples and the
 tests run on a fresh machine. Fashion-MNIST is (c) Zalando SE, MIT licence (see data/README.md).
-Expect about 0.8 test accuracy from a dense network on it, against about 0.89 on the full set.
+The seed network reaches about 0.76 test accuracy on it, against 0.895 on the full set.
 """
 
 from __future__ import annotations
