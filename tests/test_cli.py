@@ -56,7 +56,8 @@ def test_train_reports_dataset_accuracy_time_and_speed(trained):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "dataset: Fashion-MNIST small (shipped subset), 1000 training and 300 test" in out
-    assert "model: 784-32-10 relu, adam" in out and "2 epochs, batch 64, seed 3, 1 threads" in out
+    assert "model: 784-32-10 relu, adam" in out
+    assert "2 epochs, batch 64, seed 3, 1 threads, 0.2 held out for validation" in out
     assert "Epoch 2/2" in out and "val_accuracy" in out  # verbose 2: one line per epoch
     acc = float(re.search(r"^test accuracy: (\d\.\d{4}) \(test loss \d+\.\d+\)$", out, re.M)[1])
     assert 0.4 < acc <= 1.0  # 2 epochs on 800 images: well above chance (0.1)

@@ -152,6 +152,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
           f"images, from {origin}")
     model = build_seed_model(args.hidden, args.activation, x_train.shape[1:],
                              int(max(y_train.max(), y_test.max())) + 1)
+    if args.validation_split is None:
+        # Curves without validation would hide what a plot is for: over- or underfitting.
+        args.validation_split = 0.1 if args.plot else 0.0
     n_fit = len(x_train) - int(len(x_train) * args.validation_split)
     steps = args.epochs * -(-n_fit // args.batch_size)
     model.compile(optimizer=_make_optimizer(args.optimizer, args.lr, args.lr_schedule, steps),
@@ -160,7 +163,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       + (model.output_shape[-1],))
     print(f"model: {widths} {args.activation}, {args.optimizer} lr {args.lr:g} "
           f"({args.lr_schedule}), {args.epochs} epochs, batch {args.batch_size}, "
-          f"seed {args.seed}, {fastmlp.get_num_threads()} threads")
+          f"seed {args.seed}, {fastmlp.get_num_threads()} threads"
+          + (f", {args.validation_split:g} held out for validation" if args.validation_split
+             else ""))
     t0 = time.perf_counter()
     history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, verbose=args.verbose)
@@ -227,8 +232,9 @@ def _add_train_parser(sub) -> None:
                    help="cosine: decay to 0 over the run (default)")
     p.add_argument("--threads", type=_positive(int), help="threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--validation-split", type=_fraction, default=0.0,
-                   help="fraction of the training set held out for validation curves")
+    p.add_argument("--validation-split", type=_fraction, default=None,
+                   help="fraction of the training set held out for validation curves "
+                        "(default 0, or 0.1 with --plot)")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress bar, 2 one line per epoch")
     p.add_argument("--save", metavar="PATH", help="save the trained model here")
