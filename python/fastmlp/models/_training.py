@@ -376,6 +376,8 @@ class TrainingMixin:
         (scalar or list as ``evaluate``). Metrics are of this batch only (not accumulated)."""
         self._require_compiled("train_on_batch")
         xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
+        if xs.shape[0] == 0:
+            raise ValueError("Argument `x` has no samples.")
         y_pred = self._pred_buffer(xs.shape[0])
         core_logs = self._core.train_epoch(xs, ys, sample_weight=sw, batch_size=xs.shape[0],
                                            shuffle=False, seed=0, y_pred_out=y_pred)
