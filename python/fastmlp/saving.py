@@ -178,7 +178,7 @@ def _read_archive(filepath: str) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]
         raise FileNotFoundError(f"No file found at {path!r}.")
     try:
         zf = zipfile.ZipFile(path, "r")
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
         raise _fail(path, f"not a fastmlp file (not a ZIP archive: {e})") from None
     try:
         with zf:
@@ -197,6 +197,8 @@ def _read_members(zf: zipfile.ZipFile, path: str
                 or ":" in name or not (name in ("fastmlp.json", "manifest.json")
                                        or _ARRAY_MEMBER.match(name)):
             raise _fail(path, f"unexpected archive member {name!r}")
+        if info.flag_bits & 0x1:
+            raise _fail(path, f"member {name!r} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise _fail(path, f"member {name!r} uses an unsupported compression")
         if info.file_size > MAX_COMPRESSION_RATIO * info.compress_size + 65536:
@@ -309,13 +311,16 @@ def load_model(filepath: str, custom_objects: Any = None, compile: bool = True,
                           "model.load_weights()")
     try:
         model = Sequential.from_config(header["model_config"])
-    except (TypeError, KeyError) as e:
+    except (TypeError, KeyError, AttributeError) as e:
         raise _fail(path, f"invalid model_config ({e})") from None
     model._require_built("load_model")
     model.set_weights(_numbered(arrays, "weights", path))
     _restore_training_state(model, header.get("training_state") or {})
     if compile and header.get("compile_config"):
-        _restore_compile(model, header["compile_config"], arrays, path)
+        try:
+            _restore_compile(model, header["compile_config"], arrays, path)
+        except (TypeError, KeyError, AttributeError) as e:
+            raise _fail(path, f"invalid compile_config ({e})") from None
     return model
 
 
