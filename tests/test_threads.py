@@ -199,3 +199,47 @@ def test_busy_callers_and_nested_calls_do_not_deadlock_or_oversubscribe():
     # Each calling thread gets at most one team of fastmlp's size (no nested teams); NumPy's
     # BLAS pool adds a handful. (torch is left out: importing it alone takes seconds here.)
     assert int(peak) <= 6 * int(threads) + 16, proc.stdout
+
+
+def test_two_threads_fitting_one_model_get_a_clear_error_not_a_corrupted_model():
+    x, y = blobs(n=2000, features=32)
+    model = mlp()
+    model.fit(x[:32], y[:32], verbose=0)
+    errors = []
+
+    def worker():
+        try:
+            model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        except ValueError as e:
+            errors.append(str(e))
+    run_threads([worker, worker])
+    assert len(errors) <= 1
+    assert all("not allowed while this model is training" in e for e in errors)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert np.isfinite(model.predict(x, verbose=0)).all()
+
+
+@pytest.mark.parametrize("call, allowed", [
+    (lambda m, x, y: m.fit(x, y, verbose=0), False),
+    (lambda m, x, y: m.evaluate(x, y, verbose=0), False),
+    (lambda m, x, y: m.compile("sgd", "sparse_categorical_crossentropy"), False),
+    (lambda m, x, y: m.predict(x, verbose=0), True),
+    (lambda m, x, y: m(x[:3], training=True), True),
+    (lambda m, x, y: m(x, training=True), True),  # a larger batch than the loop's
+    (lambda m, x, y: m._core.compute_gradients(x, y.astype(np.int32)), True),
+    (lambda m, x, y: m.set_weights(m.get_weights()), True),
+])
+def test_calls_on_the_training_model_from_a_batch_callback(call, allowed):
+    x, y = blobs(n=256, features=32)
+    model = mlp()
+
+    class Reenter(fastmlp.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            call(self.model, x, y)
+    if allowed:
+        model.fit(x, y, batch_size=32, verbose=0, callbacks=[Reenter()])
+    else:
+        with pytest.raises(ValueError, match="not allowed while this model is training"):
+            model.fit(x, y, batch_size=32, verbose=0, callbacks=[Reenter()])
+    assert np.isfinite(model.predict(x, verbose=0)).all()
+    model.fit(x, y, verbose=0)  # and usable afterwards
