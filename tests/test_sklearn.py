@@ -26,13 +26,8 @@ from fastmlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 # Weighting a sample is not the same as repeating it under mini-batch training (the batches
 # differ); scikit-learn's own MLPs pass this check only with lbfgs or a loose tol.
 _STOCHASTIC = "mini-batch training: a weighted sample is not a repeated sample (batches differ)"
-# The core's GEMM rounds rows in an M edge tile and single rows (~1 float32 ulp) differently from
-# rows in full tiles, so a row's prediction depends on its position; these checks demand rtol 1e-7.
-_ROW_POSITION = "core GEMM: a row's float32 rounding depends on its tile position (gemm issue)"
 _EXPECTED_FAILURES = {"check_sample_weight_equivalence_on_dense_data": _STOCHASTIC,
-                      "check_sample_weight_equivalence_on_sparse_data": _STOCHASTIC,
-                      "check_methods_sample_order_invariance": _ROW_POSITION,
-                      "check_methods_subset_invariance": _ROW_POSITION}
+                      "check_sample_weight_equivalence_on_sparse_data": _STOCHASTIC}
 
 
 # max_iter=100 is what scikit-learn's own test suite sets for its MLPs in these checks.
