@@ -29,9 +29,12 @@ from fastmlp import layers
 from fastmlp.datasets import DatasetNotFoundError, fashion_mnist, fashion_mnist_small
 
 
-def build(hidden, lr, total_steps):
+def build(hidden, dropout, lr, total_steps):
     stack = [fastmlp.Input(shape=(28, 28)), layers.Flatten(), layers.Rescaling(1 / 255)]
-    stack += [layers.Dense(width, activation="relu") for width in hidden]
+    for width in hidden:
+        stack.append(layers.Dense(width, activation="relu"))
+        if dropout:
+            stack.append(layers.Dropout(dropout))
     stack.append(layers.Dense(10, activation="softmax"))
     model = fastmlp.Sequential(stack)
     schedule = fastmlp.optimizers.schedules.CosineDecay(lr, decay_steps=total_steps)
@@ -46,6 +49,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--hidden", default="128,64")
+    parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -60,14 +64,15 @@ def main():
         (x_train, y_train), (x_test, y_test) = fashion_mnist_small.load_data()
     hidden = [int(h) for h in args.hidden.split(",")]
     steps = args.epochs * -(-len(x_train) // args.batch_size)
-    print(f"{args.members} x 784-{'-'.join(map(str, hidden))}-10 ReLU, Adam {args.lr:g} cosine, "
+    print(f"{args.members} x 784-{'-'.join(map(str, hidden))}-10 ReLU, dropout {args.dropout:g}, "
+          f"Adam {args.lr:g} cosine, "
           f"batch {args.batch_size}, {args.epochs} epochs, {fastmlp.get_num_threads()} threads")
 
     seconds = cpu_seconds = 0.0
     probs = np.zeros((len(x_test), 10), dtype=np.float64)
     for member in range(args.members):
         fastmlp.utils.set_random_seed(args.seed + member)
-        model = build(hidden, args.lr, steps)
+        model = build(hidden, args.dropout, args.lr, steps)
         t0, c0 = time.perf_counter(), time.process_time()
         model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
         seconds += time.perf_counter() - t0
