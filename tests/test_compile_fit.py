@@ -280,3 +280,18 @@ def test_steps_per_epoch_and_validation_freq():
                         validation_data=(x, y), validation_freq=2)
     assert model.optimizer.iterations == 12
     assert len(history.history["loss"]) == 4 and len(history.history["val_loss"]) == 2
+
+
+def test_stop_training_at_a_batch_end_stops_within_the_epoch():
+    x, y = blobs(n=200)
+    model = classifier(metrics=["accuracy", "auc"])
+
+    class StopAtBatch2(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                self.model.stop_training = True
+    history = model.fit(x, y, epochs=3, batch_size=10, verbose=0, callbacks=[StopAtBatch2()])
+    assert model.optimizer.iterations == 3 and history.epoch == [0]
+    assert set(history.history) == {"accuracy", "auc", "loss"}
+    assert np.isfinite(history.history["auc"][0])
+    assert model.fit(x, y, epochs=1, batch_size=10, verbose=0).history["loss"]

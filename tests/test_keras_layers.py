@@ -128,3 +128,11 @@ def test_freezing_is_refused_not_ignored():
     with pytest.raises(ValueError, match="trainable=False"):
         layer.trainable = False
     assert layer.trainable is True
+
+
+def test_keras_lowercase_aliases_and_clear_session():
+    assert isinstance(regularizers.l2(1e-3), regularizers.L2)
+    assert isinstance(initializers.he_normal(seed=1), initializers.HeNormal)
+    fastmlp.utils.clear_session()
+    assert layers.Dense(1).name == "dense"
+    assert layers.Dense(1).name == "dense_1"

@@ -108,3 +108,40 @@ def test_ascii_fallback_for_streams_that_cannot_encode_the_bar():
     _progbar.Progbar(2, verbose=1, stream=stream).update(2, {}, finalize=True)
     stream.flush()
     assert b"2/2 ====================" in stream.buffer.getvalue()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a POSIX pty")
+def test_fit_on_a_real_terminal_redraws_in_place():
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import numpy as np, fastmlp\n"
+        "from fastmlp import layers, _progbar\n"
+        "_progbar.REDRAW_INTERVAL = 0.0\n"
+        "x = np.random.default_rng(0).normal(size=(640, 4)).astype(np.float32)\n"
+        "y = (x[:, 0] > 0).astype(int)\n"
+        "m = fastmlp.Sequential([fastmlp.Input(shape=(4,)), layers.Dense(2)])\n"
+        "m.compile(loss=fastmlp.losses.SparseCategoricalCrossentropy(from_logits=True))\n"
+        "m.fit(x, y, epochs=2, batch_size=32)\n")
+    master, slave = os.openpty()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, "-c", script], stdout=slave, stderr=subprocess.PIPE,
+                          env=env, timeout=120)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    out = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "Epoch 1/1" not in out and "Epoch 2/2" in out
+    redraws = re.findall(r"\r(?!\n)", out)  # the terminal turns "\n" into "\r\n"; skip those
+    assert len(redraws) >= 4  # the bar is redrawn in place within each epoch
+    assert "20/20" in out and "\x1b[32m" in out

@@ -145,6 +145,13 @@ LecunNormal = _fan_init("lecun_normal", "Truncated normal with stddev sqrt(1 / f
 for _cls in (GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal):
     _cls.__module__ = __name__
 
+# Keras's lowercase aliases: initializers.he_normal(seed=1).
+zeros, ones, constant = Zeros, Ones, Constant
+random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
+glorot_uniform, glorot_normal, he_uniform, he_normal = (GlorotUniform, GlorotNormal, HeUniform,
+                                                        HeNormal)
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+
 _CLASSES = {c.__name__: c for c in (Zeros, Ones, Constant, RandomUniform, RandomNormal,
                                      TruncatedNormal, GlorotUniform, GlorotNormal, HeUniform,
                                      HeNormal, LecunUniform, LecunNormal)}

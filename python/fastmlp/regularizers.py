@@ -13,7 +13,8 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-__all__ = ["L1", "L1L2", "L2", "Regularizer", "deserialize", "get", "serialize"]
+__all__ = ["L1", "L1L2", "L2", "Regularizer", "deserialize", "get", "l1", "l1_l2", "l2",
+           "serialize"]
 
 
 def _check(name: str, value: float) -> float:
@@ -73,6 +74,9 @@ class L2(Regularizer):
     def get_config(self) -> Dict[str, Any]:
         return {"l2": self.l2}
 
+
+# Keras's lowercase aliases: regularizers.l2(1e-4).
+l1, l2, l1_l2 = L1, L2, L1L2
 
 _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
 _NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}

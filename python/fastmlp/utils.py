@@ -11,9 +11,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from fastmlp import _random
+from fastmlp import _naming, _random
 
-__all__ = ["plot_history", "set_random_seed", "to_categorical"]
+__all__ = ["clear_session", "plot_history", "set_random_seed", "to_categorical"]
+
+
+def clear_session() -> None:
+    """Resets automatic layer and model names ("dense", "dense_1", ... start again), as Keras."""
+    _naming.reset()
 
 
 def set_random_seed(seed: int) -> None:

@@ -166,7 +166,7 @@ class TrainingMixin:
 
     def _pred_buffer(self, n: int) -> Optional[np.ndarray]:
         if any(name is None for name in self._metric_core_names):
-            return np.empty((n, int(self._core.output_dim)), dtype=np.float32)
+            return np.full((n, int(self._core.output_dim)), np.nan, dtype=np.float32)
         return None
 
     def _ordered(self, logs: Dict[str, float], return_dict: bool) -> Any:
@@ -288,10 +288,18 @@ class TrainingMixin:
         y_pred = self._pred_buffer(xs.shape[0])
         seed = _random.epoch_seed(self._shuffle_seed, self._epochs_seen)
         started = time.perf_counter()
-        core_logs = self._core.train_epoch(
-            xs, ys, sample_weight=sw, batch_size=batch_size, shuffle=shuffle, seed=seed,
-            y_pred_out=y_pred, batch_callback=pacing.hook(self),
-            callback_every=pacing.every)
+        try:
+            core_logs = self._core.train_epoch(
+                xs, ys, sample_weight=sw, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                y_pred_out=y_pred, batch_callback=pacing.hook(self),
+                callback_every=pacing.every)
+        except _StopEpoch:
+            # Stopped at a batch end: the running values so far are the epoch's logs, and the
+            # NumPy metrics see only the rows trained on (the others are still NaN).
+            self._epochs_seen += 1
+            done = None if y_pred is None else np.isfinite(y_pred).all(axis=1)
+            return self._logs_from(pacing.last_logs, ys[done] if done is not None else ys,
+                                   None if y_pred is None else y_pred[done])
         pacing.measured(time.perf_counter() - started)
         self._epochs_seen += 1
         return self._logs_from(dict(core_logs), ys, y_pred)
@@ -401,6 +409,15 @@ class TrainingMixin:
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
 
+class _StopEpoch(Exception):
+    """Ends an epoch at a batch boundary when a callback sets ``model.stop_training``.
+
+    Workaround (core gap): ``_core.Model.train_epoch`` drops the batch callback's return value,
+    which the C++ loop would honour as "stop"; an exception from the callback also stops the loop
+    after the current batch with the weights consistent.
+    """
+
+
 class _BatchPacing:
     """How often the C++ loop calls back into Python during an epoch.
 
@@ -415,6 +432,7 @@ class _BatchPacing:
         self.enabled = bool(cbs.batch_callbacks)
         self.every = 1 if others or not self.enabled else max(1, steps // 100)
         self._adaptive = self.enabled and not others
+        self.last_logs: Dict[str, float] = {}
 
     def hook(self, model: Any):
         if not self.enabled:
@@ -423,10 +441,13 @@ class _BatchPacing:
         cbs.on_train_batch_begin(0)
 
         def on_batch(batch: int, logs: Any) -> bool:
-            cbs.on_train_batch_end(batch, dict(sorted(dict(logs).items())))
+            self.last_logs = dict(sorted(dict(logs).items()))
+            cbs.on_train_batch_end(batch, self.last_logs)
+            if model.stop_training:
+                raise _StopEpoch()
             if batch + 1 < steps:
                 cbs.on_train_batch_begin(batch + 1)
-            return bool(model.stop_training)
+            return False
         return on_batch
 
     def measured(self, seconds: float) -> None:
