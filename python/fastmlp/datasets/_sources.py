@@ -145,7 +145,7 @@ def locate(spec: DatasetSpec, path: Optional[os.PathLike] = None,
         raise DatasetNotFoundError(
             f"{spec.name}: {os.fspath(path)} does not hold all of "
             f"{', '.join(stem + '[.gz]' for stem in stems)}")
-    if not download or os.environ.get("FASTMLP_NO_DOWNLOAD"):
+    if not download or os.environ.get("FASTMLP_NO_DOWNLOAD", "0") not in ("", "0"):
         raise DatasetNotFoundError(_not_found_message(
             spec, searched, "downloads disabled (download=False or FASTMLP_NO_DOWNLOAD set)"))
     target = cache_dir(spec.name)
