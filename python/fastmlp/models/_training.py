@@ -423,8 +423,7 @@ class _BatchPacing:
         self.enabled = bool(cbs.batch_callbacks)
         self.every = 1 if others or not self.enabled else max(1, steps // 100)
         self._adaptive = self.enabled and not others
-        self.last_logs: Dict[str, float] = {}
-        self.stopped = False
+        self.stopped = False  # set when a callback stopped training inside the epoch
 
     def hook(self, model: Any):
         if not self.enabled:
@@ -433,8 +432,7 @@ class _BatchPacing:
         cbs.on_train_batch_begin(0)
 
         def on_batch(batch: int, logs: Any) -> bool:
-            self.last_logs = dict(sorted(dict(logs).items()))
-            cbs.on_train_batch_end(batch, self.last_logs)
+            cbs.on_train_batch_end(batch, dict(sorted(dict(logs).items())))
             if model.stop_training:
                 self.stopped = True
                 return True  # the core ends the epoch after this batch
