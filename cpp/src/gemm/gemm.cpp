@@ -5,9 +5,13 @@
 // way for any thread count.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <new>
 #include <stdexcept>
 #include <string>
+
+#include <omp.h>
 
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
@@ -247,15 +251,66 @@ int choose_threads(const Problem& pr, int cap) {
   return std::max(1, static_cast<int>(want));
 }
 
-void run(const Problem& pr, int threads) {
+// A parallel region ends when every thread of the team has arrived, even one the OS has not run
+// yet. On a shared machine (other processes on the cores) the second thread can arrive
+// milliseconds late and make a 100 us product 10x slower than on one thread. So the driver watches
+// the join: when the caller waited there much longer than the work it did itself, further calls
+// run on one thread until a retry time (backing off from 20 ms to 1 s while it keeps happening,
+// halving the back-off after each prompt join).
+// Which threads run never changes the result, only the speed.
+class TeamHealth {
+ public:
+  static std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  bool fork_pays(std::int64_t now) const {
+    return now >= retry_at_.load(std::memory_order_relaxed);
+  }
+  void report(std::int64_t start, std::int64_t own_done, std::int64_t joined) {
+    const std::int64_t own = own_done - start, wait = joined - own_done;
+    const std::int64_t b = backoff_.load(std::memory_order_relaxed);
+    if (wait <= kSlackNs + own / 2) {
+      // one prompt join may be luck on a busy machine: trust it back gradually
+      backoff_.store(std::max(b / 2, kMinBackoffNs), std::memory_order_relaxed);
+      return;
+    }
+    backoff_.store(std::min(2 * b, kMaxBackoffNs), std::memory_order_relaxed);
+    retry_at_.store(joined + b, std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr std::int64_t kSlackNs = 20000;
+  static constexpr std::int64_t kMinBackoffNs = 20000000, kMaxBackoffNs = 1000000000;
+  std::atomic<std::int64_t> retry_at_{0};
+  std::atomic<std::int64_t> backoff_{kMinBackoffNs};
+};
+
+TeamHealth& team_health() {
+  static TeamHealth health;
+  return health;
+}
+
+// adaptive: skip the fork while the join is slow (TeamHealth); tests asking for a thread count
+// pass false so the team really runs.
+void run(const Problem& pr, int threads, bool adaptive = true) {
   Team team;
   prepare_team(team, pr, threads);
-  if (threads == 1 || team.units.mu * team.units.nu == 1) {
+  TeamHealth& health = team_health();
+  const std::int64_t start = threads > 1 ? TeamHealth::now_ns() : 0;
+  const bool one_unit = team.units.mu * team.units.nu == 1;
+  if (threads == 1 || one_unit || (adaptive && !health.fork_pays(start))) {
     work(team);  // no OpenMP team set-up for single-thread work
     return;
   }
+  std::int64_t own_done = start;
 #pragma omp parallel num_threads(threads)
-  work(team);
+  {
+    work(team);
+    if (omp_get_thread_num() == 0) own_done = TeamHealth::now_ns();
+  }
+  health.report(start, own_done, TeamHealth::now_ns());
 }
 
 void check_args(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, const float* a,
@@ -292,7 +347,7 @@ void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_
     scale_only(pr);
     return;
   }
-  run(pr, choose_threads(pr, threads > 0 ? threads : get_num_threads()));
+  run(pr, choose_threads(pr, threads > 0 ? threads : get_num_threads()), threads <= 0);
 }
 
 }  // namespace gemm
