@@ -214,7 +214,9 @@ void work(Team& t) {
   const Units& u = t.units;
   ThreadBuffers& buf = thread_buffers();
   const bool pack_a = should_pack_a(kr, u.rows, u.cols);
-  float* abuf = pack_a ? buf.a.get(static_cast<std::size_t>(t.kc_step * u.rows) + kPackSlack)
+  // sized for the largest unit any thread count makes, so changing the count does not regrow it
+  const index_t rows_max = std::min<index_t>(kr.mc, ceil_div(pr.m, kr.mr) * kr.mr);
+  float* abuf = pack_a ? buf.a.get(static_cast<std::size_t>(t.kc_step * rows_max) + kPackSlack)
                        : nullptr;
   float* bown = t.b_packed ? buf.b_own.get(static_cast<std::size_t>(t.kc_step * kr.nr)) : nullptr;
   const index_t total = u.mu * u.nu;
