@@ -169,8 +169,11 @@ inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::ha
   if (!batch_callback.is_none()) {
     o.batch_callback = [&batch_callback](index_t batch, const fastmlp::Logs& logs) {
       py::gil_scoped_acquire gil;
-      batch_callback(batch, to_dict(logs));
-      return false;
+      // A truthy return value stops the epoch after this batch (the weights stay consistent).
+      const py::object stop = batch_callback(batch, to_dict(logs));
+      const int truth = PyObject_IsTrue(stop.ptr());
+      if (truth < 0) throw py::error_already_set();
+      return truth == 1;
     };
   }
   bool interrupted = false;

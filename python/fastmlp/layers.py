@@ -352,8 +352,10 @@ class Dropout(Layer):
         self.rate, self.seed, self.noise_shape = float(rate), seed, None
 
     def to_spec(self) -> Dict[str, Any]:
-        seed = self.seed if self.seed is not None else _random.next_seed()
-        return {"type": "dropout", "rate": self.rate, "seed": int(seed)}
+        # Drawn once: rebuilding the model (add/pop) or saving and loading it keeps the masks.
+        if self.seed is None:
+            self.seed = _random.next_seed()
+        return {"type": "dropout", "rate": self.rate, "seed": int(self.seed)}
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,

@@ -2,6 +2,7 @@
 // evaluation, prediction, and the split training step (gradients into one flat buffer, then the
 // optimizer) that data-parallel training can put an allreduce between.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -146,6 +147,11 @@ class Model {
   std::uint64_t training_step_ = 0;
   std::uint64_t weights_version_ = 1;  // bumped whenever the weights change
   std::mutex prepare_mutex_;
+
+  // Set while a training or evaluation loop runs, so a callback cannot recompile the model or
+  // start another loop on the same workspace underneath it.
+  std::atomic<bool> busy_{false};  // atomic: two Python threads may call fit on one model
+  struct BusyGuard;
 
   std::int64_t alloc_count_ = 0;
   Workspace train_ws_;
