@@ -36,5 +36,18 @@ void parallel_chunks(index_t n, index_t work_per_item, F&& fn, index_t grain = i
   }
 }
 
+// fn(i) for every i in [0, n), statically split over `threads` threads. One thread runs the loop
+// inline: an OpenMP region with a false `if` clause still sets up a team in libgomp, which
+// allocates and costs ~1 us per call, too much for the per-batch loops of tiny networks.
+template <class F>
+void parallel_for(int threads, index_t n, F&& fn) {
+  if (threads <= 1 || n < 2) {
+    for (index_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (index_t i = 0; i < n; ++i) fn(i);
+}
+
 }  // namespace detail
 }  // namespace fastmlp
