@@ -241,3 +241,31 @@ def test_inference_input_checks():
     x = np.arange(64, dtype=np.float32).reshape(8, 8)
     np.testing.assert_array_equal(m.predict(x.T), m.predict(np.ascontiguousarray(x.T)))
     np.testing.assert_allclose(m.predict(x[::2]), m.predict(x)[::2], rtol=1e-6)
+
+
+def test_callbacks_cannot_recompile_or_nest_loops():
+    x, y = blobs(64)
+    m = _core.Model(8, [dense(3)])
+    m.compile(sparse_ce(True), sgd(), [])
+
+    def recompile(b, logs):
+        m.compile(sparse_ce(False), sgd(), [])
+    with pytest.raises(ValueError, match="compile: not allowed while this model is training"):
+        m.train_epoch(x, y, batch_callback=recompile)
+    with pytest.raises(ValueError, match="train_epoch: not allowed"):
+        m.train_epoch(x, y, batch_callback=lambda b, logs: m.train_epoch(x, y))
+    assert "loss" in m.train_epoch(x, y)  # usable again afterwards
+
+
+def test_dense_targets_checked():
+    m = _core.Model(2, [dense(2)])
+    m.compile({"name": "mean_squared_error"}, sgd(), ["mean_absolute_error"])
+    x = np.zeros((3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"y contains NaN or Inf \(row 1\)"):
+        m.train_epoch(x, np.array([[0, 0], [np.nan, 0], [0, 0]], np.float32))
+    with pytest.raises(ValueError, match=r"y must have shape \(3, 2\)"):
+        m.train_epoch(x, np.zeros((3, 3), np.float32))
+    logs = m.evaluate(x, np.ones((3, 2), np.float64))
+    assert set(logs) == {"loss", "mean_absolute_error"}
+    with pytest.raises(ValueError, match="needs integer labels"):
+        m.compile({"name": "mean_squared_error"}, sgd(), ["sparse_categorical_accuracy"])

@@ -81,6 +81,15 @@ void check_elementwise_impl(const std::string& name, float param) {
   for (int i = 0; i < 2; ++i) {
     CHECK(std::isfinite(ext[i]) && std::isfinite(ge[i]));
   }
+  // NaN in, NaN out where the map goes through exp/tanh/erfc (no silent finite answer).
+  float nan_in[1] = {std::nanf("")};
+  activation_forward(act, nan_in, 1, 1, 1);
+  const bool smooth = act.kind == ActivationKind::sigmoid || act.kind == ActivationKind::tanh ||
+                      act.kind == ActivationKind::gelu || act.kind == ActivationKind::gelu_tanh ||
+                      act.kind == ActivationKind::softplus || act.kind == ActivationKind::silu;
+  if (smooth) {
+    CHECK(std::isnan(nan_in[0]));
+  }
 }
 
 void check_elementwise(const std::string& name, float param) {

@@ -98,9 +98,8 @@ class Layer {
   virtual double penalty() const { return 0.0; }
   // The element-wise activation this layer ends with, if any (for the fused loss gradient).
   virtual const Activation* output_activation() const { return nullptr; }
-  // Asks an output layer to keep its pre-activation for a fused loss gradient.
-  virtual void set_fused_output(bool fused) { (void)fused; }
-  // The pre-activations of the last forward (needs set_fused_output(true) for Dense).
+  // The pre-activations of the last forward when the layer kept them (null otherwise: the fused
+  // loss gradient can work from the activated outputs alone).
   virtual const float* logits(const float* x, const float* scratch) const {
     (void)x, (void)scratch;
     return nullptr;

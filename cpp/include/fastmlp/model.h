@@ -147,6 +147,11 @@ class Model {
   std::uint64_t weights_version_ = 1;  // bumped whenever the weights change
   std::mutex prepare_mutex_;
 
+  // Set while a training or evaluation loop runs, so a callback cannot recompile the model or
+  // start another loop on the same workspace underneath it.
+  bool busy_ = false;
+  struct BusyGuard;
+
   std::int64_t alloc_count_ = 0;
   Workspace train_ws_;
   Workspace small_ws_;  // single-threaded inference on few rows

@@ -16,11 +16,12 @@ inline float bits_to_float(std::int32_t i) {
 }
 
 // exp(x): x = n*ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r (Cephes expf), then
-// 2^n applied as two factors so n can reach -149 (denormals) and 128 without overflowing the
-// exponent field. Saturates to +inf above ~88.72 and to 0 below ~-103.9.
+// 2^n applied as two factors so n can reach -150 (denormals) and 128 without overflowing the
+// exponent field. Saturates to +inf above ~88.72 and to 0 below ~-103.9; NaN gives NaN.
 inline float exp(float x) {
   const float hi = 88.7228391f, lo = -103.9720840f;
-  const float xc = x > hi ? hi : (x < lo ? lo : x);
+  // NaN takes the `lo` branch so the float->int conversion below stays defined.
+  const float xc = x > hi ? hi : (x >= lo ? x : lo);
   // Round to nearest with the 1.5*2^23 trick: roundf does not vectorize on baseline x86-64.
   const float nf = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = xc - nf * 0.693359375f;  // ln2 split in two for an exact first product
@@ -37,7 +38,7 @@ inline float exp(float x) {
   const float s1 = bits_to_float((n1 + 127) << 23), s2 = bits_to_float((n2 + 127) << 23);
   float y = e * s1 * s2;
   y = x > hi ? __builtin_inff() : y;
-  return x < lo ? 0.0f : y;
+  return x >= lo ? y : (x < lo ? 0.0f : x);  // underflow to 0; NaN propagates
 }
 
 // exp(x) - 1 without cancellation near 0: Taylor polynomial for |x| < 0.5, exp(x) - 1 beyond.

@@ -53,8 +53,22 @@ double metric_sum(int m, const float* p, index_t n, index_t k, const Targets& t)
 
 }  // namespace
 
+struct Model::BusyGuard {
+  Model& m;
+  BusyGuard(Model& model, const char* what) : m(model) {
+    if (m.busy_) {
+      throw std::invalid_argument(std::string(what) +
+                                  ": not allowed while this model is training or evaluating "
+                                  "(called from a callback?)");
+    }
+    m.busy_ = true;
+  }
+  ~BusyGuard() { m.busy_ = false; }
+};
+
 void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
                     const std::vector<std::string>& metrics) {
+  BusyGuard busy(*this, "compile");
   const bool sparse = loss.kind == LossKind::sparse_categorical_crossentropy;
   std::vector<int> ids;
   for (const std::string& name : metrics) {
@@ -80,10 +94,6 @@ void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
   metric_names_ = metrics;
   const Activation* act = layers_.back()->output_activation();
   fused_loss_ = act && num_layers() - 1 >= first_layer() && loss_fuses_with(loss_, *act);
-  layers_.back()->set_fused_output(fused_loss_);
-  // Scratch sizes may have changed: lay the workspaces out again on next use.
-  train_ws_.rows = small_ws_.rows = 0;
-  for (Workspace& w : block_ws_) w.rows = 0;
 }
 
 void Model::check_targets(const TargetView& y) const {
@@ -178,6 +188,7 @@ void check_data(const InputView& x, const TargetView& y, index_t input_dim, inde
 
 Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOptions& o) {
   check_compiled("train_epoch");
+  BusyGuard busy(*this, "train_epoch");
   check_data(x, y, input_dim_, o.batch_size);
   check_targets(y);
   const index_t n = x.rows, bs = std::min(o.batch_size, n);
@@ -224,6 +235,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
 Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size,
                      float* y_pred_out) {
   check_compiled("evaluate");
+  BusyGuard busy(*this, "evaluate");
   check_data(x, y, input_dim_, batch_size);
   check_targets(y);
   const index_t n = x.rows, bs = std::min(batch_size, n);
