@@ -120,7 +120,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     args = parser.parse_args()
-    rounds, calls = (3, 2000) if args.quick else (9, 20000)
+    rounds, calls = (3, 1000) if args.quick else (7, 5000)
     model = fastmlp_model()
     net = torch_net(model) if torch is not None else None
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
