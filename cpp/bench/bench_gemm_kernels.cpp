@@ -96,6 +96,24 @@ BENCHMARK(BM_Sgemm)
     ->Args({128, 784, 128, 2, 0, 0})
     ->Args({512, 512, 512, 2, 0, 0});
 
+// sgemm_packed with B (k x n) packed once outside the timed loop: the inference case.
+void BM_SgemmPackedB(benchmark::State& state) {
+  const index_t m = state.range(0), k = state.range(1), n = state.range(2);
+  std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), c(m * n, 0.0f);
+  fastmlp::PackedB packed;
+  packed.pack(false, k, n, b.data(), n);
+  const int threads = fastmlp::get_num_threads();
+  fastmlp::set_num_threads(1);  // compare with BM_Sgemm's one-thread cases
+  for (auto _ : state) {
+    fastmlp::sgemm_packed(false, m, 1.0f, a.data(), k, packed, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  fastmlp::set_num_threads(threads);
+  state.counters["GFLOPS"] = benchmark::Counter(2.0 * m * n * k * state.iterations(),
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SgemmPackedB)->ArgNames({"m", "k", "n"})->Args({1, 784, 128})->Args({32, 784, 128});
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -50,7 +50,7 @@ inline void bind_model_class(py::module_& mod) {
       .def("set_weights", [](Model& m, const py::handle& w) {
              m.set_weights(arrays_to_vectors(w, m.weight_decls(), "set_weights"));
            }, py::arg("weights"))
-      .def("compile", [](Model& m, const py::dict& loss, const py::dict& optimizer,
+      .def("compile", [](Model& m, const py::object& loss, const py::object& optimizer,
                          const std::vector<std::string>& metrics) {
              m.compile(loss_spec_from(loss), optimizer_config_from(optimizer), metrics);
            }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics") = std::vector<std::string>{})

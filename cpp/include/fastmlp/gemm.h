@@ -10,6 +10,8 @@ using index_t = std::int64_t;
 
 // Applied to a finished block of C (rows x cols at c, row stride ldc), while it is still in cache.
 // col0 is the block's first column in C, so per-column data (bias, parameters) can be indexed.
+// Called once per element, after bias and ReLU, possibly from several threads at once (on
+// disjoint blocks): it must be thread-safe.
 using EpilogueFn = void (*)(float* c, index_t ldc, index_t rows, index_t cols, index_t col0,
                             const void* ctx);
 
@@ -26,14 +28,16 @@ struct Epilogue {
 // Row-major SGEMM. op(A) is m x k, op(B) is k x n, C is m x n. Any leading dimensions (>= the row
 // length of the stored matrix). Shapes of 0 are allowed. Threads are chosen from the work size, up
 // to get_num_threads(); K is never split across threads, so results are bitwise identical for any
-// thread count.
+// thread count. beta == 0 never reads C (NaN in C does not propagate); alpha == 0 or k == 0 never
+// reads A or B. Throws std::invalid_argument for negative sizes or too-small leading dimensions.
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,
            const float* a, index_t lda, const float* b, index_t ldb, float beta, float* c,
            index_t ldc, const Epilogue& epilogue = Epilogue{});
 
 // op(B) (k x n) packed once into the active kernel's panel layout, for reuse across many products
 // with the same right-hand side (e.g. a layer's weights over all the batches of a prediction).
-// Holds a copy: later changes to B are not seen. Reusable: pack() again to refill.
+// Holds a copy: later changes to B are not seen. Reusable: pack() again to refill (the storage
+// only grows). Packing needs exclusive access; sgemm_packed only reads it (safe to share).
 class PackedB {
  public:
   PackedB() = default;

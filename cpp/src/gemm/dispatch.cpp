@@ -145,13 +145,15 @@ KernelInfo with_blocksizes(KernelInfo k) {
 const KernelInfo* build_table() {
   static KernelInfo table[3];
   table[0] = with_blocksizes(
-      {Isa::generic, "generic_4x16", 4, 16, 0, 0, 0, kernel_generic_4x16, nullptr});
+      {Isa::generic, "generic_4x16", 4, 16, 0, 0, 0, kernel_generic_4x16, nullptr, nullptr});
 #if defined(FASTMLP_HAVE_X86_KERNELS)
-  // AVX-512 CPUs all have AVX2: the AVX2 transposing pack serves both.
+  // AVX-512 CPUs all have AVX2: the AVX2 transposing B pack serves both (the A pack is 6-wide).
   table[1] = with_blocksizes(
-      {Isa::avx2, "avx2_6x16", 6, 16, 0, 0, 0, kernel_avx2_6x16, pack_b_trans_avx2});
+      {Isa::avx2, "avx2_6x16", 6, 16, 0, 0, 0, kernel_avx2_6x16, pack_b_trans_avx2,
+       pack_a_rows_avx2});
   table[2] = with_blocksizes(
-      {Isa::avx512, "avx512_12x32", 12, 32, 0, 0, 0, kernel_avx512_12x32, pack_b_trans_avx2});
+      {Isa::avx512, "avx512_12x32", 12, 32, 0, 0, 0, kernel_avx512_12x32, pack_b_trans_avx2,
+       nullptr});
 #else
   table[1] = table[2] = table[0];
 #endif

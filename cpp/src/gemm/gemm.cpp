@@ -104,7 +104,8 @@ void run_region(const Problem& pr, index_t i0, index_t i1, index_t j0, index_t j
   const index_t nc_max = std::min<index_t>(kr.nc, ceil_div(j1 - j0, kr.nr) * kr.nr);
   const index_t mc_max = std::min<index_t>(kr.mc, ceil_div(i1 - i0, kr.mr) * kr.mr);
   float* bbuf = do_pack_b ? buf.b.get(static_cast<std::size_t>(kc_step * nc_max)) : nullptr;
-  float* abuf = do_pack_a ? buf.a.get(static_cast<std::size_t>(kc_step * mc_max)) : nullptr;
+  float* abuf =
+      do_pack_a ? buf.a.get(static_cast<std::size_t>(kc_step * mc_max) + kPackSlack) : nullptr;
   for (index_t jc = j0; jc < j1; jc += kr.nc) {
     const index_t nc = std::min<index_t>(kr.nc, j1 - jc);
     for (index_t pc = 0; pc < pr.k; pc += kc_step) {
@@ -126,7 +127,7 @@ void run_region(const Problem& pr, index_t i0, index_t i1, index_t j0, index_t j
         const StridedMatrix asub{pr.a.p + ic * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs};
         PanelView av{asub.p, asub.rs, asub.cs, kr.mr * asub.rs};
         if (do_pack_a) {
-          pack_a(asub, mc, kc, kr.mr, abuf);
+          pack_a_for(kr, asub, mc, kc, abuf);
           av = {abuf, 1, kr.mr, kc * kr.mr};
         }
         macro_kernel(pr, ic, jc, mc, nc, kc, av, bv, st, last);

@@ -204,6 +204,30 @@ void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, i
   }
 }
 
+// Row-major op(A) (row i at src + i * rs, contiguous along k) into one zero-padded kc x 6 panel.
+// Two duplicate rows make an 8 x 8 transpose; each 8-float store spills 2 floats into the next
+// k step, which the next store overwrites (the caller leaves 8 floats of slack after the buffer).
+void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float* dst) {
+  if (rows != kMR) {
+    for (index_t p = 0; p < kc; ++p) {
+      for (int i = 0; i < kMR; ++i) dst[p * kMR + i] = i < rows ? src[i * rs + p] : 0.0f;
+    }
+    return;
+  }
+  const float* row[8];
+  for (int i = 0; i < 8; ++i) row[i] = src + std::min(i, kMR - 1) * rs;
+  index_t p = 0;
+  for (; p + 8 <= kc; p += 8) {
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(row[i] + p);
+    transpose8(r);
+    for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * kMR, r[q]);
+  }
+  for (; p < kc; ++p) {
+    for (int i = 0; i < kMR; ++i) dst[p * kMR + i] = row[i][p];
+  }
+}
+
 void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                       index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st) {
   static_assert(kMR == 6, "the switch below covers 1..6 rows");

@@ -44,7 +44,8 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
 void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                          index_t rsb, int mr, int nr, float* c, index_t ldc,
                          const TileStore& st) {
-  if (nr == kNR) {
+  // zero-padded packed B can be read at full width even in an edge tile
+  if (nr == kNR || st.b_padded) {
     tile<true>(k, a, rsa, csa, b, rsb, mr, nr, c, ldc, st);
   } else {
     tile<false>(k, a, rsa, csa, b, rsb, mr, nr, c, ldc, st);

@@ -36,6 +36,11 @@ using MicroKernel = void (*)(index_t k, const float* a, index_t rsa, index_t csa
 using PackBTrans = void (*)(const float* src, index_t cs, index_t kc, index_t cols, int nr,
                             float* dst);
 
+// Optional ISA-specific packing of `rows` (<= MR) rows of a row-major op(A) (row i at src + i * rs)
+// into one zero-padded kc x MR panel. May write up to 8 floats past the panel.
+using PackARows = void (*)(const float* src, index_t rs, index_t kc, int rows, float* dst);
+constexpr std::size_t kPackSlack = 8;
+
 // One ISA's kernel and its blocksizes (BLIS naming: MR x NR register tile, MC/KC/NC cache blocks;
 // MC is a multiple of MR and NC a multiple of NR).
 struct KernelInfo {
@@ -45,6 +50,7 @@ struct KernelInfo {
   index_t mc, kc, nc;
   MicroKernel kernel;
   PackBTrans pack_b_trans;  // null: the portable pack_b
+  PackARows pack_a_rows;    // null: the portable pack_a
 };
 
 // The kernel of the given ISA (which must be in supported_isas()), and of active_isa().
@@ -59,6 +65,7 @@ void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const
                       index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
 void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, int nr,
                        float* dst);
+void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float* dst);
 void kernel_avx512_12x32(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                          index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
 #endif
@@ -74,6 +81,9 @@ struct StridedMatrix {
 void pack_a(const StridedMatrix& a, index_t rows, index_t kc, int mr, float* dst);
 // kc x cols block of op(B) starting at (0, 0) into ceil(cols / nr) panels of kc x nr.
 void pack_b(const StridedMatrix& b, index_t kc, index_t cols, int nr, float* dst);
+// pack_a through the kernel's own packing routine where it has one for this layout.
+void pack_a_for(const KernelInfo& kr, const StridedMatrix& a, index_t rows, index_t kc,
+                float* dst);
 // pack_b through the kernel's own packing routine where it has one for this layout.
 void pack_b_for(const KernelInfo& kr, const StridedMatrix& b, index_t kc, index_t cols,
                 float* dst);

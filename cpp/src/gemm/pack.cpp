@@ -77,6 +77,18 @@ void pack_b(const StridedMatrix& b, index_t kc, index_t cols, int nr, float* dst
   }
 }
 
+void pack_a_for(const KernelInfo& kr, const StridedMatrix& a, index_t rows, index_t kc,
+                float* dst) {
+  if (!kr.pack_a_rows || a.cs != 1) {
+    pack_a(a, rows, kc, kr.mr, dst);
+    return;
+  }
+  for (index_t r0 = 0; r0 < rows; r0 += kr.mr, dst += kc * kr.mr) {
+    const int h = static_cast<int>(std::min<index_t>(kr.mr, rows - r0));
+    kr.pack_a_rows(a.p + r0 * a.rs, a.rs, kc, h, dst);
+  }
+}
+
 void pack_b_for(const KernelInfo& kr, const StridedMatrix& b, index_t kc, index_t cols,
                 float* dst) {
   if (kr.pack_b_trans && b.rs == 1 && b.cs != 1) {
