@@ -242,7 +242,7 @@ void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_
     scale_only(pr);
     return;
   }
-  run(pr, choose_threads(pr, threads > 0 ? threads : get_num_threads()));
+  run(pr, choose_threads(pr, threads > 0 ? threads : threads_available()));
 }
 
 }  // namespace gemm
@@ -289,7 +289,7 @@ void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t 
     gemm::scale_only(pr);
     return;
   }
-  gemm::run(pr, gemm::choose_threads(pr, get_num_threads()));
+  gemm::run(pr, gemm::choose_threads(pr, threads_available()));
 }
 
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,

@@ -52,7 +52,7 @@ int threads_for(index_t rows, index_t cols) {
   if (work < (index_t{1} << 16) || rows < 2 || omp_in_parallel()) {
     return 1;
   }
-  return static_cast<int>(std::min<index_t>(get_num_threads(), rows));
+  return static_cast<int>(std::min<index_t>(threads_available(), rows));
 }
 
 template <class F>

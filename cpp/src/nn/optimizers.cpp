@@ -74,7 +74,7 @@ void KerasOptimizer::ensure_slots(const std::vector<ParamRef>& params) {
 double KerasOptimizer::sum_squares(const float* g, index_t n) {
   const index_t chunks = (n + kChunk - 1) / kChunk;
   partials_.assign(static_cast<size_t>(chunks), 0.0);
-  const int nt = chunks > 1 ? get_num_threads() : 1;
+  const int nt = chunks > 1 ? threads_available() : 1;
   detail::parallel_for(nt, chunks, [&](index_t c) {
     double s = 0.0;
     const index_t end = std::min(n, (c + 1) * kChunk);
@@ -115,7 +115,7 @@ void KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale, 
   const float clip = config_.clipvalue > 0.0 ? static_cast<float>(config_.clipvalue)
                                              : std::numeric_limits<float>::infinity();
   const index_t chunks = (p.size + kChunk - 1) / kChunk;
-  const int nt = chunks > 3 ? get_num_threads() : 1;
+  const int nt = chunks > 3 ? threads_available() : 1;
   const int k = slot_count();
   detail::parallel_for(nt, chunks, [&](index_t c) {
     const index_t begin = c * kChunk, n = std::min(p.size, begin + kChunk) - begin;

@@ -12,10 +12,10 @@ namespace fastmlp {
 namespace detail {
 
 // Threads that `work` element operations deserve: one per ~64k elements (a region start costs a
-// few microseconds; 64k simple operations take ~10-20 us), at most get_num_threads().
+// few microseconds; 64k simple operations take ~10-20 us), at most threads_available().
 inline int threads_for(index_t work, index_t grain = index_t(1) << 16) {
   const index_t t = work / grain;
-  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(get_num_threads(), t)));
+  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(threads_available(), t)));
 }
 
 // fn(begin, end) over contiguous chunks of [0, n); each item costs about `work_per_item`. The split

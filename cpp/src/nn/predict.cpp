@@ -33,7 +33,7 @@ void Model::predict(const InputView& x, float* out) {
   double flops_per_row = 0.0;
   for (const auto& l : layers_) flops_per_row += double(l->in_dim()) * l->out_dim();
   const int threads = static_cast<int>(std::min<double>(
-      {double(get_num_threads()), n * flops_per_row / kParallelFlops, double(n / kBlockRows)}));
+      {double(threads_available()), n * flops_per_row / kParallelFlops, double(n / kBlockRows)}));
 
   if (threads <= 1) {
     std::unique_lock<std::mutex> lock(small_mutex_, std::try_to_lock);
