@@ -1,8 +1,9 @@
 """Threads and the OpenMP wait policy: training of 784-128-64-10 (ReLU, Adam, sparse cross-entropy
-from logits) on 6,000 synthetic rows at batch 32 and 128, on 1 and 2 threads, under three wait
-policies (fastmlp's default GOMP_SPINCOUNT=10000, OMP_WAIT_POLICY=passive, OMP_WAIT_POLICY=active)
-and beside a CPU hog (a busy-loop process, pinned to the last CPU or free to move). Each policy
-runs in a fresh subprocess, because libgomp reads the policy once at start-up.
+from logits) on 4,000 synthetic rows at batch 32 and 128, on 1 and 2 threads, under three wait
+policies (OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=10000, OMP_WAIT_POLICY=active), with and
+without fastmlp's cap of threads to the idle CPUs, alone and beside a CPU hog (a busy-loop
+process, pinned to the last CPU or free to move). Each policy runs in a fresh subprocess, because
+libgomp reads the policy once at start-up.
 
 What to look for: 2 threads never slower than 1 by more than ~5% without a hog, and no collapse
 (2 threads many times slower than 1) beside the hog, which spinning waits would cause.
@@ -17,9 +18,13 @@ import subprocess
 import sys
 import time
 
-POLICIES = {"default (spincount 10000)": {},
-            "passive": {"OMP_WAIT_POLICY": "passive"},
-            "active (spin)": {"OMP_WAIT_POLICY": "active"}}
+# fastmlp's default is the first: passive waits and threads capped by the idle CPUs. The others
+# turn the load adaptation off (FASTMLP_ADAPTIVE_THREADS=0) to show each wait policy alone.
+FIXED = {"FASTMLP_ADAPTIVE_THREADS": "0"}
+POLICIES = {"default (passive+adaptive)": {},
+            "passive, fixed threads": {"OMP_WAIT_POLICY": "passive", **FIXED},
+            "spincount 10000, fixed": {"GOMP_SPINCOUNT": "10000", **FIXED},
+            "active (spin), fixed": {"OMP_WAIT_POLICY": "active", **FIXED}}
 HOGS = ("none", "pinned", "unpinned")
 
 CHILD = r"""
@@ -65,7 +70,8 @@ def start_hog(mode):
 
 
 def run_child(env_extra, rows, rounds):
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "FASTMLP_ADAPTIVE_THREADS")}
     env.update(env_extra)
     out = subprocess.run([sys.executable, "-c", CHILD, str(rows), str(rounds)], env=env,
                          check=True, capture_output=True, text=True).stdout
@@ -74,9 +80,9 @@ def run_child(env_extra, rows, rounds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 rows, 2 rounds")
+    parser.add_argument("--quick", action="store_true", help="2,000 rows, 2 rounds (4,000, 3)")
     args = parser.parse_args()
-    rows, rounds = (2000, 2) if args.quick else (6000, 3)
+    rows, rounds = (2000, 2) if args.quick else (4000, 3)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; ms per epoch of "
           f"{rows} rows, best of {rounds}; ratio = 2 threads / 1 thread (< 1 is a gain)")
     print(f"{'policy':<26} {'hog':<9} {'b32 1T':>8} {'b32 2T':>8} {'ratio':>6} "
