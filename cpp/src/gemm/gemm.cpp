@@ -349,7 +349,7 @@ void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_
     scale_only(pr);
     return;
   }
-  run(pr, choose_threads(pr, threads > 0 ? threads : get_num_threads()), threads <= 0);
+  run(pr, choose_threads(pr, threads > 0 ? threads : threads_available()), threads <= 0);
 }
 
 }  // namespace gemm
@@ -396,7 +396,7 @@ void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t 
     gemm::scale_only(pr);
     return;
   }
-  gemm::run(pr, gemm::choose_threads(pr, get_num_threads()));
+  gemm::run(pr, gemm::choose_threads(pr, threads_available()));
 }
 
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,
