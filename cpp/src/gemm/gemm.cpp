@@ -35,13 +35,6 @@ struct Problem {
   const float* packed_b;  // prepacked op(B) (PackedB layout) or null
 };
 
-// An operand as the macro-kernel walks it: panel q starts at p + q * panel_step.
-struct PanelView {
-  const float* p;
-  index_t rs, cs;      // element strides inside a panel (kernel's rsa/csa, or rsb)
-  index_t panel_step;  // distance between consecutive MR (NR) panels
-};
-
 struct ThreadBuffers {
   PackBuffer a;       // this thread's packed A block
   PackBuffer b_own;   // this thread's private copy of a B panel another thread is still packing
@@ -189,10 +182,15 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
   st.b_padded = pr.packed_b != nullptr || t.b_packed != nullptr;
   const index_t rsb = st.b_padded ? kr.nr : pr.b.rs;
   const StridedMatrix asub{pr.a.p + i0 * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs};
-  PanelView a{asub.p, asub.rs, asub.cs, kr.mr * asub.rs};
+  // A as the kernel walks it: packed MR-row panels, or the rows in place
+  const float* a = asub.p;
+  index_t rsa = asub.rs, csa = asub.cs, a_step = kr.mr * asub.rs;
   if (abuf) {
     pack_a_for(kr, asub, mc, kc, abuf);
-    a = {abuf, 1, kr.mr, kc * kr.mr};
+    a = abuf;
+    rsa = 1;
+    csa = kr.mr;
+    a_step = kc * kr.mr;
   }
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
@@ -200,8 +198,8 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
     for (index_t ir = 0; ir < mc; ir += kr.mr) {
       const int mr = static_cast<int>(std::min<index_t>(kr.mr, mc - ir));
-      const float* ap = a.p + (ir / kr.mr) * a.panel_step;
-      kr.kernel(kc, ap, a.rs, a.cs, bp, rsb, mr, nr, pr.c + (i0 + ir) * pr.ldc + j0 + jr,
+      const float* ap = a + (ir / kr.mr) * a_step;
+      kr.kernel(kc, ap, rsa, csa, bp, rsb, mr, nr, pr.c + (i0 + ir) * pr.ldc + j0 + jr,
                 pr.ldc, st);
     }
   }
