@@ -295,12 +295,12 @@ TeamHealth& team_health() {
 // adaptive: skip the fork while the join is slow (TeamHealth); tests asking for a thread count
 // pass false so the team really runs.
 void run(const Problem& pr, int threads, bool adaptive = true) {
-  Team team;
-  prepare_team(team, pr, threads);
   TeamHealth& health = team_health();
   const std::int64_t start = threads > 1 ? TeamHealth::now_ns() : 0;
-  const bool one_unit = team.units.mu * team.units.nu == 1;
-  if (threads == 1 || one_unit || (adaptive && !health.fork_pays(start))) {
+  if (adaptive && threads > 1 && !health.fork_pays(start)) threads = 1;
+  Team team;
+  prepare_team(team, pr, threads);  // units sized for the threads that will really run
+  if (threads == 1 || team.units.mu * team.units.nu == 1) {
     work(team);  // no OpenMP team set-up for single-thread work
     return;
   }
