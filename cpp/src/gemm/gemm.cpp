@@ -255,7 +255,7 @@ int choose_threads(const Problem& pr, int cap) {
 // yet. On a shared machine (other processes on the cores) the second thread can arrive
 // milliseconds late and make a 100 us product 10x slower than on one thread. So the driver watches
 // the join: when the caller waited there much longer than the work it did itself, further calls
-// run on one thread until a retry time (backing off from 20 ms to 1 s while it keeps happening,
+// run on one thread until a retry time (backing off from 50 ms to 1 s while it keeps happening,
 // halving the back-off after each prompt join).
 // Which threads run never changes the result, only the speed.
 class TeamHealth {
@@ -282,7 +282,7 @@ class TeamHealth {
 
  private:
   static constexpr std::int64_t kSlackNs = 20000;
-  static constexpr std::int64_t kMinBackoffNs = 20000000, kMaxBackoffNs = 1000000000;
+  static constexpr std::int64_t kMinBackoffNs = 50000000, kMaxBackoffNs = 1000000000;
   std::atomic<std::int64_t> retry_at_{0};
   std::atomic<std::int64_t> backoff_{kMinBackoffNs};
 };
