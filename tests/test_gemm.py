@@ -163,6 +163,29 @@ def test_one_and_two_threads_are_bitwise_equal(isa, m, k, n, ta, tb):
     assert outs[0].tobytes() == outs[1].tobytes() == outs[2].tobytes()
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("m,k,n,ta,tb", [(32, 784, 128, False, False),
+                                         (97, 301, 53, True, True),
+                                         (5, 64, 700, False, True),
+                                         (600, 1030, 40, True, False),
+                                         (1, 784, 128, False, False)])
+def test_thread_counts_one_to_four_are_bitwise_equal(isa, m, k, n, ta, tb):
+    # The dynamic split hands units of C to whichever thread is free: the bits must not depend on
+    # how many threads there are or which one computed a unit (beta and bias exercise every panel).
+    rng = np.random.default_rng(7)
+    a, b = _operands(rng, m, k, n, ta, tb)
+    bias = _rand(rng, n)
+    c0 = _rand(rng, (m, n))
+    outs = []
+    for threads in (1, 2, 3, 4, 2):
+        out = c0.copy()
+        _core._gemm_test_into(a, b, out, ta, tb, 0.5, 0.75, bias, False, isa, threads)
+        outs.append(out.tobytes())
+    assert all(o == outs[0] for o in outs[1:])
+    ref, tol = _reference(a, b, ta, tb, 0.5, 0.75, c0, bias)
+    _check(np.frombuffer(outs[0], np.float32).reshape(m, n), ref, tol)
+
+
 def test_public_thread_setting_gives_bitwise_equal_results():
     rng = np.random.default_rng(6)
     a, b = _rand(rng, (256, 784)), _rand(rng, (784, 256))
@@ -183,8 +206,12 @@ def test_no_buffer_growth_after_warm_up():
               (128, 128, 784, False, True), (600, 600, 600, False, False)]
     ops_ = [(*_operands(rng, m, k, n, ta, tb), np.empty((m, n), np.float32), ta, tb)
             for m, k, n, ta, tb in shapes]
-    for a, b, out, ta, tb in ops_:
-        ops.matmul(a, b, transpose_a=ta, transpose_b=tb, out=out)
+    # Warm up every thread the calls below may use: the public path may run on fewer threads
+    # than asked while joins are slow, and a thread grows its own buffers the first time it works.
+    isa = fastmlp.cpu_info()["isa"]
+    for threads in (1, fastmlp.get_num_threads()):
+        for a, b, out, ta, tb in ops_:
+            _core._gemm_test_into(a, b, out, ta, tb, 1.0, 0.0, None, False, isa, threads)
     warm = _core._gemm_buffer_growths()
     for _ in range(3):
         for a, b, out, ta, tb in ops_:

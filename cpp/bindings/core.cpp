@@ -188,6 +188,9 @@ py::dict cpu_info() {
 void bind_runtime_and_ops(py::module_& m) {
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &fastmlp::get_num_threads);
+  m.def("_threads_available", &fastmlp::threads_available);
+  m.def("_set_thread_adaptation", &fastmlp::set_thread_adaptation, py::arg("on"));
+  m.def("_thread_adaptation", &fastmlp::thread_adaptation);
   m.def("cpu_info", &cpu_info);
   bind_matmul(m);
 }

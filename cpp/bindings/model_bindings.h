@@ -220,6 +220,34 @@ inline py::array_t<float> predict(fastmlp::Model& m, const py::handle& x, bool t
   return out;
 }
 
+// The lean inference path for the common small case: a C-contiguous 2-D float32 array of at most
+// kSmallRows rows and input_dim columns. Returns None for anything else (the caller then takes the
+// general path), so it never raises on a layout it does not handle. Below kReleaseRows rows the
+// GIL is kept: releasing and retaking it costs more than the work it would let others do.
+inline py::object predict_small(fastmlp::Model& m, const py::handle& x) {
+  constexpr index_t kSmallRows = 1024, kReleaseRows = 16;
+  if (!py::isinstance<py::array>(x)) return py::none();
+  const auto a = py::reinterpret_borrow<py::array>(x);
+  if (a.ndim() != 2 || a.shape(0) > kSmallRows || a.shape(1) != m.input_dim() ||
+      a.dtype().num() != py::detail::npy_api::NPY_FLOAT_ ||
+      !(a.flags() & py::array::c_style)) {
+    return py::none();
+  }
+  fastmlp::InputView v;
+  v.data = a.data();
+  v.rows = a.shape(0);
+  v.cols = v.ld = a.shape(1);
+  py::array_t<float> out({static_cast<py::ssize_t>(v.rows), static_cast<py::ssize_t>(m.output_dim())});
+  float* o = out.mutable_data();
+  if (v.rows < kReleaseRows) {
+    m.predict(v, o);
+  } else {
+    py::gil_scoped_release release;
+    m.predict(v, o);
+  }
+  return std::move(out);
+}
+
 inline py::list weights_list(const std::vector<fastmlp::TensorDecl>& decls,
                              const std::vector<std::vector<float>>& values) {
   py::list l;

@@ -27,8 +27,9 @@ struct Epilogue {
 
 // Row-major SGEMM. op(A) is m x k, op(B) is k x n, C is m x n. Any leading dimensions (>= the row
 // length of the stored matrix). Shapes of 0 are allowed. Threads are chosen from the work size, up
-// to get_num_threads(); K is never split across threads, so results are bitwise identical for any
-// thread count. beta == 0 never reads C (NaN in C does not propagate); alpha == 0 or k == 0 never
+// to get_num_threads() (fewer while other processes hold the CPUs); they claim blocks of C
+// dynamically, so a descheduled thread delays only its own block. K is never split across
+// threads, so results are bitwise identical for any thread count. beta == 0 never reads C (NaN in C does not propagate); alpha == 0 or k == 0 never
 // reads A or B. Throws std::invalid_argument for negative sizes or too-small leading dimensions.
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,
            const float* a, index_t lda, const float* b, index_t ldb, float beta, float* c,

@@ -9,6 +9,15 @@ namespace fastmlp {
 void set_num_threads(int n);
 int get_num_threads();
 
+// Threads a parallel region may use now: get_num_threads(), capped by the CPUs that other
+// processes leave idle (sampled from the kernel's count of runnable threads in /proc/loadavg at
+// most every 50 ms). On an oversubscribed machine a second thread waits behind other processes at
+// every barrier, so 2 threads would run slower than 1. Results never depend on it (no kernel
+// splits a sum across threads). Adaptation is on unless FASTMLP_ADAPTIVE_THREADS=0 at start-up.
+int threads_available();
+void set_thread_adaptation(bool on);
+bool thread_adaptation();
+
 enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };
 
 const char* isa_name(Isa isa);

@@ -3,7 +3,15 @@
 
 #include <omp.h>
 
+#include <sched.h>
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -21,7 +29,57 @@ std::atomic<int>& thread_setting() {
   return n;
 }
 
+std::atomic<bool>& adaptation() {
+  static std::atomic<bool> on{[] {
+    const char* v = std::getenv("FASTMLP_ADAPTIVE_THREADS");
+    return !(v && std::strcmp(v, "0") == 0);
+  }()};
+  return on;
+}
+
+int cpus_allowed() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return default_threads();
+  const int n = CPU_COUNT(&set);
+  return n > 0 ? n : 1;
+}
+
+// CPUs not taken by runnable threads of other processes (or of this one's other callers): the
+// 4th field of /proc/loadavg counts runnable threads, the reader included. Our own OpenMP workers
+// sleep between regions (passive wait policy), so they are not counted here.
+int idle_cpus() {
+  static const int cpus = cpus_allowed();
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (!f) return cpus;
+  double l1, l5, l15;
+  int running = 0, total = 0;
+  const int got = std::fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &running, &total);
+  std::fclose(f);
+  if (got != 5 || running < 1) return cpus;
+  return std::max(1, std::min(cpus, cpus - (running - 1)));
+}
+
 }  // namespace
+
+void set_thread_adaptation(bool on) { adaptation().store(on, std::memory_order_relaxed); }
+bool thread_adaptation() { return adaptation().load(std::memory_order_relaxed); }
+
+int threads_available() {
+  const int setting = get_num_threads();
+  if (setting <= 1 || !thread_adaptation()) return setting;
+  using clock = std::chrono::steady_clock;
+  static std::atomic<std::int64_t> next_sample{0};
+  static std::atomic<int> idle{setting};
+  const std::int64_t now = clock::now().time_since_epoch().count();
+  std::int64_t due = next_sample.load(std::memory_order_relaxed);
+  // One caller refreshes the sample; the others keep using the previous one meanwhile.
+  if (now >= due && next_sample.compare_exchange_strong(
+                        due, now + std::chrono::duration_cast<clock::duration>(
+                                       std::chrono::milliseconds(50)).count())) {
+    idle.store(idle_cpus(), std::memory_order_relaxed);
+  }
+  return std::max(1, std::min(setting, idle.load(std::memory_order_relaxed)));
+}
 
 void set_num_threads(int n) {
   if (n < 1) {

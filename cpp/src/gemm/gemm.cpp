@@ -1,13 +1,17 @@
-// The blocked GEMM driver (BLIS loop order): jc over NC columns, pc over KC panels of K, ic over MC
-// rows, then the jr / ir macro-kernel over NR x MR register tiles. OpenMP splits C into a grid of
-// thread regions along M and N only; each thread runs the whole loop nest on its region with its
-// own packing buffers, so K is never split and every element is computed the same way for any
-// thread count.
-#include <omp.h>
-
+// The blocked GEMM driver (BLIS blocking: KC panels of K, MC x NC blocks of C, MR x NR register
+// tiles). C is cut into units that a team of OpenMP threads claims dynamically; each unit runs
+// over all of K on one thread with that thread's packed A, reading B panels that the team packs
+// once, lazily, into one shared buffer. K is never split, so every element is computed the same
+// way for any thread count.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <new>
 #include <stdexcept>
 #include <string>
+
+#include <omp.h>
 
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
@@ -31,15 +35,11 @@ struct Problem {
   const float* packed_b;  // prepacked op(B) (PackedB layout) or null
 };
 
-// An operand as the macro-kernel walks it: panel q starts at p + q * panel_step.
-struct PanelView {
-  const float* p;
-  index_t rs, cs;      // element strides inside a panel (kernel's rsa/csa, or rsb)
-  index_t panel_step;  // distance between consecutive MR (NR) panels
-};
-
 struct ThreadBuffers {
-  PackBuffer a, b;
+  PackBuffer a;       // this thread's packed A block
+  PackBuffer b_own;   // this thread's private copy of a B panel another thread is still packing
+  PackBuffer b_team;  // packed op(B) shared by the team of a call this thread leads
+  PackBuffer flags;   // one PanelState per (K panel, NR panel) of b_team
 };
 
 ThreadBuffers& thread_buffers() {
@@ -77,65 +77,155 @@ TileStore panel_store(const Problem& pr, bool first, bool last) {
   return st;
 }
 
-// The jr / ir loops over one packed (or in-place) mc x kc block of A and kc x nc block of B.
-void macro_kernel(const Problem& pr, index_t ic, index_t jc, index_t mc, index_t nc, index_t kc,
-                  const PanelView& a, const PanelView& b, TileStore st, bool last) {
+// C is cut into units of whole MR x NR tiles, each computed over all of K by one thread (the
+// team claims units from a counter, so a thread that is running takes whatever is left; a
+// descheduled one holds up nothing but its current unit). Units never change which tiles exist
+// or how a tile is summed, so the bits do not depend on the thread count.
+struct Units {
+  index_t rows, cols;  // unit height (multiple of MR) and width (multiple of NR)
+  index_t mu, nu;      // units along M and N
+};
+
+// One thread: MC x NC blocks (the BLIS blocking). More: about 4 units per thread so the dynamic
+// claim can even out a slow thread, cutting M first (units that share columns share packed B).
+Units make_units(const Problem& pr, int threads) {
   const KernelInfo& kr = *pr.kr;
+  const index_t mt = ceil_div(pr.m, kr.mr), nt = ceil_div(pr.n, kr.nr);
+  const index_t want = threads > 1 ? 4 * static_cast<index_t>(threads) : 1;
+  index_t mu = std::max(ceil_div(mt * kr.mr, kr.mc), std::min(mt, want));
+  Units u;
+  u.rows = ceil_div(mt, mu) * kr.mr;
+  u.mu = ceil_div(pr.m, u.rows);
+  index_t nu = std::max(ceil_div(nt * kr.nr, kr.nc), std::min(nt, ceil_div(want, u.mu)));
+  u.cols = ceil_div(nt, nu) * kr.nr;
+  u.nu = ceil_div(pr.n, u.cols);
+  return u;
+}
+
+enum PanelState : int { kEmpty = 0, kPacking = 1, kReady = 2 };
+
+// What every thread of one call shares: the problem, the unit grid, the claim counter and, when
+// B is packed, the lazily packed copy of all of op(B) in PackedB's layout (K panel pc at
+// pc * n_pad, its NR panels kc * NR apart) with one state flag per panel.
+struct Team {
+  const Problem* pr;
+  Units units;
+  index_t kc_step, kpanels, npanels;
+  float* b_packed;               // null: B is read in place (or prepacked: pr->packed_b)
+  std::atomic<int>* flags;       // kpanels x npanels
+  std::atomic<index_t> next{0};  // next unclaimed unit
+};
+
+void prepare_team(Team& t, const Problem& pr, int threads) {
+  const KernelInfo& kr = *pr.kr;
+  t.pr = &pr;
+  t.units = make_units(pr, threads);
+  t.kc_step = k_panel(pr.k, kr.kc);
+  t.kpanels = ceil_div(pr.k, t.kc_step);
+  t.npanels = ceil_div(pr.n, kr.nr);
+  t.b_packed = nullptr;
+  t.flags = nullptr;
+  if (pr.packed_b || !should_pack_b(kr, pr.b, pr.m)) return;
+  ThreadBuffers& buf = thread_buffers();
+  t.b_packed = buf.b_team.get(static_cast<std::size_t>(pr.k * padded_n(pr)));
+  const std::size_t nflags = static_cast<std::size_t>(t.kpanels * t.npanels);
+  static_assert(sizeof(std::atomic<int>) == sizeof(float), "flags live in a float buffer");
+  void* raw = buf.flags.get(nflags);
+  t.flags = static_cast<std::atomic<int>*>(raw);
+  for (std::size_t i = 0; i < nflags; ++i) new (t.flags + i) std::atomic<int>(kEmpty);
+}
+
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Pause iterations a thread waits for a panel another thread is packing (a few microseconds, a
+// panel's packing time) before it packs a private copy rather than wait on a descheduled thread.
+constexpr int kPanelWaitSpins = 2000;
+
+// NR panel jp of K panel pc (length kc): B as the micro-kernel reads it (pointer; row stride NR
+// when packed).
+const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, float* own) {
+  const Problem& pr = *t.pr;
+  const KernelInfo& kr = *pr.kr;
+  const index_t j = jp * kr.nr;
+  if (pr.packed_b) return pr.packed_b + pc * padded_n(pr) + j * kc;
+  if (!t.b_packed) return pr.b.p + pc * pr.b.rs + j;
+  float* dst = t.b_packed + pc * padded_n(pr) + j * kc;
+  std::atomic<int>& state = t.flags[(pc / t.kc_step) * t.npanels + jp];
+  int s = state.load(std::memory_order_acquire);
+  if (s == kReady) return dst;
+  const StridedMatrix src{pr.b.p + pc * pr.b.rs + j * pr.b.cs, pr.b.rs, pr.b.cs};
+  const index_t cols = std::min<index_t>(kr.nr, pr.n - j);
+  if (s == kEmpty && state.compare_exchange_strong(s, kPacking, std::memory_order_acquire)) {
+    pack_b_for(kr, src, kc, cols, dst);
+    state.store(kReady, std::memory_order_release);
+    return dst;
+  }
+  for (int i = 0; i < kPanelWaitSpins; ++i) {
+    if (state.load(std::memory_order_acquire) == kReady) return dst;
+    spin_pause();
+  }
+  pack_b_for(kr, src, kc, cols, own);
+  return own;
+}
+
+// One K panel of one unit: the jr / ir loops over its register tiles.
+void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, index_t pc,
+                index_t kc, float* abuf, float* bown) {
+  const Problem& pr = *t.pr;
+  const KernelInfo& kr = *pr.kr;
+  const bool last = pc + kc == pr.k;
+  TileStore st = panel_store(pr, pc == 0, last);
+  st.b_padded = pr.packed_b != nullptr || t.b_packed != nullptr;
+  const index_t rsb = st.b_padded ? kr.nr : pr.b.rs;
+  const StridedMatrix asub{pr.a.p + i0 * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs};
+  // A as the kernel walks it: packed MR-row panels, or the rows in place
+  const float* a = asub.p;
+  index_t rsa = asub.rs, csa = asub.cs, a_step = kr.mr * asub.rs;
+  if (abuf) {
+    pack_a_for(kr, asub, mc, kc, abuf);
+    a = abuf;
+    rsa = 1;
+    csa = kr.mr;
+    a_step = kc * kr.mr;
+  }
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
-    const float* bp = b.p + (jr / kr.nr) * b.panel_step;
-    st.bias = (last && pr.ep->bias) ? pr.ep->bias + jc + jr : nullptr;
+    const float* bp = b_panel(t, pc, kc, (j0 + jr) / kr.nr, bown);
+    st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
     for (index_t ir = 0; ir < mc; ir += kr.mr) {
       const int mr = static_cast<int>(std::min<index_t>(kr.mr, mc - ir));
-      const float* ap = a.p + (ir / kr.mr) * a.panel_step;
-      kr.kernel(kc, ap, a.rs, a.cs, bp, b.rs, mr, nr, pr.c + (ic + ir) * pr.ldc + jc + jr, pr.ldc,
-                st);
+      const float* ap = a + (ir / kr.mr) * a_step;
+      kr.kernel(kc, ap, rsa, csa, bp, rsb, mr, nr, pr.c + (i0 + ir) * pr.ldc + j0 + jr,
+                pr.ldc, st);
     }
   }
 }
 
-// The whole loop nest on rows [i0, i1) and columns [j0, j1) of C, on the calling thread.
-void run_region(const Problem& pr, index_t i0, index_t i1, index_t j0, index_t j1) {
+// Claims and computes units until none are left; run by every thread of the team.
+void work(Team& t) {
+  const Problem& pr = *t.pr;
   const KernelInfo& kr = *pr.kr;
+  const Units& u = t.units;
   ThreadBuffers& buf = thread_buffers();
-  const index_t kc_step = k_panel(pr.k, kr.kc);
-  const bool do_pack_a = should_pack_a(kr, i1 - i0, j1 - j0);
-  const bool do_pack_b = !pr.packed_b && should_pack_b(kr, pr.b, i1 - i0);
-  const index_t nc_max = std::min<index_t>(kr.nc, ceil_div(j1 - j0, kr.nr) * kr.nr);
-  const index_t mc_max = std::min<index_t>(kr.mc, ceil_div(i1 - i0, kr.mr) * kr.mr);
-  float* bbuf = do_pack_b ? buf.b.get(static_cast<std::size_t>(kc_step * nc_max)) : nullptr;
-  float* abuf =
-      do_pack_a ? buf.a.get(static_cast<std::size_t>(kc_step * mc_max) + kPackSlack) : nullptr;
-  for (index_t jc = j0; jc < j1; jc += kr.nc) {
-    const index_t nc = std::min<index_t>(kr.nc, j1 - jc);
-    for (index_t pc = 0; pc < pr.k; pc += kc_step) {
-      const index_t kc = std::min<index_t>(kc_step, pr.k - pc);
-      const bool last = pc + kc == pr.k;
-      TileStore st = panel_store(pr, pc == 0, last);
-      st.b_padded = pr.packed_b != nullptr || do_pack_b;
-      const StridedMatrix bsub{pr.b.p + pc * pr.b.rs + jc * pr.b.cs, pr.b.rs, pr.b.cs};
-      PanelView bv{bsub.p, bsub.rs, 1, kr.nr};
-      if (pr.packed_b) {
-        // PackedB layout: K panel pc starts at pc * n_pad; its NR panels are kc * NR apart
-        bv = {pr.packed_b + pc * padded_n(pr) + jc * kc, kr.nr, 1, kc * kr.nr};
-      } else if (do_pack_b) {
-        pack_b_for(kr, bsub, kc, nc, bbuf);
-        bv = {bbuf, kr.nr, 1, kc * kr.nr};
-      }
-      for (index_t ic = i0; ic < i1; ic += kr.mc) {
-        const index_t mc = std::min<index_t>(kr.mc, i1 - ic);
-        const StridedMatrix asub{pr.a.p + ic * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs};
-        PanelView av{asub.p, asub.rs, asub.cs, kr.mr * asub.rs};
-        if (do_pack_a) {
-          pack_a_for(kr, asub, mc, kc, abuf);
-          av = {abuf, 1, kr.mr, kc * kr.mr};
-        }
-        macro_kernel(pr, ic, jc, mc, nc, kc, av, bv, st, last);
-        if (last && pr.ep->post) {
-          pr.ep->post(pr.c + ic * pr.ldc + jc, pr.ldc, mc, nc, jc, pr.ep->post_ctx);
-        }
-      }
+  const bool pack_a = should_pack_a(kr, u.rows, u.cols);
+  // sized for the largest unit any thread count makes, so changing the count does not regrow it
+  const index_t rows_max = std::min<index_t>(kr.mc, ceil_div(pr.m, kr.mr) * kr.mr);
+  float* abuf = pack_a ? buf.a.get(static_cast<std::size_t>(t.kc_step * rows_max) + kPackSlack)
+                       : nullptr;
+  float* bown = t.b_packed ? buf.b_own.get(static_cast<std::size_t>(t.kc_step * kr.nr)) : nullptr;
+  const index_t total = u.mu * u.nu;
+  for (index_t q = t.next.fetch_add(1); q < total; q = t.next.fetch_add(1)) {
+    // units that share columns are consecutive, so threads working at once share B panels
+    const index_t i0 = (q % u.mu) * u.rows, j0 = (q / u.mu) * u.cols;
+    const index_t mc = std::min(u.rows, pr.m - i0), nc = std::min(u.cols, pr.n - j0);
+    for (index_t pc = 0; pc < pr.k; pc += t.kc_step) {
+      unit_panel(t, i0, mc, j0, nc, pc, std::min(t.kc_step, pr.k - pc), abuf, bown);
     }
+    if (pr.ep->post) pr.ep->post(pr.c + i0 * pr.ldc + j0, pr.ldc, mc, nc, j0, pr.ep->post_ctx);
   }
 }
 
@@ -153,27 +243,6 @@ void scale_only(const Problem& pr) {
   if (pr.ep->post) pr.ep->post(pr.c, pr.ldc, pr.m, pr.n, 0, pr.ep->post_ctx);
 }
 
-// A thread grid tm x tn = threads, choosing the split that makes each thread touch the least of
-// A and B (e.g. 32 x 784 x 128 splits N: both threads share the 32 rows of A, each packs half
-// of B). Ties split M.
-void thread_grid(const Problem& pr, int threads, int* tm, int* tn) {
-  const index_t mt = ceil_div(pr.m, pr.kr->mr), nt = ceil_div(pr.n, pr.kr->nr);
-  double best = -1.0;
-  *tm = *tn = 1;
-  for (int x = threads; x >= 1; --x) {
-    if (threads % x) continue;
-    const int y = threads / x;
-    if (x > mt || y > nt) continue;
-    const double cost =
-        static_cast<double>(ceil_div(mt, x) * pr.kr->mr + ceil_div(nt, y) * pr.kr->nr);
-    if (best < 0.0 || cost < best) {
-      best = cost;
-      *tm = x;
-      *tn = y;
-    }
-  }
-}
-
 int choose_threads(const Problem& pr, int cap) {
   const double flops = 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) *
                        static_cast<double>(pr.k);
@@ -182,30 +251,66 @@ int choose_threads(const Problem& pr, int cap) {
   return std::max(1, static_cast<int>(want));
 }
 
-// Start of part `part` of `parts` near-equal runs of whole tiles of size `tile` covering `total`.
-index_t split(index_t total, index_t tile, int parts, int part) {
-  const index_t tiles = ceil_div(total, tile);
-  return std::min(total, tiles * part / parts * tile);
+// A parallel region ends when every thread of the team has arrived, even one the OS has not run
+// yet. On a shared machine (other processes on the cores) the second thread can arrive
+// milliseconds late and make a 100 us product 10x slower than on one thread. So the driver watches
+// the join: when the caller waited there much longer than the work it did itself, further calls
+// run on one thread until a retry time (backing off from 50 ms to 1 s while it keeps happening,
+// halving the back-off after each prompt join).
+// Which threads run never changes the result, only the speed.
+class TeamHealth {
+ public:
+  static std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  bool fork_pays(std::int64_t now) const {
+    return now >= retry_at_.load(std::memory_order_relaxed);
+  }
+  void report(std::int64_t start, std::int64_t own_done, std::int64_t joined) {
+    const std::int64_t own = own_done - start, wait = joined - own_done;
+    const std::int64_t b = backoff_.load(std::memory_order_relaxed);
+    if (wait <= kSlackNs + own / 2) {
+      // one prompt join may be luck on a busy machine: trust it back gradually
+      backoff_.store(std::max(b / 2, kMinBackoffNs), std::memory_order_relaxed);
+      return;
+    }
+    backoff_.store(std::min(2 * b, kMaxBackoffNs), std::memory_order_relaxed);
+    retry_at_.store(joined + b, std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr std::int64_t kSlackNs = 20000;
+  static constexpr std::int64_t kMinBackoffNs = 50000000, kMaxBackoffNs = 1000000000;
+  std::atomic<std::int64_t> retry_at_{0};
+  std::atomic<std::int64_t> backoff_{kMinBackoffNs};
+};
+
+TeamHealth& team_health() {
+  static TeamHealth health;
+  return health;
 }
 
-void run(const Problem& pr, int threads) {
-  int tm = 1, tn = 1;
-  thread_grid(pr, threads, &tm, &tn);
-  const int regions = tm * tn;
-  if (regions == 1) {
-    run_region(pr, 0, pr.m, 0, pr.n);
+// adaptive: skip the fork while the join is slow (TeamHealth); tests asking for a thread count
+// pass false so the team really runs.
+void run(const Problem& pr, int threads, bool adaptive = true) {
+  TeamHealth& health = team_health();
+  const std::int64_t start = threads > 1 ? TeamHealth::now_ns() : 0;
+  if (adaptive && threads > 1 && !health.fork_pays(start)) threads = 1;
+  Team team;
+  prepare_team(team, pr, threads);  // units sized for the threads that will really run
+  if (threads == 1 || team.units.mu * team.units.nu == 1) {
+    work(team);  // no OpenMP team set-up for single-thread work
     return;
   }
-#pragma omp parallel num_threads(regions)
+  std::int64_t own_done = start;
+#pragma omp parallel num_threads(threads)
   {
-    // The runtime may give fewer threads (nested regions): each takes every team-th region.
-    const int team = omp_get_num_threads();
-    for (int r = omp_get_thread_num(); r < regions; r += team) {
-      const int ti = r / tn, tj = r % tn;
-      run_region(pr, split(pr.m, pr.kr->mr, tm, ti), split(pr.m, pr.kr->mr, tm, ti + 1),
-                 split(pr.n, pr.kr->nr, tn, tj), split(pr.n, pr.kr->nr, tn, tj + 1));
-    }
+    work(team);
+    if (omp_get_thread_num() == 0) own_done = TeamHealth::now_ns();
   }
+  health.report(start, own_done, TeamHealth::now_ns());
 }
 
 void check_args(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, const float* a,
@@ -242,7 +347,7 @@ void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_
     scale_only(pr);
     return;
   }
-  run(pr, choose_threads(pr, threads > 0 ? threads : get_num_threads()));
+  run(pr, choose_threads(pr, threads > 0 ? threads : threads_available()), threads <= 0);
 }
 
 }  // namespace gemm
@@ -289,7 +394,7 @@ void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t 
     gemm::scale_only(pr);
     return;
   }
-  gemm::run(pr, gemm::choose_threads(pr, get_num_threads()));
+  gemm::run(pr, gemm::choose_threads(pr, threads_available()));
 }
 
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,

@@ -104,7 +104,8 @@ class PackBuffer {
 };
 long buffer_growths();
 
-// sgemm with an explicit kernel and thread cap (threads <= 0: the default policy); the public
+// sgemm with an explicit kernel and thread cap (threads <= 0: the default policy; a cap > 1 always
+// forks, without the fallback to one thread while joins are slow, so tests see the team); the public
 // sgemm calls it with active_kernel(). Tests use it to run every supported ISA in one process.
 void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_b, index_t m,
                 index_t n, index_t k, float alpha, const float* a, index_t lda, const float* b,

@@ -11,6 +11,7 @@
 
 #include "fastmlp/runtime.h"
 #include "nn/fastmath.h"
+#include "nn/parallel.h"
 
 namespace fastmlp {
 namespace {
@@ -51,41 +52,35 @@ int threads_for(index_t rows, index_t cols) {
   if (work < (index_t{1} << 16) || rows < 2 || omp_in_parallel()) {
     return 1;
   }
-  return static_cast<int>(std::min<index_t>(get_num_threads(), rows));
+  return static_cast<int>(std::min<index_t>(threads_available(), rows));
 }
 
 template <class F>
 void map_rows(float* x, index_t rows, index_t cols, index_t ld, F f) {
-  const int nt = threads_for(rows, cols);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t r = 0; r < rows; ++r) {
+  detail::parallel_for(threads_for(rows, cols), rows, [&](index_t r) {
     float* row = x + r * ld;
 #pragma omp simd
     for (index_t c = 0; c < cols; ++c) {
       row[c] = f(row[c]);
     }
-  }
+  });
 }
 
 // grad[i] *= d(src[i]) where src is the pre-activation or the output, whichever d needs.
 template <class D>
 void scale_rows(const float* src, float* grad, index_t rows, index_t cols, index_t ld, D d) {
-  const int nt = threads_for(rows, cols);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t r = 0; r < rows; ++r) {
+  detail::parallel_for(threads_for(rows, cols), rows, [&](index_t r) {
     const float* s = src + r * ld;
     float* g = grad + r * ld;
 #pragma omp simd
     for (index_t c = 0; c < cols; ++c) {
       g[c] *= d(s[c]);
     }
-  }
+  });
 }
 
 void softmax_rows(float* x, index_t rows, index_t cols, index_t ld) {
-  const int nt = threads_for(rows, cols);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t r = 0; r < rows; ++r) {
+  detail::parallel_for(threads_for(rows, cols), rows, [&](index_t r) {
     float* row = x + r * ld;
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
@@ -106,14 +101,12 @@ void softmax_rows(float* x, index_t rows, index_t cols, index_t ld) {
     for (index_t c = 0; c < cols; ++c) {
       row[c] *= inv;
     }
-  }
+  });
 }
 
 // Jacobian-vector product of softmax per row: g <- y * (g - <g, y>).
 void softmax_backward_rows(const float* y, float* grad, index_t rows, index_t cols, index_t ld) {
-  const int nt = threads_for(rows, cols);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t r = 0; r < rows; ++r) {
+  detail::parallel_for(threads_for(rows, cols), rows, [&](index_t r) {
     const float* yr = y + r * ld;
     float* g = grad + r * ld;
     float dot = 0.0f;
@@ -125,7 +118,7 @@ void softmax_backward_rows(const float* y, float* grad, index_t rows, index_t co
     for (index_t c = 0; c < cols; ++c) {
       g[c] = yr[c] * (g[c] - dot);
     }
-  }
+  });
 }
 
 // Phi(x), the standard normal CDF, with relative accuracy in the lower tail.

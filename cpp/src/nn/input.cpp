@@ -11,6 +11,18 @@ namespace fastmlp {
 namespace detail {
 namespace {
 
+// True if any of the n floats is NaN or Inf. Looks at the exponent bits so it vectorizes (an
+// isfinite() branch would not).
+bool any_nonfinite(const float* v, index_t n) {
+  std::uint32_t bad = 0;
+  for (index_t j = 0; j < n; ++j) {
+    std::uint32_t bits;
+    std::memcpy(&bits, v + j, sizeof bits);
+    bad |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad != 0;
+}
+
 // Converts one row; returns true if any converted value is NaN or Inf. The check looks at the
 // exponent bits so it vectorizes (an isfinite() branch would not).
 template <class T>
@@ -21,13 +33,7 @@ bool convert_row(const T* src, index_t cols, bool rescale, float s, float o, flo
     for (index_t j = 0; j < cols; ++j) dst[j] = static_cast<float>(src[j]);
   }
   if (std::is_same<T, std::uint8_t>::value && !rescale) return false;
-  std::uint32_t bad = 0;
-  for (index_t j = 0; j < cols; ++j) {
-    std::uint32_t bits;
-    std::memcpy(&bits, dst + j, sizeof bits);
-    bad |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-  }
-  return bad != 0;
+  return any_nonfinite(dst, cols);
 }
 
 template <class T>
@@ -62,6 +68,13 @@ index_t convert_rows(const InputView& x, const index_t* idx, index_t first, inde
     case DType::float64: return convert_typed<double>(x, idx, first, n, rescale, scale, offset, out);
     case DType::uint8:
       return convert_typed<std::uint8_t>(x, idx, first, n, rescale, scale, offset, out);
+  }
+  return -1;
+}
+
+index_t first_nonfinite_row(const float* rows, index_t n, index_t cols) {
+  for (index_t i = 0; i < n; ++i) {
+    if (any_nonfinite(rows + i * cols, cols)) return i;
   }
   return -1;
 }

@@ -13,6 +13,10 @@ namespace detail {
 index_t convert_rows(const InputView& x, const index_t* idx, index_t first, index_t n,
                      bool rescale, float scale, float offset, float* out);
 
+// Position of the first of n contiguous float32 rows (cols wide) holding NaN or Inf, or -1: the
+// check convert_rows does, for rows the model reads in place.
+index_t first_nonfinite_row(const float* rows, index_t n, index_t cols);
+
 // std::invalid_argument if x is not a valid view of rows of `dim` values.
 void check_input(const InputView& x, index_t dim, const char* name);
 

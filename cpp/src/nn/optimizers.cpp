@@ -12,6 +12,7 @@
 
 #include "fastmlp/runtime.h"
 #include "nn/optimizer_base.h"
+#include "nn/parallel.h"
 
 namespace fastmlp {
 namespace detail {
@@ -73,16 +74,15 @@ void KerasOptimizer::ensure_slots(const std::vector<ParamRef>& params) {
 double KerasOptimizer::sum_squares(const float* g, index_t n) {
   const index_t chunks = (n + kChunk - 1) / kChunk;
   partials_.assign(static_cast<size_t>(chunks), 0.0);
-  const int nt = chunks > 1 ? get_num_threads() : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t c = 0; c < chunks; ++c) {
+  const int nt = chunks > 1 ? threads_available() : 1;
+  detail::parallel_for(nt, chunks, [&](index_t c) {
     double s = 0.0;
     const index_t end = std::min(n, (c + 1) * kChunk);
     for (index_t i = c * kChunk; i < end; ++i) {
       s += double(g[i]) * g[i];
     }
     partials_[c] = s;
-  }
+  });
   double total = 0.0;
   for (double s : partials_) {
     total += s;
@@ -115,10 +115,9 @@ void KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale, 
   const float clip = config_.clipvalue > 0.0 ? static_cast<float>(config_.clipvalue)
                                              : std::numeric_limits<float>::infinity();
   const index_t chunks = (p.size + kChunk - 1) / kChunk;
-  const int nt = chunks > 3 ? get_num_threads() : 1;
+  const int nt = chunks > 3 ? threads_available() : 1;
   const int k = slot_count();
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t c = 0; c < chunks; ++c) {
+  detail::parallel_for(nt, chunks, [&](index_t c) {
     const index_t begin = c * kChunk, n = std::min(p.size, begin + kChunk) - begin;
     float* w = p.value + begin;
     if (decay != 0.0f) {
@@ -132,7 +131,7 @@ void KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale, 
       s[j] = slots[j] + begin;
     }
     update(w, GradIn{p.grad + begin, scale, clip}, s, n);
-  }
+  });
 }
 
 void KerasOptimizer::step(const std::vector<ParamRef>& params) {

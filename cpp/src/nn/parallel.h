@@ -12,10 +12,10 @@ namespace fastmlp {
 namespace detail {
 
 // Threads that `work` element operations deserve: one per ~64k elements (a region start costs a
-// few microseconds; 64k simple operations take ~10-20 us), at most get_num_threads().
+// few microseconds; 64k simple operations take ~10-20 us), at most threads_available().
 inline int threads_for(index_t work, index_t grain = index_t(1) << 16) {
   const index_t t = work / grain;
-  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(get_num_threads(), t)));
+  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(threads_available(), t)));
 }
 
 // fn(begin, end) over contiguous chunks of [0, n); each item costs about `work_per_item`. The split
@@ -34,6 +34,19 @@ void parallel_chunks(index_t n, index_t work_per_item, F&& fn, index_t grain = i
     const index_t b = n * id / nt, e = n * (id + 1) / nt;
     if (b < e) fn(b, e);
   }
+}
+
+// fn(i) for every i in [0, n), statically split over `threads` threads. One thread runs the loop
+// inline: an OpenMP region with a false `if` clause still sets up a team in libgomp, which
+// allocates and costs ~1 us per call, too much for the per-batch loops of tiny networks.
+template <class F>
+void parallel_for(int threads, index_t n, F&& fn) {
+  if (threads <= 1 || n < 2) {
+    for (index_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (index_t i = 0; i < n; ++i) fn(i);
 }
 
 }  // namespace detail

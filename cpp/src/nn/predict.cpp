@@ -33,7 +33,7 @@ void Model::predict(const InputView& x, float* out) {
   double flops_per_row = 0.0;
   for (const auto& l : layers_) flops_per_row += double(l->in_dim()) * l->out_dim();
   const int threads = static_cast<int>(std::min<double>(
-      {double(get_num_threads()), n * flops_per_row / kParallelFlops, double(n / kBlockRows)}));
+      {double(threads_available()), n * flops_per_row / kParallelFlops, double(n / kBlockRows)}));
 
   if (threads <= 1) {
     std::unique_lock<std::mutex> lock(small_mutex_, std::try_to_lock);
@@ -41,11 +41,17 @@ void Model::predict(const InputView& x, float* out) {
     Workspace& ws = lock.owns_lock() ? small_ws_ : local;
     const index_t rows = std::min(n, kBlockRows);
     layout(ws, rows, false);
+    // Contiguous float32 rows with nothing to rescale are read in place: no copy, only the check.
+    const bool in_place = x.dtype == DType::float32 && !fused_rescaling_ && (n == 1 || x.ld == x.cols);
     for (index_t first = 0; first < n; first += rows) {
       const index_t cnt = std::min(rows, n - first);
-      const index_t bad = load_input(x, nullptr, first, cnt, ws);
+      const float* rows_in = static_cast<const float*>(x.data) + first * x.ld;
+      const index_t bad = in_place ? detail::first_nonfinite_row(rows_in, cnt, x.cols)
+                                   : load_input(x, nullptr, first, cnt, ws);
       if (bad >= 0) detail::throw_nonfinite("x", first + bad);
-      predict_block(ws, first, cnt, out);
+      Pass pass;
+      pass.prepared = true;
+      run_forward(ws, in_place ? rows_in : ws.input, cnt, pass, out + first * output_dim_);
     }
     return;
   }

@@ -345,10 +345,14 @@ class TrainingMixin:
         parallel row blocks and print one progress line when ``verbose`` is not 0.
         """
         core = self._core
-        if core is not None and type(x) is np.ndarray and x.ndim == 2 and \
-                x.shape[0] <= _SMALL_PREDICT_ROWS and x.shape[1] == self._input_dim and \
-                x.dtype == np.float32 and x.flags.c_contiguous and not callbacks:
-            return core.predict(x) if batch_size is None else core.predict(x, batch_size)
+        if core is not None and not callbacks:
+            # The lean path: the core checks the layout itself and answers None when x is not a
+            # small C-contiguous float32 matrix of the input width.
+            if batch_size is not None:
+                _positive_int("batch_size", batch_size, 32)
+            out = core._predict_small(x)
+            if out is not None:
+                return out
         verbose_level = _verbosity(verbose)
         self._ensure_built(x)
         xs = prepare_x(x, self._sample_shape)
@@ -367,6 +371,11 @@ class TrainingMixin:
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         """Outputs for one batch, with no progress output (the fast path of ``predict``)."""
+        core = self._core
+        if core is not None:
+            out = core._predict_small(x)
+            if out is not None:
+                return out
         return self.predict(x, verbose=0)
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,

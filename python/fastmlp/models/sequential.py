@@ -276,7 +276,9 @@ class Sequential(TrainingMixin):
         """Runs the model on ``x``: inference by default, ``training=True`` uses dropout/batch
         statistics (without updating weights or moving averages' gradients)."""
         if not training:
-            return self.predict_on_batch(x)
+            core = self._core
+            out = core._predict_small(x) if core is not None else None
+            return out if out is not None else self.predict(x, verbose=0)
         self._ensure_built(x)
         from fastmlp.models._data import prepare_x
         arr = prepare_x(x, self._sample_shape)

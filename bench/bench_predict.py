@@ -1,0 +1,134 @@
+"""Inference of the seed network 784-128-64-10 (ReLU, softmax output): one row through
+`model.predict`, `model.predict_on_batch` and `model(x)` against PyTorch `net(x)` under no_grad
+(one thread), and a batch of 10,000 rows against PyTorch on 1 and 2 threads. Keras is measured too
+when it is installed. Interleaved best-of-N in one process; ratio = anchor time / fastmlp time.
+
+    python bench/bench_predict.py [--quick]
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+import fastmlp
+from fastmlp import layers
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - optional
+    torch = None
+
+
+def per_call_us(fn, calls):
+    """Mean microseconds per call over `calls` back-to-back calls."""
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls * 1e6
+
+
+def best_of(runners, rounds, calls):
+    """Interleaved rounds, so load drifts on a shared machine hit every runner alike."""
+    best = {name: float("inf") for name in runners}
+    for _ in range(rounds):
+        for name, fn in runners.items():
+            best[name] = min(best[name], per_call_us(fn, calls))
+    return best
+
+
+def fastmlp_model():
+    model = fastmlp.Sequential([fastmlp.Input(shape=(784,)),
+                                layers.Dense(128, activation="relu"),
+                                layers.Dense(64, activation="relu"),
+                                layers.Dense(10, activation="softmax")])
+    return model
+
+
+def torch_net(model):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                              torch.nn.Linear(128, 64), torch.nn.ReLU(),
+                              torch.nn.Linear(64, 10), torch.nn.Softmax(dim=1))
+    with torch.no_grad():  # the same weights, so both compute the same function
+        w = model.get_weights()
+        for i, lin in enumerate([net[0], net[2], net[4]]):
+            lin.weight.copy_(torch.from_numpy(w[2 * i].T.copy()))
+            lin.bias.copy_(torch.from_numpy(w[2 * i + 1]))
+    return net.eval()
+
+
+def keras_runners(x1):
+    try:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+        import keras
+    except ImportError:
+        return {}
+    km = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(128, activation="relu"),
+                           keras.layers.Dense(64, activation="relu"),
+                           keras.layers.Dense(10, activation="softmax")])
+    return {"keras.predict": lambda: km.predict(x1, verbose=0), "keras(x)": lambda: km(x1)}
+
+
+def one_row(model, net, rounds, calls):
+    x1 = np.random.default_rng(1).random((1, 784), dtype=np.float32)
+    runners = {"predict": lambda: model.predict(x1),
+               "predict_on_batch": lambda: model.predict_on_batch(x1),
+               "model(x)": lambda: model(x1)}
+    if net is not None:
+        xt = torch.from_numpy(x1)
+        torch.set_num_threads(1)
+
+        def torch_call():
+            with torch.no_grad():
+                return net(xt)
+        runners["torch net(x)"] = torch_call
+        ref = torch_call().numpy()
+        assert np.allclose(model.predict(x1), ref, atol=1e-5), "fastmlp and torch disagree"
+    runners.update(keras_runners(x1))
+    best = best_of(runners, rounds, calls)
+    print(f"one row (1, 784) float32, best of {rounds} x {calls} calls, us per call")
+    anchor = best.get("torch net(x)")
+    for name, us in best.items():
+        ratio = f"  torch/this {anchor / us:6.1f}x" if anchor else ""
+        print(f"  {name:<18} {us:9.2f} us{ratio}")
+
+
+def batch(model, net, rounds, rows):
+    x = np.random.default_rng(2).random((rows, 784), dtype=np.float32)
+    print(f"batch of {rows} rows, best of {rounds}, ms per call; ratio = torch / fastmlp")
+    for threads in (1, 2):
+        runners = {"fastmlp": lambda: (fastmlp.set_num_threads(threads), model.predict(x, verbose=0))}
+        if net is not None:
+            xt = torch.from_numpy(x)
+
+            def torch_call():
+                torch.set_num_threads(threads)
+                with torch.no_grad():
+                    return net(xt)
+            runners["torch"] = torch_call
+        best = best_of(runners, rounds, 3)
+        line = f"  threads {threads}: fastmlp {best['fastmlp'] / 1e3:8.3f} ms"
+        if "torch" in best:
+            line += f"  torch {best['torch'] / 1e3:8.3f} ms  ratio {best['torch'] / best['fastmlp']:5.2f}x"
+        print(line, flush=True)
+    fastmlp.set_num_threads(2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    args = parser.parse_args()
+    # Short chunks, many interleaved rounds: on a loaded machine the best chunk is the one no other
+    # process preempted, which is the figure an idle machine would give.
+    rounds, calls = (20, 100) if args.quick else (100, 200)
+    model = fastmlp_model()
+    net = torch_net(model) if torch is not None else None
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    one_row(model, net, rounds, calls)
+    batch(model, net, 3 if args.quick else 7, 10000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Fast paths give the regular path's results; thread counts never change results; the batch
+loops allocate nothing once warm (issue 9). Correctness only: speed is in bench/."""
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import _core, layers
+
+
+def _seed_model(output="softmax"):
+    model = fastmlp.Sequential([fastmlp.Input(shape=(784,)),
+                                layers.Dense(128, activation="relu"),
+                                layers.Dense(64, activation="relu"),
+                                layers.Dense(10, activation=output)])
+    model.compile(optimizer="adam",
+                  loss=fastmlp.losses.SparseCategoricalCrossentropy(from_logits=output == "linear"))
+    return model
+
+
+@pytest.fixture
+def threads_restored():
+    """Restores the thread setting; adaptation to machine load is off meanwhile, so that 2
+    threads really run 2 even on a busy machine."""
+    before, adapt = fastmlp.get_num_threads(), _core._thread_adaptation()
+    _core._set_thread_adaptation(False)
+    yield
+    fastmlp.set_num_threads(before)
+    _core._set_thread_adaptation(adapt)
+
+
+def test_threads_available_stays_within_the_setting(threads_restored):
+    fastmlp.set_num_threads(2)
+    assert _core._threads_available() == 2  # adaptation off: the setting
+    _core._set_thread_adaptation(True)
+    assert 1 <= _core._threads_available() <= 2
+    fastmlp.set_num_threads(1)
+    assert _core._threads_available() == 1
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return np.random.default_rng(7).random((600, 784), dtype=np.float32)
+
+
+def test_lean_path_equals_the_general_path_bitwise(rows):
+    model = _seed_model()
+    x1 = rows[:1]
+    lean = model._core._predict_small(x1)
+    assert lean is not None
+    # float64 input goes through the converting path (copy + cast): the same kernels run on the
+    # same float32 values, so the results are bitwise equal.
+    general = model.predict(x1.astype(np.float64), verbose=0)
+    np.testing.assert_array_equal(lean, general)
+    np.testing.assert_array_equal(model.predict(x1), lean)
+    np.testing.assert_array_equal(model.predict_on_batch(x1), lean)
+    np.testing.assert_array_equal(model(x1), lean)
+    # a strided view is copied by the general path: still the same numbers
+    wide = np.zeros((1, 1568), np.float32)
+    wide[:, ::2] = x1
+    np.testing.assert_array_equal(model.predict(wide[:, ::2], verbose=0), lean)
+
+
+def test_lean_path_declines_what_it_does_not_handle(rows):
+    core = _seed_model()._core
+    assert core._predict_small(rows[:1].astype(np.float64)) is None
+    assert core._predict_small(np.asfortranarray(rows[:3])) is None
+    assert core._predict_small(rows[:1, :100]) is None
+    assert core._predict_small(np.zeros((2000, 784), np.float32)) is None
+    assert core._predict_small([[0.0] * 784]) is None
+
+
+def test_lean_path_rejects_nonfinite_input(rows):
+    model = _seed_model()
+    bad = rows[:2].copy()
+    bad[1, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        model.predict(bad)
+
+
+def test_one_row_matches_its_row_in_a_batch(rows):
+    # A lone row runs the 1-row micro-kernel, which splits K over 4 accumulator sets to hide the
+    # FMA latency; rows of a full 6-row tile use one set. The summation order differs, so the
+    # match is to rounding, not bitwise (rows in the same tile position match bitwise).
+    model = _seed_model("linear")
+    batch = model.predict(rows[:60], verbose=0)
+    for i in (0, 17, 59):
+        np.testing.assert_allclose(model.predict(rows[i:i + 1]), batch[i:i + 1], rtol=1e-5,
+                                   atol=1e-5)
+    np.testing.assert_array_equal(model.predict(rows[:60], verbose=0), batch)
+
+
+def test_predictions_identical_on_one_and_two_threads(rows, threads_restored):
+    model = _seed_model()
+    big = np.tile(rows, (10, 1))  # 6,000 rows: the parallel row-block path
+    fastmlp.set_num_threads(1)
+    one = [model.predict(big, verbose=0), model.predict(rows[:5])]
+    fastmlp.set_num_threads(2)
+    two = [model.predict(big, verbose=0), model.predict(rows[:5])]
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+def _train(threads, x, y):
+    fastmlp.set_num_threads(threads)
+    fastmlp.utils.set_random_seed(3)
+    model = _seed_model("linear")
+    model.fit(x, y, batch_size=128, epochs=2, verbose=0)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    return model.get_weights()
+
+
+def test_training_identical_on_one_and_two_threads(rows, threads_restored):
+    y = np.random.default_rng(8).integers(0, 10, len(rows))
+    for a, b in zip(_train(1, rows, y), _train(2, rows, y)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_loop_allocates_nothing_once_warm(rows, threads, threads_restored):
+    fastmlp.set_num_threads(threads)
+    model = _seed_model("linear")
+    y = np.random.default_rng(9).integers(0, 10, len(rows))
+    core = model._core
+    model.fit(rows, y, batch_size=64, epochs=1, verbose=0)
+    model.predict(rows[:1])
+    warm = (core._workspace_allocations, _core._gemm_buffer_growths())
+    model.fit(rows, y, batch_size=64, epochs=2, verbose=0)
+    for _ in range(20):
+        model.predict(rows[:1])
+    assert (core._workspace_allocations, _core._gemm_buffer_growths()) == warm
