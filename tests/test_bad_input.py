@@ -122,7 +122,7 @@ CASES = {
     "batch_size_bool": (lambda: fit(model(), X, Y, batch_size=True), ValueError,
                         "batch_size=True"),
     "predict_batch_size_zero": (lambda: model().predict(X, batch_size=0), ValueError,
-                                "batch_size must be a positive integer, got 0"),
+                                "`batch_size`, expected a positive integer. Received: batch_size=0"),
     "predict_batch_size_negative_big": (
         lambda: model().predict(np.zeros((2000, 4), np.float32), batch_size=-1), ValueError,
         "batch_size=-1"),
