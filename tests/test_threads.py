@@ -89,8 +89,8 @@ def test_two_models_train_in_two_threads_as_they_do_alone():
 
 
 def test_the_gil_is_released_during_fit():
-    x, y = blobs(n=4000, features=32)
-    model = mlp(width=256)
+    x, y = blobs(n=16000, features=64)
+    model = mlp(width=256, features=64)
     model.fit(x[:64], y[:64], verbose=0)  # warm-up: build, allocate
     stop = threading.Event()
     ticks = []
