@@ -1,35 +1,51 @@
-"""Towards 0.90 test accuracy on Fashion-MNIST with dense networks only, in ~30 s on 2 cores.
+"""0.90 test accuracy on Fashion-MNIST with one dense network (target: ~30 s of training, 2 cores).
 
-STATUS: the 0.90 target is NOT reached yet. Measured on a shared 2-core machine (Fashion-MNIST,
-10,000 test images, seed 0 unless said):
+STATUS: the accuracy target is reached (no margin to spare); the 30 s budget is NOT met yet.
+Measured with this script's defaults on a shared 2-core machine, 10,000 test images:
 
-    single 784-128-64-10, Adam 2e-3 cosine, 15 epochs           0.8951
-    single 784-256-128-10, Dropout 0.2, 20 epochs                0.8962
-    single 784-512-256-10, Dropout 0.2, 20 epochs (+ flips)      0.8953 (0.8964)
-    ensemble of 2 / 4 x 784-128-64-10 (this script's default)    0.8983 / 0.8978
-    ensemble of 6 x 784-128-64-10, 12 epochs (5 trained)         0.8937
-    ensemble of 3 x 784-256-128-10, Dropout 0.2, 15 epochs       0.8951
+    seed 0, --threads 1 (load 3): test accuracy 0.9010, training wall 108 s, CPU 59.9 s
+    seed 1, --threads 1 (load 3): test accuracy 0.9002, training wall 110 s, CPU 60.3 s
+    seed 0, --threads 2 (load 2-3): test accuracy 0.9010, training wall 74 s, CPU 93.3 s
+                                    (CPU / 2 = 47 s, the estimate for 2 dedicated cores)
 
-A single multilayer perceptron of this size plateaus just under 0.90 however it is trained; the
-ensemble is the cheapest step past it, because fastmlp trains a small network in seconds: members
-trained from different seeds (initial weights and shuffling) make partly different mistakes, and
-averaging their softmax probabilities is right more often than any member.
+So training takes ~47-60 s of 2-core time, 1.5-2x the budget; with fewer epochs the accuracy
+drops below 0.90 (25 epochs: 0.8962). Closing the gap needs faster training (two threads cost
+1.5x the CPU of one here), not a different recipe.
 
-The recipe as it stands:
-1. The seed network, 784-128-64-10 with ReLU (109k weights per member), optionally wider and
-   with Dropout (--hidden, --dropout).
-2. Adam with a cosine learning-rate decay from 2e-3 to 0 over the run, batch 128.
-3. --members networks from consecutive seeds; the prediction averages their probabilities.
+The recipe:
+1. Inputs standardized with the training set's global mean and std (a Rescaling layer on the
+   uint8 images, fused into the input conversion), then Dropout 0.1 on the pixels.
+2. 784-256-128-10: each hidden layer Dense (no bias) -> BatchNormalization -> ReLU -> Dropout 0.2.
+3. AdamW (weight decay 0.004), learning rate warmed up over one epoch to 2e-3, then cosine
+   decay to 0; batch 128; 30 epochs; cross-entropy with label smoothing 0.1.
+4. Augmentation: every epoch a fresh random half of the images is mirrored left-right (clothes
+   are nearly symmetric); done in NumPy inside the timed section.
+5. Test-time averaging over each test image and its mirror image.
 
-    python examples/fashion_mnist_90.py [--members 4] [--epochs 15] [--hidden 128,64]
-                                        [--dropout 0] [--threads 2]
+What else was tried (seed 0 unless said; "mirror" = steps 4 and 5):
 
-It prints each member's test accuracy, the ensemble's, and the training time (fit calls only; data
-loading and evaluation are not included) with the CPU time beside it: on a machine shared with
-other jobs, wall time exceeds CPU time / threads.
+    784-128-64-10, Adam 2e-3 cosine, /255, 15 epochs                  0.8951
+    784-256-128-10, Dropout 0.2, 20 epochs                            0.8962
+    ensemble of 2 / 4 x 784-128-64-10, 15 epochs                      0.8983 / 0.8978
+    recipe without BatchNorm and pixel dropout, 20 / 30 epochs        0.8977 / 0.9002 (seed 1 0.8995)
+      + pixel Dropout 0.1, 30 epochs                                  0.9005 (seed 1 0.8956)
+      ensemble of 2 x 12 / 2 x 15 epochs                              0.8936 / 0.8943
+    the recipe with 25 epochs instead of 30                           0.8962
+    784-512-256-10, Dropout 0.3, batch 256, 15 epochs, mirror         0.8936
+    784-256-128-10 + random shifts of +-1 / +-2 pixels, 25 epochs     0.8864 / 0.8685
+
+Random translations, the usual big lever for MLPs, hurt at this budget (the network underfits
+shifted images in 25 epochs); epochs pay more than ensemble members or width.
+
+    python examples/fashion_mnist_90.py [--epochs 30] [--threads 2] [--seed 0]
+
+It prints the test accuracy and the training time (augmentation and fit calls; data loading and
+evaluation are not included) as wall time and as process CPU time: on a machine shared with other
+jobs wall time exceeds CPU time / threads.
 """
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -39,65 +55,75 @@ from fastmlp import layers
 from fastmlp.datasets import DatasetNotFoundError, fashion_mnist, fashion_mnist_small
 
 
-def build(hidden, dropout, lr, total_steps):
-    stack = [fastmlp.Input(shape=(28, 28)), layers.Flatten(), layers.Rescaling(1 / 255)]
+def build(hidden, lr, epochs, steps_per_epoch, mean, std):
+    stack = [fastmlp.Input(shape=(28, 28)), layers.Flatten(),
+             layers.Rescaling(1 / std, offset=-mean / std), layers.Dropout(0.1)]
     for width in hidden:
-        stack.append(layers.Dense(width, activation="relu"))
-        if dropout:
-            stack.append(layers.Dropout(dropout))
+        stack += [layers.Dense(width, use_bias=False), layers.BatchNormalization(),
+                  layers.Activation("relu"), layers.Dropout(0.2)]
     stack.append(layers.Dense(10, activation="softmax"))
     model = fastmlp.Sequential(stack)
-    schedule = fastmlp.optimizers.schedules.CosineDecay(lr, decay_steps=total_steps)
-    model.compile(optimizer=fastmlp.optimizers.Adam(learning_rate=schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    schedule = fastmlp.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, (epochs - 1) * steps_per_epoch), warmup_target=lr,
+        warmup_steps=steps_per_epoch)
+    model.compile(optimizer=fastmlp.optimizers.AdamW(learning_rate=schedule, weight_decay=0.004),
+                  loss=fastmlp.losses.CategoricalCrossentropy(label_smoothing=0.1),
+                  metrics=["accuracy"])
     return model
+
+
+def mirror_half(x, rng):
+    """A copy of the uint8 images (n, 28, 28) with a random half mirrored left-right."""
+    out = x.copy()
+    flip = rng.random(len(x)) < 0.5
+    out[flip] = x[flip, :, ::-1]
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--hidden", default="128,64")
-    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--hidden", default="256,128")
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-rows", type=int, default=None,
+                        help="train on the first N images only (quick checks)")
     args = parser.parse_args()
 
-    if args.threads:
-        fastmlp.set_num_threads(args.threads)
+    fastmlp.set_num_threads(args.threads)
+    fastmlp.utils.set_random_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
     try:
         (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data(download=False)
     except DatasetNotFoundError:
         print("Fashion-MNIST not found: running on the shipped subset (expect far below 0.90)")
         (x_train, y_train), (x_test, y_test) = fashion_mnist_small.load_data()
+    x_train, y_train = x_train[:args.train_rows], y_train[:args.train_rows]
+    y_onehot = np.eye(10, dtype=np.float32)[y_train]
+    mean, std = float(x_train.mean()), float(x_train.std())
     hidden = [int(h) for h in args.hidden.split(",")]
-    steps = args.epochs * -(-len(x_train) // args.batch_size)
-    print(f"{args.members} x 784-{'-'.join(map(str, hidden))}-10 ReLU, dropout {args.dropout:g}, "
-          f"Adam {args.lr:g} cosine, "
+    steps_per_epoch = -(-len(x_train) // args.batch_size)
+    model = build(hidden, args.lr, args.epochs, steps_per_epoch, mean, std)
+    print(f"784-{'-'.join(map(str, hidden))}-10 BatchNorm+ReLU, dropout 0.1/0.2, AdamW "
+          f"{args.lr:g} warmup+cosine, label smoothing 0.1, mirror augmentation, "
           f"batch {args.batch_size}, {args.epochs} epochs, {fastmlp.get_num_threads()} threads")
 
-    seconds = cpu_seconds = 0.0
-    probs = np.zeros((len(x_test), 10), dtype=np.float64)
-    for member in range(args.members):
-        fastmlp.utils.set_random_seed(args.seed + member)
-        model = build(hidden, args.dropout, args.lr, steps)
-        t0, c0 = time.perf_counter(), time.process_time()
-        model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
-        seconds += time.perf_counter() - t0
-        cpu_seconds += time.process_time() - c0
-        p = model.predict(x_test, verbose=0)
-        probs += p
-        print(f"member {member + 1}: test accuracy {np.mean(p.argmax(axis=1) == y_test):.4f}, "
-              f"ensemble so far {np.mean(probs.argmax(axis=1) == y_test):.4f}  "
-              f"({seconds:.1f} s)", flush=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for epoch in range(args.epochs):
+        model.fit(mirror_half(x_train, rng), y_onehot, batch_size=args.batch_size,
+                  epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
 
+    mirrored = np.ascontiguousarray(x_test[:, :, ::-1])
+    probs = model.predict(x_test, verbose=0) + model.predict(mirrored, verbose=0)
     accuracy = float(np.mean(probs.argmax(axis=1) == y_test))
-    samples = args.members * args.epochs * len(x_train)
-    print(f"\nensemble test accuracy {accuracy:.4f}")
-    print(f"training time {seconds:.1f} s ({samples / seconds:,.0f} samples/s); CPU time "
-          f"{cpu_seconds:.1f} s over all threads")
+    load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "n/a"
+    print(f"test accuracy {accuracy:.4f} (with the mirror images averaged in)")
+    print(f"training time: wall {seconds:.1f} s, CPU {cpu_seconds:.1f} s over all threads "
+          f"(CPU / threads = {cpu_seconds / fastmlp.get_num_threads():.1f} s); "
+          f"load average {load}")
 
 
 if __name__ == "__main__":
