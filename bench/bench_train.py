@@ -108,15 +108,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="best of N epochs (default 3)")
     parser.add_argument("--batches", default="32,128,512")
     parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--anchors", default="torch,sklearn", help="comma-separated anchors to run")
     args = parser.parse_args()
     x, y, source = load_fashion_mnist()
     repeats = args.repeats
     if args.quick:
         x, y, repeats = x[:6000], y[:6000], 1
     libs = [("fastmlp", fastmlp_runner)]
-    if available("torch"):
+    anchors = args.anchors.split(",")
+    if "torch" in anchors and available("torch"):
         libs.append(("torch", torch_runner))
-    if available("sklearn") and available("threadpoolctl"):
+    if "sklearn" in anchors and available("sklearn") and available("threadpoolctl"):
         libs.append(("sklearn", sklearn_runner))
     print(f"data: {source} {x.shape}, best of {repeats}, seconds per epoch; ratio = anchor / fastmlp")
     header = f"{'batch':>5} {'thr':>3} " + " ".join(f"{name:>9}" for name, _ in libs)
