@@ -182,6 +182,13 @@ int choose_threads(const Problem& pr, int cap) {
   return std::max(1, static_cast<int>(want));
 }
 
+// The default cap: threads_available(), asked only when the work deserves more than one thread,
+// so small products never wait for its (rare) load sample.
+int default_threads(const Problem& pr) {
+  const int want = choose_threads(pr, get_num_threads());
+  return want > 1 ? choose_threads(pr, threads_available()) : 1;
+}
+
 // Start of part `part` of `parts` near-equal runs of whole tiles of size `tile` covering `total`.
 index_t split(index_t total, index_t tile, int parts, int part) {
   const index_t tiles = ceil_div(total, tile);
@@ -242,7 +249,7 @@ void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_
     scale_only(pr);
     return;
   }
-  run(pr, choose_threads(pr, threads > 0 ? threads : threads_available()));
+  run(pr, threads > 0 ? choose_threads(pr, threads) : default_threads(pr));
 }
 
 }  // namespace gemm
@@ -289,7 +296,7 @@ void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t 
     gemm::scale_only(pr);
     return;
   }
-  gemm::run(pr, gemm::choose_threads(pr, threads_available()));
+  gemm::run(pr, gemm::default_threads(pr));
 }
 
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,
