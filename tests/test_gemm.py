@@ -248,3 +248,26 @@ def test_fastmlp_isa_environment_selects_the_kernel(isa):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == isa
+
+
+@pytest.mark.parametrize("isa", fastmlp.cpu_info()["supported_isas"])
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_a_rows_bits_do_not_depend_on_its_position_or_the_row_count(isa, transpose_a):
+    # Predictions must not change with how a batch is cut: every row of a block, every prefix of
+    # it and every single row give bitwise the same output rows, on each ISA's kernel.
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((23, 784), dtype=np.float32)
+    b = rng.standard_normal((784, 37), dtype=np.float32)
+    a_op = np.ascontiguousarray(a.T) if transpose_a else a
+
+    def run(rows):
+        sub = np.ascontiguousarray(a_op[:, rows]) if transpose_a else a_op[rows]
+        out = np.empty((sub.shape[1] if transpose_a else sub.shape[0], 37), dtype=np.float32)
+        _core._gemm_test_into(sub, b, out, transpose_a, False, 1.0, 0.0, None, False, isa, 0)
+        return out
+
+    full = run(slice(0, 23))
+    for m in range(1, 23):
+        np.testing.assert_array_equal(run(slice(0, m)), full[:m])
+    for i in range(23):
+        np.testing.assert_array_equal(run(slice(i, i + 1)), full[i:i + 1])

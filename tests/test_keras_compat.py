@@ -1,5 +1,7 @@
 """Trains the same small model in Keras 3 and fastmlp from identical weights; losses must agree."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,8 @@ import fastmlp
 
 from _mlp_helpers import blobs
 
+# Keras 3 defaults to TensorFlow; the `keras` extra installs JAX as its backend.
+os.environ.setdefault("KERAS_BACKEND", "jax")
 keras = pytest.importorskip("keras", reason="keras (optional, with a backend) is not installed")
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Union
 
+from fastmlp._serialization import deserialize_object, serialize_object
+
 from fastmlp import _naming, _random
 
 __all__ = [
@@ -175,11 +177,8 @@ def get(identifier: Union[str, Initializer, Dict[str, Any]]) -> Initializer:
 
 
 def serialize(initializer: Initializer) -> Dict[str, Any]:
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return serialize_object(initializer)
 
 
 def deserialize(config: Dict[str, Any]) -> Initializer:
-    cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown initializer config: {config!r}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return deserialize_object(config, _CLASSES, "initializer")

@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from fastmlp import _naming, _random, activations, initializers, regularizers
+from fastmlp._serialization import lookup_class, serialize_object
 from fastmlp._variable import Variable
 
 __all__ = [
@@ -352,8 +353,10 @@ class Dropout(Layer):
         self.rate, self.seed, self.noise_shape = float(rate), seed, None
 
     def to_spec(self) -> Dict[str, Any]:
-        seed = self.seed if self.seed is not None else _random.next_seed()
-        return {"type": "dropout", "rate": self.rate, "seed": int(seed)}
+        # Drawn once: rebuilding the model (add/pop) or saving and loading it keeps the masks.
+        if self.seed is None:
+            self.seed = _random.next_seed()
+        return {"type": "dropout", "rate": self.rate, "seed": int(self.seed)}
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
@@ -476,15 +479,12 @@ _CLASSES = {c.__name__: c for c in (InputLayer, Dense, Activation, Dropout, Batc
 
 def serialize(layer: Layer) -> Dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` for a layer."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return serialize_object(layer)
 
 
 def deserialize(config: Dict[str, Any]) -> Layer:
     """The layer for a serialized config (only fastmlp's own layer classes; never code)."""
-    cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown layer class in config: {config!r:.200}. Known: "
-                         f"{sorted(_CLASSES)}")
+    cls = lookup_class(config, _CLASSES, "layer")
     cfg = dict(config.get("config") or {})
     for key in ("kernel_initializer", "bias_initializer", "beta_initializer", "gamma_initializer",
                 "moving_mean_initializer", "moving_variance_initializer"):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional, Union
 
+from fastmlp._serialization import deserialize_object, serialize_object
+
 import numpy as np
 
 __all__ = [
@@ -262,11 +264,8 @@ def get(identifier: Union[str, Loss, Callable, Dict[str, Any]]) -> Loss:
 
 
 def serialize(loss: Loss) -> Dict[str, Any]:
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return serialize_object(loss)
 
 
 def deserialize(config: Dict[str, Any]) -> Loss:
-    cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown loss config: {config!r:.200}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return deserialize_object(config, _CLASSES, "loss")

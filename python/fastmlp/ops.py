@@ -93,6 +93,9 @@ def matmul(
     Example:
         >>> c = fastmlp.ops.matmul(np.ones((2, 3)), np.ones((3, 4)))
     """
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"matmul: `{name}` must be a real number, got {value!r}")
     a32 = _as_float32_matrix(a, "a")
     b32 = _as_float32_matrix(b, "b")
     m = a32.shape[1] if transpose_a else a32.shape[0]

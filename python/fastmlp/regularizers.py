@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional, Union
 
+from fastmlp._serialization import deserialize_object, serialize_object
+
 import numpy as np
 
 __all__ = ["L1", "L1L2", "L2", "Regularizer", "deserialize", "get", "l1", "l1_l2", "l2",
@@ -95,15 +97,8 @@ def get(identifier: Union[None, str, Regularizer, Dict[str, Any]]) -> Optional[R
 
 
 def serialize(regularizer: Optional[Regularizer]) -> Optional[Dict[str, Any]]:
-    if regularizer is None:
-        return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return None if regularizer is None else serialize_object(regularizer)
 
 
 def deserialize(config: Optional[Dict[str, Any]]) -> Optional[Regularizer]:
-    if config is None:
-        return None
-    cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown regularizer config: {config!r}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return None if config is None else deserialize_object(config, _CLASSES, "regularizer")

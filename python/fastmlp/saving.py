@@ -4,7 +4,8 @@ A file is a ZIP archive (entries stored uncompressed) with exactly these members
 
 - ``fastmlp.json``: ``{"format": "fastmlp", "format_version": 1, "kind": "model" | "weights",
   "fastmlp_version", "model_config" (Sequential.get_config()), "compile_config" (optimizer, loss
-  and metrics as configs, or null), "training_state" ({"shuffle_seed", "epochs_seen"})}``;
+  and metrics as configs, or null), "training_state" ({"shuffle_seed", "epochs_seen",
+  "training_step"})}``;
 - ``manifest.json``: ``{"arrays": [{"name", "path", "dtype", "shape", "nbytes"}, ...]}`` where
   ``name`` is ``"weights/<i>"`` (``get_weights()`` order) or ``"optimizer/<i>"`` (optimizer
   slots) and ``dtype`` is ``"<f4"``; the optimizer's step count is ``"optimizer/iterations"``
@@ -34,6 +35,7 @@ import re
 import tempfile
 import warnings
 import zipfile
+import zlib
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -44,6 +46,9 @@ MODEL_SUFFIXES = (".fastmlp", ".keras")
 MAX_JSON_BYTES = 16 * 1024 * 1024
 MAX_TOTAL_ARRAY_BYTES = 16 * 1024 ** 3
 MAX_ARRAYS = 100_000
+# fastmlp writes stored members; a user may re-zip with deflate, which shrinks float weights by a
+# small factor. A larger ratio is refused before decompressing anything (zip bombs).
+MAX_COMPRESSION_RATIO = 20
 _DTYPES = {"<f4": np.dtype("<f4"), "<i8": np.dtype("<i8")}
 _ARRAY_MEMBER = re.compile(r"^arrays/[0-9]{1,9}\.bin$")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same model gives the same bytes
@@ -105,7 +110,8 @@ def _header(model: Any, kind: str) -> Dict[str, Any]:
             "fastmlp_version": __version__, "model_config": model.get_config(),
             "compile_config": None,
             "training_state": {"shuffle_seed": int(model._shuffle_seed),
-                               "epochs_seen": int(model._epochs_seen)}}
+                               "epochs_seen": int(model._epochs_seen),
+                               "training_step": int(model._core.training_step)}}
 
 
 def _compile_config(model: Any) -> Optional[Dict[str, Any]]:
@@ -172,30 +178,44 @@ def _read_archive(filepath: str) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]
         raise FileNotFoundError(f"No file found at {path!r}.")
     try:
         zf = zipfile.ZipFile(path, "r")
-    except zipfile.BadZipFile:
-        raise _fail(path, "not a fastmlp file (not a ZIP archive)") from None
-    with zf:
-        infos = {}
-        for info in zf.infolist():
-            name = info.filename
-            if name in infos or name.startswith(("/", "\\")) or ".." in name or "\\" in name \
-                    or ":" in name or not (name in ("fastmlp.json", "manifest.json")
-                                           or _ARRAY_MEMBER.match(name)):
-                raise _fail(path, f"unexpected archive member {name!r}")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise _fail(path, f"member {name!r} uses an unsupported compression")
-            infos[name] = info
-        if len(infos) > MAX_ARRAYS + 2:
-            raise _fail(path, f"too many members ({len(infos)})")
-        for required in ("fastmlp.json", "manifest.json"):
-            if required not in infos:
-                raise _fail(path, f"missing {required!r} (not a fastmlp file)")
-        header = _parse_json(_read_member(zf, infos["fastmlp.json"], MAX_JSON_BYTES, path),
-                             "fastmlp.json", path)
-        _check_header(header, path)
-        manifest = _parse_json(_read_member(zf, infos["manifest.json"], MAX_JSON_BYTES, path),
-                               "manifest.json", path)
-        return header, _read_arrays(zf, infos, manifest, path)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
+        raise _fail(path, f"not a fastmlp file (not a ZIP archive: {e})") from None
+    try:
+        with zf:
+            return _read_members(zf, path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+        # A truncated or corrupted archive (bad CRC, bad offsets, damaged deflate stream).
+        raise _fail(path, f"the file is damaged ({type(e).__name__}: {e})") from None
+
+
+def _read_members(zf: zipfile.ZipFile, path: str
+                  ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    infos = {}
+    for info in zf.infolist():
+        name = info.filename
+        if name in infos or name.startswith(("/", "\\")) or ".." in name or "\\" in name \
+                or ":" in name or not (name in ("fastmlp.json", "manifest.json")
+                                       or _ARRAY_MEMBER.match(name)):
+            raise _fail(path, f"unexpected archive member {name!r}")
+        if info.flag_bits & 0x1:
+            raise _fail(path, f"member {name!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _fail(path, f"member {name!r} uses an unsupported compression")
+        if info.file_size > MAX_COMPRESSION_RATIO * info.compress_size + 65536:
+            raise _fail(path, f"member {name!r} expands {info.compress_size} bytes to "
+                              f"{info.file_size} (a zip bomb?)")
+        infos[name] = info
+    if len(infos) > MAX_ARRAYS + 2:
+        raise _fail(path, f"too many members ({len(infos)})")
+    for required in ("fastmlp.json", "manifest.json"):
+        if required not in infos:
+            raise _fail(path, f"missing {required!r} (not a fastmlp file)")
+    header = _parse_json(_read_member(zf, infos["fastmlp.json"], MAX_JSON_BYTES, path),
+                         "fastmlp.json", path)
+    _check_header(header, path)
+    manifest = _parse_json(_read_member(zf, infos["manifest.json"], MAX_JSON_BYTES, path),
+                           "manifest.json", path)
+    return header, _read_arrays(zf, infos, manifest, path)
 
 
 def _parse_json(data: bytes, member: str, path: str) -> Dict[str, Any]:
@@ -291,13 +311,16 @@ def load_model(filepath: str, custom_objects: Any = None, compile: bool = True,
                           "model.load_weights()")
     try:
         model = Sequential.from_config(header["model_config"])
-    except (TypeError, KeyError) as e:
+    except (TypeError, KeyError, AttributeError) as e:
         raise _fail(path, f"invalid model_config ({e})") from None
     model._require_built("load_model")
     model.set_weights(_numbered(arrays, "weights", path))
     _restore_training_state(model, header.get("training_state") or {})
     if compile and header.get("compile_config"):
-        _restore_compile(model, header["compile_config"], arrays, path)
+        try:
+            _restore_compile(model, header["compile_config"], arrays, path)
+        except (TypeError, KeyError, AttributeError) as e:
+            raise _fail(path, f"invalid compile_config ({e})") from None
     return model
 
 
@@ -307,6 +330,9 @@ def _restore_training_state(model: Any, state: Dict[str, Any]) -> None:
         model._shuffle_seed = seed
     if isinstance(seen, int) and seen >= 0:
         model._epochs_seen = seen
+    step = state.get("training_step")  # Dropout masks depend on it: resuming replays them
+    if isinstance(step, int) and not isinstance(step, bool) and 0 <= step < 2**63:
+        model._core.training_step = step
 
 
 def _restore_compile(model: Any, config: Dict[str, Any], arrays: Dict[str, np.ndarray],

@@ -13,7 +13,7 @@ import numpy as np
 
 from fastmlp import _naming, _random
 
-__all__ = ["clear_session", "set_random_seed", "to_categorical"]
+__all__ = ["clear_session", "plot_history", "set_random_seed", "to_categorical"]
 
 
 def clear_session() -> None:
@@ -64,3 +64,4 @@ def to_categorical(x: Any, num_classes: Optional[int] = None) -> np.ndarray:
 
 
 # ---- plotting helpers (added by the plotting work) ----------------------------------------------
+from fastmlp.plotting import plot_history  # noqa: E402,F401  (matplotlib imported only when called)

@@ -2,6 +2,7 @@
 // evaluation, prediction, and the split training step (gradients into one flat buffer, then the
 // optimizer) that data-parallel training can put an allreduce between.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -149,7 +150,7 @@ class Model {
 
   // Set while a training or evaluation loop runs, so a callback cannot recompile the model or
   // start another loop on the same workspace underneath it.
-  bool busy_ = false;
+  std::atomic<bool> busy_{false};  // atomic: two Python threads may call fit on one model
   struct BusyGuard;
 
   std::int64_t alloc_count_ = 0;

@@ -88,20 +88,18 @@ __attribute__((always_inline)) inline void fma_step(__m256 (&acc)[M][2],
 }
 
 // M rows (M <= 6) by 16 (or nr masked) columns. With few rows the FMA chains are too few to hide
-// the FMA latency, so S independent accumulator sets take every S-th k and are summed at the end
-// (a fixed order: results do not depend on threads or on where the tile sits).
+// the FMA latency, but every element is still one FMA chain in K order: splitting K over several
+// accumulators would make a row's bits depend on how many rows share its tile.
 // kFullN: all NR columns of C are stored; kFullB: all NR columns of B may be read (a full tile,
 // or a zero-padded packed panel: then only the stores of an edge tile are masked).
-template <int M, int S, bool kFullN, bool kFullB>
+template <int M, bool kFullN, bool kFullB>
 void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, index_t rsb,
           int nr, float* c, index_t ldc, const TileStore& st) {
   RowMask m{_mm256_set1_epi32(-1), _mm256_set1_epi32(-1)};
   if (!kFullN) m = {lane_mask(nr), lane_mask(nr - 8)};
-  __m256 acc[S][M][2];
+  __m256 acc[M][2];
 #pragma GCC unroll 16
-  for (int s = 0; s < S; ++s)
-#pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) acc[s][i][0] = acc[s][i][1] = _mm256_setzero_ps();
+  for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
   // C is read (or written) only after the k loop: start fetching its rows now.
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
@@ -112,19 +110,7 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
   for (int i = 0; i < M; ++i) ar[i] = a + i * rsa;
   index_t p = 0, ap = 0;
 #pragma GCC unroll 4
-  for (; p + S <= k; p += S) {
-#pragma GCC unroll 16
-    for (int s = 0; s < S; ++s) fma_step<M, kFullB>(acc[s], ar, ap, csa, b, rsb, m);
-  }
-  for (; p < k; ++p) fma_step<M, kFullB>(acc[0], ar, ap, csa, b, rsb, m);
-#pragma GCC unroll 16
-  for (int s = 1; s < S; ++s) {
-#pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) {
-      acc[0][i][0] = _mm256_add_ps(acc[0][i][0], acc[s][i][0]);
-      acc[0][i][1] = _mm256_add_ps(acc[0][i][1], acc[s][i][1]);
-    }
-  }
+  for (; p < k; ++p) fma_step<M, kFullB>(acc, ar, ap, csa, b, rsb, m);
   __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
   if (st.bias) {
     bias0 = load_row<kFullN>(st.bias, m.lo);
@@ -132,20 +118,19 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
   }
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
-    store_row<kFullN>(c + i * ldc, acc[0][i][0], acc[0][i][1], m, st, bias0, bias1);
+    store_row<kFullN>(c + i * ldc, acc[i][0], acc[i][1], m, st, bias0, bias1);
   }
 }
 
 template <int M>
 void tile_rows(index_t k, const float* a, index_t rsa, index_t csa, const float* b, index_t rsb,
                int nr, float* c, index_t ldc, const TileStore& st) {
-  constexpr int S = M == 1 ? 4 : (M == 2 ? 2 : 1);
   if (nr == kNR) {
-    tile<M, S, true, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, true, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   } else if (st.b_padded) {
-    tile<M, S, false, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, false, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   } else {
-    tile<M, S, false, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, false, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   }
 }
 

@@ -84,20 +84,18 @@ __attribute__((always_inline)) inline void fma_step(__m512 (&acc)[M][2],
   b += rsb;
 }
 
-// M rows (M <= 12) by 32 (or nr masked) columns; S accumulator sets hide the FMA latency when
-// M is small (see kernel_avx2.cpp: same scheme, same summation order).
+// M rows (M <= 12) by 32 (or nr masked) columns; every element is one FMA chain in K order, as in
+// kernel_avx2.cpp, so a row's bits do not depend on its tile.
 // kFullN: all NR columns of C are stored; kFullB: all NR columns of B may be read (a full tile,
 // or a zero-padded packed panel: then only the stores of an edge tile are masked).
-template <int M, int S, bool kFullN, bool kFullB>
+template <int M, bool kFullN, bool kFullB>
 void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, index_t rsb,
           int nr, float* c, index_t ldc, const TileStore& st) {
   RowMask m{static_cast<__mmask16>(0xFFFF), static_cast<__mmask16>(0xFFFF)};
   if (!kFullN) m = {lane_mask(nr), lane_mask(nr - 16)};
-  __m512 acc[S][M][2];
+  __m512 acc[M][2];
 #pragma GCC unroll 16
-  for (int s = 0; s < S; ++s)
-#pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) acc[s][i][0] = acc[s][i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   // C is read (or written) only after the k loop: start fetching its rows now.
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
@@ -108,19 +106,7 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
   for (int i = 0; i < M; ++i) ar[i] = a + i * rsa;
   index_t p = 0, ap = 0;
 #pragma GCC unroll 4
-  for (; p + S <= k; p += S) {
-#pragma GCC unroll 16
-    for (int s = 0; s < S; ++s) fma_step<M, kFullB>(acc[s], ar, ap, csa, b, rsb, m);
-  }
-  for (; p < k; ++p) fma_step<M, kFullB>(acc[0], ar, ap, csa, b, rsb, m);
-#pragma GCC unroll 16
-  for (int s = 1; s < S; ++s) {
-#pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) {
-      acc[0][i][0] = _mm512_add_ps(acc[0][i][0], acc[s][i][0]);
-      acc[0][i][1] = _mm512_add_ps(acc[0][i][1], acc[s][i][1]);
-    }
-  }
+  for (; p < k; ++p) fma_step<M, kFullB>(acc, ar, ap, csa, b, rsb, m);
   __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
   if (st.bias) {
     bias0 = load_row<kFullN>(st.bias, m.lo);
@@ -128,20 +114,19 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
   }
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
-    store_row<kFullN>(c + i * ldc, acc[0][i][0], acc[0][i][1], m, st, bias0, bias1);
+    store_row<kFullN>(c + i * ldc, acc[i][0], acc[i][1], m, st, bias0, bias1);
   }
 }
 
 template <int M>
 void tile_rows(index_t k, const float* a, index_t rsa, index_t csa, const float* b, index_t rsb,
                int nr, float* c, index_t ldc, const TileStore& st) {
-  constexpr int S = M == 1 ? 4 : (M == 2 ? 2 : 1);
   if (nr == kNR) {
-    tile<M, S, true, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, true, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   } else if (st.b_padded) {
-    tile<M, S, false, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, false, true>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   } else {
-    tile<M, S, false, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
+    tile<M, false, false>(k, a, rsa, csa, b, rsb, nr, c, ldc, st);
   }
 }
 

@@ -56,14 +56,13 @@ double metric_sum(int m, const float* p, index_t n, index_t k, const Targets& t)
 struct Model::BusyGuard {
   Model& m;
   BusyGuard(Model& model, const char* what) : m(model) {
-    if (m.busy_) {
+    if (m.busy_.exchange(true)) {
       throw std::invalid_argument(std::string(what) +
                                   ": not allowed while this model is training or evaluating "
-                                  "(called from a callback?)");
+                                  "(called from a callback or another thread?)");
     }
-    m.busy_ = true;
   }
-  ~BusyGuard() { m.busy_ = false; }
+  ~BusyGuard() { m.busy_.store(false); }
 };
 
 void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,

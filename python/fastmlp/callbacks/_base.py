@@ -145,6 +145,10 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
         self.batch_callbacks = [cb for cb in self.callbacks if cb.wants_batches()]
+        # Callbacks that do not make the loop report batches but look at them when it does
+        # (TerminateOnNaN).
+        self._batch_end = [cb for cb in self.callbacks if cb.wants_batches() or
+                           type(cb).on_train_batch_end is not Callback.on_train_batch_end]
 
     def __getattr__(self, hook: str) -> Callable:
         if not hook.startswith("on_"):
@@ -160,5 +164,5 @@ class CallbackList:
             cb.on_train_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: Optional[Dict] = None) -> None:
-        for cb in self.batch_callbacks:
+        for cb in self._batch_end:
             cb.on_train_batch_end(batch, logs)

@@ -288,20 +288,18 @@ class TrainingMixin:
         y_pred = self._pred_buffer(xs.shape[0])
         seed = _random.epoch_seed(self._shuffle_seed, self._epochs_seen)
         started = time.perf_counter()
-        try:
-            core_logs = self._core.train_epoch(
-                xs, ys, sample_weight=sw, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                y_pred_out=y_pred, batch_callback=pacing.hook(self),
-                callback_every=pacing.every)
-        except _StopEpoch:
-            # Stopped at a batch end: the running values so far are the epoch's logs, and the
-            # NumPy metrics see only the rows trained on (the others are still NaN).
-            self._epochs_seen += 1
-            done = None if y_pred is None else np.isfinite(y_pred).all(axis=1)
-            return self._logs_from(pacing.last_logs, ys[done] if done is not None else ys,
-                                   None if y_pred is None else y_pred[done])
-        pacing.measured(time.perf_counter() - started)
+        pacing.stopped = False
+        core_logs = self._core.train_epoch(
+            xs, ys, sample_weight=sw, batch_size=batch_size, shuffle=shuffle, seed=seed,
+            y_pred_out=y_pred, batch_callback=pacing.hook(self), callback_every=pacing.every)
         self._epochs_seen += 1
+        if pacing.stopped and y_pred is not None:
+            # Stopped at a batch end: the NumPy metrics see only the rows trained on (the others
+            # are still NaN).
+            done = np.isfinite(y_pred).all(axis=1)
+            return self._logs_from(dict(core_logs), ys[done], y_pred[done])
+        if not pacing.stopped:
+            pacing.measured(time.perf_counter() - started)
         return self._logs_from(dict(core_logs), ys, y_pred)
 
     # ---- evaluate / predict -------------------------------------------------------------------
@@ -350,9 +348,7 @@ class TrainingMixin:
         if core is not None and not callbacks:
             # The lean path: the core checks the layout itself and answers None when x is not a
             # small C-contiguous float32 matrix of the input width.
-            if batch_size is not None:
-                _positive_int("batch_size", batch_size, 32)
-            out = core._predict_small(x)
+            out = core._predict_small(x, batch_size)
             if out is not None:
                 return out
         verbose_level = _verbosity(verbose)
@@ -387,6 +383,8 @@ class TrainingMixin:
         (scalar or list as ``evaluate``). Metrics are of this batch only (not accumulated)."""
         self._require_compiled("train_on_batch")
         xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
+        if xs.shape[0] == 0:
+            raise ValueError("Argument `x` has no samples.")
         y_pred = self._pred_buffer(xs.shape[0])
         core_logs = self._core.train_epoch(xs, ys, sample_weight=sw, batch_size=xs.shape[0],
                                            shuffle=False, seed=0, y_pred_out=y_pred)
@@ -418,15 +416,6 @@ class TrainingMixin:
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
 
-class _StopEpoch(Exception):
-    """Ends an epoch at a batch boundary when a callback sets ``model.stop_training``.
-
-    Workaround (core gap): ``_core.Model.train_epoch`` drops the batch callback's return value,
-    which the C++ loop would honour as "stop"; an exception from the callback also stops the loop
-    after the current batch with the weights consistent.
-    """
-
-
 class _BatchPacing:
     """How often the C++ loop calls back into Python during an epoch.
 
@@ -441,7 +430,7 @@ class _BatchPacing:
         self.enabled = bool(cbs.batch_callbacks)
         self.every = 1 if others or not self.enabled else max(1, steps // 100)
         self._adaptive = self.enabled and not others
-        self.last_logs: Dict[str, float] = {}
+        self.stopped = False  # set when a callback stopped training inside the epoch
 
     def hook(self, model: Any):
         if not self.enabled:
@@ -450,10 +439,10 @@ class _BatchPacing:
         cbs.on_train_batch_begin(0)
 
         def on_batch(batch: int, logs: Any) -> bool:
-            self.last_logs = dict(sorted(dict(logs).items()))
-            cbs.on_train_batch_end(batch, self.last_logs)
+            cbs.on_train_batch_end(batch, dict(sorted(dict(logs).items())))
             if model.stop_training:
-                raise _StopEpoch()
+                self.stopped = True
+                return True  # the core ends the epoch after this batch
             if batch + 1 < steps:
                 cbs.on_train_batch_begin(batch + 1)
             return False

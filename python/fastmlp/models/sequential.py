@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -23,6 +24,40 @@ from fastmlp import layers as layers_module
 from fastmlp.layers import InputLayer, KerasTensor, Layer, Variable
 from fastmlp.models._summary import summary_lines
 from fastmlp.models._training import TrainingMixin
+
+
+# Widths the core indexes with 32-bit GEMM block arithmetic stay below this.
+_MAX_WIDTH = 2**31 - 1
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # not available on this platform
+        return 2**62
+
+
+def _check_sizes(sample_shape: Tuple[int, ...], layers: List[Layer],
+                 shapes: List[Tuple[Optional[int], ...]]) -> None:
+    """Refuses, before anything is allocated, widths and weight sizes no machine can hold (so a
+    typo such as ``Dense(2**40)`` is a ValueError naming the layer, not a failed allocation)."""
+    width = int(np.prod(sample_shape, dtype=object))
+    if width > _MAX_WIDTH:
+        raise ValueError(f"The input shape {sample_shape} has {width} features per sample, more "
+                         f"than the supported maximum of {_MAX_WIDTH}.")
+    total, memory = 0, _physical_memory()
+    for layer, shape in zip(layers, shapes):
+        out = int(np.prod([d for d in shape[1:]], dtype=object))
+        if out > _MAX_WIDTH:
+            raise ValueError(f"Layer {layer.name!r} outputs {out} features per sample, more than "
+                             f"the supported maximum of {_MAX_WIDTH}.")
+        if isinstance(layer, layers_module.Dense):
+            total += (width + 1) * out * 4
+            if total > memory:
+                raise ValueError(f"Layer {layer.name!r} ({width} -> {out} units) brings the "
+                                 f"weights to {total} bytes, more than this machine's memory "
+                                 f"({memory} bytes).")
+        width = out
 
 
 class Sequential(TrainingMixin):
@@ -149,7 +184,7 @@ class Sequential(TrainingMixin):
         if not self._layers:
             raise ValueError("The Sequential model has no layers. Add layers before building.")
         self._sample_shape = tuple(sample_shape)
-        self._output_shapes()  # shape checks with the layer's name in the message
+        _check_sizes(sample_shape, self._layers, self._output_shapes())  # also checks shapes
         specs = [spec for spec in (layer._build_spec() for layer in self._layers) if spec]
         if not specs:
             raise ValueError("The model needs at least one layer that computes something "
@@ -204,7 +239,11 @@ class Sequential(TrainingMixin):
                              f"{len(expected)} weights.")
         arrays = []
         for i, (w, e) in enumerate(zip(weights, expected)):
-            a = np.ascontiguousarray(np.asarray(w), dtype=np.float32)
+            try:
+                a = np.ascontiguousarray(np.asarray(w), dtype=np.float32)
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"Weight {i} must be an array of real numbers of shape {e.shape};"
+                                f" received {type(w).__name__} ({err}).") from None
             if a.shape != e.shape:
                 raise ValueError(f"Weight {i} has shape {a.shape}, but the model expects shape "
                                  f"{e.shape}.")
@@ -244,6 +283,12 @@ class Sequential(TrainingMixin):
         from fastmlp.models._data import prepare_x
         arr = prepare_x(x, self._sample_shape)
         return self._core.forward(arr, True)
+
+    def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> Any:
+        """Writes the model for inference elsewhere (Keras 3's name); see
+        `fastmlp.export.export_model`. ``format="onnx"`` needs the extra ``fastmlp[onnx]``."""
+        from fastmlp.export import export_model
+        return export_model(self, filepath, format=format, **kwargs)
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> Dict[str, Any]:

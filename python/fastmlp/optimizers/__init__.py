@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional, Union
 
+from fastmlp._serialization import deserialize_object, serialize_object
+
 from fastmlp.optimizers import schedules
 from fastmlp.optimizers.schedules import LearningRateSchedule
 
@@ -258,11 +260,8 @@ def get(identifier: Union[str, Optimizer, Dict[str, Any]]) -> Optimizer:
 
 
 def serialize(optimizer: Optimizer) -> Dict[str, Any]:
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return serialize_object(optimizer)
 
 
 def deserialize(config: Dict[str, Any]) -> Optimizer:
-    cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown optimizer config: {config!r:.200}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return deserialize_object(config, _CLASSES, "optimizer")

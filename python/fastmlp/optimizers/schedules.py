@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Sequence
 
+from fastmlp._serialization import deserialize_object, serialize_object
+
 __all__ = ["CosineDecay", "ExponentialDecay", "InverseTimeDecay", "LearningRateSchedule",
            "PiecewiseConstantDecay", "deserialize", "serialize"]
 
@@ -145,11 +147,8 @@ _CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, Piecewis
 
 
 def serialize(schedule: LearningRateSchedule) -> Dict[str, Any]:
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return serialize_object(schedule)
 
 
 def deserialize(config: Dict[str, Any]) -> LearningRateSchedule:
-    cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown learning-rate schedule config: {config!r:.200}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return deserialize_object(config, _CLASSES, "learning-rate schedule")
