@@ -81,10 +81,17 @@ TileStore panel_store(const Problem& pr, bool first, bool last) {
 void macro_kernel(const Problem& pr, index_t ic, index_t jc, index_t mc, index_t nc, index_t kc,
                   const PanelView& a, const PanelView& b, TileStore st, bool last) {
   const KernelInfo& kr = *pr.kr;
+  // A lone row over packed B: four full panels per call (see RowKernel), bitwise the same.
+  const bool rows4 = mc == 1 && kr.row4 && st.b_padded && b.rs == kr.nr;
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
     const float* bp = b.p + (jr / kr.nr) * b.panel_step;
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + jc + jr : nullptr;
+    if (rows4 && jr + 4 * kr.nr <= nc) {
+      kr.row4(kc, a.p, a.cs, bp, b.rs, b.panel_step, pr.c + ic * pr.ldc + jc + jr, st);
+      jr += 3 * kr.nr;
+      continue;
+    }
     for (index_t ir = 0; ir < mc; ir += kr.mr) {
       const int mr = static_cast<int>(std::min<index_t>(kr.mr, mc - ir));
       const float* ap = a.p + (ir / kr.mr) * a.panel_step;
