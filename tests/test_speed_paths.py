@@ -79,15 +79,15 @@ def test_lean_path_rejects_nonfinite_input(rows):
 
 
 def test_one_row_matches_its_row_in_a_batch(rows):
-    # A lone row runs the 1-row micro-kernel, which splits K over 4 accumulator sets to hide the
-    # FMA latency; rows of a full 6-row tile use one set. The summation order differs, so the
-    # match is to rounding, not bitwise (rows in the same tile position match bitwise).
+    # A lone row runs the 1 x 64 row kernel (four B panels at once); rows of a batch run the
+    # 6 x 16 tiles. Both keep one K-ordered FMA chain per element, so the bits are the same.
     model = _seed_model("linear")
     batch = model.predict(rows[:60], verbose=0)
     for i in (0, 17, 59):
-        np.testing.assert_allclose(model.predict(rows[i:i + 1]), batch[i:i + 1], rtol=1e-5,
-                                   atol=1e-5)
-    np.testing.assert_array_equal(model.predict(rows[:60], verbose=0), batch)
+        np.testing.assert_array_equal(model.predict(rows[i:i + 1]), batch[i:i + 1])
+    wide = fastmlp.Sequential([fastmlp.Input(shape=(784,)), layers.Dense(200, activation="relu"),
+                               layers.Dense(70)])  # full row-kernel groups plus edge panels
+    np.testing.assert_array_equal(wide.predict(rows[3:4]), wide.predict(rows[:9], verbose=0)[3:4])
 
 
 def test_predictions_identical_on_one_and_two_threads(rows, threads_restored):
@@ -129,3 +129,21 @@ def test_batch_loop_allocates_nothing_once_warm(rows, threads, threads_restored)
     for _ in range(20):
         model.predict(rows[:1])
     assert (core._workspace_allocations, _core._gemm_buffer_growths()) == warm
+
+
+def test_adam_step_is_bitwise_the_float32_formula():
+    # The update runs in an AVX2 clone where the CPU has it; without FMA contraction every
+    # operation rounds as float32 NumPy does, so weights are bitwise the same on any CPU.
+    rng = np.random.default_rng(11)
+    core = _core.Model(37, [{"type": "dense", "units": 29, "activation": "linear"}])
+    core.compile({"name": "mean_squared_error"}, {"name": "adam", "learning_rate": 0.01}, [])
+    w0 = [w.copy() for w in core.get_weights()]
+    grads = [rng.standard_normal(w.shape).astype(np.float32) for w in w0]
+    core.apply_gradients(grads)
+    t, lr, b1, b2 = 1.0, 0.01, 0.9, 0.999
+    a = np.float32(lr * np.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t))
+    c1, c2, eps = np.float32(1.0 - b1), np.float32(1.0 - b2), np.float32(1e-7)
+    for w, g, got in zip(w0, grads, core.get_weights()):
+        m = np.zeros_like(w) + (g - np.zeros_like(w)) * c1
+        v = np.zeros_like(w) + (g * g - np.zeros_like(w)) * c2
+        np.testing.assert_array_equal(got, w - m * a / (np.sqrt(v) + eps))

@@ -221,10 +221,11 @@ inline py::array_t<float> predict(fastmlp::Model& m, const py::handle& x, bool t
 }
 
 // The lean inference path for the common small case: a C-contiguous 2-D float32 array of at most
-// kSmallRows rows and input_dim columns. Returns None for anything else (the caller then takes the
+// kSmallRows rows and input_dim columns (batch_size, if not None, is checked as predict() checks
+// it). Returns None for anything else (the caller then takes the
 // general path), so it never raises on a layout it does not handle. Below kReleaseRows rows the
 // GIL is kept: releasing and retaking it costs more than the work it would let others do.
-inline py::object predict_small(fastmlp::Model& m, const py::handle& x) {
+inline py::object predict_small(fastmlp::Model& m, const py::handle& x, const py::handle& batch_size) {
   constexpr index_t kSmallRows = 1024, kReleaseRows = 16;
   if (!py::isinstance<py::array>(x)) return py::none();
   const auto a = py::reinterpret_borrow<py::array>(x);
@@ -233,6 +234,8 @@ inline py::object predict_small(fastmlp::Model& m, const py::handle& x) {
       !(a.flags() & py::array::c_style)) {
     return py::none();
   }
+  // Validated as predict() does (blocks are chosen internally, so the value is not used).
+  if (!batch_size.is_none()) check_batch_size(batch_size.cast<index_t>());
   fastmlp::InputView v;
   v.data = a.data();
   v.rows = a.shape(0);

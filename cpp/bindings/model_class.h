@@ -64,7 +64,7 @@ inline void bind_model_class(py::module_& mod) {
              if (!batch_size.is_none()) check_batch_size(batch_size.cast<index_t>());
              return predict(m, x, false);
            }, py::arg("x"), py::arg("batch_size") = py::none())
-      .def("_predict_small", &predict_small, py::arg("x"),
+      .def("_predict_small", &predict_small, py::arg("x"), py::arg("batch_size") = py::none(),
            "predict() for a C-contiguous float32 (rows <= 1024, input_dim) array; None otherwise")
       .def("forward", &predict, py::arg("x"), py::arg("training") = false)
       .def("compute_gradients", &compute_gradients, py::arg("x"), py::arg("y"),

@@ -192,10 +192,18 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
     csa = kr.mr;
     a_step = kc * kr.mr;
   }
+  // A lone row over prepacked B (one-row inference): four NR panels per call (RowKernel), each
+  // element still one FMA chain in K order, so bitwise the same as the tile kernel.
+  const bool rows4 = mc == 1 && kr.row4 && pr.packed_b != nullptr;
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
     const float* bp = b_panel(t, pc, kc, (j0 + jr) / kr.nr, bown);
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
+    if (rows4 && jr + 4 * kr.nr <= nc) {  // prepacked NR panels lie kc * NR apart
+      kr.row4(kc, a, csa, bp, kr.nr, kc * kr.nr, pr.c + i0 * pr.ldc + j0 + jr, st);
+      jr += 3 * kr.nr;
+      continue;
+    }
     for (index_t ir = 0; ir < mc; ir += kr.mr) {
       const int mr = static_cast<int>(std::min<index_t>(kr.mr, mc - ir));
       const float* ap = a + (ir / kr.mr) * a_step;
@@ -292,6 +300,13 @@ TeamHealth& team_health() {
   return health;
 }
 
+// The default cap: threads_available(), asked only when the work deserves more than one thread,
+// so small products never wait for its (rare) load sample.
+int default_threads(const Problem& pr) {
+  const int want = choose_threads(pr, get_num_threads());
+  return want > 1 ? choose_threads(pr, threads_available()) : 1;
+}
+
 // adaptive: skip the fork while the join is slow (TeamHealth); tests asking for a thread count
 // pass false so the team really runs.
 void run(const Problem& pr, int threads, bool adaptive = true) {
@@ -347,7 +362,7 @@ void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_
     scale_only(pr);
     return;
   }
-  run(pr, choose_threads(pr, threads > 0 ? threads : threads_available()), threads <= 0);
+  run(pr, threads > 0 ? choose_threads(pr, threads) : default_threads(pr), threads <= 0);
 }
 
 }  // namespace gemm
@@ -394,7 +409,7 @@ void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t 
     gemm::scale_only(pr);
     return;
   }
-  gemm::run(pr, gemm::choose_threads(pr, threads_available()));
+  gemm::run(pr, gemm::default_threads(pr));
 }
 
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,

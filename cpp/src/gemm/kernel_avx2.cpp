@@ -213,6 +213,31 @@ void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float*
   }
 }
 
+void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
+                          index_t panel_step, float* c, const TileStore& st) {
+  constexpr int kPanels = 4;
+  __m256 acc[kPanels][2];
+  for (int q = 0; q < kPanels; ++q) acc[q][0] = acc[q][1] = _mm256_setzero_ps();
+  for (index_t p = 0; p < k; ++p) {
+    const __m256 av = _mm256_broadcast_ss(a + p * csa);
+    const float* bp = b + p * rsb;
+#pragma GCC unroll 4
+    for (int q = 0; q < kPanels; ++q) {
+      acc[q][0] = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + q * panel_step), acc[q][0]);
+      acc[q][1] = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + q * panel_step + 8), acc[q][1]);
+    }
+  }
+  const RowMask all{_mm256_set1_epi32(-1), _mm256_set1_epi32(-1)};
+  for (int q = 0; q < kPanels; ++q) {
+    __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+    if (st.bias) {
+      bias0 = _mm256_loadu_ps(st.bias + q * kNR);
+      bias1 = _mm256_loadu_ps(st.bias + q * kNR + 8);
+    }
+    store_row<true>(c + q * kNR, acc[q][0], acc[q][1], all, st, bias0, bias1);
+  }
+}
+
 void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                       index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st) {
   static_assert(kMR == 6, "the switch below covers 1..6 rows");

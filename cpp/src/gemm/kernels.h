@@ -41,6 +41,14 @@ using PackBTrans = void (*)(const float* src, index_t cs, index_t kc, index_t co
 using PackARows = void (*)(const float* src, index_t rs, index_t kc, int rows, float* dst);
 constexpr std::size_t kPackSlack = 8;
 
+// One row of A times four full, zero-padded packed B panels (4 * NR columns; panel q at
+// b + q * panel_step, row p at + p * rsb), stored as four 1 x NR tiles would be (st.bias is the
+// first panel's). Each element is one K-ordered FMA chain, exactly as in the MR x NR kernel, so
+// the results are bitwise the same; the four panels give the lone row enough independent chains
+// to hide the FMA latency.
+using RowKernel = void (*)(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
+                           index_t panel_step, float* c, const TileStore& st);
+
 // One ISA's kernel and its blocksizes (BLIS naming: MR x NR register tile, MC/KC/NC cache blocks;
 // MC is a multiple of MR and NC a multiple of NR).
 struct KernelInfo {
@@ -51,6 +59,7 @@ struct KernelInfo {
   MicroKernel kernel;
   PackBTrans pack_b_trans;  // null: the portable pack_b
   PackARows pack_a_rows;    // null: the portable pack_a
+  RowKernel row4 = nullptr;  // null: single rows go through `kernel`
 };
 
 // The kernel of the given ISA (which must be in supported_isas()), and of active_isa().
@@ -63,6 +72,8 @@ void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, co
 #if defined(FASTMLP_HAVE_X86_KERNELS)
 void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                       index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
+void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
+                          index_t panel_step, float* c, const TileStore& st);
 void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, int nr,
                        float* dst);
 void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float* dst);

@@ -32,8 +32,11 @@ void Model::predict(const InputView& x, float* out) {
   prepare_inference();
   double flops_per_row = 0.0;
   for (const auto& l : layers_) flops_per_row += double(l->in_dim()) * l->out_dim();
-  const int threads = static_cast<int>(std::min<double>(
-      {double(threads_available()), n * flops_per_row / kParallelFlops, double(n / kBlockRows)}));
+  const double want = std::min<double>(
+      {double(get_num_threads()), n * flops_per_row / kParallelFlops, double(n / kBlockRows)});
+  // The load sample is asked for only when threads are wanted: a one-row call never waits on it.
+  const int threads =
+      want >= 2.0 ? static_cast<int>(std::min<double>(want, threads_available())) : 1;
 
   if (threads <= 1) {
     std::unique_lock<std::mutex> lock(small_mutex_, std::try_to_lock);

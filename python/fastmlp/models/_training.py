@@ -348,9 +348,7 @@ class TrainingMixin:
         if core is not None and not callbacks:
             # The lean path: the core checks the layout itself and answers None when x is not a
             # small C-contiguous float32 matrix of the input width.
-            if batch_size is not None:
-                _positive_int("batch_size", batch_size, 32)
-            out = core._predict_small(x)
+            out = core._predict_small(x, batch_size)
             if out is not None:
                 return out
         verbose_level = _verbosity(verbose)
