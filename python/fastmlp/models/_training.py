@@ -344,6 +344,8 @@ class TrainingMixin:
         Small inputs take a direct path (no threads, no progress line); larger ones run in
         parallel row blocks and print one progress line when ``verbose`` is not 0.
         """
+        if batch_size is not None:  # checked here so every path reports it the same way
+            batch_size = _positive_int("batch_size", batch_size, 32)
         core = self._core
         if core is not None and not callbacks:
             # The lean path: the core checks the layout itself and answers None when x is not a
@@ -357,8 +359,7 @@ class TrainingMixin:
         cbs = CallbackList(callbacks, model=self, params={"verbose": verbose_level})
         cbs.on_predict_begin()
         started = time.perf_counter()
-        out = self._core.predict(xs) if batch_size is None else \
-            self._core.predict(xs, _positive_int("batch_size", batch_size, 32))
+        out = self._core.predict(xs) if batch_size is None else self._core.predict(xs, batch_size)
         cbs.on_predict_end()
         if verbose_level and xs.shape[0] > _SMALL_PREDICT_ROWS:
             bar = ProgbarLogger()
