@@ -69,17 +69,24 @@ def _set_threads(n):
         torch.set_num_threads(n)
 
 
+# OpenBLAS's idle workers keep spinning (sched_yield) for ~0.1 s after a call, and would steal the
+# second core from whichever library is timed next; each sample starts after they have gone idle.
+_QUIESCE_S = 0.15
+
+
 def _time_interleaved(run, rounds, flops):
-    """Best seconds per call of each runner; calls are repeated so one sample lasts >= ~2 ms."""
+    """Best seconds per call of each runner; calls are repeated so one sample lasts >= ~20 ms."""
     reps = {}
     for name, f in run.items():
         f()
         t0 = time.perf_counter()
         f()
-        reps[name] = max(1, int(2e-3 / max(time.perf_counter() - t0, 1e-7)))
+        reps[name] = max(1, int(2e-2 / max(time.perf_counter() - t0, 1e-7)))
     best = {name: float("inf") for name in run}
     for _ in range(rounds):
         for name, f in run.items():
+            time.sleep(_QUIESCE_S)
+            f()  # wakes this library's threads and caches after the pause
             t0 = time.perf_counter()
             for _ in range(reps[name]):
                 f()
