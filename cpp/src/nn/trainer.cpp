@@ -177,7 +177,7 @@ void shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>& order) 
 // the sleeping workers (passive waits), and on some machines that costs more than the split saves.
 // Which is faster depends on the machine, its load and the shapes, so it is measured: a trial
 // window of steps on each setting, then the faster one for kRunSteps steps, then trials again. The
-// thread count never changes results, only the speed. No allocation.
+// thread count never changes results, only the speed. No allocation. Only full batches are timed.
 class StepThreads {
  public:
   // The cap for the next step (0: no cap).
@@ -260,7 +260,9 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
       loss = loss_and_gradients(train_ws_, train_ws_.input, cnt, t, pass);
       apply_gradients();
     }
-    if (tune) step_threads.record(std::chrono::duration<double>(clock::now() - step_start).count());
+    if (tune && cnt == bs) {
+      step_threads.record(std::chrono::duration<double>(clock::now() - step_start).count());
+    }
     const float* out = train_ws_.outputs[num_layers() - 1];
     loss_sum += loss * cnt;
     accumulate_metrics(out, cnt, t, metric_sums.data());
