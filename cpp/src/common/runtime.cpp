@@ -73,7 +73,8 @@ void set_thread_adaptation(bool on) { adaptation().store(on, std::memory_order_r
 bool thread_adaptation() { return adaptation().load(std::memory_order_relaxed); }
 
 int threads_available() {
-  const int setting = t_thread_cap > 0 ? std::min(get_num_threads(), t_thread_cap) : get_num_threads();
+  const int requested = get_num_threads();
+  const int setting = t_thread_cap > 0 ? std::min(requested, t_thread_cap) : requested;
   if (setting <= 1 || !thread_adaptation()) return setting;
   using clock = std::chrono::steady_clock;
   static std::atomic<std::int64_t> next_sample{0};
