@@ -18,6 +18,19 @@ int threads_available();
 void set_thread_adaptation(bool on);
 bool thread_adaptation();
 
+// While alive, caps threads_available() on the constructing thread at n (n >= 1; scopes nest).
+// The training loop uses it to run a batch step on the thread count it measured to be faster.
+class ScopedThreadCap {
+ public:
+  explicit ScopedThreadCap(int n);
+  ~ScopedThreadCap();
+  ScopedThreadCap(const ScopedThreadCap&) = delete;
+  ScopedThreadCap& operator=(const ScopedThreadCap&) = delete;
+
+ private:
+  int previous_;
+};
+
 enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };
 
 const char* isa_name(Isa isa);

@@ -59,13 +59,22 @@ int idle_cpus() {
   return std::max(1, std::min(cpus, cpus - (running - 1)));
 }
 
+// The innermost ScopedThreadCap of this thread (0: none).
+thread_local int t_thread_cap = 0;
+
 }  // namespace
+
+ScopedThreadCap::ScopedThreadCap(int n) : previous_(t_thread_cap) {
+  t_thread_cap = std::max(1, n);
+}
+ScopedThreadCap::~ScopedThreadCap() { t_thread_cap = previous_; }
 
 void set_thread_adaptation(bool on) { adaptation().store(on, std::memory_order_relaxed); }
 bool thread_adaptation() { return adaptation().load(std::memory_order_relaxed); }
 
 int threads_available() {
-  const int setting = get_num_threads();
+  const int requested = get_num_threads();
+  const int setting = t_thread_cap > 0 ? std::min(requested, t_thread_cap) : requested;
   if (setting <= 1 || !thread_adaptation()) return setting;
   using clock = std::chrono::steady_clock;
   static std::atomic<std::int64_t> next_sample{0};

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "fastmlp/model.h"
+#include "fastmlp/runtime.h"
 #include "nn/input.h"
 
 namespace fastmlp {
@@ -171,6 +172,47 @@ void shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>& order) 
   }
 }
 
+// Whether a batch step runs on every available thread or on one, chosen by timing. A small
+// network's step is a chain of short products and element-wise passes; each parallel region wakes
+// the sleeping workers (passive waits), and on some machines that costs more than the split saves.
+// Which is faster depends on the machine, its load and the shapes, so it is measured: a trial
+// window of steps on each setting, then the faster one for kRunSteps steps, then trials again. The
+// thread count never changes results, only the speed. No allocation. Only full batches are timed.
+class StepThreads {
+ public:
+  // The cap for the next step (0: no cap).
+  int cap() const { return phase_ == kTrialOne || (phase_ == kRun && one_wins_) ? 1 : 0; }
+  // Records the step just run, which took `seconds` under cap().
+  void record(double seconds) {
+    ++step_;
+    if (phase_ == kRun) {
+      if (step_ >= kRunSteps) next(kTrialAll);
+      return;
+    }
+    if (step_ > 1) sum_[phase_] += seconds;  // the first step of a trial wakes / warms up
+    if (step_ < kTrialSteps) return;
+    if (phase_ == kTrialAll) {
+      next(kTrialOne);
+      return;
+    }
+    one_wins_ = sum_[kTrialOne] < sum_[kTrialAll];
+    next(kRun);
+  }
+
+ private:
+  enum Phase { kTrialAll = 0, kTrialOne = 1, kRun = 2 };
+  static constexpr int kTrialSteps = 6, kRunSteps = 120;
+  void next(Phase p) {
+    phase_ = p;
+    step_ = 0;
+    if (p == kTrialAll) sum_[0] = sum_[1] = 0.0;
+  }
+  Phase phase_ = kTrialAll;
+  int step_ = 0;
+  bool one_wins_ = false;
+  double sum_[2] = {0.0, 0.0};
+};
+
 void check_data(const InputView& x, const TargetView& y, index_t input_dim, index_t batch_size) {
   detail::check_input(x, input_dim, "x");
   if (x.rows != y.rows) {
@@ -200,15 +242,27 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
   using clock = std::chrono::steady_clock;
   auto last_check = clock::now();
   const index_t batches = (n + bs - 1) / bs, every = std::max<index_t>(1, o.callback_every);
+  StepThreads step_threads;
+  const bool tune = get_num_threads() > 1 && batches > 1;
   for (index_t b = 0; b < batches; ++b) {
     const index_t first = b * bs, cnt = std::min(bs, n - first);
     const index_t* idx = o.shuffle ? order.data() + first : nullptr;
-    const index_t bad = load_input(x, idx, first, cnt, train_ws_);
-    if (bad >= 0) detail::throw_nonfinite("x", idx ? idx[bad] : first + bad);
-    const Targets t = batch_targets(y, idx, first, cnt, train_ws_);
-    const Pass pass{true, training_step_++, false};
-    const double loss = loss_and_gradients(train_ws_, train_ws_.input, cnt, t, pass);
-    apply_gradients();
+    const auto step_start = clock::now();
+    double loss;
+    Targets t;
+    {
+      const int cap = tune ? step_threads.cap() : 0;
+      ScopedThreadCap scope(cap > 0 ? cap : get_num_threads());
+      const index_t bad = load_input(x, idx, first, cnt, train_ws_);
+      if (bad >= 0) detail::throw_nonfinite("x", idx ? idx[bad] : first + bad);
+      t = batch_targets(y, idx, first, cnt, train_ws_);
+      const Pass pass{true, training_step_++, false};
+      loss = loss_and_gradients(train_ws_, train_ws_.input, cnt, t, pass);
+      apply_gradients();
+    }
+    if (tune && cnt == bs) {
+      step_threads.record(std::chrono::duration<double>(clock::now() - step_start).count());
+    }
     const float* out = train_ws_.outputs[num_layers() - 1];
     loss_sum += loss * cnt;
     accumulate_metrics(out, cnt, t, metric_sums.data());
