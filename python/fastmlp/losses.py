@@ -255,7 +255,7 @@ def get(identifier: Union[str, Loss, Callable, Dict[str, Any]]) -> Loss:
     if isinstance(identifier, str):
         cls = _NAMES.get(identifier.lower()) or _CLASSES.get(identifier)
         if cls is not None:
-            return cls() if cls is not Huber else Huber()
+            return cls()
     elif callable(identifier) and identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
     raise ValueError(f"Unknown loss (custom losses cannot run in the C++ training loop). Expected"
