@@ -1,6 +1,5 @@
-// Activations: element-wise maps written as lambdas over `#pragma omp simd` loops so GCC -O3
-// vectorizes them with whatever ISA the TU is built for; transcendental functions come from
-// fastmath.h because libm calls would keep the loops scalar.
+// Activations: names, argument checks, the GEMM epilogue hook and the split of rows over threads;
+// the element-wise maps themselves are the per-ISA kernels of nn_kernels.h.
 #include "fastmlp/activations.h"
 
 #include <omp.h>
@@ -10,21 +9,11 @@
 #include <stdexcept>
 
 #include "fastmlp/runtime.h"
-#include "nn/fastmath.h"
+#include "nn/nn_kernels.h"
 #include "nn/parallel.h"
 
 namespace fastmlp {
 namespace {
-
-namespace fm = fastmath;
-
-// SELU constants (Klambauer et al. 2017), as in Keras.
-constexpr float kSeluAlpha = 1.67326324235437728481704299f;
-constexpr float kSeluScale = 1.05070098735548049341933498f;
-constexpr float kSqrt2OverPi = 0.79788456080286535587989211f;
-constexpr float kGeluCubic = 0.044715f;
-constexpr float kInvSqrt2 = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 
 struct NameKind {
   const char* name;
@@ -55,180 +44,19 @@ int threads_for(index_t rows, index_t cols) {
   return static_cast<int>(std::min<index_t>(threads_available(), rows));
 }
 
+// fn(r0, r1) over one contiguous block of rows per thread.
 template <class F>
-void map_rows(float* x, index_t rows, index_t cols, index_t ld, F f) {
-  detail::parallel_for(threads_for(rows, cols), rows, [&](index_t r) {
-    float* row = x + r * ld;
-#pragma omp simd
-    for (index_t c = 0; c < cols; ++c) {
-      row[c] = f(row[c]);
-    }
-  });
-}
-
-// grad[i] *= d(src[i]) where src is the pre-activation or the output, whichever d needs.
-template <class D>
-void scale_rows(const float* src, float* grad, index_t rows, index_t cols, index_t ld, D d) {
-  detail::parallel_for(threads_for(rows, cols), rows, [&](index_t r) {
-    const float* s = src + r * ld;
-    float* g = grad + r * ld;
-#pragma omp simd
-    for (index_t c = 0; c < cols; ++c) {
-      g[c] *= d(s[c]);
-    }
-  });
-}
-
-void softmax_rows(float* x, index_t rows, index_t cols, index_t ld) {
-  detail::parallel_for(threads_for(rows, cols), rows, [&](index_t r) {
-    float* row = x + r * ld;
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (index_t c = 0; c < cols; ++c) {
-      mx = std::max(mx, row[c]);
-    }
-    if (!std::isfinite(mx)) {
-      mx = 0.0f;  // all -inf (or an inf) row: let inf/nan propagate
-    }
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (index_t c = 0; c < cols; ++c) {
-      row[c] = fm::exp(row[c] - mx);
-      sum += row[c];
-    }
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (index_t c = 0; c < cols; ++c) {
-      row[c] *= inv;
-    }
-  });
-}
-
-// Jacobian-vector product of softmax per row: g <- y * (g - <g, y>).
-void softmax_backward_rows(const float* y, float* grad, index_t rows, index_t cols, index_t ld) {
-  detail::parallel_for(threads_for(rows, cols), rows, [&](index_t r) {
-    const float* yr = y + r * ld;
-    float* g = grad + r * ld;
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (index_t c = 0; c < cols; ++c) {
-      dot += g[c] * yr[c];
-    }
-#pragma omp simd
-    for (index_t c = 0; c < cols; ++c) {
-      g[c] = yr[c] * (g[c] - dot);
-    }
-  });
-}
-
-// Phi(x), the standard normal CDF, with relative accuracy in the lower tail.
-inline float normal_cdf(float x) {
-  const float ax = x < 0.0f ? -x : x;
-  const float tail = 0.5f * fm::erfc_nonneg(ax * kInvSqrt2);
-  return x < 0.0f ? tail : 1.0f - tail;
+void split_rows(index_t rows, index_t cols, F fn) {
+  const int nt = threads_for(rows, cols);
+  detail::parallel_for(nt, nt, [&](index_t t) { fn(rows * t / nt, rows * (t + 1) / nt); });
 }
 
 void forward_impl(const Activation& act, float* x, index_t rows, index_t cols, index_t ld) {
-  const float a = act.param;
-  switch (act.kind) {
-    case ActivationKind::linear:
-      return;
-    case ActivationKind::relu:
-      return map_rows(x, rows, cols, ld, [](float v) { return v > 0.0f ? v : 0.0f; });
-    case ActivationKind::leaky_relu:
-      return map_rows(x, rows, cols, ld, [a](float v) { return v > 0.0f ? v : a * v; });
-    case ActivationKind::elu:
-      return map_rows(x, rows, cols, ld, [a](float v) { return v > 0.0f ? v : a * fm::expm1(v); });
-    case ActivationKind::selu:
-      return map_rows(x, rows, cols, ld, [](float v) {
-        return kSeluScale * (v > 0.0f ? v : kSeluAlpha * fm::expm1(v));
-      });
-    case ActivationKind::gelu:
-      return map_rows(x, rows, cols, ld, [](float v) { return v * normal_cdf(v); });
-    case ActivationKind::gelu_tanh:
-      // 0.5 * (1 + tanh(u)) == sigmoid(2u): no cancellation for large negative inputs.
-      return map_rows(x, rows, cols, ld, [](float v) {
-        return v * fm::sigmoid(2.0f * kSqrt2OverPi * (v + kGeluCubic * v * v * v));
-      });
-    case ActivationKind::sigmoid:
-      return map_rows(x, rows, cols, ld, [](float v) { return fm::sigmoid(v); });
-    case ActivationKind::hard_sigmoid:
-      return map_rows(x, rows, cols, ld,
-                      [](float v) { return std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f; });
-    case ActivationKind::tanh:
-      return map_rows(x, rows, cols, ld, [](float v) { return fm::tanh(v); });
-    case ActivationKind::softplus:
-      return map_rows(x, rows, cols, ld, [](float v) {
-        const float av = v < 0.0f ? -v : v;
-        return (v > 0.0f ? v : 0.0f) + fm::log1p_unit(fm::exp(-av));
-      });
-    case ActivationKind::silu:
-      return map_rows(x, rows, cols, ld, [](float v) { return v * fm::sigmoid(v); });
-    case ActivationKind::softmax:
-      return softmax_rows(x, rows, cols, ld);
-  }
-}
-
-// Derivatives from the output y = f(x) (needs_preactivation() == false).
-void backward_from_output(const Activation& act, const float* y, float* g, index_t rows,
-                          index_t cols, index_t ld) {
-  const float a = act.param;
-  switch (act.kind) {
-    case ActivationKind::linear:
-      return;
-    case ActivationKind::relu:
-      return scale_rows(y, g, rows, cols, ld, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
-    case ActivationKind::leaky_relu:
-      return scale_rows(y, g, rows, cols, ld, [a](float v) { return v > 0.0f ? 1.0f : a; });
-    case ActivationKind::elu:  // y = a*(e^x - 1) for x <= 0, so f'(x) = a*e^x = y + a
-      return scale_rows(y, g, rows, cols, ld, [a](float v) { return v > 0.0f ? 1.0f : v + a; });
-    case ActivationKind::selu:
-      return scale_rows(y, g, rows, cols, ld, [](float v) {
-        return v > 0.0f ? kSeluScale : v + kSeluScale * kSeluAlpha;
-      });
-    case ActivationKind::sigmoid:
-      return scale_rows(y, g, rows, cols, ld, [](float v) { return v * (1.0f - v); });
-    case ActivationKind::hard_sigmoid:
-      return scale_rows(y, g, rows, cols, ld,
-                        [](float v) { return v > 0.0f && v < 1.0f ? 1.0f / 6.0f : 0.0f; });
-    case ActivationKind::tanh:
-      return scale_rows(y, g, rows, cols, ld, [](float v) { return 1.0f - v * v; });
-    case ActivationKind::softmax:
-      return softmax_backward_rows(y, g, rows, cols, ld);
-    default:
-      throw std::logic_error("activation_backward: no output-based derivative");
-  }
-}
-
-// Derivatives from the pre-activation x (gelu, silu, softplus, and elu with alpha <= 0).
-void backward_from_input(const Activation& act, const float* x, float* g, index_t rows,
-                         index_t cols, index_t ld) {
-  const float a = act.param;
-  switch (act.kind) {
-    case ActivationKind::elu:
-      return scale_rows(x, g, rows, cols, ld,
-                        [a](float v) { return v > 0.0f ? 1.0f : a * fm::exp(v); });
-    case ActivationKind::gelu:
-      return scale_rows(x, g, rows, cols, ld, [](float v) {
-        return normal_cdf(v) + v * kInvSqrt2Pi * fm::exp(-0.5f * v * v);
-      });
-    case ActivationKind::gelu_tanh:
-      return scale_rows(x, g, rows, cols, ld, [](float v) {
-        const float v2 = v * v;
-        const float s = fm::sigmoid(2.0f * kSqrt2OverPi * (v + kGeluCubic * v2 * v));
-        const float du = kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * v2);
-        return s + v * 2.0f * du * s * (1.0f - s);
-      });
-    case ActivationKind::softplus:
-      return scale_rows(x, g, rows, cols, ld, [](float v) { return fm::sigmoid(v); });
-    case ActivationKind::silu:
-      return scale_rows(x, g, rows, cols, ld, [](float v) {
-        const float s = fm::sigmoid(v);
-        return s * (1.0f + v * (1.0f - s));
-      });
-    default:
-      throw std::logic_error("activation_backward: no input-based derivative");
-  }
+  if (act.kind == ActivationKind::linear) return;
+  const auto& k = detail::nn_kernels();
+  split_rows(rows, cols, [&](index_t r0, index_t r1) {
+    k.activation_forward(act, x, r0, r1, cols, ld);
+  });
 }
 
 void check_block(const char* fn, const void* p, index_t rows, index_t cols, index_t ld) {
@@ -306,13 +134,14 @@ void activation_backward(const Activation& act, const float* pre, const float* p
   if (act.kind == ActivationKind::linear) {
     return;
   }
-  if (needs_preactivation(act)) {
-    check_block("activation_backward (pre-activation)", pre, rows, cols, ld);
-    backward_from_input(act, pre, grad, rows, cols, ld);
-  } else {
-    check_block("activation_backward (output)", post, rows, cols, ld);
-    backward_from_output(act, post, grad, rows, cols, ld);
-  }
+  const bool from_input = needs_preactivation(act);
+  const float* src = from_input ? pre : post;
+  check_block(from_input ? "activation_backward (pre-activation)" : "activation_backward (output)",
+              src, rows, cols, ld);
+  const auto& k = detail::nn_kernels();
+  split_rows(rows, cols, [&](index_t r0, index_t r1) {
+    k.activation_backward(act, src, grad, r0, r1, cols, ld);
+  });
 }
 
 bool needs_preactivation(const Activation& act) {

@@ -2,13 +2,17 @@
 // scaled by 1 / (1 - rate); at inference the layer is the identity. The mask comes from Philox
 // keyed by the layer's seed, with the training step as the stream and the element's position in
 // the batch as the counter, so it never depends on the thread count.
+#include <cmath>
 #include <cstring>
 
 #include "nn/layer_factories.h"
+#include "nn/nn_kernels.h"
 #include "nn/parallel.h"
 
 namespace fastmlp {
 namespace {
+
+using detail::DropoutMask;
 
 class Dropout final : public Layer {
  public:
@@ -24,22 +28,13 @@ class Dropout final : public Layer {
       std::memcpy(y, x, sizeof(float) * count);
       return;
     }
-    const float keep_scale = 1.0f / (1.0f - rate_);
-    const float rate = rate_;
-    const Philox rng = rng_;
-    const std::uint64_t step = pass.step;
-    const index_t groups = (count + 3) / 4;
-    detail::parallel_chunks(groups, 16, [&](index_t g0, index_t g1) {
-      std::uint32_t words[4];
-      for (index_t g = g0; g < g1; ++g) {
-        rng.generate(static_cast<std::uint64_t>(g), step, words);
-        const index_t base = 4 * g;
-        for (index_t t = 0; t < 4 && base + t < count; ++t) {
-          const float m = Philox::to_unit_float(words[t]) >= rate ? keep_scale : 0.0f;
-          mask[base + t] = m;
-          y[base + t] = x[base + t] * m;
-        }
-      }
+    // to_unit_float(w) = (w >> 8) * 2^-24 >= rate  <=>  (w >> 8) >= ceil(rate * 2^24), exactly.
+    const DropoutMask m{rng_.key, pass.step,
+                        static_cast<std::uint32_t>(std::ceil(double(rate_) * 16777216.0)),
+                        1.0f / (1.0f - rate_)};
+    const auto& kernels = detail::nn_kernels();
+    detail::parallel_chunks((count + 3) / 4, 4, [&](index_t g0, index_t g1) {
+      kernels.dropout_forward(m, g0, g1, count, x, y, mask);
     });
   }
 

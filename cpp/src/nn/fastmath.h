@@ -8,6 +8,10 @@
 
 namespace fastmlp {
 namespace fastmath {
+// Internal linkage: the per-ISA kernel builds (nn_kernels_*.cpp) include this header with different
+// target flags, and shared inline definitions would let the linker pick, say, the AVX2 copy of a
+// function for a call from baseline code.
+namespace {
 
 inline float bits_to_float(std::int32_t i) {
   float f;
@@ -103,5 +107,6 @@ inline float erfc_nonneg(float x) {
   return t * exp(p - x * x);
 }
 
+}  // namespace
 }  // namespace fastmath
 }  // namespace fastmlp

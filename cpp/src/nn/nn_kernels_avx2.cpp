@@ -1,0 +1,6 @@
+// The element-wise kernels built with -mavx2 -mfma (CMakeLists.txt); run only where active_isa()
+// reports AVX2 or better.
+#if defined(FASTMLP_HAVE_X86_KERNELS)
+#define FASTMLP_NN_ISA avx2
+#include "nn/nn_kernels_impl.h"
+#endif
