@@ -70,21 +70,28 @@ void check_activation_builds() {
                            "hard_sigmoid", "tanh", "softplus", "silu", "softmax"}) {
     const Activation act = parse_activation(name);
     std::vector<float> ref_y = base, ref_g(rows * ld, 0.5f);
-    all[0]->activation_forward(act, ref_y.data(), 0, rows, cols, ld);
+    all[0]->activation_forward(act, ref_y.data(), ref_y.data(), 0, rows, cols, ld);
     const float* ref_src = needs_preactivation(act) ? base.data() : ref_y.data();
-    all[0]->activation_backward(act, ref_src, ref_g.data(), 0, rows, cols, ld);
+    all[0]->activation_backward(act, ref_src, ref_g.data(), ref_g.data(), 0, rows, cols, ld);
     for (const NnKernels* k : all) {
-      std::vector<float> y = base, g(rows * ld, 0.5f);
-      k->activation_forward(act, y.data(), 0, 3, cols, ld);  // two row ranges
-      k->activation_forward(act, y.data(), 3, rows, cols, ld);
+      // In place on two row ranges, and out of place.
+      std::vector<float> y = base, y2(rows * ld, -9.0f), g(rows * ld, 0.5f), g2(rows * ld, -9.0f);
+      k->activation_forward(act, y.data(), y.data(), 0, 3, cols, ld);
+      k->activation_forward(act, y.data(), y.data(), 3, rows, cols, ld);
+      k->activation_forward(act, base.data(), y2.data(), 0, rows, cols, ld);
       const float* src = needs_preactivation(act) ? base.data() : y.data();
-      k->activation_backward(act, src, g.data(), 0, rows, cols, ld);
+      k->activation_backward(act, src, g.data(), g2.data(), 0, rows, cols, ld);
+      k->activation_backward(act, src, g.data(), g.data(), 0, rows, cols, ld);
       for (index_t r = 0; r < rows; ++r) {
         for (index_t c = 0; c < cols; ++c) {
-          CHECK_CLOSE(y[r * ld + c], ref_y[r * ld + c], 2e-6, 1e-30);
-          CHECK_CLOSE(g[r * ld + c], ref_g[r * ld + c], 2e-5, 1e-7);
+          const index_t i = r * ld + c;
+          CHECK_CLOSE(y[i], ref_y[i], 2e-6, 1e-30);
+          CHECK(y2[i] == y[i]);
+          CHECK_CLOSE(g[i], ref_g[i], 2e-5, 1e-7);
+          CHECK(g2[i] == g[i]);
         }
         CHECK(y[r * ld + cols] == base[r * ld + cols]);  // padding untouched
+        CHECK(y2[r * ld + cols] == -9.0f);
       }
     }
   }

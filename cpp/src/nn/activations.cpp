@@ -44,21 +44,6 @@ int threads_for(index_t rows, index_t cols) {
   return static_cast<int>(std::min<index_t>(threads_available(), rows));
 }
 
-// fn(r0, r1) over one contiguous block of rows per thread.
-template <class F>
-void split_rows(index_t rows, index_t cols, F fn) {
-  const int nt = threads_for(rows, cols);
-  detail::parallel_for(nt, nt, [&](index_t t) { fn(rows * t / nt, rows * (t + 1) / nt); });
-}
-
-void forward_impl(const Activation& act, float* x, index_t rows, index_t cols, index_t ld) {
-  if (act.kind == ActivationKind::linear) return;
-  const auto& k = detail::nn_kernels();
-  split_rows(rows, cols, [&](index_t r0, index_t r1) {
-    k.activation_forward(act, x, r0, r1, cols, ld);
-  });
-}
-
 void check_block(const char* fn, const void* p, index_t rows, index_t cols, index_t ld) {
   if (rows < 0 || cols < 0 || ld < cols) {
     throw std::invalid_argument(std::string(fn) + ": bad block rows=" + std::to_string(rows) +
@@ -69,11 +54,40 @@ void check_block(const char* fn, const void* p, index_t rows, index_t cols, inde
   }
 }
 
+// fn(r0, r1) over one contiguous block of rows per thread.
+template <class F>
+void split_rows(index_t rows, index_t cols, F fn) {
+  const int nt = threads_for(rows, cols);
+  detail::parallel_for(nt, nt, [&](index_t t) { fn(rows * t / nt, rows * (t + 1) / nt); });
+}
+
+void forward_impl(const Activation& act, const float* x, float* y, index_t rows, index_t cols,
+                  index_t ld) {
+  if (act.kind == ActivationKind::linear && x == y) return;
+  const auto& k = detail::nn_kernels();
+  split_rows(rows, cols, [&](index_t r0, index_t r1) {
+    k.activation_forward(act, x, y, r0, r1, cols, ld);
+  });
+}
+
+void backward_impl(const Activation& act, const float* pre, const float* post, const float* dy,
+                   float* dx, index_t rows, index_t cols, index_t ld) {
+  if (act.kind == ActivationKind::linear && dx == dy) return;
+  const bool from_input = needs_preactivation(act);
+  const float* src = from_input ? pre : post;
+  check_block(from_input ? "activation_backward (pre-activation)" : "activation_backward (output)",
+              src, rows, cols, ld);
+  const auto& k = detail::nn_kernels();
+  split_rows(rows, cols, [&](index_t r0, index_t r1) {
+    k.activation_backward(act, src, dy, dx, r0, r1, cols, ld);
+  });
+}
+
 // GEMM epilogue callback: the tile already holds alpha*AB + beta*C + bias. Runs on the calling
 // GEMM thread (threads_for keeps small tiles serial, and nested regions are inactive anyway).
 void epilogue_post(float* c, index_t ldc, index_t rows, index_t cols, index_t /*col0*/,
                    const void* ctx) {
-  forward_impl(*static_cast<const Activation*>(ctx), c, rows, cols, ldc);
+  forward_impl(*static_cast<const Activation*>(ctx), c, c, rows, cols, ldc);
 }
 
 }  // namespace
@@ -125,7 +139,7 @@ std::vector<std::string> activation_names() {
 
 void activation_forward(const Activation& act, float* x, index_t rows, index_t cols, index_t ld) {
   check_block("activation_forward", x, rows, cols, ld);
-  forward_impl(act, x, rows, cols, ld);
+  forward_impl(act, x, x, rows, cols, ld);
 }
 
 void activation_backward(const Activation& act, const float* pre, const float* post, float* grad,
@@ -134,14 +148,7 @@ void activation_backward(const Activation& act, const float* pre, const float* p
   if (act.kind == ActivationKind::linear) {
     return;
   }
-  const bool from_input = needs_preactivation(act);
-  const float* src = from_input ? pre : post;
-  check_block(from_input ? "activation_backward (pre-activation)" : "activation_backward (output)",
-              src, rows, cols, ld);
-  const auto& k = detail::nn_kernels();
-  split_rows(rows, cols, [&](index_t r0, index_t r1) {
-    k.activation_backward(act, src, grad, r0, r1, cols, ld);
-  });
+  backward_impl(act, pre, post, grad, grad, rows, cols, ld);
 }
 
 bool needs_preactivation(const Activation& act) {
@@ -158,6 +165,24 @@ bool needs_preactivation(const Activation& act) {
       return false;
   }
 }
+
+namespace detail {
+
+void activation_forward_to(const Activation& act, const float* x, float* y, index_t rows,
+                           index_t cols) {
+  check_block("activation_forward", x, rows, cols, cols);
+  check_block("activation_forward (output)", y, rows, cols, cols);
+  forward_impl(act, x, y, rows, cols, cols);
+}
+
+void activation_backward_to(const Activation& act, const float* pre, const float* post,
+                            const float* dy, float* dx, index_t rows, index_t cols) {
+  check_block("activation_backward", dy, rows, cols, cols);
+  check_block("activation_backward (dx)", dx, rows, cols, cols);
+  backward_impl(act, pre, post, dy, dx, rows, cols, cols);
+}
+
+}  // namespace detail
 
 Epilogue make_epilogue(const Activation& act, const float* bias) {
   Epilogue ep;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "nn/layer_factories.h"
+#include "nn/nn_kernels.h"
 
 namespace fastmlp {
 namespace {
@@ -77,8 +78,7 @@ class Dense final : public Layer {
             ep);
     }
     if (!keep_pre_) return;
-    std::memcpy(y, scratch, sizeof(float) * n * out_dim_);
-    activation_forward(act_, y, n, out_dim_, out_dim_);
+    detail::activation_forward_to(act_, scratch, y, n, out_dim_);
   }
 
   void backward(const float* x, const float* y, float* dy, float* dx, index_t n, float* scratch,

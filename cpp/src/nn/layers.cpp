@@ -5,6 +5,7 @@
 #include <string>
 
 #include "nn/layer_factories.h"
+#include "nn/nn_kernels.h"
 #include "nn/parallel.h"
 
 namespace fastmlp {
@@ -17,17 +18,18 @@ class ActivationLayer final : public Layer {
   const Activation* output_activation() const override { return &act_; }
   const float* logits(const float* x, const float*) const override { return x; }
 
+  // Out of place: one pass over the rows, no copy.
   void forward(const float* x, float* y, index_t n, float*, const Pass&) override {
-    std::memcpy(y, x, sizeof(float) * n * out_dim_);
-    activation_forward(act_, y, n, out_dim_, out_dim_);
+    detail::activation_forward_to(act_, x, y, n, out_dim_);
   }
   void backward(const float* x, const float* y, float* dy, float* dx, index_t n, float*,
                 const Pass& pass) override {
     if (!dx) return;
-    if (!pass.grad_is_preactivation && act_.kind != ActivationKind::linear) {
-      activation_backward(act_, x, y, dy, n, out_dim_, out_dim_);
+    if (pass.grad_is_preactivation) {
+      std::memcpy(dx, dy, sizeof(float) * n * out_dim_);
+    } else {
+      detail::activation_backward_to(act_, x, y, dy, dx, n, out_dim_);
     }
-    std::memcpy(dx, dy, sizeof(float) * n * out_dim_);
   }
 
  private:

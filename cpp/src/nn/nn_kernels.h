@@ -23,18 +23,28 @@ struct DropoutMask {
 };
 
 struct NnKernels {
-  // x <- f(x) on rows [r0, r1) of a block (softmax: along each row).
-  void (*activation_forward)(const Activation& act, float* x, index_t r0, index_t r1, index_t cols,
-                             index_t ld);
-  // grad <- grad * f'(.) on rows [r0, r1); src is the pre-activation when needs_preactivation(act),
-  // the output otherwise (softmax: the Jacobian-vector product with the output).
-  void (*activation_backward)(const Activation& act, const float* src, float* grad, index_t r0,
-                              index_t r1, index_t cols, index_t ld);
+  // y = f(x) on rows [r0, r1) of two blocks with leading dimension ld (softmax: along each row);
+  // y == x is allowed (in place), other overlaps are not.
+  void (*activation_forward)(const Activation& act, const float* x, float* y, index_t r0,
+                             index_t r1, index_t cols, index_t ld);
+  // out = grad * f'(.) on rows [r0, r1); src is the pre-activation when needs_preactivation(act),
+  // the output otherwise (softmax: the Jacobian-vector product with the output). out == grad is
+  // allowed.
+  void (*activation_backward)(const Activation& act, const float* src, const float* grad,
+                              float* out, index_t r0, index_t r1, index_t cols, index_t ld);
   // Philox groups [g0, g1) of a mask over `count` elements: mask[e] = 0 or keep_scale and
   // y[e] = x[e] * mask[e] for the elements 4g .. 4g+3 below count.
   void (*dropout_forward)(const DropoutMask& m, index_t g0, index_t g1, index_t count,
                           const float* x, float* y, float* mask);
 };
+
+// Out-of-place forms of activation_forward / activation_backward (activations.h) for contiguous
+// rows, saving the layers a copy: y = f(x), and dx = dy * f'(.) from pre (the pre-activation) or
+// post (the output). y may be x and dx may be dy.
+void activation_forward_to(const Activation& act, const float* x, float* y, index_t rows,
+                           index_t cols);
+void activation_backward_to(const Activation& act, const float* pre, const float* post,
+                            const float* dy, float* dx, index_t rows, index_t cols);
 
 // The kernels for active_isa() (the AVX2 build also serves AVX-512 CPUs), chosen once.
 const NnKernels& nn_kernels();

@@ -34,57 +34,65 @@ constexpr float kGeluCubic = 0.044715f;
 constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 
+// The blocks are x (in) and y (out) for the forward maps, src, g (in) and out for the derivatives;
+// in and out may be the same block (in place) but must not otherwise overlap.
+struct Rows {
+  index_t r0, r1, cols, ld;
+};
+
 template <class F>
-void map_rows(float* x, index_t r0, index_t r1, index_t cols, index_t ld, F f) {
-  for (index_t r = r0; r < r1; ++r) {
-    float* row = x + r * ld;
+void map_rows(const float* x, float* y, Rows b, F f) {
+  for (index_t r = b.r0; r < b.r1; ++r) {
+    const float* in = x + r * b.ld;
+    float* out = y + r * b.ld;
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) row[c] = f(row[c]);
+    for (index_t c = 0; c < b.cols; ++c) out[c] = f(in[c]);
   }
 }
 
-// grad[i] *= d(src[i]) where src is the pre-activation or the output, whichever d needs.
+// out[i] = g[i] * d(src[i]) where src is the pre-activation or the output, whichever d needs.
 template <class D>
-void scale_rows(const float* src, float* grad, index_t r0, index_t r1, index_t cols, index_t ld,
-                D d) {
-  for (index_t r = r0; r < r1; ++r) {
-    const float* s = src + r * ld;
-    float* g = grad + r * ld;
+void scale_rows(const float* src, const float* grad, float* out, Rows b, D d) {
+  for (index_t r = b.r0; r < b.r1; ++r) {
+    const float* s = src + r * b.ld;
+    const float* g = grad + r * b.ld;
+    float* o = out + r * b.ld;
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) g[c] *= d(s[c]);
+    for (index_t c = 0; c < b.cols; ++c) o[c] = g[c] * d(s[c]);
   }
 }
 
-void softmax_rows(float* x, index_t r0, index_t r1, index_t cols, index_t ld) {
-  for (index_t r = r0; r < r1; ++r) {
-    float* row = x + r * ld;
+void softmax_rows(const float* x, float* y, Rows b) {
+  for (index_t r = b.r0; r < b.r1; ++r) {
+    const float* in = x + r * b.ld;
+    float* out = y + r * b.ld;
     float mx = -__builtin_inff();
 #pragma omp simd reduction(max : mx)
-    for (index_t c = 0; c < cols; ++c) mx = row[c] > mx ? row[c] : mx;
+    for (index_t c = 0; c < b.cols; ++c) mx = in[c] > mx ? in[c] : mx;
     if (!__builtin_isfinite(mx)) mx = 0.0f;  // all -inf (or an inf) row: let inf/nan propagate
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (index_t c = 0; c < cols; ++c) {
-      row[c] = fm::exp(row[c] - mx);
-      sum += row[c];
+    for (index_t c = 0; c < b.cols; ++c) {
+      out[c] = fm::exp(in[c] - mx);
+      sum += out[c];
     }
     const float inv = 1.0f / sum;
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) row[c] *= inv;
+    for (index_t c = 0; c < b.cols; ++c) out[c] *= inv;
   }
 }
 
-// Jacobian-vector product of softmax per row: g <- y * (g - <g, y>).
-void softmax_backward_rows(const float* y, float* grad, index_t r0, index_t r1, index_t cols,
-                           index_t ld) {
-  for (index_t r = r0; r < r1; ++r) {
-    const float* yr = y + r * ld;
-    float* g = grad + r * ld;
+// Jacobian-vector product of softmax per row: out <- y * (g - <g, y>).
+void softmax_backward_rows(const float* y, const float* grad, float* out, Rows b) {
+  for (index_t r = b.r0; r < b.r1; ++r) {
+    const float* yr = y + r * b.ld;
+    const float* g = grad + r * b.ld;
+    float* o = out + r * b.ld;
     float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-    for (index_t c = 0; c < cols; ++c) dot += g[c] * yr[c];
+    for (index_t c = 0; c < b.cols; ++c) dot += g[c] * yr[c];
 #pragma omp simd
-    for (index_t c = 0; c < cols; ++c) g[c] = yr[c] * (g[c] - dot);
+    for (index_t c = 0; c < b.cols; ++c) o[c] = yr[c] * (g[c] - dot);
   }
 }
 
@@ -95,117 +103,119 @@ inline float normal_cdf(float x) {
   return x < 0.0f ? tail : 1.0f - tail;
 }
 
-void activation_forward(const Activation& act, float* x, index_t r0, index_t r1, index_t cols,
-                        index_t ld) {
+void activation_forward(const Activation& act, const float* x, float* y, index_t r0, index_t r1,
+                        index_t cols, index_t ld) {
+  const Rows b{r0, r1, cols, ld};
   const float a = act.param;
   switch (act.kind) {
     case ActivationKind::linear:
-      return;
+      return map_rows(x, y, b, [](float v) { return v; });
     case ActivationKind::relu:
-      return map_rows(x, r0, r1, cols, ld, [](float v) { return v > 0.0f ? v : 0.0f; });
+      return map_rows(x, y, b, [](float v) { return v > 0.0f ? v : 0.0f; });
     case ActivationKind::leaky_relu:
-      return map_rows(x, r0, r1, cols, ld, [a](float v) { return v > 0.0f ? v : a * v; });
+      return map_rows(x, y, b, [a](float v) { return v > 0.0f ? v : a * v; });
     case ActivationKind::elu:
-      return map_rows(x, r0, r1, cols, ld,
+      return map_rows(x, y, b,
                       [a](float v) { return v > 0.0f ? v : a * fm::expm1(v); });
     case ActivationKind::selu:
-      return map_rows(x, r0, r1, cols, ld, [](float v) {
+      return map_rows(x, y, b, [](float v) {
         return kSeluScale * (v > 0.0f ? v : kSeluAlpha * fm::expm1(v));
       });
     case ActivationKind::gelu:
-      return map_rows(x, r0, r1, cols, ld, [](float v) { return v * normal_cdf(v); });
+      return map_rows(x, y, b, [](float v) { return v * normal_cdf(v); });
     case ActivationKind::gelu_tanh:
       // 0.5 * (1 + tanh(u)) == sigmoid(2u): no cancellation for large negative inputs.
-      return map_rows(x, r0, r1, cols, ld, [](float v) {
+      return map_rows(x, y, b, [](float v) {
         return v * fm::sigmoid(2.0f * kSqrt2OverPi * (v + kGeluCubic * v * v * v));
       });
     case ActivationKind::sigmoid:
-      return map_rows(x, r0, r1, cols, ld, [](float v) { return fm::sigmoid(v); });
+      return map_rows(x, y, b, [](float v) { return fm::sigmoid(v); });
     case ActivationKind::hard_sigmoid:
-      return map_rows(x, r0, r1, cols, ld, [](float v) {
+      return map_rows(x, y, b, [](float v) {
         const float t = v + 3.0f, lo = t > 0.0f ? t : 0.0f;
         return (lo < 6.0f ? lo : 6.0f) / 6.0f;
       });
     case ActivationKind::tanh:
-      return map_rows(x, r0, r1, cols, ld, [](float v) { return fm::tanh(v); });
+      return map_rows(x, y, b, [](float v) { return fm::tanh(v); });
     case ActivationKind::softplus:
-      return map_rows(x, r0, r1, cols, ld, [](float v) {
+      return map_rows(x, y, b, [](float v) {
         const float av = v < 0.0f ? -v : v;
         return (v > 0.0f ? v : 0.0f) + fm::log1p_unit(fm::exp(-av));
       });
     case ActivationKind::silu:
-      return map_rows(x, r0, r1, cols, ld, [](float v) { return v * fm::sigmoid(v); });
+      return map_rows(x, y, b, [](float v) { return v * fm::sigmoid(v); });
     case ActivationKind::softmax:
-      return softmax_rows(x, r0, r1, cols, ld);
+      return softmax_rows(x, y, b);
   }
 }
 
 // Derivatives from the output y = f(x) (needs_preactivation() == false).
-void backward_from_output(const Activation& act, const float* y, float* g, index_t r0, index_t r1,
-                          index_t cols, index_t ld) {
+void backward_from_output(const Activation& act, const float* y, const float* g, float* o,
+                          Rows b) {
   const float a = act.param;
   switch (act.kind) {
     case ActivationKind::relu:
-      return scale_rows(y, g, r0, r1, cols, ld, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
+      return scale_rows(y, g, o, b, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
     case ActivationKind::leaky_relu:
-      return scale_rows(y, g, r0, r1, cols, ld, [a](float v) { return v > 0.0f ? 1.0f : a; });
+      return scale_rows(y, g, o, b, [a](float v) { return v > 0.0f ? 1.0f : a; });
     case ActivationKind::elu:  // y = a*(e^x - 1) for x <= 0, so f'(x) = a*e^x = y + a
-      return scale_rows(y, g, r0, r1, cols, ld, [a](float v) { return v > 0.0f ? 1.0f : v + a; });
+      return scale_rows(y, g, o, b, [a](float v) { return v > 0.0f ? 1.0f : v + a; });
     case ActivationKind::selu:
-      return scale_rows(y, g, r0, r1, cols, ld, [](float v) {
+      return scale_rows(y, g, o, b, [](float v) {
         return v > 0.0f ? kSeluScale : v + kSeluScale * kSeluAlpha;
       });
     case ActivationKind::sigmoid:
-      return scale_rows(y, g, r0, r1, cols, ld, [](float v) { return v * (1.0f - v); });
+      return scale_rows(y, g, o, b, [](float v) { return v * (1.0f - v); });
     case ActivationKind::hard_sigmoid:
-      return scale_rows(y, g, r0, r1, cols, ld,
+      return scale_rows(y, g, o, b,
                         [](float v) { return v > 0.0f && v < 1.0f ? 1.0f / 6.0f : 0.0f; });
     case ActivationKind::tanh:
-      return scale_rows(y, g, r0, r1, cols, ld, [](float v) { return 1.0f - v * v; });
+      return scale_rows(y, g, o, b, [](float v) { return 1.0f - v * v; });
     case ActivationKind::softmax:
-      return softmax_backward_rows(y, g, r0, r1, cols, ld);
+      return softmax_backward_rows(y, g, o, b);
     default:  // linear, and the pre-activation cases (the caller checked which applies)
-      return;
+      return scale_rows(y, g, o, b, [](float) { return 1.0f; });
   }
 }
 
 // Derivatives from the pre-activation x (gelu, silu, softplus, and elu with alpha <= 0).
-void backward_from_input(const Activation& act, const float* x, float* g, index_t r0, index_t r1,
-                         index_t cols, index_t ld) {
+void backward_from_input(const Activation& act, const float* x, const float* g, float* o,
+                         Rows b) {
   const float a = act.param;
   switch (act.kind) {
     case ActivationKind::elu:
-      return scale_rows(x, g, r0, r1, cols, ld,
+      return scale_rows(x, g, o, b,
                         [a](float v) { return v > 0.0f ? 1.0f : a * fm::exp(v); });
     case ActivationKind::gelu:
-      return scale_rows(x, g, r0, r1, cols, ld, [](float v) {
+      return scale_rows(x, g, o, b, [](float v) {
         return normal_cdf(v) + v * kInvSqrt2Pi * fm::exp(-0.5f * v * v);
       });
     case ActivationKind::gelu_tanh:
-      return scale_rows(x, g, r0, r1, cols, ld, [](float v) {
+      return scale_rows(x, g, o, b, [](float v) {
         const float v2 = v * v;
         const float s = fm::sigmoid(2.0f * kSqrt2OverPi * (v + kGeluCubic * v2 * v));
         const float du = kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * v2);
         return s + v * 2.0f * du * s * (1.0f - s);
       });
     case ActivationKind::softplus:
-      return scale_rows(x, g, r0, r1, cols, ld, [](float v) { return fm::sigmoid(v); });
+      return scale_rows(x, g, o, b, [](float v) { return fm::sigmoid(v); });
     case ActivationKind::silu:
-      return scale_rows(x, g, r0, r1, cols, ld, [](float v) {
+      return scale_rows(x, g, o, b, [](float v) {
         const float s = fm::sigmoid(v);
         return s * (1.0f + v * (1.0f - s));
       });
     default:
-      return;
+      return scale_rows(x, g, o, b, [](float) { return 1.0f; });
   }
 }
 
-void activation_backward(const Activation& act, const float* src, float* grad, index_t r0,
-                         index_t r1, index_t cols, index_t ld) {
+void activation_backward(const Activation& act, const float* src, const float* grad, float* out,
+                         index_t r0, index_t r1, index_t cols, index_t ld) {
+  const Rows b{r0, r1, cols, ld};
   if (needs_preactivation(act)) {
-    backward_from_input(act, src, grad, r0, r1, cols, ld);
+    backward_from_input(act, src, grad, out, b);
   } else {
-    backward_from_output(act, src, grad, r0, r1, cols, ld);
+    backward_from_output(act, src, grad, out, b);
   }
 }
 

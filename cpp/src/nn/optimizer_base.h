@@ -36,14 +36,19 @@ class KerasOptimizer : public Optimizer {
   // Updates elements [0, n) of one parameter; slots[s] points at its slot s at the same offset.
   virtual void update(float* w, GradIn g, float* const* slots, index_t n) const = 0;
   virtual void on_restore() {}
+  // A rule may apply the decoupled weight decay (w -= w * decay()) at the start of its own element
+  // loop, saving apply()'s separate pass over the weights; the arithmetic is the same.
+  virtual bool fuses_weight_decay() const { return false; }
+  float decay() const { return decay_; }
 
  private:
   void ensure_slots(const std::vector<ParamRef>& params);
   void compute_clip_scales(const std::vector<ParamRef>& params);
   double sum_squares(const float* g, index_t n);
-  void apply(const ParamRef& p, float* const* slots, float scale, float decay);
+  void apply(const ParamRef& p, float* const* slots, float scale);
 
   std::vector<std::vector<float>> slots_;
+  float decay_ = 0.0f;            // weight_decay * learning rate for the current step
   std::vector<float> scales_;     // per-parameter gradient scale from clipnorm/global_clipnorm
   std::vector<double> partials_;  // norm partial sums, reused so a step allocates nothing
 };

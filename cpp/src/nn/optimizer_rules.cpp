@@ -62,12 +62,15 @@ class Sgd final : public KerasOptimizer {
 #define FASTMLP_ELEMENTWISE_CLONES
 #endif
 
-FASTMLP_ELEMENTWISE_CLONES
-void adam_update(float* w, GradIn g, float* m, float* v, float* vh, index_t n, float a, float eps,
-                 float c1, float c2) {
+// One Adam step on n elements; with kDecay, the decoupled weight decay first, as
+// KerasOptimizer::apply would do it in a pass of its own.
+template <bool kDecay>
+inline void adam_loop(float* w, GradIn g, float* m, float* v, float* vh, index_t n, float decay,
+                      float a, float eps, float c1, float c2) {
   if (vh) {
 #pragma omp simd
     for (index_t i = 0; i < n; ++i) {
+      if (kDecay) w[i] -= w[i] * decay;
       const float gi = g.at(i);
       m[i] += (gi - m[i]) * c1;
       v[i] += (gi * gi - v[i]) * c2;
@@ -78,10 +81,21 @@ void adam_update(float* w, GradIn g, float* m, float* v, float* vh, index_t n, f
   }
 #pragma omp simd
   for (index_t i = 0; i < n; ++i) {
+    if (kDecay) w[i] -= w[i] * decay;
     const float gi = g.at(i);
     m[i] += (gi - m[i]) * c1;
     v[i] += (gi * gi - v[i]) * c2;
     w[i] -= m[i] * a / (std::sqrt(v[i]) + eps);
+  }
+}
+
+FASTMLP_ELEMENTWISE_CLONES
+void adam_update(float* w, GradIn g, float* m, float* v, float* vh, index_t n, float decay,
+                 float a, float eps, float c1, float c2) {
+  if (decay != 0.0f) {
+    adam_loop<true>(w, g, m, v, vh, n, decay, a, eps, c1, c2);
+  } else {
+    adam_loop<false>(w, g, m, v, vh, n, decay, a, eps, c1, c2);
   }
 }
 
@@ -100,8 +114,9 @@ class Adam final : public KerasOptimizer {
     const float a = alpha_, eps = static_cast<float>(config_.epsilon);
     const float c1 = static_cast<float>(1.0 - config_.beta_1),
                 c2 = static_cast<float>(1.0 - config_.beta_2);
-    adam_update(w, g, s[0], s[1], config_.amsgrad ? s[2] : nullptr, n, a, eps, c1, c2);
+    adam_update(w, g, s[0], s[1], config_.amsgrad ? s[2] : nullptr, n, decay(), a, eps, c1, c2);
   }
+  bool fuses_weight_decay() const override { return true; }
 
  private:
   float alpha_ = 0.0f;

@@ -111,12 +111,13 @@ void KerasOptimizer::compute_clip_scales(const std::vector<ParamRef>& params) {
   }
 }
 
-void KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale, float decay) {
+void KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale) {
   const float clip = config_.clipvalue > 0.0 ? static_cast<float>(config_.clipvalue)
                                              : std::numeric_limits<float>::infinity();
   const index_t chunks = (p.size + kChunk - 1) / kChunk;
   const int nt = chunks > 3 ? threads_available() : 1;
   const int k = slot_count();
+  const float decay = fuses_weight_decay() ? 0.0f : decay_;
   detail::parallel_for(nt, chunks, [&](index_t c) {
     const index_t begin = c * kChunk, n = std::min(p.size, begin + kChunk) - begin;
     float* w = p.value + begin;
@@ -138,15 +139,15 @@ void KerasOptimizer::step(const std::vector<ParamRef>& params) {
   ensure_slots(params);
   const double lr = current_learning_rate();
   compute_clip_scales(params);
+  decay_ = static_cast<float>(config_.weight_decay * lr);
   prepare(lr);
-  const float decay = static_cast<float>(config_.weight_decay * lr);
   const size_t k = static_cast<size_t>(slot_count());
   for (size_t p = 0; p < params.size(); ++p) {
     float* slots[4] = {nullptr, nullptr, nullptr, nullptr};
     for (size_t j = 0; j < k; ++j) {
       slots[j] = slots_[p * k + j].data();
     }
-    apply(params[p], slots, scales_[p], decay);
+    apply(params[p], slots, scales_[p]);
   }
   ++iterations_;
 }
