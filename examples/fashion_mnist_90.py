@@ -72,12 +72,23 @@ def build(hidden, lr, epochs, steps_per_epoch, mean, std):
     return model
 
 
-def mirror_half(x, rng):
-    """A copy of the uint8 images (n, 28, 28) with a random half mirrored left-right."""
-    out = x.copy()
-    flip = rng.random(len(x)) < 0.5
-    out[flip] = x[flip, :, ::-1]
-    return out
+class MirrorHalf:
+    """The uint8 images (n, 28, 28) with a fresh random half mirrored left-right at each call.
+
+    One buffer serves every epoch: only the images whose state changes since the last call are
+    mirrored in place (about half of them), instead of copying the whole set and then mirroring
+    half of it each epoch (4x less memory traffic; fresh pages are slow to fault in on VMs)."""
+
+    def __init__(self, x):
+        self.out = x.copy()
+        self.mirrored = np.zeros(len(x), dtype=bool)
+
+    def __call__(self, rng):
+        flip = rng.random(len(self.out)) < 0.5
+        change = np.flatnonzero(flip != self.mirrored)
+        self.out[change] = self.out[change, :, ::-1]
+        self.mirrored = flip
+        return self.out
 
 
 def main():
@@ -111,8 +122,9 @@ def main():
           f"batch {args.batch_size}, {args.epochs} epochs, {fastmlp.get_num_threads()} threads")
 
     t0, c0 = time.perf_counter(), time.process_time()
+    mirror_half = MirrorHalf(x_train)
     for epoch in range(args.epochs):
-        model.fit(mirror_half(x_train, rng), y_onehot, batch_size=args.batch_size,
+        model.fit(mirror_half(rng), y_onehot, batch_size=args.batch_size,
                   epochs=epoch + 1, initial_epoch=epoch, verbose=0)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
 
