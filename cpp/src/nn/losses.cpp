@@ -107,18 +107,27 @@ double cce_row(const Row& r, bool from_logits) {
     ysum += r.y(j);
   }
   if (from_logits) {
+    // softmax_j = e_j / z with e_j = exp(p_j - max): each exponential is computed once and kept
+    // on the stack for the gradient (rows wider than kKeep recompute it as exp(p_j - lse)).
+    constexpr index_t kKeep = 64;
+    double e[kKeep];
+    const bool keep = r.k <= kKeep;
     double mx = -INFINITY, z = 0;
     for (index_t j = 0; j < r.k; ++j) {
       mx = std::max(mx, double(r.p[j]));
     }
     for (index_t j = 0; j < r.k; ++j) {
-      z += std::exp(r.p[j] - mx);
+      const double ej = std::exp(r.p[j] - mx);
+      if (keep) e[j] = ej;
+      z += ej;
     }
     const double lse = mx + std::log(z);
     for (index_t j = 0; j < r.k; ++j) {
-      s += r.y(j) * (lse - r.p[j]);
+      const double yj = r.y(j);
+      s += yj * (lse - r.p[j]);
       if (r.g) {
-        r.g[j] = static_cast<float>((std::exp(r.p[j] - lse) * ysum - r.y(j)) * r.gscale);
+        const double softmax = keep ? e[j] / z : std::exp(r.p[j] - lse);
+        r.g[j] = static_cast<float>((softmax * ysum - yj) * r.gscale);
       }
     }
     return s;
