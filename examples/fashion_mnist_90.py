@@ -1,25 +1,28 @@
 """0.90 test accuracy on Fashion-MNIST with one dense network (target: ~30 s of training, 2 cores).
 
-STATUS: the accuracy target is reached (no margin to spare); the 30 s budget is NOT met yet.
-Measured with this script's defaults on a shared 2-core machine, 10,000 test images:
+STATUS: the accuracy target is reached on both seeds; the 30 s budget depends on two threads.
+Measured with this script's defaults (35 epochs) on a shared 2-core machine, 10,000 test images:
 
-    seed 0, --threads 1 (load 3): test accuracy 0.9010, training wall 108 s, CPU 59.9 s
-    seed 1, --threads 1 (load 3): test accuracy 0.9002, training wall 110 s, CPU 60.3 s
-    seed 0, --threads 2 (load 2-3): test accuracy 0.9010, training wall 74 s, CPU 93.3 s
-                                    (CPU / 2 = 47 s, the estimate for 2 dedicated cores)
+    seed 0, --threads 1 (load 2.1): test accuracy 0.9014, training wall 45.8 s, CPU 45.0 s
+    seed 1, --threads 1 (load 1.7): test accuracy 0.9020, training wall 43.7 s, CPU 43.3 s
+    seed 0, --threads 2 (load 1.0-1.7): test accuracy 0.9014 (bit-identical training),
+                                    wall 43.1 s, CPU 43.2 s (the step-thread tuner kept one
+                                    thread: two were not faster on this loaded machine)
 
-So training takes ~47-60 s of 2-core time, 1.5-2x the budget; with fewer epochs the accuracy
-drops below 0.90 (25 epochs: 0.8962). Closing the gap needs faster training (two threads cost
-1.5x the CPU of one here), not a different recipe.
+About 1.25 s of CPU per epoch, of which the GEMMs are ~1 s; the rest (Dropout masks, AdamW,
+BatchNorm, input conversion, augmentation) was cut from ~1 s to ~0.25 s per epoch. The budget
+is met once two threads run an epoch ~1.5x faster than one. With the previous 30 epochs seed 0
+now gives 0.8999 (the AVX2 build of softmax rounds differently, FMA): 30 epochs
+had no margin, 35 have ~0.15 points.
 
 The recipe:
 1. Inputs standardized with the training set's global mean and std (a Rescaling layer on the
    uint8 images, fused into the input conversion), then Dropout 0.1 on the pixels.
 2. 784-256-128-10: each hidden layer Dense (no bias) -> BatchNormalization -> ReLU -> Dropout 0.2.
 3. AdamW (weight decay 0.004), learning rate warmed up over one epoch to 2e-3, then cosine
-   decay to 0; batch 128; 30 epochs; cross-entropy with label smoothing 0.1.
+   decay to 0; batch 128; 35 epochs; cross-entropy with label smoothing 0.1.
 4. Augmentation: every epoch a fresh random half of the images is mirrored left-right (clothes
-   are nearly symmetric); done in NumPy inside the timed section.
+   are nearly symmetric); done in NumPy, in place on one buffer, inside the timed section.
 5. Test-time averaging over each test image and its mirror image.
 
 What else was tried (seed 0 unless said; "mirror" = steps 4 and 5):
@@ -30,14 +33,17 @@ What else was tried (seed 0 unless said; "mirror" = steps 4 and 5):
     recipe without BatchNorm and pixel dropout, 20 / 30 epochs        0.8977 / 0.9002 (seed 1 0.8995)
       + pixel Dropout 0.1, 30 epochs                                  0.9005 (seed 1 0.8956)
       ensemble of 2 x 12 / 2 x 15 epochs                              0.8936 / 0.8943
-    the recipe with 25 epochs instead of 30                           0.8962
+    the recipe with 25 epochs instead of 35                           0.8962
+    the recipe with 30 epochs                                         0.8999 (before: 0.9010,
+                                                                      seed 1 0.9002)
+    the recipe + test-time shifts of +-1 pixel (4 views), 35 epochs   0.9012 (seed 1 0.9019)
     784-512-256-10, Dropout 0.3, batch 256, 15 epochs, mirror         0.8936
     784-256-128-10 + random shifts of +-1 / +-2 pixels, 25 epochs     0.8864 / 0.8685
 
 Random translations, the usual big lever for MLPs, hurt at this budget (the network underfits
 shifted images in 25 epochs); epochs pay more than ensemble members or width.
 
-    python examples/fashion_mnist_90.py [--epochs 30] [--threads 2] [--seed 0]
+    python examples/fashion_mnist_90.py [--epochs 35] [--threads 2] [--seed 0]
 
 It prints the test accuracy and the training time (augmentation and fit calls; data loading and
 evaluation are not included) as wall time and as process CPU time: on a machine shared with other
@@ -93,7 +99,7 @@ class MirrorHalf:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=35)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--hidden", default="256,128")
     parser.add_argument("--lr", type=float, default=2e-3)
