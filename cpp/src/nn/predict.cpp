@@ -1,7 +1,7 @@
 // Inference: small inputs run directly on the calling thread in a preallocated workspace (no
 // allocation, no thread start); large ones in row blocks, one thread per block sequence, each
 // with its own workspace so every block keeps all layers' activations in that core's cache.
-#include <omp.h>
+#include "common/thread_team.h"
 
 #include <algorithm>
 #include <atomic>
@@ -64,9 +64,7 @@ void Model::predict(const InputView& x, float* out) {
   for (int t = 0; t < threads; ++t) layout(block_ws_[t], kBlockRows, false);
   const index_t blocks = (n + kBlockRows - 1) / kBlockRows;
   std::atomic<index_t> first_bad{-1};
-#pragma omp parallel num_threads(threads)
-  {
-    const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+  auto body = [&](int id, int nt) {
     Workspace& ws = block_ws_[id];
     for (index_t b = id; b < blocks && first_bad.load() < 0; b += nt) {
       const index_t first = b * kBlockRows, cnt = std::min(kBlockRows, n - first);
@@ -80,7 +78,8 @@ void Model::predict(const InputView& x, float* out) {
       }
       predict_block(ws, first, cnt, out);
     }
-  }
+  };
+  detail::run_team(threads, body);
   if (first_bad.load() >= 0) detail::throw_nonfinite("x", first_bad.load());
 }
 
