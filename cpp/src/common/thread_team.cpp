@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -56,13 +57,30 @@ bool spin_until(Pred pred) {
   }
 }
 
-// A region is published by bumping `job_`: the low 16 bits carry its thread count, the rest a
-// counter, so a worker learns from one atomic word whether it takes part. The caller's seq_cst
-// store of job_ followed by a load of sleepers_ pairs with a worker's seq_cst increment of
-// sleepers_ followed by a load of job_ (both under mutex_), so a wake-up is never lost; the same
-// pairing guards the caller's sleep on pending_.
+// One per worker: the counter of the last region whose share `id` was taken, by the worker or by
+// the caller. Whoever moves it to the region's counter first runs that share.
+struct alignas(64) Share {
+  std::atomic<std::uint64_t> taken{0};
+  bool take(std::uint64_t region) {
+    std::uint64_t t = taken.load(std::memory_order_acquire);
+    while (t < region) {
+      if (taken.compare_exchange_weak(t, region, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  }
+};
+
+// A region is published by bumping `job_`: the low 16 bits carry its thread count, the rest its
+// counter, so a worker learns from one atomic word whether it takes part. After its own share the
+// caller takes every share no worker has started yet and runs it itself: a worker that is asleep
+// or descheduled never holds a region up (the region is then as fast as on one thread), and every
+// share still runs exactly once. The caller's seq_cst store of job_ followed by a load of
+// sleepers_ pairs with a worker's seq_cst increment of sleepers_ followed by a load of job_ (both
+// under mutex_), so a wake-up is never lost; the same pairing guards the caller's sleep on done_.
 class Team {
  public:
+  Team() { shares_.reserve(kMaxThreads); }
+
   int run(int threads, TeamBody body, void* ctx) {
     std::unique_lock<std::mutex> busy(call_mutex_, std::try_to_lock);
     if (!busy.owns_lock()) return run_alone(body, ctx);
@@ -70,19 +88,26 @@ class Team {
     grow(threads - 1);
     body_ = body;
     ctx_ = ctx;
-    pending_.store(threads - 1, std::memory_order_relaxed);
-    const std::uint64_t job =
-        ((job_.load(std::memory_order_relaxed) >> 16) + 1) << 16 | static_cast<unsigned>(threads);
-    job_.store(job, std::memory_order_seq_cst);
+    done_.store(0, std::memory_order_relaxed);
+    const std::uint64_t region = (job_.load(std::memory_order_relaxed) >> 16) + 1;
+    job_.store(region << 16 | static_cast<unsigned>(threads), std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
       work_cv_.notify_all();
     }
     t_in_region = true;
     body(ctx, 0, threads);
+    int by_workers = 0;
+    for (int id = 1; id < threads; ++id) {
+      if (shares_[static_cast<std::size_t>(id - 1)]->take(region)) {
+        body(ctx, id, threads);
+      } else {
+        ++by_workers;
+      }
+    }
     t_in_region = false;
-    wait_for_workers();
-    return threads;
+    wait_for_workers(by_workers);
+    return 1 + by_workers;
   }
 
   int spinning() const { return spinning_.load(std::memory_order_relaxed); }
@@ -99,24 +124,26 @@ class Team {
   static constexpr int kMaxThreads = 4096;
 
   void grow(int workers) {
-    while (static_cast<int>(started_) < workers) {
-      const int id = static_cast<int>(++started_);
-      // the job counter before this region is published: the new worker must not skip it
+    while (static_cast<int>(shares_.size()) < workers) {
+      shares_.push_back(std::make_unique<Share>());  // reserved: workers' pointers stay valid
+      const int id = static_cast<int>(shares_.size());
+      // the counter before this region is published: the new worker must not skip it
       const std::uint64_t seen = job_.load(std::memory_order_relaxed);
-      std::thread([this, id, seen] { worker_loop(id, seen); }).detach();
+      Share* share = shares_.back().get();
+      std::thread([this, id, seen, share] { worker_loop(id, seen, *share); }).detach();
     }
   }
 
-  void worker_loop(int id, std::uint64_t seen) {
+  void worker_loop(int id, std::uint64_t seen, Share& share) {
     pthread_setname_np(pthread_self(), "fastmlp-worker");
     t_in_region = true;  // a worker never opens a region of its own
     for (;;) {
       seen = wait_for_job(seen);
       const int threads = static_cast<int>(seen & 0xffff);
-      if (id >= threads) continue;
+      if (id >= threads || !share.take(seen >> 16)) continue;
       body_(ctx_, id, threads);
-      if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-          caller_sleeping_.load(std::memory_order_seq_cst)) {
+      done_.fetch_add(1, std::memory_order_seq_cst);
+      if (caller_sleeping_.load(std::memory_order_seq_cst)) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_cv_.notify_one();
       }
@@ -139,12 +166,13 @@ class Team {
     return job;
   }
 
-  void wait_for_workers() {
-    auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
-    if (spin_until(done)) return;
+  // Until the `started` shares workers took have finished.
+  void wait_for_workers(int started) {
+    auto done = [&] { return done_.load(std::memory_order_acquire) == started; };
+    if (started == 0 || spin_until(done)) return;
     std::unique_lock<std::mutex> lock(mutex_);
     caller_sleeping_.store(true, std::memory_order_seq_cst);
-    while (pending_.load(std::memory_order_seq_cst) != 0) done_cv_.wait(lock);
+    while (done_.load(std::memory_order_seq_cst) != started) done_cv_.wait(lock);
     caller_sleeping_.store(false, std::memory_order_relaxed);
   }
 
@@ -152,13 +180,13 @@ class Team {
   std::mutex mutex_;       // guards the sleeps only
   std::condition_variable work_cv_, done_cv_;
   alignas(64) std::atomic<std::uint64_t> job_{0};
-  alignas(64) std::atomic<int> pending_{0};
+  alignas(64) std::atomic<int> done_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> caller_sleeping_{false};
   std::atomic<int> spinning_{0};
   TeamBody body_ = nullptr;
   void* ctx_ = nullptr;
-  unsigned started_ = 0;  // workers started (changed under call_mutex_)
+  std::vector<std::unique_ptr<Share>> shares_;  // one per worker, grown under call_mutex_
 };
 
 // Never destroyed: detached workers may still be waiting on it while the process exits. A child

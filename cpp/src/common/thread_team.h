@@ -17,10 +17,12 @@ namespace detail {
 
 using TeamBody = void (*)(void* ctx, int id, int threads);
 
-// Calls body(ctx, id, n) once for every id in [0, n), id 0 on the calling thread, and returns
-// when all calls have finished; returns n. Runs body(ctx, 0, 1) alone (returning 1) when
-// threads <= 1, when called from inside a region, or while another thread's region holds the
-// team. body must not throw.
+// Calls body(ctx, id, n) exactly once for every id in [0, n) and returns when all calls have
+// finished. Id 0 runs on the calling thread, the others on workers; a share whose worker has not
+// started it by the time the caller is done with its own runs on the caller too, so a sleeping or
+// descheduled worker never holds the region up. Returns how many threads ran shares (1 when the
+// caller ran them all). Runs body(ctx, 0, 1) alone when threads <= 1, when called from inside a
+// region, or while another thread's region holds the team. body must not throw.
 int run_team_raw(int threads, TeamBody body, void* ctx);
 
 // True on a team worker and on a caller while its region runs.
