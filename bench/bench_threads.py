@@ -1,9 +1,9 @@
-"""Threads and the OpenMP wait policy: training of 784-128-64-10 (ReLU, Adam, sparse cross-entropy
-from logits) on 4,000 synthetic rows at batch 32 and 128, on 1 and 2 threads, under three wait
-policies (OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=10000, OMP_WAIT_POLICY=active), with and
+"""Threads and the wait policy: training of 784-128-64-10 (ReLU, Adam, sparse cross-entropy from
+logits) on 4,000 synthetic rows at batch 32 and 128, on 1 and 2 threads, with the worker team's
+spin time (FASTMLP_SPIN_US: 100 us by default, 0 = sleep at once, 5000 = long spin), with and
 without fastmlp's cap of threads to the idle CPUs, alone and beside a CPU hog (a busy-loop
 process, pinned to the last CPU or free to move). Each policy runs in a fresh subprocess, because
-libgomp reads the policy once at start-up.
+the spin time is read once at start-up.
 
 What to look for: 2 threads never slower than 1 by more than ~5% without a hog, and no collapse
 (2 threads many times slower than 1) beside the hog, which spinning waits would cause.
@@ -18,13 +18,13 @@ import subprocess
 import sys
 import time
 
-# fastmlp's default is the first: passive waits and threads capped by the idle CPUs. The others
+# fastmlp's default is the first: 100 us spins and threads capped by the idle CPUs. The others
 # turn the load adaptation off (FASTMLP_ADAPTIVE_THREADS=0) to show each wait policy alone.
 FIXED = {"FASTMLP_ADAPTIVE_THREADS": "0"}
-POLICIES = {"default (passive+adaptive)": {},
-            "passive, fixed threads": {"OMP_WAIT_POLICY": "passive", **FIXED},
-            "spincount 10000, fixed": {"GOMP_SPINCOUNT": "10000", **FIXED},
-            "active (spin), fixed": {"OMP_WAIT_POLICY": "active", **FIXED}}
+POLICIES = {"default (spin 100us+adaptive)": {},
+            "spin 100us, fixed threads": {"FASTMLP_SPIN_US": "100", **FIXED},
+            "sleep at once, fixed": {"FASTMLP_SPIN_US": "0", **FIXED},
+            "spin 5ms, fixed": {"FASTMLP_SPIN_US": "5000", **FIXED}}
 HOGS = ("none", "pinned", "unpinned")
 
 CHILD = r"""
@@ -71,7 +71,7 @@ def start_hog(mode):
 
 def run_child(env_extra, rows, rounds):
     env = {k: v for k, v in os.environ.items()
-           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "FASTMLP_ADAPTIVE_THREADS")}
+           if k not in ("FASTMLP_SPIN_US", "FASTMLP_ADAPTIVE_THREADS")}
     env.update(env_extra)
     out = subprocess.run([sys.executable, "-c", CHILD, str(rows), str(rounds)], env=env,
                          check=True, capture_output=True, text=True).stdout
@@ -85,7 +85,7 @@ def main():
     rows, rounds = (2000, 2) if args.quick else (4000, 3)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; ms per epoch of "
           f"{rows} rows, best of {rounds}; ratio = 2 threads / 1 thread (< 1 is a gain)")
-    print(f"{'policy':<26} {'hog':<9} {'b32 1T':>8} {'b32 2T':>8} {'ratio':>6} "
+    print(f"{'policy':<30} {'hog':<9} {'b32 1T':>8} {'b32 2T':>8} {'ratio':>6} "
           f"{'b128 1T':>8} {'b128 2T':>8} {'ratio':>6}")
     for hog_mode in HOGS:
         for name, env in POLICIES.items():
@@ -101,7 +101,7 @@ def main():
             for b in ("32", "128"):
                 one, two = r[b]["1"], r[b]["2"]
                 cells.append(f"{one:>8.1f} {two:>8.1f} {two / one:>6.2f}")
-            print(f"{name:<26} {hog_mode:<9} {' '.join(cells)}", flush=True)
+            print(f"{name:<30} {hog_mode:<9} {' '.join(cells)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,54 @@ def test_fastmlp_isa_nonsense_is_a_clear_error():
     proc = _isa_in_subprocess("sse9000")
     assert proc.returncode != 0
     assert "FASTMLP_ISA=sse9000" in proc.stderr and "valid values" in proc.stderr
+
+
+_IDLE_CHILD = r"""
+import resource, sys, time
+import numpy as np
+import fastmlp
+from fastmlp import ops
+fastmlp.set_num_threads(2)
+a = np.ones((512, 512), np.float32)
+out = np.empty_like(a)
+for _ in range(5):
+    ops.matmul(a, a, out=out)   # regions that use the worker team
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+c0 = cpu()
+time.sleep(0.5)                 # the workers spin ~100 us, then must sleep
+print(cpu() - c0)
+"""
+
+
+def test_idle_workers_sleep_instead_of_spinning():
+    # A worker that kept spinning would burn ~0.5 s of CPU during the caller's 0.5 s sleep.
+    env = dict(os.environ, FASTMLP_ADAPTIVE_THREADS="0")
+    out = subprocess.run([sys.executable, "-c", _IDLE_CHILD], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert float(out) < 0.1
+
+
+_FORK_CHILD = r"""
+import os
+import numpy as np
+import fastmlp
+fastmlp.set_num_threads(2)
+a = np.arange(256 * 256, dtype=np.float32).reshape(256, 256) / 65536
+expect = fastmlp.ops.matmul(a, a)  # the parent's workers exist before the fork
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if np.array_equal(fastmlp.ops.matmul(a, a), expect) else 1)
+_, status = os.waitpid(pid, 0)
+print(os.WIFEXITED(status) and os.WEXITSTATUS(status))
+"""
+
+
+def test_forked_child_runs_parallel_regions():
+    # In a fresh interpreter: forking pytest itself would fork whatever threads other test
+    # modules started (JAX warns about exactly that).
+    env = dict(os.environ, FASTMLP_ADAPTIVE_THREADS="0")
+    out = subprocess.run([sys.executable, "-c", _FORK_CHILD], env=env, capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    assert out.strip() == "0"

@@ -243,3 +243,16 @@ def test_calls_on_the_training_model_from_a_batch_callback(call, allowed):
             model.fit(x, y, batch_size=32, verbose=0, callbacks=[Reenter()])
     assert np.isfinite(model.predict(x, verbose=0)).all()
     model.fit(x, y, verbose=0)  # and usable afterwards
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_parallel_predict_reports_the_first_bad_row(threads):
+    m = mlp(features=32)
+    x = np.random.default_rng(3).random((20000, 32), dtype=np.float32)
+    x[[7321, 15000, 19999], 5] = np.nan
+    fastmlp.set_num_threads(threads)
+    try:
+        with pytest.raises(ValueError, match=r"NaN or Inf \(row 7321\)"):
+            m.predict(x.astype(np.float64), verbose=0)  # converted per block, in parallel
+    finally:
+        fastmlp.set_num_threads(os.cpu_count() or 1)

@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/thread_team.h"
+
 namespace fastmlp {
 namespace {
 
@@ -45,8 +47,8 @@ int cpus_allowed() {
 }
 
 // CPUs not taken by runnable threads of other processes (or of this one's other callers): the
-// 4th field of /proc/loadavg counts runnable threads, the reader included. Our own OpenMP workers
-// sleep between regions (passive wait policy), so they are not counted here.
+// 4th field of /proc/loadavg counts runnable threads, the reader included. Our own team workers
+// that are spinning for the next region count as runnable there and are taken off.
 int idle_cpus() {
   static const int cpus = cpus_allowed();
   std::FILE* f = std::fopen("/proc/loadavg", "r");
@@ -56,7 +58,8 @@ int idle_cpus() {
   const int got = std::fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &running, &total);
   std::fclose(f);
   if (got != 5 || running < 1) return cpus;
-  return std::max(1, std::min(cpus, cpus - (running - 1)));
+  const int others = std::max(0, running - 1 - detail::spinning_team_workers());
+  return std::max(1, std::min(cpus, cpus - others));
 }
 
 // The innermost ScopedThreadCap of this thread (0: none).

@@ -1,8 +1,8 @@
 // The blocked GEMM driver (BLIS blocking: KC panels of K, MC x NC blocks of C, MR x NR register
-// tiles). C is cut into units that a team of OpenMP threads claims dynamically; each unit runs
-// over all of K on one thread with that thread's packed A, reading B panels that the team packs
-// once, lazily, into one shared buffer. K is never split, so every element is computed the same
-// way for any thread count.
+// tiles). C is cut into units that a team of threads (common/thread_team.h) claims dynamically;
+// each unit runs over all of K on one thread with that thread's packed A, reading B panels that
+// the team packs once, lazily, into one shared buffer. K is never split, so every element is
+// computed the same way for any thread count.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -11,8 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include <omp.h>
-
+#include "common/thread_team.h"
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
 #include "gemm/kernels.h"
@@ -21,8 +20,9 @@ namespace fastmlp {
 namespace gemm {
 namespace {
 
-// Below this many flops per thread, a second thread costs more than it saves (~20 us of work).
-constexpr double kMinFlopsPerThread = 2.0e6;
+// Below this many flops per thread (~6 us of work), a second thread costs more than it saves: a
+// region costs ~1 us while the team's workers spin (common/thread_team.h), plus sharing C and B.
+constexpr double kMinFlopsPerThread = 0.5e6;
 
 struct Problem {
   const KernelInfo* kr;
@@ -316,16 +316,20 @@ void run(const Problem& pr, int threads, bool adaptive = true) {
   Team team;
   prepare_team(team, pr, threads);  // units sized for the threads that will really run
   if (threads == 1 || team.units.mu * team.units.nu == 1) {
-    work(team);  // no OpenMP team set-up for single-thread work
+    work(team);  // no team set-up for single-thread work
     return;
   }
   std::int64_t own_done = start;
-#pragma omp parallel num_threads(threads)
-  {
+  auto body = [&](int id, int) {
     work(team);
-    if (omp_get_thread_num() == 0) own_done = TeamHealth::now_ns();
+    if (id == 0) own_done = TeamHealth::now_ns();
+  };
+  // A worker that was asleep joins late because it had to be woken (~60 us on a VM), not because
+  // another process holds its core: only joins of workers that were awake say something.
+  const bool awake = detail::spinning_team_workers() >= threads - 1;
+  if (detail::run_team(threads, body) > 1 && awake) {
+    health.report(start, own_done, TeamHealth::now_ns());
   }
-  health.report(start, own_done, TeamHealth::now_ns());
 }
 
 void check_args(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, const float* a,

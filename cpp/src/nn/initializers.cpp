@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "fastmlp/runtime.h"
+#include "nn/parallel.h"
 
 namespace fastmlp {
 
@@ -82,10 +83,9 @@ inline double truncated_normal_at(const Philox& rng, index_t i) {
 template <class F>
 void fill(float* w, index_t count, F value_of) {
   const int nt = count >= (index_t{1} << 16) ? get_num_threads() : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (index_t i = 0; i < count; ++i) {
-    w[i] = static_cast<float>(value_of(i));
-  }
+  detail::split_range(nt, count, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) w[i] = static_cast<float>(value_of(i));
+  });
 }
 
 // Uniform in [lo, hi): u < 1 in double, but rounding to float could still land on hi, so the top

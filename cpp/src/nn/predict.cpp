@@ -1,7 +1,7 @@
 // Inference: small inputs run directly on the calling thread in a preallocated workspace (no
 // allocation, no thread start); large ones in row blocks, one thread per block sequence, each
 // with its own workspace so every block keeps all layers' activations in that core's cache.
-#include <omp.h>
+#include "common/thread_team.h"
 
 #include <algorithm>
 #include <atomic>
@@ -64,11 +64,12 @@ void Model::predict(const InputView& x, float* out) {
   for (int t = 0; t < threads; ++t) layout(block_ws_[t], kBlockRows, false);
   const index_t blocks = (n + kBlockRows - 1) / kBlockRows;
   std::atomic<index_t> first_bad{-1};
-#pragma omp parallel num_threads(threads)
-  {
-    const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+  // Blocks are claimed in order from a counter: a thread the OS runs late takes fewer, and every
+  // block before a bad one has been checked when the loop ends, so the first bad row is reported.
+  std::atomic<index_t> next{0};
+  auto body = [&](int id, int) {
     Workspace& ws = block_ws_[id];
-    for (index_t b = id; b < blocks && first_bad.load() < 0; b += nt) {
+    for (index_t b = next++; b < blocks && first_bad.load() < 0; b = next++) {
       const index_t first = b * kBlockRows, cnt = std::min(kBlockRows, n - first);
       const index_t bad = detail::convert_rows(x, nullptr, first, cnt, fused_rescaling_,
                                                in_scale_, in_offset_, ws.input);
@@ -80,7 +81,8 @@ void Model::predict(const InputView& x, float* out) {
       }
       predict_block(ws, first, cnt, out);
     }
-  }
+  };
+  detail::run_team(threads, body);
   if (first_bad.load() >= 0) detail::throw_nonfinite("x", first_bad.load());
 }
 
