@@ -2,8 +2,6 @@
 // the element-wise maps themselves are the per-ISA kernels of nn_kernels.h.
 #include "fastmlp/activations.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -38,7 +36,7 @@ constexpr NameKind kNames[] = {{"linear", ActivationKind::linear},
 // independent of the split, so results never depend on the thread count.
 int threads_for(index_t rows, index_t cols) {
   const index_t work = rows * cols;
-  if (work < (index_t{1} << 16) || rows < 2 || omp_in_parallel()) {
+  if (work < (index_t{1} << 16) || rows < 2 || detail::in_team_region()) {
     return 1;
   }
   return static_cast<int>(std::min<index_t>(threads_available(), rows));
@@ -57,8 +55,7 @@ void check_block(const char* fn, const void* p, index_t rows, index_t cols, inde
 // fn(r0, r1) over one contiguous block of rows per thread.
 template <class F>
 void split_rows(index_t rows, index_t cols, F fn) {
-  const int nt = threads_for(rows, cols);
-  detail::parallel_for(nt, nt, [&](index_t t) { fn(rows * t / nt, rows * (t + 1) / nt); });
+  detail::split_range(threads_for(rows, cols), rows, fn);
 }
 
 void forward_impl(const Activation& act, const float* x, float* y, index_t rows, index_t cols,
