@@ -244,27 +244,38 @@ inline __m256i mulhilo(__m256i a, __m256i m, __m256i* hi) {
   return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
 }
 
-// Philox4x32-10 (as Philox::generate) for the 8 counters first .. first+7, which share their high
-// 32 bits; w[t] holds word t of each counter.
-inline void philox8(std::uint64_t key, std::uint64_t first, std::uint64_t stream, __m256i w[4]) {
+// Philox4x32-10 (as Philox::generate) for the 8 * kBlocks counters first .. first + 8 * kBlocks - 1,
+// which share their high 32 bits; w[b][t] holds word t of counters first + 8b .. first + 8b + 7.
+// A round is a chain of dependent multiplies, shifts and xors: independent blocks interleave so
+// the chain's latency is hidden.
+template <int kBlocks>
+inline void philox8(std::uint64_t key, std::uint64_t first, std::uint64_t stream,
+                    __m256i w[][4]) {
   const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
   const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
-  __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first)),
-                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  __m256i c1 = _mm256_set1_epi32(static_cast<int>(first >> 32));
-  __m256i c2 = _mm256_set1_epi32(static_cast<int>(stream));
-  __m256i c3 = _mm256_set1_epi32(static_cast<int>(stream >> 32));
+  __m256i c0[kBlocks], c1[kBlocks], c2[kBlocks], c3[kBlocks];
+  for (int b = 0; b < kBlocks; ++b) {
+    c0[b] = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first + 8 * b)),
+                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    c1[b] = _mm256_set1_epi32(static_cast<int>(first >> 32));
+    c2[b] = _mm256_set1_epi32(static_cast<int>(stream));
+    c3[b] = _mm256_set1_epi32(static_cast<int>(stream >> 32));
+  }
   std::uint32_t k0 = static_cast<std::uint32_t>(key), k1 = static_cast<std::uint32_t>(key >> 32);
   for (int round = 0; round < 10; ++round) {
     if (round > 0) k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;
-    __m256i hi0, hi1;
-    const __m256i lo0 = mulhilo(c0, m0, &hi0), lo1 = mulhilo(c2, m1, &hi1);
-    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
-    c1 = lo1;
-    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
-    c3 = lo0;
+    const __m256i key0 = _mm256_set1_epi32(static_cast<int>(k0));
+    const __m256i key1 = _mm256_set1_epi32(static_cast<int>(k1));
+    for (int b = 0; b < kBlocks; ++b) {
+      __m256i hi0, hi1;
+      const __m256i lo0 = mulhilo(c0[b], m0, &hi0), lo1 = mulhilo(c2[b], m1, &hi1);
+      c0[b] = _mm256_xor_si256(_mm256_xor_si256(hi1, c1[b]), key0);
+      c1[b] = lo1;
+      c2[b] = _mm256_xor_si256(_mm256_xor_si256(hi0, c3[b]), key1);
+      c3[b] = lo0;
+    }
   }
-  w[0] = c0, w[1] = c1, w[2] = c2, w[3] = c3;
+  for (int b = 0; b < kBlocks; ++b) w[b][0] = c0[b], w[b][1] = c1[b], w[b][2] = c2[b], w[b][3] = c3[b];
 }
 
 // From word-major (w[t] lane j = word t of counter j) to element order: out[q] holds counters
@@ -280,27 +291,31 @@ inline void to_element_order(const __m256i w[4], __m256i out[4]) {
   out[3] = _mm256_permute2x128_si256(u2, u3, 0x31);
 }
 
-// 8 Philox counters (32 elements) per step; the scalar code finishes ragged ends and the rare
+// 16 Philox counters (64 elements) per step; the scalar code finishes ragged ends and the rare
 // block whose counters would carry into the high word.
 void dropout_forward(const DropoutMask& m, index_t g0, index_t g1, index_t count, const float* x,
                      float* y, float* mask) {
+  constexpr int kBlocks = 2;
+  constexpr index_t kGroups = 8 * kBlocks;
   const index_t full = count / 4 < g1 ? count / 4 : g1;  // groups with all 4 elements in range
   const __m256i threshold = _mm256_set1_epi32(static_cast<int>(m.threshold));
   const __m256 scale = _mm256_set1_ps(m.keep_scale);
   index_t g = g0;
-  for (; g + 8 <= full; g += 8) {
+  for (; g + kGroups <= full; g += kGroups) {
     const std::uint64_t first = static_cast<std::uint64_t>(g);
-    if (static_cast<std::uint32_t>(first) > 0xFFFFFFF8u) break;
-    __m256i words[4], ordered[4];
-    philox8(m.key, first, m.step, words);
-    to_element_order(words, ordered);
-    for (int q = 0; q < 4; ++q) {
-      const index_t e = 4 * g + 8 * q;
-      // (word >> 8) < 2^24 and threshold <= 2^24: the signed compare is exact.
-      const __m256i drop = _mm256_cmpgt_epi32(threshold, _mm256_srli_epi32(ordered[q], 8));
-      const __m256 keep = _mm256_andnot_ps(_mm256_castsi256_ps(drop), scale);
-      _mm256_storeu_ps(mask + e, keep);
-      _mm256_storeu_ps(y + e, _mm256_mul_ps(_mm256_loadu_ps(x + e), keep));
+    if (static_cast<std::uint32_t>(first) > 0xFFFFFFFFu - (kGroups - 1)) break;
+    __m256i words[kBlocks][4], ordered[4];
+    philox8<kBlocks>(m.key, first, m.step, words);
+    for (int b = 0; b < kBlocks; ++b) {
+      to_element_order(words[b], ordered);
+      for (int q = 0; q < 4; ++q) {
+        const index_t e = 4 * (g + 8 * b) + 8 * q;
+        // (word >> 8) < 2^24 and threshold <= 2^24: the signed compare is exact.
+        const __m256i drop = _mm256_cmpgt_epi32(threshold, _mm256_srli_epi32(ordered[q], 8));
+        const __m256 keep = _mm256_andnot_ps(_mm256_castsi256_ps(drop), scale);
+        _mm256_storeu_ps(mask + e, keep);
+        _mm256_storeu_ps(y + e, _mm256_mul_ps(_mm256_loadu_ps(x + e), keep));
+      }
     }
   }
   dropout_groups_scalar(m, g, g1, count, x, y, mask);
