@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import fastmlp
+from _core_helpers import batchnorm, dense
+from fastmlp import _core
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -83,3 +85,37 @@ def test_example_mirror_half_flips_a_fresh_random_half_each_call():
         flips.append(flip)
     np.testing.assert_array_equal(x, original)  # the caller's images are never modified
     assert not np.array_equal(flips[0], flips[1])
+
+
+@pytest.fixture
+def two_threads_forced():
+    """Two threads with the load adaptation off, so wide layers really split their columns and
+    rows (on a busy machine threads_available() would otherwise fall back to one)."""
+    before, adapt = fastmlp.get_num_threads(), _core._thread_adaptation()
+    _core._set_thread_adaptation(False)
+    yield
+    fastmlp.set_num_threads(before)
+    _core._set_thread_adaptation(adapt)
+
+
+def test_recipe_stack_trains_bitwise_alike_on_one_and_two_threads(two_threads_forced):
+    """The 0.90 example's layers (Rescaling, Dropout, Dense, BatchNorm, ReLU, softmax, AdamW with
+    weight decay) wide enough that BatchNorm, Dropout and the activations split across threads."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (600, 784), dtype=np.uint8)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 600)]
+    results = []
+    for t in (1, 2):
+        fastmlp.set_num_threads(t)
+        m = _core.Model(784, [
+            {"type": "rescaling", "scale": 1 / 80, "offset": -0.4},
+            {"type": "dropout", "rate": 0.1, "seed": 3}, dense(512, use_bias=False), batchnorm(),
+            {"type": "activation", "activation": "relu"}, {"type": "dropout", "rate": 0.2, "seed": 4},
+            dense(10, "softmax", 2)])
+        m.compile({"name": "categorical_crossentropy", "label_smoothing": 0.1},
+                  {"name": "adamw", "learning_rate": 1e-3, "weight_decay": 0.004}, [])
+        for e in range(2):
+            m.train_epoch(x, y, batch_size=300, seed=e)
+        results.append(m.get_weights() + [m.predict(x)])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

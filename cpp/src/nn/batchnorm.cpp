@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "nn/layer_factories.h"
+#include "nn/parallel.h"
 
 namespace fastmlp {
 namespace {
@@ -38,49 +39,68 @@ class BatchNormalization final : public Layer {
   // Per column: batch mean, 1/sqrt(var + eps), and two gradient sums.
   index_t scratch_floats(index_t) const override { return 4 * out_dim_; }
 
+  // Columns are independent, so each thread takes a range of them through every pass; every
+  // per-column reduction still runs over the rows in order, so results do not depend on the split.
   void forward(const float* x, float* y, index_t n, float* s, const Pass& pass) override {
+    detail::parallel_chunks(out_dim_, 3 * n, [&](index_t j0, index_t j1) {
+      forward_columns(x, y, n, s, pass.training, j0, j1);
+    });
+  }
+
+  void backward(const float* x, const float*, float* dy, float* dx, index_t n, float* s,
+                const Pass&) override {
+    detail::parallel_chunks(out_dim_, 4 * n, [&](index_t j0, index_t j1) {
+      backward_columns(x, dy, dx, n, s, j0, j1);
+    });
+  }
+
+ private:
+  void forward_columns(const float* x, float* y, index_t n, float* s, bool training, index_t j0,
+                       index_t j1) {
     const index_t d = out_dim_;
     float *mu = s, *inv = s + d;
-    if (pass.training) {
-      batch_statistics(x, n, mu, inv);
+    if (training) {
+      batch_statistics(x, n, mu, inv, j0, j1);
     } else {
-      for (index_t j = 0; j < d; ++j) mu[j] = mean_[j], inv[j] = 1.0f / std::sqrt(var_[j] + spec_.epsilon);
+      for (index_t j = j0; j < j1; ++j) {
+        mu[j] = mean_[j], inv[j] = 1.0f / std::sqrt(var_[j] + spec_.epsilon);
+      }
     }
     // y = x * a + c with a = gamma * inv, c = beta - mu * a.
     float *a = s + 2 * d, *c = s + 3 * d;
-    for (index_t j = 0; j < d; ++j) {
+    for (index_t j = j0; j < j1; ++j) {
       a[j] = (gamma_ ? gamma_[j] : 1.0f) * inv[j];
       c[j] = (beta_ ? beta_[j] : 0.0f) - mu[j] * a[j];
     }
     for (index_t i = 0; i < n; ++i) {
       const float* xr = x + i * d;
       float* yr = y + i * d;
-      for (index_t j = 0; j < d; ++j) yr[j] = xr[j] * a[j] + c[j];
+      for (index_t j = j0; j < j1; ++j) yr[j] = xr[j] * a[j] + c[j];
     }
   }
 
-  void backward(const float* x, const float*, float* dy, float* dx, index_t n, float* s,
-                const Pass&) override {
+  void backward_columns(const float* x, const float* dy, float* dx, index_t n, float* s,
+                        index_t j0, index_t j1) {
     const index_t d = out_dim_;
     const float *mu = s, *inv = s + d;
     float *sum_dy = s + 2 * d, *sum_dy_xhat = s + 3 * d;  // a and c are no longer needed
-    for (index_t j = 0; j < d; ++j) sum_dy[j] = 0.0f, sum_dy_xhat[j] = 0.0f;
+    for (index_t j = j0; j < j1; ++j) sum_dy[j] = 0.0f, sum_dy_xhat[j] = 0.0f;
     for (index_t i = 0; i < n; ++i) {
       const float *xr = x + i * d, *g = dy + i * d;
-      for (index_t j = 0; j < d; ++j) {
+      for (index_t j = j0; j < j1; ++j) {
         sum_dy[j] += g[j];
         sum_dy_xhat[j] += g[j] * (xr[j] - mu[j]) * inv[j];
       }
     }
-    if (dgamma_) for (index_t j = 0; j < d; ++j) dgamma_[j] = sum_dy_xhat[j];
-    if (dbeta_) for (index_t j = 0; j < d; ++j) dbeta_[j] = sum_dy[j];
+    if (dgamma_) for (index_t j = j0; j < j1; ++j) dgamma_[j] = sum_dy_xhat[j];
+    if (dbeta_) for (index_t j = j0; j < j1; ++j) dbeta_[j] = sum_dy[j];
     if (!dx) return;
     // dx = gamma * inv / n * (n dy - sum(dy) - xhat * sum(dy xhat)).
     const float inv_n = 1.0f / static_cast<float>(n);
     for (index_t i = 0; i < n; ++i) {
       const float *xr = x + i * d, *g = dy + i * d;
       float* o = dx + i * d;
-      for (index_t j = 0; j < d; ++j) {
+      for (index_t j = j0; j < j1; ++j) {
         const float xhat = (xr[j] - mu[j]) * inv[j];
         const float k = (gamma_ ? gamma_[j] : 1.0f) * inv[j];
         o[j] = k * (g[j] - inv_n * (sum_dy[j] + xhat * sum_dy_xhat[j]));
@@ -88,20 +108,19 @@ class BatchNormalization final : public Layer {
     }
   }
 
- private:
-  // Batch mean and 1/sqrt(biased variance + eps) per column (two passes for accuracy), and the
-  // moving statistics' update.
-  void batch_statistics(const float* x, index_t n, float* mu, float* inv) {
+  // Batch mean and 1/sqrt(biased variance + eps) of columns [j0, j1) (two passes for accuracy),
+  // and the moving statistics' update.
+  void batch_statistics(const float* x, index_t n, float* mu, float* inv, index_t j0, index_t j1) {
     const index_t d = out_dim_;
-    column_sums(x, n, d, d, mu);
+    column_sums(x + j0, n, j1 - j0, d, mu + j0);
     const float inv_n = 1.0f / static_cast<float>(n);
-    for (index_t j = 0; j < d; ++j) mu[j] *= inv_n, inv[j] = 0.0f;
+    for (index_t j = j0; j < j1; ++j) mu[j] *= inv_n, inv[j] = 0.0f;
     for (index_t i = 0; i < n; ++i) {
       const float* xr = x + i * d;
-      for (index_t j = 0; j < d; ++j) inv[j] += (xr[j] - mu[j]) * (xr[j] - mu[j]);
+      for (index_t j = j0; j < j1; ++j) inv[j] += (xr[j] - mu[j]) * (xr[j] - mu[j]);
     }
     const float m = spec_.momentum;
-    for (index_t j = 0; j < d; ++j) {
+    for (index_t j = j0; j < j1; ++j) {
       const float var = inv[j] * inv_n;
       mean_[j] = mean_[j] * m + mu[j] * (1.0f - m);
       var_[j] = var_[j] * m + var * (1.0f - m);

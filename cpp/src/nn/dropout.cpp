@@ -33,7 +33,8 @@ class Dropout final : public Layer {
                         static_cast<std::uint32_t>(std::ceil(double(rate_) * 16777216.0)),
                         1.0f / (1.0f - rate_)};
     const auto& kernels = detail::nn_kernels();
-    detail::parallel_chunks((count + 3) / 4, 4, [&](index_t g0, index_t g1) {
+    // A group (4 elements) costs about as much as 16 simple element operations.
+    detail::parallel_chunks((count + 3) / 4, 16, [&](index_t g0, index_t g1) {
       kernels.dropout_forward(m, g0, g1, count, x, y, mask);
     });
   }
