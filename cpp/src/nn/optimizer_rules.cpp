@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "nn/optimizer_base.h"
@@ -13,7 +14,59 @@ namespace {
 
 constexpr const char* kNames[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax", "nadam"};
 
-// keras/src/optimizers/sgd.py
+// The element-wise steps below are also built for AVX2 and picked at load time (GCC
+// target_clones): AVX2 does 8 operations per instruction where the baseline x86-64 build does 4
+// (Adam's sqrt and division, SGD's momentum at small batches). "avx2" without "fma": no
+// contraction of a * b + c, so both versions round every operation alike and give bitwise
+// identical weights on any CPU.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FASTMLP_ELEMENTWISE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define FASTMLP_ELEMENTWISE_CLONES
+#endif
+
+// The raw gradient, for steps with no clipvalue and no clipnorm scaling: GradIn::at would return
+// the same values (g * 1, clamped to +-inf) at the cost of three more operations per element.
+struct PlainGrad {
+  const float* g;
+  float at(index_t i) const { return g[i]; }
+};
+
+bool is_plain(const GradIn& g) {
+  return g.scale == 1.0f && g.clip == std::numeric_limits<float>::infinity();
+}
+
+// keras/src/optimizers/sgd.py: m (null without momentum) and w for n elements.
+template <class G>
+inline void sgd_loop(float* w, const G& g, float* m, index_t n, float lr, float mu, bool nesterov) {
+  if (!m) {
+#pragma omp simd
+    for (index_t i = 0; i < n; ++i) w[i] -= g.at(i) * lr;
+  } else if (nesterov) {
+#pragma omp simd
+    for (index_t i = 0; i < n; ++i) {
+      const float gi = g.at(i);
+      m[i] = -gi * lr + m[i] * mu;
+      w[i] += -gi * lr + m[i] * mu;
+    }
+  } else {
+#pragma omp simd
+    for (index_t i = 0; i < n; ++i) {
+      m[i] = -g.at(i) * lr + m[i] * mu;
+      w[i] += m[i];
+    }
+  }
+}
+
+FASTMLP_ELEMENTWISE_CLONES
+void sgd_update(float* w, GradIn g, float* m, index_t n, float lr, float mu, bool nesterov) {
+  if (is_plain(g)) {
+    sgd_loop(w, PlainGrad{g.g}, m, n, lr, mu, nesterov);
+  } else {
+    sgd_loop(w, g, m, n, lr, mu, nesterov);
+  }
+}
+
 class Sgd final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
@@ -22,29 +75,8 @@ class Sgd final : public KerasOptimizer {
   int slot_count() const override { return config_.momentum != 0.0 ? 1 : 0; }
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   void update(float* w, GradIn g, float* const* s, index_t n) const override {
-    const float lr = lr_, mu = static_cast<float>(config_.momentum);
-    if (slot_count() == 0) {
-#pragma omp simd
-      for (index_t i = 0; i < n; ++i) {
-        w[i] -= g.at(i) * lr;
-      }
-      return;
-    }
-    float* m = s[0];
-    if (config_.nesterov) {
-#pragma omp simd
-      for (index_t i = 0; i < n; ++i) {
-        const float gi = g.at(i);
-        m[i] = -gi * lr + m[i] * mu;
-        w[i] += -gi * lr + m[i] * mu;
-      }
-    } else {
-#pragma omp simd
-      for (index_t i = 0; i < n; ++i) {
-        m[i] = -g.at(i) * lr + m[i] * mu;
-        w[i] += m[i];
-      }
-    }
+    sgd_update(w, g, slot_count() ? s[0] : nullptr, n, lr_, static_cast<float>(config_.momentum),
+               config_.nesterov);
   }
 
  private:
@@ -52,20 +84,10 @@ class Sgd final : public KerasOptimizer {
 };
 
 // keras/src/optimizers/adam.py (also AdamW: the same rule with decoupled weight decay).
-// Adam's element-wise step, also built for AVX2 and picked at load time (GCC target_clones): the
-// sqrt and the division dominate, and AVX2 does 8 of each per instruction where the baseline
-// x86-64 build does 4. "avx2" without "fma": no contraction of a * b + c, so both versions round
-// every operation alike and give bitwise identical weights on any CPU.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FASTMLP_ELEMENTWISE_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define FASTMLP_ELEMENTWISE_CLONES
-#endif
-
 // One Adam step on n elements; with kDecay, the decoupled weight decay first, as
 // KerasOptimizer::apply would do it in a pass of its own.
-template <bool kDecay>
-inline void adam_loop(float* w, GradIn g, float* m, float* v, float* vh, index_t n, float decay,
+template <bool kDecay, class G>
+inline void adam_loop(float* w, const G& g, float* m, float* v, float* vh, index_t n, float decay,
                       float a, float eps, float c1, float c2) {
   if (vh) {
 #pragma omp simd
@@ -92,7 +114,11 @@ inline void adam_loop(float* w, GradIn g, float* m, float* v, float* vh, index_t
 FASTMLP_ELEMENTWISE_CLONES
 void adam_update(float* w, GradIn g, float* m, float* v, float* vh, index_t n, float decay,
                  float a, float eps, float c1, float c2) {
-  if (decay != 0.0f) {
+  if (is_plain(g) && decay != 0.0f) {
+    adam_loop<true>(w, PlainGrad{g.g}, m, v, vh, n, decay, a, eps, c1, c2);
+  } else if (is_plain(g)) {
+    adam_loop<false>(w, PlainGrad{g.g}, m, v, vh, n, decay, a, eps, c1, c2);
+  } else if (decay != 0.0f) {
     adam_loop<true>(w, g, m, v, vh, n, decay, a, eps, c1, c2);
   } else {
     adam_loop<false>(w, g, m, v, vh, n, decay, a, eps, c1, c2);
