@@ -7,6 +7,7 @@
 #include "nn/layer_factories.h"
 #include "nn/nn_kernels.h"
 #include "nn/parallel.h"
+#include "nn/target_clones.h"
 
 namespace fastmlp {
 namespace {
@@ -131,6 +132,7 @@ std::unique_ptr<Layer> make_layer(const LayerSpec& spec, index_t in_dim) {
   throw std::invalid_argument("unknown layer type");
 }
 
+FASTMLP_ELEMENTWISE_CLONES
 void column_sums(const float* x, index_t n, index_t cols, index_t ld, float* out) {
   // Rows are added in order into per-column accumulators: vectorized across columns, and the
   // same summation order whatever the thread count.

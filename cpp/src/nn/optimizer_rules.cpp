@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "nn/optimizer_base.h"
+#include "nn/target_clones.h"
 
 namespace fastmlp {
 namespace detail {
@@ -14,16 +15,8 @@ namespace {
 
 constexpr const char* kNames[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax", "nadam"};
 
-// The element-wise steps below are also built for AVX2 and picked at load time (GCC
-// target_clones): AVX2 does 8 operations per instruction where the baseline x86-64 build does 4
-// (Adam's sqrt and division, SGD's momentum at small batches). "avx2" without "fma": no
-// contraction of a * b + c, so both versions round every operation alike and give bitwise
-// identical weights on any CPU.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FASTMLP_ELEMENTWISE_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define FASTMLP_ELEMENTWISE_CLONES
-#endif
+// The element-wise steps below are built for AVX2 too (target_clones.h): Adam's sqrt and division
+// and SGD's momentum at small batches run twice as wide.
 
 // The raw gradient, for steps with no clipvalue and no clipnorm scaling: GradIn::at would return
 // the same values (g * 1, clamped to +-inf) at the cost of three more operations per element.
