@@ -3,17 +3,17 @@
 STATUS: the accuracy target is reached on both seeds; the 30 s budget depends on two threads.
 Measured with this script's defaults (35 epochs) on a shared 2-core machine, 10,000 test images:
 
-    seed 0, --threads 1 (load 2.1): test accuracy 0.9014, training wall 45.8 s, CPU 45.0 s
-    seed 1, --threads 1 (load 1.7): test accuracy 0.9020, training wall 43.7 s, CPU 43.3 s
-    seed 0, --threads 2 (load 1.0-1.7): test accuracy 0.9014 (bit-identical training),
-                                    wall 43.1 s, CPU 43.2 s (the step-thread tuner kept one
-                                    thread: two were not faster on this loaded machine)
+    seed 0, --threads 1 (load 1.2-1.4): test accuracy 0.9014, training wall 44.8 s, CPU 44.2 s
+    seed 1, --threads 1 (load 1.7):     test accuracy 0.9020, training wall 43.7 s, CPU 43.3 s
+    seed 0, --threads 2 (load 2.1-2.3): test accuracy 0.9014, training wall 39.6 s, CPU 40.7 s
+    seed 1, --threads 2 (load 2.0-2.4): test accuracy 0.9020, training wall 42.2 s, CPU 40.5 s
 
-About 1.25 s of CPU per epoch, of which the GEMMs are ~1 s; the rest (Dropout masks, AdamW,
-BatchNorm, input conversion, augmentation) was cut from ~1 s to ~0.25 s per epoch. The budget
-is met once two threads run an epoch ~1.5x faster than one. With the previous 30 epochs seed 0
-now gives 0.8999 (the AVX2 build of softmax rounds differently, FMA): 30 epochs
-had no margin, 35 have ~0.15 points.
+(training is bit-identical on 1 and 2 threads; with the machine's other jobs holding about two
+cores, the step-thread tuner mostly kept one thread.) About 1.25 s of CPU per epoch on one thread,
+of which the GEMMs are ~1 s; the rest (Dropout masks, AdamW, BatchNorm, input conversion,
+augmentation) was cut from ~1 s to ~0.25 s per epoch. The budget is met once two threads run an
+epoch ~1.5x faster than one. With the previous 30 epochs seed 0 now gives 0.8999 (the AVX2 build
+of softmax rounds differently, FMA): 30 epochs had no margin, 35 have ~0.15 points.
 
 The recipe:
 1. Inputs standardized with the training set's global mean and std (a Rescaling layer on the
