@@ -2,7 +2,9 @@
 // instruction set from nn_kernels_impl.h (nn_kernels_generic.cpp for baseline x86-64 / any CPU,
 // nn_kernels_avx2.cpp with -mavx2 -mfma) and chosen at run time from active_isa(), as the GEMM
 // micro-kernels are. A kernel handles a range of rows or of Philox groups; splitting the work
-// across threads stays with the callers, in baseline code.
+// across threads stays with the callers, in baseline code. Dropout masks are bitwise the same in
+// every build; activations may differ in the last bits (the AVX2 build contracts a * b + c into
+// FMAs), within fastmath.h's documented accuracy. FASTMLP_ISA=generic selects the generic build.
 #pragma once
 #include <cstdint>
 
