@@ -30,7 +30,8 @@ What else was tried (seed 0 unless said; "mirror" = steps 4 and 5):
     784-128-64-10, Adam 2e-3 cosine, /255, 15 epochs                  0.8951
     784-256-128-10, Dropout 0.2, 20 epochs                            0.8962
     ensemble of 2 / 4 x 784-128-64-10, 15 epochs                      0.8983 / 0.8978
-    recipe without BatchNorm and pixel dropout, 20 / 30 epochs        0.8977 / 0.9002 (seed 1 0.8995)
+    recipe without BatchNorm and pixel dropout, 20 / 30 epochs        0.8977 / 0.9002
+                                                                      (seed 1 0.8995)
       + pixel Dropout 0.1, 30 epochs                                  0.9005 (seed 1 0.8956)
       ensemble of 2 x 12 / 2 x 15 epochs                              0.8936 / 0.8943
     the recipe with 25 epochs instead of 35                           0.8962

@@ -110,7 +110,8 @@ def test_recipe_stack_trains_bitwise_alike_on_one_and_two_threads(two_threads_fo
         m = _core.Model(784, [
             {"type": "rescaling", "scale": 1 / 80, "offset": -0.4},
             {"type": "dropout", "rate": 0.1, "seed": 3}, dense(512, use_bias=False), batchnorm(),
-            {"type": "activation", "activation": "relu"}, {"type": "dropout", "rate": 0.2, "seed": 4},
+            {"type": "activation", "activation": "relu"},
+            {"type": "dropout", "rate": 0.2, "seed": 4},
             dense(10, "softmax", 2)])
         m.compile({"name": "categorical_crossentropy", "label_smoothing": 0.1},
                   {"name": "adamw", "learning_rate": 1e-3, "weight_decay": 0.004}, [])

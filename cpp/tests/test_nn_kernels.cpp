@@ -31,8 +31,8 @@ float reference_mask(std::uint64_t key, std::uint64_t step, float rate, index_t 
 
 void check_dropout(const NnKernels& k, index_t count, float rate, std::uint64_t key,
                    std::uint64_t step) {
-  const DropoutMask m{key, step, static_cast<std::uint32_t>(std::ceil(double(rate) * 16777216.0)),
-                      1.0f / (1.0f - rate)};
+  const auto threshold = static_cast<std::uint32_t>(std::ceil(double(rate) * 16777216.0));
+  const DropoutMask m{Philox(key), step, threshold, 1.0f / (1.0f - rate)};
   std::vector<float> x(count), y(count, -1.0f), mask(count, -1.0f);
   for (index_t i = 0; i < count; ++i) x[i] = 0.25f * static_cast<float>(i % 13) - 1.0f;
   // Uneven ranges: every build must give the same bits whatever the split.

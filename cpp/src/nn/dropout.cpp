@@ -29,7 +29,7 @@ class Dropout final : public Layer {
       return;
     }
     // to_unit_float(w) = (w >> 8) * 2^-24 >= rate  <=>  (w >> 8) >= ceil(rate * 2^24), exactly.
-    const DropoutMask m{rng_.key, pass.step,
+    const DropoutMask m{rng_, pass.step,
                         static_cast<std::uint32_t>(std::ceil(double(rate_) * 16777216.0)),
                         1.0f / (1.0f - rate_)};
     const auto& kernels = detail::nn_kernels();

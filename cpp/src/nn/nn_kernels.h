@@ -9,16 +9,17 @@
 #include <cstdint>
 
 #include "fastmlp/activations.h"
+#include "fastmlp/initializers.h"
 #include "fastmlp/runtime.h"
 
 namespace fastmlp {
 namespace detail {
 
-// One Dropout mask: Philox(key) with `step` as the stream; element e uses word e % 4 of counter
-// e / 4 and is kept when to_unit_float(word) >= rate, i.e. when (word >> 8) >= threshold with
-// threshold = ceil(rate * 2^24) (the same test in integers, exact).
+// One Dropout mask: rng (Philox keyed by the layer seed) with `step` as the stream; element e
+// uses word e % 4 of counter e / 4 and is kept when to_unit_float(word) >= rate, i.e. when
+// (word >> 8) >= threshold with threshold = ceil(rate * 2^24) (the same test in integers, exact).
 struct DropoutMask {
-  std::uint64_t key;
+  Philox rng;  // built in baseline code: the kernels call no inline member of it
   std::uint64_t step;
   std::uint32_t threshold;
   float keep_scale;  // 1 / (1 - rate)

@@ -1,5 +1,5 @@
 // The body of one build of the element-wise kernels (see nn_kernels.h). Included by exactly one
-// translation unit per instruction set, after defining FASTMLP_NN_ISA (the namespace of that build).
+// translation unit per instruction set, after defining FASTMLP_NN_ISA (that build's namespace).
 // The element loops are `#pragma omp simd` loops over lambdas, vectorized with whatever ISA the TU
 // is built for; transcendental functions come from fastmath.h (libm calls keep loops scalar).
 // Everything here has internal linkage or lives in the build's own namespace, and no std:: helper
@@ -222,10 +222,9 @@ void activation_backward(const Activation& act, const float* src, const float* g
 // Dropout for groups one at a time: Philox::generate (baseline code) and the float test.
 void dropout_groups_scalar(const DropoutMask& m, index_t g0, index_t g1, index_t count,
                            const float* x, float* y, float* mask) {
-  const Philox rng(m.key);
   std::uint32_t words[4];
   for (index_t g = g0; g < g1; ++g) {
-    rng.generate(static_cast<std::uint64_t>(g), m.step, words);
+    m.rng.generate(static_cast<std::uint64_t>(g), m.step, words);
     for (index_t t = 0, e = 4 * g; t < 4 && e < count; ++t, ++e) {
       const float keep = (words[t] >> 8) >= m.threshold ? m.keep_scale : 0.0f;
       mask[e] = keep;
@@ -244,8 +243,8 @@ inline __m256i mulhilo(__m256i a, __m256i m, __m256i* hi) {
   return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
 }
 
-// Philox4x32-10 (as Philox::generate) for the 8 * kBlocks counters first .. first + 8 * kBlocks - 1,
-// which share their high 32 bits; w[b][t] holds word t of counters first + 8b .. first + 8b + 7.
+// Philox4x32-10 (as Philox::generate) for the 8 * kBlocks counters from `first` on, which share
+// their high 32 bits; w[b][t] holds word t of counters first + 8b .. first + 8b + 7.
 // A round is a chain of dependent multiplies, shifts and xors: independent blocks interleave so
 // the chain's latency is hidden.
 template <int kBlocks>
@@ -275,7 +274,9 @@ inline void philox8(std::uint64_t key, std::uint64_t first, std::uint64_t stream
       c3[b] = lo0;
     }
   }
-  for (int b = 0; b < kBlocks; ++b) w[b][0] = c0[b], w[b][1] = c1[b], w[b][2] = c2[b], w[b][3] = c3[b];
+  for (int b = 0; b < kBlocks; ++b) {
+    w[b][0] = c0[b], w[b][1] = c1[b], w[b][2] = c2[b], w[b][3] = c3[b];
+  }
 }
 
 // From word-major (w[t] lane j = word t of counter j) to element order: out[q] holds counters
@@ -305,7 +306,7 @@ void dropout_forward(const DropoutMask& m, index_t g0, index_t g1, index_t count
     const std::uint64_t first = static_cast<std::uint64_t>(g);
     if (static_cast<std::uint32_t>(first) > 0xFFFFFFFFu - (kGroups - 1)) break;
     __m256i words[kBlocks][4], ordered[4];
-    philox8<kBlocks>(m.key, first, m.step, words);
+    philox8<kBlocks>(m.rng.key, first, m.step, words);
     for (int b = 0; b < kBlocks; ++b) {
       to_element_order(words[b], ordered);
       for (int q = 0; q < 4; ++q) {
