@@ -79,6 +79,15 @@ def build(hidden, lr, epochs, steps_per_epoch, mean, std):
     return model
 
 
+def pixel_mean_std(x):
+    """Mean and standard deviation of uint8 images from their 256-bin histogram: the same values
+    as x.mean() and x.std(), without NumPy's float64 temporaries of the whole set (seconds)."""
+    counts = np.bincount(x.ravel(), minlength=256).astype(np.float64)
+    values = np.arange(256, dtype=np.float64)
+    mean = counts @ values / counts.sum()
+    return float(mean), float(np.sqrt(counts @ (values - mean) ** 2 / counts.sum()))
+
+
 class MirrorHalf:
     """The uint8 images (n, 28, 28) with a fresh random half mirrored left-right at each call.
 
@@ -120,7 +129,7 @@ def main():
         (x_train, y_train), (x_test, y_test) = fashion_mnist_small.load_data()
     x_train, y_train = x_train[:args.train_rows], y_train[:args.train_rows]
     y_onehot = np.eye(10, dtype=np.float32)[y_train]
-    mean, std = float(x_train.mean()), float(x_train.std())
+    mean, std = pixel_mean_std(x_train)
     hidden = [int(h) for h in args.hidden.split(",")]
     steps_per_epoch = -(-len(x_train) // args.batch_size)
     model = build(hidden, args.lr, args.epochs, steps_per_epoch, mean, std)

@@ -120,3 +120,10 @@ def test_recipe_stack_trains_bitwise_alike_on_one_and_two_threads(two_threads_fo
         results.append(m.get_weights() + [m.predict(x)])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_example_pixel_statistics_match_numpy():
+    x = np.random.default_rng(1).integers(0, 256, (300, 28, 28), dtype=np.uint8)
+    mean, std = load_example().pixel_mean_std(x)
+    assert mean == pytest.approx(float(x.mean()), rel=1e-12)
+    assert std == pytest.approx(float(x.std()), rel=1e-12)
