@@ -40,6 +40,7 @@ struct ThreadBuffers {
   PackBuffer b_own;   // this thread's private copy of a B panel another thread is still packing
   PackBuffer b_team;  // packed op(B) shared by the team of a call this thread leads
   PackBuffer flags;   // one PanelState per (K panel, NR panel) of b_team
+  PackBuffer b_unit;  // the B block (one K panel x the unit's columns) no other unit reads
 };
 
 ThreadBuffers& thread_buffers() {
@@ -195,9 +196,17 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
   // A lone row over prepacked B (one-row inference): four NR panels per call (RowKernel), each
   // element still one FMA chain in K order, so bitwise the same as the tile kernel.
   const bool rows4 = mc == 1 && kr.row4 && pr.packed_b != nullptr;
+  // When no other unit reads this unit's columns, pack its whole B block at once into a private
+  // buffer: one sweep in address order over B, and no shared buffer of all of op(B) to fill.
+  float* bunit = nullptr;
+  if (t.b_packed && t.units.mu == 1) {
+    const std::size_t need = static_cast<std::size_t>(kc * ceil_div(nc, kr.nr) * kr.nr);
+    bunit = thread_buffers().b_unit.get(need);
+    pack_b_for(kr, {pr.b.p + pc * pr.b.rs + j0 * pr.b.cs, pr.b.rs, pr.b.cs}, kc, nc, bunit);
+  }
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
-    const float* bp = b_panel(t, pc, kc, (j0 + jr) / kr.nr, bown);
+    const float* bp = bunit ? bunit + jr * kc : b_panel(t, pc, kc, (j0 + jr) / kr.nr, bown);
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
     if (rows4 && jr + 4 * kr.nr <= nc) {  // prepacked NR panels lie kc * NR apart
       kr.row4(kc, a, csa, bp, kr.nr, kc * kr.nr, pr.c + i0 * pr.ldc + j0 + jr, st);

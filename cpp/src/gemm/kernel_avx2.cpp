@@ -189,6 +189,27 @@ void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, i
   }
 }
 
+// Row-major op(B) (row p at src + p * rs) into NR-wide zero-padded panels. Each source row is
+// read in one sweep across all panels, so B streams through memory in address order; the masked
+// loads of the last, partial panel read nothing past `cols` and give the zero padding. The
+// portable pack (no AVX in its TU) ran at ~3 bytes per cycle, a third of a small product's time.
+void pack_b_rows_avx2(const float* src, index_t rs, index_t kc, index_t cols, int nr,
+                      float* dst) {
+  const index_t full = cols / nr, w = cols - full * nr, panel = kc * nr;
+  for (index_t p = 0; p < kc; ++p) {
+    const float* s = src + p * rs;
+    float* d = dst + p * nr;
+    for (index_t q = 0; q < full; ++q, s += nr, d += panel) {
+      for (int v = 0; v < nr; v += 8) _mm256_storeu_ps(d + v, _mm256_loadu_ps(s + v));
+    }
+    if (w == 0) continue;
+    for (int v = 0; v < nr; v += 8) {
+      const __m256i m = lane_mask(static_cast<int>(w) - v);
+      _mm256_storeu_ps(d + v, _mm256_maskload_ps(s + v, m));
+    }
+  }
+}
+
 // Row-major op(A) (row i at src + i * rs, contiguous along k) into one zero-padded kc x 6 panel.
 // Two duplicate rows make an 8 x 8 transpose; each 8-float store spills 2 floats into the next
 // k step, which the next store overwrites (the caller leaves 8 floats of slack after the buffer).

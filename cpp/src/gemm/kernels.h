@@ -36,6 +36,11 @@ using MicroKernel = void (*)(index_t k, const float* a, index_t rsa, index_t csa
 using PackBTrans = void (*)(const float* src, index_t cs, index_t kc, index_t cols, int nr,
                             float* dst);
 
+// Optional ISA-specific packing of a row-major op(B) (row p at src + p * rs, contiguous along n)
+// into kc x nr panels, as pack_b would; nr must be a multiple of 8.
+using PackBRows = void (*)(const float* src, index_t rs, index_t kc, index_t cols, int nr,
+                           float* dst);
+
 // Optional ISA-specific packing of `rows` (<= MR) rows of a row-major op(A) (row i at src + i * rs)
 // into one zero-padded kc x MR panel. May write up to 8 floats past the panel.
 using PackARows = void (*)(const float* src, index_t rs, index_t kc, int rows, float* dst);
@@ -60,6 +65,7 @@ struct KernelInfo {
   PackBTrans pack_b_trans;  // null: the portable pack_b
   PackARows pack_a_rows;    // null: the portable pack_a
   RowKernel row4 = nullptr;  // null: single rows go through `kernel`
+  PackBRows pack_b_rows = nullptr;  // null: the portable pack_b
 };
 
 // The kernel of the given ISA (which must be in supported_isas()), and of active_isa().
@@ -76,6 +82,8 @@ void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b
                           index_t panel_step, float* c, const TileStore& st);
 void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, int nr,
                        float* dst);
+void pack_b_rows_avx2(const float* src, index_t rs, index_t kc, index_t cols, int nr,
+                      float* dst);
 void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float* dst);
 void kernel_avx512_12x32(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                          index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
