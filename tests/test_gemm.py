@@ -279,17 +279,19 @@ def test_fastmlp_isa_environment_selects_the_kernel(isa):
 
 @pytest.mark.parametrize("isa", fastmlp.cpu_info()["supported_isas"])
 @pytest.mark.parametrize("transpose_a", [False, True])
-def test_a_rows_bits_do_not_depend_on_its_position_or_the_row_count(isa, transpose_a):
-    # Predictions must not change with how a batch is cut: every row of a block, every prefix of
-    # it and every single row give bitwise the same output rows, on each ISA's kernel.
+@pytest.mark.parametrize("n", [37, 300])  # 300: wide enough that A is packed, tile by tile
+def test_a_rows_bits_do_not_depend_on_its_position_or_the_row_count(isa, transpose_a, n):
+    # Predictions must not change with how a batch is cut (nor with how the driver cuts the rows
+    # into register tiles): every row of a block, every prefix of it and every single row give
+    # bitwise the same output rows, on each ISA's kernel.
     rng = np.random.default_rng(11)
     a = rng.standard_normal((23, 784), dtype=np.float32)
-    b = rng.standard_normal((784, 37), dtype=np.float32)
+    b = rng.standard_normal((784, n), dtype=np.float32)
     a_op = np.ascontiguousarray(a.T) if transpose_a else a
 
     def run(rows):
         sub = np.ascontiguousarray(a_op[:, rows]) if transpose_a else a_op[rows]
-        out = np.empty((sub.shape[1] if transpose_a else sub.shape[0], 37), dtype=np.float32)
+        out = np.empty((sub.shape[1] if transpose_a else sub.shape[0], n), dtype=np.float32)
         _core._gemm_test_into(sub, b, out, transpose_a, False, 1.0, 0.0, None, False, isa, 0)
         return out
 
