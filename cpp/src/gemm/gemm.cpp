@@ -147,22 +147,29 @@ inline void spin_pause() {
 constexpr int kPanelWaitSpins = 2000;
 
 // NR panel jp of K panel pc (length kc): B as the micro-kernel reads it (pointer; row stride NR
-// when packed).
-const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, float* own) {
+// when packed). The caller's unit uses the panels up to jp_end.
+const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t jp_end,
+                     float* own) {
   const Problem& pr = *t.pr;
   const KernelInfo& kr = *pr.kr;
   const index_t j = jp * kr.nr;
   if (pr.packed_b) return pr.packed_b + pc * padded_n(pr) + j * kc;
   if (!t.b_packed) return pr.b.p + pc * pr.b.rs + j;
   float* dst = t.b_packed + pc * padded_n(pr) + j * kc;
-  std::atomic<int>& state = t.flags[(pc / t.kc_step) * t.npanels + jp];
+  std::atomic<int>* flags = t.flags + (pc / t.kc_step) * t.npanels;
+  std::atomic<int>& state = flags[jp];
   int s = state.load(std::memory_order_acquire);
   if (s == kReady) return dst;
   const StridedMatrix src{pr.b.p + pc * pr.b.rs + j * pr.b.cs, pr.b.rs, pr.b.cs};
   const index_t cols = std::min<index_t>(kr.nr, pr.n - j);
   if (s == kEmpty && state.compare_exchange_strong(s, kPacking, std::memory_order_acquire)) {
-    pack_b_for(kr, src, kc, cols, dst);
-    state.store(kReady, std::memory_order_release);
+    // also claim the unit's next panels that nobody packs yet, and pack them all in one sweep
+    // over B's rows (a 64-byte read per row and panel left the prefetchers little to follow)
+    index_t end = jp + 1;
+    for (int e = kEmpty; end < jp_end && flags[end].compare_exchange_strong(e, kPacking); ++end) {
+    }
+    pack_b_for(kr, src, kc, std::min<index_t>((end - jp) * kr.nr, pr.n - j), dst);
+    for (index_t q = jp; q < end; ++q) flags[q].store(kReady, std::memory_order_release);
     return dst;
   }
   for (int i = 0; i < kPanelWaitSpins; ++i) {
@@ -229,7 +236,7 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
   }
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
-    const float* bp = bunit ? bunit + jr * kc : b_panel(t, pc, kc, (j0 + jr) / kr.nr, bown);
+    const float* bp = bunit ? bunit + jr * kc : b_panel(t, pc, kc, (j0 + jr) / kr.nr, ceil_div(j0 + nc, kr.nr), bown);
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
     if (rows4 && jr + 4 * kr.nr <= nc) {  // prepacked NR panels lie kc * NR apart
       kr.row4(kc, a, csa, bp, kr.nr, kc * kr.nr, pr.c + i0 * pr.ldc + j0 + jr, st);
