@@ -204,6 +204,32 @@ void pack_a_tiles(const KernelInfo& kr, const StridedMatrix& a, index_t mc, inde
   }
 }
 
+// B of a unit whose columns no other unit reads (K panel pc, columns j0 .. j0 + nc): packed
+// privately, `chunk` columns at a time, each chunk in one sweep in address order over B's rows,
+// into a buffer small enough to stay in cache, rather than into a shared buffer of all of op(B)
+// (which doubled the memory traffic of B at 32 x 784 x 128).
+struct PrivateB {
+  const Problem* pr;
+  index_t pc, kc, j0, nc, chunk;
+  float* buf;
+  void start(const KernelInfo& kr) {
+    // a quarter of L2: all of a 196 x 128 block (32 x 784 x 128) in one sweep measured best, but
+    // a 128 x 784 one (128 x 128 x 784) would push A and C out of L2
+    static const index_t budget = static_cast<index_t>(cache_sizes().l2 / 4);
+    const index_t strips = std::max<index_t>(1, budget / (kc * kr.nr * 4));
+    chunk = std::min(ceil_div(nc, kr.nr), strips) * kr.nr;
+    buf = thread_buffers().b_unit.get(static_cast<std::size_t>(kc * chunk));
+  }
+  const float* panel(index_t jr) {  // jr: a multiple of NR, in increasing order
+    const index_t off = jr % chunk;
+    if (off == 0) {
+      const StridedMatrix src{pr->b.p + pc * pr->b.rs + (j0 + jr) * pr->b.cs, pr->b.rs, pr->b.cs};
+      pack_b_for(*pr->kr, src, kc, std::min(chunk, nc - jr), buf);
+    }
+    return buf + off * kc;
+  }
+};
+
 // One K panel of one unit: the jr / ir loops over its register tiles.
 void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, index_t pc,
                 index_t kc, float* abuf, float* bown) {
@@ -226,17 +252,12 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
   // A lone row over prepacked B (one-row inference): four NR panels per call (RowKernel), each
   // element still one FMA chain in K order, so bitwise the same as the tile kernel.
   const bool rows4 = mc == 1 && kr.row4 && pr.packed_b != nullptr;
-  // When no other unit reads this unit's columns, pack its whole B block at once into a private
-  // buffer: one sweep in address order over B, and no shared buffer of all of op(B) to fill.
-  float* bunit = nullptr;
-  if (t.b_packed && t.units.mu == 1) {
-    const std::size_t need = static_cast<std::size_t>(kc * ceil_div(nc, kr.nr) * kr.nr);
-    bunit = thread_buffers().b_unit.get(need);
-    pack_b_for(kr, {pr.b.p + pc * pr.b.rs + j0 * pr.b.cs, pr.b.rs, pr.b.cs}, kc, nc, bunit);
-  }
+  PrivateB own_b{&pr, pc, kc, j0, nc, 0, nullptr};
+  if (t.b_packed && t.units.mu == 1) own_b.start(kr);
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
-    const float* bp = bunit ? bunit + jr * kc : b_panel(t, pc, kc, (j0 + jr) / kr.nr, ceil_div(j0 + nc, kr.nr), bown);
+    const float* bp = own_b.buf ? own_b.panel(jr)
+                                : b_panel(t, pc, kc, (j0 + jr) / kr.nr, ceil_div(j0 + nc, kr.nr), bown);
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
     if (rows4 && jr + 4 * kr.nr <= nc) {  // prepacked NR panels lie kc * NR apart
       kr.row4(kc, a, csa, bp, kr.nr, kc * kr.nr, pr.c + i0 * pr.ldc + j0 + jr, st);
