@@ -19,6 +19,10 @@ struct TileStore {
   const float* bias;   // bias of the tile's first column, or null
   bool relu;
   bool b_padded;       // B rows have NR readable floats even in an edge tile (packed panels)
+  // Non-null only for kernels with KernelInfo::copies_b: the kernel also writes the NR-wide rows
+  // of B it reads (zero past nr) to b_copy as one packed kc x NR panel, 32-byte aligned. The
+  // driver packs B this way in the first tile of a column strip, where the FMAs hide the reads.
+  float* b_copy = nullptr;
 };
 
 // acc[i][j] = sum_p A(i, p) * B(p, j) for p < k, then C = store(acc) on the mr x nr corner
@@ -66,6 +70,7 @@ struct KernelInfo {
   PackARows pack_a_rows;    // null: the portable pack_a
   RowKernel row4 = nullptr;  // null: single rows go through `kernel`
   PackBRows pack_b_rows = nullptr;  // null: the portable pack_b
+  bool copies_b = false;            // the kernel honours TileStore::b_copy
 };
 
 // The kernel of the given ISA (which must be in supported_isas()), and of active_isa().
