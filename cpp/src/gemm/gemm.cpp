@@ -184,21 +184,31 @@ const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t 
 // kMinTileRows rows: too few FMA chains to hide the FMA latency, so it takes as long as a 4-row
 // tile) is merged with the tile before it and the pair split evenly: 32 rows as 6,6,6,6,4,4
 // rather than 6,6,6,6,6,2 saves 6% of the time. Every element is still one FMA chain in K order,
-// so the cut never changes a bit. Height of the tile starting at row ir:
+// so the cut never changes a bit. Computed once per block (no division per tile).
 constexpr index_t kMinTileRows = 4;
-index_t tile_height(index_t mc, index_t ir, index_t mr) {
-  const index_t rem = mc % mr, pair = mc - mr - rem;  // pair: start of the last full tile
-  if (rem == 0 || rem >= kMinTileRows || mc < mr || mr < 6 || ir < pair) {
-    return std::min(mr, mc - ir);
+struct RowCut {
+  index_t mr, at, first;  // tiles before row `at` are MR high, the one at `at` `first` high
+  RowCut(index_t mc, index_t mr_) : mr(mr_) {
+    const index_t rem = mc % mr;
+    at = mc - rem;
+    first = rem;
+    if (rem != 0 && rem < kMinTileRows && mc > mr && mr >= 6) {
+      at -= mr;
+      first = (mr + rem + 1) / 2;
+    }
   }
-  return ir == pair ? (mr + rem + 1) / 2 : mc - ir;
-}
+  // height of the tile starting at row ir (the tile after `at` takes the rest)
+  index_t height(index_t mc, index_t ir) const {
+    return ir < at ? mr : (ir == at ? first : mc - ir);
+  }
+};
 
-// One zero-padded kc x MR panel per register tile of the mc-row block (tile_height's cut).
+// One zero-padded kc x MR panel per register tile of the mc-row block (RowCut's cut).
 void pack_a_tiles(const KernelInfo& kr, const StridedMatrix& a, index_t mc, index_t kc,
                   float* dst) {
+  const RowCut cut(mc, kr.mr);
   for (index_t ir = 0; ir < mc; dst += kc * kr.mr) {
-    const index_t h = tile_height(mc, ir, kr.mr);
+    const index_t h = cut.height(mc, ir);
     pack_a_for(kr, {a.p + ir * a.rs, a.rs, a.cs}, h, kc, dst);
     ir += h;
   }
@@ -264,6 +274,7 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
   PrivateB own_b{&pr, pc, kc, j0, nc, 0, nullptr, false};
   if (t.b_packed && t.units.mu == 1) own_b.start(kr);
   const bool padded = st.b_padded;
+  const RowCut cut(mc, kr.mr);
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
     float* copy = nullptr;
@@ -277,7 +288,7 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
     }
     const float* ap = a;
     for (index_t ir = 0, mr = 0; ir < mc; ir += mr) {
-      mr = tile_height(mc, ir, kr.mr);
+      mr = cut.height(mc, ir);
       st.b_copy = copy;  // the strip's first tile reads B in place and packs it
       st.b_padded = copy ? false : padded;
       kr.kernel(kc, ap, rsa, csa, bp, copy ? pr.b.rs : rsb, static_cast<int>(mr), nr,
