@@ -163,10 +163,13 @@ const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t 
   const StridedMatrix src{pr.b.p + pc * pr.b.rs + j * pr.b.cs, pr.b.rs, pr.b.cs};
   const index_t cols = std::min<index_t>(kr.nr, pr.n - j);
   if (s == kEmpty && state.compare_exchange_strong(s, kPacking, std::memory_order_acquire)) {
-    // also claim the unit's next panels that nobody packs yet, and pack them all in one sweep
-    // over B's rows (a 64-byte read per row and panel left the prefetchers little to follow)
+    // Alone, also claim the unit's next panels and pack them all in one sweep over B's rows (a
+    // 64-byte read per row and panel left the prefetchers little to follow). In a team, the
+    // other threads would wait on the whole group, or pack private copies of it.
+    const index_t group_end = omp_get_num_threads() == 1 ? jp_end : jp + 1;
     index_t end = jp + 1;
-    for (int e = kEmpty; end < jp_end && flags[end].compare_exchange_strong(e, kPacking); ++end) {
+    for (int e = kEmpty; end < group_end && flags[end].compare_exchange_strong(e, kPacking);
+         ++end) {
     }
     pack_b_for(kr, src, kc, std::min<index_t>((end - jp) * kr.nr, pr.n - j), dst);
     for (index_t q = jp; q < end; ++q) flags[q].store(kReady, std::memory_order_release);
