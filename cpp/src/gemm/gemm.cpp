@@ -40,7 +40,7 @@ struct ThreadBuffers {
   PackBuffer b_own;   // this thread's private copy of a B panel another thread is still packing
   PackBuffer b_team;  // packed op(B) shared by the team of a call this thread leads
   PackBuffer flags;   // one PanelState per (K panel, NR panel) of b_team
-  PackBuffer b_unit;  // the B block (one K panel x the unit's columns) no other unit reads
+  PackBuffer b_unit;  // packed B strips of a unit whose columns no other unit reads (PrivateB)
 };
 
 ThreadBuffers& thread_buffers() {
@@ -195,6 +195,7 @@ struct RowCut {
     const index_t rem = mc % mr;
     at = mc - rem;
     first = rem;
+    // (with MR < 6, as the generic 4-row kernel, the halves would be short tiles themselves)
     if (rem != 0 && rem < kMinTileRows && mc > mr && mr >= 6) {
       at -= mr;
       first = (mr + rem + 1) / 2;
@@ -278,11 +279,12 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
   if (t.b_packed && t.units.mu == 1) own_b.start(kr);
   const bool padded = st.b_padded;
   const RowCut cut(mc, kr.mr);
+  const index_t jp_end = ceil_div(j0 + nc, kr.nr);  // the unit's NR panels end here
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
     float* copy = nullptr;
     const float* bp = own_b.buf ? own_b.panel(jr, copy)
-                                : b_panel(t, pc, kc, (j0 + jr) / kr.nr, ceil_div(j0 + nc, kr.nr), bown);
+                                : b_panel(t, pc, kc, (j0 + jr) / kr.nr, jp_end, bown);
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
     if (rows4 && jr + 4 * kr.nr <= nc) {  // prepacked NR panels lie kc * NR apart
       kr.row4(kc, a, csa, bp, kr.nr, kc * kr.nr, pr.c + i0 * pr.ldc + j0 + jr, st);
