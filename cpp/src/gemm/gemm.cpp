@@ -146,6 +146,14 @@ inline void spin_pause() {
 // panel's packing time) before it packs a private copy rather than wait on a descheduled thread.
 constexpr int kPanelWaitSpins = 2000;
 
+// How many kc x NR strips of packed B to pack in one sweep: a quarter of L2, so they are still
+// cached when used. All of a 196 x 128 block (32 x 784 x 128) in one sweep measured best, but a
+// 128 x 784 one (128 x 128 x 784) would push A and C out of L2.
+index_t b_chunk_strips(const KernelInfo& kr, index_t kc) {
+  static const index_t budget = static_cast<index_t>(cache_sizes().l2 / 4);
+  return std::max<index_t>(1, budget / (kc * kr.nr * static_cast<index_t>(sizeof(float))));
+}
+
 // NR panel jp of K panel pc (length kc): B as the micro-kernel reads it (pointer; row stride NR
 // when packed). The caller's unit uses the panels up to jp_end.
 const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t jp_end,
@@ -163,10 +171,12 @@ const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t 
   const StridedMatrix src{pr.b.p + pc * pr.b.rs + j * pr.b.cs, pr.b.rs, pr.b.cs};
   const index_t cols = std::min<index_t>(kr.nr, pr.n - j);
   if (s == kEmpty && state.compare_exchange_strong(s, kPacking, std::memory_order_acquire)) {
-    // Alone, also claim the unit's next panels and pack them all in one sweep over B's rows (a
-    // 64-byte read per row and panel left the prefetchers little to follow). In a team, the
-    // other threads would wait on the whole group, or pack private copies of it.
-    const index_t group_end = omp_get_num_threads() == 1 ? jp_end : jp + 1;
+    // Alone, also claim the unit's next panels (up to a quarter of L2, so that they are still
+    // cached when used) and pack them all in one sweep over B's rows (a 64-byte read per row and
+    // panel left the prefetchers little to follow). In a team, the other threads would wait on
+    // the whole group, or pack private copies of it.
+    const index_t group_end =
+        omp_get_num_threads() == 1 ? std::min(jp_end, jp + b_chunk_strips(kr, kc)) : jp + 1;
     index_t end = jp + 1;
     for (int e = kEmpty; end < group_end && flags[end].compare_exchange_strong(e, kPacking);
          ++end) {
@@ -231,10 +241,7 @@ struct PrivateB {
   bool fused;
   void start(const KernelInfo& kr) {
     fused = kr.copies_b && pr->b.cs == 1;
-    // a quarter of L2: all of a 196 x 128 block (32 x 784 x 128) in one sweep measured best, but
-    // a 128 x 784 one (128 x 128 x 784) would push A and C out of L2
-    static const index_t budget = static_cast<index_t>(cache_sizes().l2 / 4);
-    const index_t strips = fused ? 1 : std::max<index_t>(1, budget / (kc * kr.nr * 4));
+    const index_t strips = fused ? 1 : b_chunk_strips(kr, kc);
     chunk = std::min(ceil_div(nc, kr.nr), strips) * kr.nr;
     buf = thread_buffers().b_unit.get(static_cast<std::size_t>(kc * chunk));
   }
