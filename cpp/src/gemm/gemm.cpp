@@ -279,9 +279,12 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
     rsa = 1;
     csa = kr.mr;
   }
-  // A lone row over prepacked B (one-row inference): four NR panels per call (RowKernel), each
-  // element still one FMA chain in K order, so bitwise the same as the tile kernel.
-  const bool rows4 = mc == 1 && kr.row4 && pr.packed_b != nullptr;
+  // A lone row over prepacked B (one-row inference) or row-major B read in place: four NR panels
+  // per call (RowKernel), each element still one FMA chain in K order, so bitwise the same as the
+  // tile kernel, which has too few chains for one row to hide the FMA latency (4x slower).
+  const bool b_in_place = !st.b_padded && pr.b.cs == 1;
+  const bool rows4 = mc == 1 && kr.row4 && (pr.packed_b != nullptr || b_in_place);
+  const index_t panel_step = pr.packed_b ? kc * kr.nr : kr.nr;  // between NR panels of B
   PrivateB own_b{&pr, pc, kc, j0, nc, 0, nullptr, false};
   if (t.b_packed && t.units.mu == 1) own_b.start(kr);
   const bool padded = st.b_padded;
@@ -293,8 +296,8 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
     const float* bp = own_b.buf ? own_b.panel(jr, copy)
                                 : b_panel(t, pc, kc, (j0 + jr) / kr.nr, jp_end, bown);
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
-    if (rows4 && jr + 4 * kr.nr <= nc) {  // prepacked NR panels lie kc * NR apart
-      kr.row4(kc, a, csa, bp, kr.nr, kc * kr.nr, pr.c + i0 * pr.ldc + j0 + jr, st);
+    if (rows4 && jr + 4 * kr.nr <= nc) {
+      kr.row4(kc, a, csa, bp, rsb, panel_step, pr.c + i0 * pr.ldc + j0 + jr, st);
       jr += 3 * kr.nr;
       continue;
     }
