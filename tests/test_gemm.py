@@ -279,7 +279,7 @@ def test_fastmlp_isa_environment_selects_the_kernel(isa):
 
 @pytest.mark.parametrize("isa", fastmlp.cpu_info()["supported_isas"])
 @pytest.mark.parametrize("transpose_a", [False, True])
-@pytest.mark.parametrize("n", [37, 300])  # 300: wide enough that A is packed, tile by tile
+@pytest.mark.parametrize("n", [37, 300])  # 300: A packed tile by tile; lone rows in 1x64 calls
 def test_a_rows_bits_do_not_depend_on_its_position_or_the_row_count(isa, transpose_a, n):
     # Predictions must not change with how a batch is cut (nor with how the driver cuts the rows
     # into register tiles): every row of a block, every prefix of it and every single row give
