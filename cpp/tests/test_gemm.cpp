@@ -1,6 +1,7 @@
 // Plain C++ test of the GEMM engine (run by ctest; exits non-zero on failure): every supported
 // kernel against sgemm_reference on edge shapes, all transposes, the fused epilogue and `post`,
-// NaN-safety of beta == 0, thread-count reproducibility, buffer reuse and argument checks.
+// NaN-safety of beta == 0, thread-count reproducibility, buffer reuse, the ISA-specific B
+// packers and argument checks.
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -108,6 +109,34 @@ void check_packed_b(std::mt19937& rng) {
   }
 }
 
+// Each kernel's own B packers must lay out exactly what the portable pack_b does, for every NR
+// they serve (the AVX2 packers also pack the AVX-512 kernel's 32-wide panels, which this CPU may
+// not be able to run), including a partial last panel and a row stride wider than the block.
+void check_b_packers(std::mt19937& rng) {
+  const index_t kc = 37, ld = 83;
+  const auto src = random_vec(kc * ld + ld, rng);
+  for (fastmlp::Isa isa : fastmlp::supported_isas()) {
+    const gemm::KernelInfo& kr = gemm::kernel_for(isa);
+    for (int nr : {16, 32}) {
+      for (index_t cols : {index_t(1), index_t(8), index_t(16), index_t(45), index_t(64)}) {
+        const std::size_t size = static_cast<std::size_t>(kc * ((cols + nr - 1) / nr) * nr);
+        std::vector<float> want(size, -1.0f), got(size, -2.0f), got_t(size, -3.0f);
+        gemm::pack_b({src.data(), ld, 1}, kc, cols, nr, want.data());
+        if (kr.pack_b_rows) {
+          kr.pack_b_rows(src.data(), ld, kc, cols, nr, got.data());
+          expect(got == want, "pack_b_rows equals pack_b", nr, cols, kc);
+        }
+        if (kr.pack_b_trans) {  // op(B) = src^T: column j of op(B) is row j of src
+          std::vector<float> want_t(size, -4.0f);
+          gemm::pack_b({src.data(), 1, ld}, kc, cols, nr, want_t.data());
+          kr.pack_b_trans(src.data(), ld, kc, cols, nr, got_t.data());
+          expect(got_t == want_t, "pack_b_trans equals pack_b", nr, cols, kc);
+        }
+      }
+    }
+  }
+}
+
 void check_bad_arguments() {
   std::vector<float> x(16);
   bool threw = false;
@@ -137,6 +166,7 @@ int main() {
     std::printf("%s: checked\n", kr.name);
   }
   check_packed_b(rng);
+  check_b_packers(rng);
   check_bad_arguments();
   if (g_failures) std::printf("%d failures\n", g_failures);
   return g_failures ? 1 : 0;

@@ -40,6 +40,7 @@ struct ThreadBuffers {
   PackBuffer b_own;   // this thread's private copy of a B panel another thread is still packing
   PackBuffer b_team;  // packed op(B) shared by the team of a call this thread leads
   PackBuffer flags;   // one PanelState per (K panel, NR panel) of b_team
+  PackBuffer b_unit;  // packed B strips of a unit whose columns no other unit reads (PrivateB)
 };
 
 ThreadBuffers& thread_buffers() {
@@ -145,23 +146,43 @@ inline void spin_pause() {
 // panel's packing time) before it packs a private copy rather than wait on a descheduled thread.
 constexpr int kPanelWaitSpins = 2000;
 
+// How many kc x NR strips of packed B to pack in one sweep: a quarter of L2, so they are still
+// cached when used. All of a 196 x 128 block (32 x 784 x 128) in one sweep measured best, but a
+// 128 x 784 one (128 x 128 x 784) would push A and C out of L2.
+index_t b_chunk_strips(const KernelInfo& kr, index_t kc) {
+  static const index_t budget = static_cast<index_t>(cache_sizes().l2 / 4);
+  return std::max<index_t>(1, budget / (kc * kr.nr * static_cast<index_t>(sizeof(float))));
+}
+
 // NR panel jp of K panel pc (length kc): B as the micro-kernel reads it (pointer; row stride NR
-// when packed).
-const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, float* own) {
+// when packed). The caller's unit uses the panels up to jp_end.
+const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t jp_end,
+                     float* own) {
   const Problem& pr = *t.pr;
   const KernelInfo& kr = *pr.kr;
   const index_t j = jp * kr.nr;
   if (pr.packed_b) return pr.packed_b + pc * padded_n(pr) + j * kc;
   if (!t.b_packed) return pr.b.p + pc * pr.b.rs + j;
   float* dst = t.b_packed + pc * padded_n(pr) + j * kc;
-  std::atomic<int>& state = t.flags[(pc / t.kc_step) * t.npanels + jp];
+  std::atomic<int>* flags = t.flags + (pc / t.kc_step) * t.npanels;
+  std::atomic<int>& state = flags[jp];
   int s = state.load(std::memory_order_acquire);
   if (s == kReady) return dst;
   const StridedMatrix src{pr.b.p + pc * pr.b.rs + j * pr.b.cs, pr.b.rs, pr.b.cs};
   const index_t cols = std::min<index_t>(kr.nr, pr.n - j);
   if (s == kEmpty && state.compare_exchange_strong(s, kPacking, std::memory_order_acquire)) {
-    pack_b_for(kr, src, kc, cols, dst);
-    state.store(kReady, std::memory_order_release);
+    // Alone, also claim the unit's next panels (up to a quarter of L2, so that they are still
+    // cached when used) and pack them all in one sweep over B's rows (a 64-byte read per row and
+    // panel left the prefetchers little to follow). In a team, the other threads would wait on
+    // the whole group, or pack private copies of it.
+    const index_t group_end =
+        omp_get_num_threads() == 1 ? std::min(jp_end, jp + b_chunk_strips(kr, kc)) : jp + 1;
+    index_t end = jp + 1;
+    for (int e = kEmpty; end < group_end && flags[end].compare_exchange_strong(e, kPacking);
+         ++end) {
+    }
+    pack_b_for(kr, src, kc, std::min<index_t>((end - jp) * kr.nr, pr.n - j), dst);
+    for (index_t q = jp; q < end; ++q) flags[q].store(kReady, std::memory_order_release);
     return dst;
   }
   for (int i = 0; i < kPanelWaitSpins; ++i) {
@@ -171,6 +192,73 @@ const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, float* o
   pack_b_for(kr, src, kc, cols, own);
   return own;
 }
+
+// An mc-row block is cut into MR-row register tiles, except that a short last tile (under
+// kMinTileRows rows: too few FMA chains to hide the FMA latency, so it takes as long as a 4-row
+// tile) is merged with the tile before it and the pair split evenly: 32 rows as 6,6,6,6,4,4
+// rather than 6,6,6,6,6,2 saves 6% of the time. Every element is still one FMA chain in K order,
+// so the cut never changes a bit. Computed once per block (no division per tile).
+constexpr index_t kMinTileRows = 4;
+struct RowCut {
+  index_t mr, at, first;  // tiles before row `at` are MR high, the one at `at` `first` high
+  RowCut(index_t mc, index_t mr_) : mr(mr_) {
+    const index_t rem = mc % mr;
+    at = mc - rem;
+    first = rem;
+    // (with MR < 6, as the generic 4-row kernel, the halves would be short tiles themselves)
+    if (rem != 0 && rem < kMinTileRows && mc > mr && mr >= 6) {
+      at -= mr;
+      first = (mr + rem + 1) / 2;
+    }
+  }
+  // height of the tile starting at row ir (the tile after `at` takes the rest)
+  index_t height(index_t mc, index_t ir) const {
+    return ir < at ? mr : (ir == at ? first : mc - ir);
+  }
+};
+
+// One zero-padded kc x MR panel per register tile of the mc-row block (RowCut's cut).
+void pack_a_tiles(const KernelInfo& kr, const StridedMatrix& a, index_t mc, index_t kc,
+                  float* dst) {
+  const RowCut cut(mc, kr.mr);
+  for (index_t ir = 0; ir < mc; dst += kc * kr.mr) {
+    const index_t h = cut.height(mc, ir);
+    pack_a_for(kr, {a.p + ir * a.rs, a.rs, a.cs}, h, kc, dst);
+    ir += h;
+  }
+}
+
+// B of a unit whose columns no other unit reads (K panel pc, columns j0 .. j0 + nc), packed
+// privately into a buffer that stays in cache, rather than into a shared buffer of all of op(B)
+// (which doubled the memory traffic of B at 32 x 784 x 128). Where the kernel can (copies_b and
+// row-major op(B)), the first tile of each NR strip reads B in place and writes the strip's packed
+// copy as it goes: its FMAs hide the reads of B, which a separate pack left exposed (13% of
+// 32 x 784 x 128). Otherwise `chunk` columns are packed at a time, in one sweep over B's rows.
+struct PrivateB {
+  const Problem* pr;
+  index_t pc, kc, j0, nc, chunk;
+  float* buf;
+  bool fused;
+  void start(const KernelInfo& kr) {
+    fused = kr.copies_b && pr->b.cs == 1;
+    const index_t strips = fused ? 1 : b_chunk_strips(kr, kc);
+    chunk = std::min(ceil_div(nc, kr.nr), strips) * kr.nr;
+    buf = thread_buffers().b_unit.get(static_cast<std::size_t>(kc * chunk));
+  }
+  // The strip at column jr (a multiple of NR, in increasing order): its packed panel, or when
+  // fused, B in place and in `copy` the buffer its first tile packs the strip into.
+  const float* panel(index_t jr, float*& copy) {
+    const float* src = pr->b.p + pc * pr->b.rs + (j0 + jr) * pr->b.cs;
+    if (fused) {
+      copy = buf;
+      return src;
+    }
+    const index_t off = jr % chunk;
+    if (off == 0) pack_b_for(*pr->kr, {src, pr->b.rs, pr->b.cs}, kc, std::min(chunk, nc - jr), buf);
+    copy = nullptr;
+    return buf + off * kc;
+  }
+};
 
 // One K panel of one unit: the jr / ir loops over its register tiles.
 void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, index_t pc,
@@ -182,33 +270,47 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
   st.b_padded = pr.packed_b != nullptr || t.b_packed != nullptr;
   const index_t rsb = st.b_padded ? kr.nr : pr.b.rs;
   const StridedMatrix asub{pr.a.p + i0 * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs};
-  // A as the kernel walks it: packed MR-row panels, or the rows in place
+  // A as the kernel walks it: one packed MR-row panel per tile, or the rows in place
   const float* a = asub.p;
-  index_t rsa = asub.rs, csa = asub.cs, a_step = kr.mr * asub.rs;
+  index_t rsa = asub.rs, csa = asub.cs;
   if (abuf) {
-    pack_a_for(kr, asub, mc, kc, abuf);
+    pack_a_tiles(kr, asub, mc, kc, abuf);
     a = abuf;
     rsa = 1;
     csa = kr.mr;
-    a_step = kc * kr.mr;
   }
-  // A lone row over prepacked B (one-row inference): four NR panels per call (RowKernel), each
-  // element still one FMA chain in K order, so bitwise the same as the tile kernel.
-  const bool rows4 = mc == 1 && kr.row4 && pr.packed_b != nullptr;
+  // A lone row over prepacked B (one-row inference) or row-major B read in place: four NR panels
+  // per call (RowKernel), each element still one FMA chain in K order, so bitwise the same as the
+  // tile kernel, which has too few chains for one row to hide the FMA latency (4x slower).
+  const bool b_in_place = !st.b_padded && pr.b.cs == 1;
+  const bool rows4 = mc == 1 && kr.row4 && (pr.packed_b != nullptr || b_in_place);
+  const index_t panel_step = pr.packed_b ? kc * kr.nr : kr.nr;  // between NR panels of B
+  PrivateB own_b{&pr, pc, kc, j0, nc, 0, nullptr, false};
+  if (t.b_packed && t.units.mu == 1) own_b.start(kr);
+  const bool padded = st.b_padded;
+  const RowCut cut(mc, kr.mr);
+  const index_t jp_end = ceil_div(j0 + nc, kr.nr);  // the unit's NR panels end here
   for (index_t jr = 0; jr < nc; jr += kr.nr) {
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
-    const float* bp = b_panel(t, pc, kc, (j0 + jr) / kr.nr, bown);
+    float* copy = nullptr;
+    const float* bp = own_b.buf ? own_b.panel(jr, copy)
+                                : b_panel(t, pc, kc, (j0 + jr) / kr.nr, jp_end, bown);
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
-    if (rows4 && jr + 4 * kr.nr <= nc) {  // prepacked NR panels lie kc * NR apart
-      kr.row4(kc, a, csa, bp, kr.nr, kc * kr.nr, pr.c + i0 * pr.ldc + j0 + jr, st);
+    if (rows4 && jr + 4 * kr.nr <= nc) {
+      kr.row4(kc, a, csa, bp, rsb, panel_step, pr.c + i0 * pr.ldc + j0 + jr, st);
       jr += 3 * kr.nr;
       continue;
     }
-    for (index_t ir = 0; ir < mc; ir += kr.mr) {
-      const int mr = static_cast<int>(std::min<index_t>(kr.mr, mc - ir));
-      const float* ap = a + (ir / kr.mr) * a_step;
-      kr.kernel(kc, ap, rsa, csa, bp, rsb, mr, nr, pr.c + (i0 + ir) * pr.ldc + j0 + jr,
-                pr.ldc, st);
+    const float* ap = a;
+    for (index_t ir = 0, mr = 0; ir < mc; ir += mr) {
+      mr = cut.height(mc, ir);
+      st.b_copy = copy;  // the strip's first tile reads B in place and packs it
+      st.b_padded = copy ? false : padded;
+      kr.kernel(kc, ap, rsa, csa, bp, copy ? pr.b.rs : rsb, static_cast<int>(mr), nr,
+                pr.c + (i0 + ir) * pr.ldc + j0 + jr, pr.ldc, st);
+      if (copy) bp = copy;
+      copy = nullptr;
+      ap += abuf ? kc * kr.mr : mr * rsa;
     }
   }
 }

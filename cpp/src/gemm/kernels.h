@@ -19,6 +19,10 @@ struct TileStore {
   const float* bias;   // bias of the tile's first column, or null
   bool relu;
   bool b_padded;       // B rows have NR readable floats even in an edge tile (packed panels)
+  // Non-null only for kernels with KernelInfo::copies_b: the kernel also writes the NR-wide rows
+  // of B it reads (zero past nr) to b_copy as one packed kc x NR panel, 32-byte aligned. The
+  // driver packs B this way in the first tile of a column strip, where the FMAs hide the reads.
+  float* b_copy = nullptr;
 };
 
 // acc[i][j] = sum_p A(i, p) * B(p, j) for p < k, then C = store(acc) on the mr x nr corner
@@ -35,6 +39,11 @@ using MicroKernel = void (*)(index_t k, const float* a, index_t rsa, index_t csa
 // contiguous along k) into kc x nr panels, as pack_b would; nr must be a multiple of 8.
 using PackBTrans = void (*)(const float* src, index_t cs, index_t kc, index_t cols, int nr,
                             float* dst);
+
+// Optional ISA-specific packing of a row-major op(B) (row p at src + p * rs, contiguous along n)
+// into kc x nr panels, as pack_b would; nr must be a multiple of 8.
+using PackBRows = void (*)(const float* src, index_t rs, index_t kc, index_t cols, int nr,
+                           float* dst);
 
 // Optional ISA-specific packing of `rows` (<= MR) rows of a row-major op(A) (row i at src + i * rs)
 // into one zero-padded kc x MR panel. May write up to 8 floats past the panel.
@@ -60,6 +69,8 @@ struct KernelInfo {
   PackBTrans pack_b_trans;  // null: the portable pack_b
   PackARows pack_a_rows;    // null: the portable pack_a
   RowKernel row4 = nullptr;  // null: single rows go through `kernel`
+  PackBRows pack_b_rows = nullptr;  // null: the portable pack_b
+  bool copies_b = false;            // the kernel honours TileStore::b_copy
 };
 
 // The kernel of the given ISA (which must be in supported_isas()), and of active_isa().
@@ -76,6 +87,8 @@ void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b
                           index_t panel_step, float* c, const TileStore& st);
 void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, int nr,
                        float* dst);
+void pack_b_rows_avx2(const float* src, index_t rs, index_t kc, index_t cols, int nr,
+                      float* dst);
 void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float* dst);
 void kernel_avx512_12x32(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                          index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
