@@ -115,6 +115,7 @@ struct Team {
   float* b_packed;               // null: B is read in place (or prepacked: pr->packed_b)
   std::atomic<int>* flags;       // kpanels x npanels
   std::atomic<index_t> next{0};  // next unclaimed unit
+  bool alone = true;             // one thread runs every unit: no one waits on its packing
 };
 
 void prepare_team(Team& t, const Problem& pr, int threads) {
@@ -176,7 +177,7 @@ const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t 
     // panel left the prefetchers little to follow). In a team, the other threads would wait on
     // the whole group, or pack private copies of it.
     const index_t group_end =
-        omp_get_num_threads() == 1 ? std::min(jp_end, jp + b_chunk_strips(kr, kc)) : jp + 1;
+        t.alone ? std::min(jp_end, jp + b_chunk_strips(kr, kc)) : jp + 1;
     index_t end = jp + 1;
     for (int e = kEmpty; end < group_end && flags[end].compare_exchange_strong(e, kPacking);
          ++end) {
@@ -417,7 +418,8 @@ void run(const Problem& pr, int threads, bool adaptive = true) {
   if (adaptive && threads > 1 && !health.fork_pays(start)) threads = 1;
   Team team;
   prepare_team(team, pr, threads);  // units sized for the threads that will really run
-  if (threads == 1 || team.units.mu * team.units.nu == 1) {
+  team.alone = threads == 1 || team.units.mu * team.units.nu == 1;
+  if (team.alone) {
     work(team);  // no team set-up for single-thread work
     return;
   }
