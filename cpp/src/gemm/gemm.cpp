@@ -362,12 +362,12 @@ int choose_threads(const Problem& pr, int cap) {
   return std::max(1, static_cast<int>(want));
 }
 
-// A parallel region ends when every thread of the team has arrived, even one the OS has not run
-// yet. On a shared machine (other processes on the cores) the second thread can arrive
-// milliseconds late and make a 100 us product 10x slower than on one thread. So the driver watches
-// the join: when the caller waited there much longer than the work it did itself, further calls
-// run on one thread until a retry time (backing off from 50 ms to 1 s while it keeps happening,
-// halving the back-off after each prompt join).
+// The team's caller runs any share a worker has not started, but it must wait for a unit a
+// worker started and then lost its core for (another process took it): a 3 ms time slice makes a
+// 100 us product 30x slower. So the driver watches the join: when the caller waited there longer
+// than 200 us plus the work it did itself (far beyond a wake-up or an interrupt, which must not
+// count), further calls run on one thread until a retry time (backing off from 50 ms to 1 s while
+// it keeps happening, halving the back-off after each prompt join).
 // Which threads run never changes the result, only the speed.
 class TeamHealth {
  public:
@@ -382,7 +382,7 @@ class TeamHealth {
   void report(std::int64_t start, std::int64_t own_done, std::int64_t joined) {
     const std::int64_t own = own_done - start, wait = joined - own_done;
     const std::int64_t b = backoff_.load(std::memory_order_relaxed);
-    if (wait <= kSlackNs + own / 2) {
+    if (wait <= kSlackNs + own) {
       // one prompt join may be luck on a busy machine: trust it back gradually
       backoff_.store(std::max(b / 2, kMinBackoffNs), std::memory_order_relaxed);
       return;
@@ -392,7 +392,7 @@ class TeamHealth {
   }
 
  private:
-  static constexpr std::int64_t kSlackNs = 20000;
+  static constexpr std::int64_t kSlackNs = 200000;
   static constexpr std::int64_t kMinBackoffNs = 50000000, kMaxBackoffNs = 1000000000;
   std::atomic<std::int64_t> retry_at_{0};
   std::atomic<std::int64_t> backoff_{kMinBackoffNs};
