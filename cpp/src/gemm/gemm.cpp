@@ -20,9 +20,9 @@ namespace fastmlp {
 namespace gemm {
 namespace {
 
-// Below this many flops per thread (~6 us of work), a second thread costs more than it saves: a
+// Below this many flops per thread (~3-5 us of work), a second thread costs more than it saves: a
 // region costs ~1 us while the team's workers spin (common/thread_team.h), plus sharing C and B.
-constexpr double kMinFlopsPerThread = 0.5e6;
+constexpr double kMinFlopsPerThread = 0.25e6;
 
 struct Problem {
   const KernelInfo* kr;

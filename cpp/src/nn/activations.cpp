@@ -36,7 +36,7 @@ constexpr NameKind kNames[] = {{"linear", ActivationKind::linear},
 // independent of the split, so results never depend on the thread count.
 int threads_for(index_t rows, index_t cols) {
   const index_t work = rows * cols;
-  if (work < (index_t{1} << 16) || rows < 2 || detail::in_team_region()) {
+  if (work < (index_t{1} << 15) || rows < 2 || detail::in_team_region()) {
     return 1;
   }
   return static_cast<int>(std::min<index_t>(threads_available(), rows));

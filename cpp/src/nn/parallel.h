@@ -10,9 +10,10 @@
 namespace fastmlp {
 namespace detail {
 
-// Threads that `work` element operations deserve: one per ~64k elements (64k simple operations
-// take ~10-20 us, several times a region's start-up), at most threads_available().
-inline int threads_for(index_t work, index_t grain = index_t(1) << 16) {
+// Threads that `work` element operations deserve: one per ~16k elements (16k simple operations
+// take ~3-5 us, several times a region's ~1 us start-up while the team's workers spin), at most
+// threads_available().
+inline int threads_for(index_t work, index_t grain = index_t(1) << 14) {
   const index_t t = work / grain;
   return static_cast<int>(std::max<index_t>(1, std::min<index_t>(threads_available(), t)));
 }
@@ -35,7 +36,7 @@ void split_range(int threads, index_t n, F&& fn) {
 
 // parallel over [0, n) when each item costs about `work_per_item` element operations.
 template <class F>
-void parallel_chunks(index_t n, index_t work_per_item, F&& fn, index_t grain = index_t(1) << 16) {
+void parallel_chunks(index_t n, index_t work_per_item, F&& fn, index_t grain = index_t(1) << 14) {
   split_range(threads_for(n * work_per_item, grain), n, fn);
 }
 
