@@ -302,3 +302,37 @@ def test_a_rows_bits_do_not_depend_on_its_position_or_the_row_count(isa, transpo
         np.testing.assert_array_equal(run(slice(0, m)), full[:m])
     for i in range(29):
         np.testing.assert_array_equal(run(slice(i, i + 1)), full[i:i + 1])
+
+
+def test_plain_float32_fast_path_checks_like_the_general_path():
+    # C-contiguous float32 operands take the C++ fast path; every case it declines (read-only or
+    # aliasing `out`, bool or str alpha, beta without out, wrong shapes) must still get the
+    # general path's exact errors.
+    a, b = np.ones((2, 3), np.float32), np.ones((3, 5), np.float32)
+    ro = np.zeros((2, 5), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="`out` is read-only"):
+        ops.matmul(a, b, out=ro)
+    sq = np.ones((3, 3), np.float32)
+    with pytest.raises(ValueError, match="must not overlap"):
+        ops.matmul(sq, sq, out=sq)
+    with pytest.raises(TypeError, match="`alpha` must be a real number"):
+        ops.matmul(a, b, alpha=True)
+    with pytest.raises(ValueError, match="beta != 0 needs `out`"):
+        ops.matmul(a, b, beta=0.5)
+    with pytest.raises(ValueError, match=r"`out` has shape \(5, 2\)"):
+        ops.matmul(a, b, out=np.zeros((5, 2), np.float32))
+    with pytest.raises(ValueError, match="inner dimensions differ"):
+        ops.matmul(a, a)
+
+
+def test_plain_float32_fast_path_equals_the_general_path_bitwise():
+    rng = np.random.default_rng(7)
+    a, b = rng.random((37, 50), dtype=np.float32), rng.random((50, 29), dtype=np.float32)
+    out = rng.random((37, 29), dtype=np.float32)
+    fast = ops.matmul(a, b, alpha=0.5, beta=2.0, out=out.copy())
+    # a Fortran-ordered copy of `a` is not "plain": it takes the Python path to the same kernel
+    general = ops.matmul(np.asfortranarray(a), b, alpha=0.5, beta=2.0, out=out.copy())
+    np.testing.assert_array_equal(fast, general)
+    np.testing.assert_allclose(fast, 0.5 * (a.astype(np.float64) @ b) + 2.0 * out, rtol=1e-5)
+    assert ops.matmul(a[:0], b).shape == (0, 29)

@@ -11,6 +11,7 @@
 #include "specs.h"  // leaf config dicts; also brings the activations/losses/... headers
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
+#include "matmul_fast.h"
 #include "model_class.h"
 #include "gemm/kernels.h"
 
@@ -161,6 +162,9 @@ py::dict gemm_kernel_info(const std::string& isa) {
 void bind_matmul(py::module_& m) {
   m.def("matmul_into", &matmul_into, py::arg("a"), py::arg("b"), py::arg("out"),
         py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"));
+  m.def("_matmul_fast", &fastmlp_bindings::matmul_fast, py::arg("a"), py::arg("b"),
+        py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"),
+        py::arg("out"));
   m.def("_gemm_test_into", &gemm_test_into, py::arg("a"), py::arg("b"), py::arg("out"),
         py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
         py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("relu") = false,

@@ -93,6 +93,9 @@ def matmul(
     Example:
         >>> c = fastmlp.ops.matmul(np.ones((2, 3)), np.ones((3, 4)))
     """
+    fast = _core._matmul_fast(a, b, bool(transpose_a), bool(transpose_b), alpha, beta, out)
+    if fast is not None:  # the plain case, checked in C++ (~0.5 us instead of ~3 us)
+        return fast
     for name, value in (("alpha", alpha), ("beta", beta)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise TypeError(f"matmul: `{name}` must be a real number, got {value!r}")
