@@ -87,18 +87,7 @@ def test_example_mirror_half_flips_a_fresh_random_half_each_call():
     assert not np.array_equal(flips[0], flips[1])
 
 
-@pytest.fixture
-def two_threads_forced():
-    """Two threads with the load adaptation off, so wide layers really split their columns and
-    rows (on a busy machine threads_available() would otherwise fall back to one)."""
-    before, adapt = fastmlp.get_num_threads(), _core._thread_adaptation()
-    _core._set_thread_adaptation(False)
-    yield
-    fastmlp.set_num_threads(before)
-    _core._set_thread_adaptation(adapt)
-
-
-def test_recipe_stack_trains_bitwise_alike_on_one_and_two_threads(two_threads_forced):
+def test_recipe_stack_trains_bitwise_alike_on_one_and_two_threads(threads_restored):
     """The 0.90 example's layers (Rescaling, Dropout, Dense, BatchNorm, ReLU, softmax, AdamW with
     weight decay) wide enough that BatchNorm, Dropout and the activations split across threads."""
     rng = np.random.default_rng(0)

@@ -18,17 +18,6 @@ def _seed_model(output="softmax"):
     return model
 
 
-@pytest.fixture
-def threads_restored():
-    """Restores the thread setting; adaptation to machine load is off meanwhile, so that 2
-    threads really run 2 even on a busy machine."""
-    before, adapt = fastmlp.get_num_threads(), _core._thread_adaptation()
-    _core._set_thread_adaptation(False)
-    yield
-    fastmlp.set_num_threads(before)
-    _core._set_thread_adaptation(adapt)
-
-
 def test_threads_available_stays_within_the_setting(threads_restored):
     fastmlp.set_num_threads(2)
     assert _core._threads_available() == 2  # adaptation off: the setting
