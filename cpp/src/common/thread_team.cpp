@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -79,13 +80,11 @@ struct alignas(64) Share {
 // under mutex_), so a wake-up is never lost; the same pairing guards the caller's sleep on done_.
 class Team {
  public:
-  Team() { shares_.reserve(kMaxThreads); }
-
   int run(int threads, TeamBody body, void* ctx) {
     std::unique_lock<std::mutex> busy(call_mutex_, std::try_to_lock);
     if (!busy.owns_lock()) return run_alone(body, ctx);
-    threads = std::min(threads, kMaxThreads);
-    grow(threads - 1);
+    grow(std::min(threads, kMaxThreads) - 1);
+    threads = std::min(threads, static_cast<int>(shares_.size()) + 1);
     body_ = body;
     ctx_ = ctx;
     done_.store(0, std::memory_order_relaxed);
@@ -123,14 +122,20 @@ class Team {
  private:
   static constexpr int kMaxThreads = 4096;
 
+  // Starts workers up to `workers`; if the system refuses a thread, the team stays smaller.
   void grow(int workers) {
     while (static_cast<int>(shares_.size()) < workers) {
-      shares_.push_back(std::make_unique<Share>());  // reserved: workers' pointers stay valid
-      const int id = static_cast<int>(shares_.size());
+      auto share = std::make_unique<Share>();  // on the heap: its address never moves
+      const int id = static_cast<int>(shares_.size()) + 1;
       // the counter before this region is published: the new worker must not skip it
       const std::uint64_t seen = job_.load(std::memory_order_relaxed);
-      Share* share = shares_.back().get();
-      std::thread([this, id, seen, share] { worker_loop(id, seen, *share); }).detach();
+      Share* s = share.get();
+      try {
+        std::thread([this, id, seen, s] { worker_loop(id, seen, *s); }).detach();
+      } catch (const std::system_error&) {
+        return;
+      }
+      shares_.push_back(std::move(share));
     }
   }
 
