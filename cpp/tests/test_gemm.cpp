@@ -2,6 +2,7 @@
 // kernel against sgemm_reference on edge shapes, all transposes, the fused epilogue and `post`,
 // NaN-safety of beta == 0, thread-count reproducibility, buffer reuse, the ISA-specific B
 // packers and argument checks.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -113,12 +114,13 @@ void check_packed_b(std::mt19937& rng) {
 // they serve (the AVX2 packers also pack the AVX-512 kernel's 32-wide panels, which this CPU may
 // not be able to run), including a partial last panel and a row stride wider than the block.
 void check_b_packers(std::mt19937& rng) {
-  const index_t kc = 37, ld = 83;
-  const auto src = random_vec(kc * ld + ld, rng);
+  const index_t kc = 37, ld = 83, max_cols = 64;
+  // rows of src are k (kc rows) for B, or columns of op(B) (max_cols rows) for the transpose
+  const auto src = random_vec((std::max(kc, max_cols) + 1) * ld, rng);
   for (fastmlp::Isa isa : fastmlp::supported_isas()) {
     const gemm::KernelInfo& kr = gemm::kernel_for(isa);
     for (int nr : {16, 32}) {
-      for (index_t cols : {index_t(1), index_t(8), index_t(16), index_t(45), index_t(64)}) {
+      for (index_t cols : {index_t(1), index_t(8), index_t(16), index_t(45), max_cols}) {
         const std::size_t size = static_cast<std::size_t>(kc * ((cols + nr - 1) / nr) * nr);
         std::vector<float> want(size, -1.0f), got(size, -2.0f), got_t(size, -3.0f);
         gemm::pack_b({src.data(), ld, 1}, kc, cols, nr, want.data());
