@@ -100,7 +100,9 @@ Units make_units(const Problem& pr, int threads) {
   const bool cut_n = mt <= 8 || pr.n > pr.m;
   index_t mu = std::max(ceil_div(mt * kr.mr, kr.mc), cut_n ? 1 : std::min(mt, want));
   Units u;
-  u.rows = ceil_div(mt, mu) * kr.mr;
+  // Even units (128 rows in 8 units of 16, not 7 of 18 and one of 2: a 2-row unit runs its FMA
+  // chains at a fraction of the rate); each unit's own row cut makes the register tiles.
+  u.rows = mu == 1 ? mt * kr.mr : std::min(mt * kr.mr, ceil_div(ceil_div(pr.m, mu), 2) * 2);
   u.mu = ceil_div(pr.m, u.rows);
   index_t nu = std::max(ceil_div(nt * kr.nr, kr.nc), std::min(nt, ceil_div(want, u.mu)));
   u.cols = ceil_div(nt, nu) * kr.nr;
