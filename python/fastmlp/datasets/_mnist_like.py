@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from fastmlp.datasets import _sources
 from fastmlp.datasets.idx import read_idx
 
 Arrays = Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
@@ -45,3 +46,30 @@ def load_files(files: Dict[str, "os.PathLike[str]"], num_classes: int = 10) -> A
     _check(files, arrays, num_classes)
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
+
+
+def loaders(spec: Callable[[], "_sources.DatasetSpec"], title: str,
+            module: str) -> Tuple[Callable, Callable]:
+    """The `locate` and `load_data` functions of a data set module in the MNIST layout. `spec`
+    returns the module's SPEC when called, so that replacing the module's SPEC (tests do, to
+    point the search elsewhere) takes effect."""
+
+    def locate(path: Optional["os.PathLike[str]"] = None, download: bool = True):
+        return _sources.locate(spec(), path=path, download=download)
+
+    def load_data(path: Optional["os.PathLike[str]"] = None, download: bool = True) -> Arrays:
+        return load_files(locate(path, download))
+
+    locate.__doc__ = """The four files' paths, by role ("x_train", "y_train", "x_test", "y_test"),
+    searching and downloading as `load_data` does; raises DatasetNotFoundError saying how to get
+    them."""
+    load_data.__doc__ = f"""Load {title} as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays.
+
+    `path`: a directory holding the four standard files (gzip or raw); when given, only it is
+    searched. `download`: allow fetching from the canonical mirrors into the user cache.
+    Raises DatasetNotFoundError (a FileNotFoundError) saying how to get the data, and ValueError
+    on a corrupt file.
+    """
+    for fn in (locate, load_data):
+        fn.__module__, fn.__qualname__ = module, fn.__name__
+    return locate, load_data

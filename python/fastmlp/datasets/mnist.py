@@ -8,9 +8,6 @@ so offline, put the four files in ``$FASTMLP_DATA`` (or its ``mnist`` subdirecto
 
 from __future__ import annotations
 
-import os
-from typing import Optional
-
 from fastmlp.datasets import _mnist_like, _sources
 
 # SHA-256 of the canonical gzip files (sizes 9912422, 28881, 1648877, 4542 bytes), as recorded by
@@ -39,18 +36,4 @@ SPEC = _sources.DatasetSpec(
 )
 
 
-def locate(path: Optional["os.PathLike[str]"] = None, download: bool = True):
-    """The four files' paths, by role ("x_train", "y_train", "x_test", "y_test"), searching and
-    downloading as `load_data` does; raises DatasetNotFoundError saying how to get them."""
-    return _sources.locate(SPEC, path=path, download=download)
-
-
-def load_data(path: Optional["os.PathLike[str]"] = None, download: bool = True):
-    """Load MNIST as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays.
-
-    `path`: a directory holding the four standard files (gzip or raw); when given, only it is
-    searched. `download`: allow fetching from the canonical mirrors into the user cache.
-    Raises DatasetNotFoundError (a FileNotFoundError) saying how to get the data, and ValueError
-    on a corrupt file.
-    """
-    return _mnist_like.load_files(locate(path, download))
+locate, load_data = _mnist_like.loaders(lambda: SPEC, "MNIST", __name__)
