@@ -7,6 +7,7 @@ when it is installed. Interleaved best-of-N in one process; ratio = anchor time 
 """
 
 import argparse
+import itertools
 import os
 import time
 
@@ -87,12 +88,32 @@ def one_row(model, net, rounds, calls):
         ref = torch_call().numpy()
         assert np.allclose(model.predict(x1), ref, atol=1e-5), "fastmlp and torch disagree"
     runners.update(keras_runners(x1))
+    runners.update(image_runners(model, net))
     best = best_of(runners, rounds, calls)
     print(f"one row (1, 784) float32, best of {rounds} x {calls} calls, us per call; "
           f"ratio = this / fastmlp predict_on_batch")
     ours = best["predict_on_batch"]
     for name, us in best.items():
         print(f"  {name:<18} {us:9.2f} us  {us / ours:7.1f}x")
+
+
+def image_runners(model, net):
+    """One real Fashion-MNIST test image per call, a different one each time: half of an image's
+    pixels are background zeros, which a lone row skips (the random rows above have none)."""
+    from fastmlp.datasets import fashion_mnist
+    (_, _), (x_test, _) = fashion_mnist.load_data()
+    images = [np.ascontiguousarray(img.reshape(1, 784), dtype=np.float32) / np.float32(255)
+              for img in x_test[:256]]
+    cycle = itertools.cycle(images)
+    runners = {"image predict_on_batch": lambda: model.predict_on_batch(next(cycle))}
+    if net is not None:
+        timages = itertools.cycle([torch.from_numpy(img) for img in images])
+
+        def torch_call():
+            with torch.no_grad():
+                return net(next(timages))
+        runners["image torch net(x)"] = torch_call
+    return runners
 
 
 def batch(model, net, rounds, rows):

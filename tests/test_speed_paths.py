@@ -79,6 +79,35 @@ def test_one_row_matches_its_row_in_a_batch(rows):
     np.testing.assert_array_equal(wide.predict(rows[3:4]), wide.predict(rows[:9], verbose=0)[3:4])
 
 
+def test_one_row_with_zero_inputs_matches_its_row_in_a_batch(rows):
+    # A lone row multiplies only its nonzero elements (zeros add exactly zero when the weights
+    # are finite): images with empty borders, scattered zeros and all-zero rows keep the bits of
+    # the batched tiles, which multiply every element.
+    model = _seed_model("linear")
+    sparse = rows[:40].copy()
+    sparse[:10, :300] = 0.0                                   # an image's empty top rows
+    sparse[10:20] *= np.random.default_rng(3).random((10, 784)) < 0.3  # 70% scattered zeros
+    sparse[20:25] = 0.0                                       # nothing at all
+    sparse[25:30, ::2] = -0.0
+    batch = model.predict(sparse, verbose=0)
+    for i in range(0, 40, 3):
+        np.testing.assert_array_equal(model.predict(sparse[i:i + 1]), batch[i:i + 1])
+
+
+def test_one_row_with_zero_inputs_sees_nonfinite_weights(rows):
+    # 0 * Inf is NaN: with an Inf weight the zero-skipping shortcut is off, so a lone row gives
+    # the batched path's NaN rather than a finite number.
+    model = _seed_model("linear")
+    weights = model.get_weights()
+    weights[0][5, 3] = np.inf
+    model.set_weights(weights)
+    x = rows[:2].copy()
+    x[:, :400] = 0.0  # enough zeros for the shortcut, one of them on the Inf
+    batch = model.predict(x, verbose=0)
+    assert np.isnan(batch).all()
+    np.testing.assert_array_equal(model.predict(x[:1]), batch[:1])
+
+
 def test_predictions_identical_on_one_and_two_threads(rows, threads_restored):
     model = _seed_model()
     big = np.tile(rows, (10, 1))  # 6,000 rows: the parallel row-block path

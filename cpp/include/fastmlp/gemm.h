@@ -56,6 +56,7 @@ class PackedB {
   std::size_t capacity_ = 0;
   index_t k_ = 0, n_ = 0, kc_ = 0;
   const void* kernel_ = nullptr;  // the kernel whose layout the data has
+  bool finite_ = false;           // no Inf or NaN in the data (zero A elements may be skipped)
 };
 
 // C = alpha * op(A) @ B + beta * C with B prepacked (m x k times k x n); same semantics, epilogue

@@ -5,6 +5,7 @@
 // computed the same way for any thread count.
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <cstdint>
 #include <new>
 #include <stdexcept>
@@ -33,6 +34,7 @@ struct Problem {
   index_t ldc;
   const Epilogue* ep;
   const float* packed_b;  // prepacked op(B) (PackedB layout) or null
+  bool b_finite = false;  // every element of op(B) is known to be finite (TileStore::b_finite)
 };
 
 struct ThreadBuffers {
@@ -292,6 +294,7 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
   // tile kernel, which has too few chains for one row to hide the FMA latency (4x slower).
   const bool b_in_place = !st.b_padded && pr.b.cs == 1;
   const bool rows4 = mc == 1 && kr.row4 && (pr.packed_b != nullptr || b_in_place);
+  st.b_finite = pr.b_finite;
   const index_t panel_step = pr.packed_b ? kc * kr.nr : kr.nr;  // between NR panels of B
   PrivateB own_b{&pr, pc, kc, j0, nc, 0, nullptr, false};
   if (t.b_packed && t.units.mu == 1) own_b.start(kr);
@@ -464,6 +467,15 @@ void PackedB::pack(bool trans_b, index_t k, index_t n, const float* b, index_t l
     const index_t kc = std::min(kc_, k - pc);
     gemm::pack_b_for(kr, {src.p + pc * src.rs, src.rs, src.cs}, kc, n, data_.get() + pc * n_pad);
   }
+  // Checked on the packed copy (zero padding included), which is hot in cache now.
+  const float* p = data_.get();
+  std::uint32_t special = 0;  // Inf and NaN have all exponent bits set
+  for (std::size_t i = 0; i < static_cast<std::size_t>(k * n_pad); ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, p + i, sizeof u);
+    special |= (u & 0x7f800000u) == 0x7f800000u;
+  }
+  finite_ = special == 0;
 }
 
 void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t lda,
@@ -478,7 +490,7 @@ void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t 
   const gemm::Problem pr{&kr, m, n, k,
                          trans_a ? gemm::StridedMatrix{a, 1, lda} : gemm::StridedMatrix{a, lda, 1},
                          gemm::StridedMatrix{nullptr, 0, 1}, alpha, beta, c, ldc, &ep,
-                         b.data_.get()};
+                         b.data_.get(), b.finite_};
   if (k == 0 || alpha == 0.0f) {
     gemm::scale_only(pr);
     return;

@@ -247,15 +247,50 @@ void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float*
   }
 }
 
-void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
-                          index_t panel_step, float* c, const TileStore& st) {
-  // Eight named accumulators: with an array GCC stored all eight to the stack on every k step,
-  // which halved the loop's speed (store-bound, not FMA-bound).
-  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-  const float *b0 = b, *b1 = b + panel_step, *b2 = b + 2 * panel_step, *b3 = b + 3 * panel_step;
-  for (index_t p = 0; p < k; ++p) {
-    const __m256 av = _mm256_broadcast_ss(a + p * csa);
-    const index_t o = p * rsb;
+// kLeftPack[m]: the positions of the set bits of the 8-bit mask m, packed into the low lanes.
+struct LeftPackTable {
+  alignas(32) std::int32_t pos[256][8];
+  constexpr LeftPackTable() : pos{} {
+    for (int m = 0; m < 256; ++m) {
+      int n = 0;
+      for (int b = 0; b < 8; ++b) {
+        if (m & (1 << b)) pos[m][n++] = b;
+      }
+    }
+  }
+};
+constexpr LeftPackTable kLeftPack{};
+
+// The positions p < k (k a multiple of 8 or not) where a[p] != 0, in increasing order, written
+// to pos (which has room for k rounded up to 8); returns how many. Branch-free: 8 at a time.
+index_t nonzero_positions(const float* a, index_t k, std::int32_t* pos) {
+  index_t n = 0, p = 0;
+  const __m256 zero = _mm256_setzero_ps();
+  for (; p + 8 <= k; p += 8) {
+    const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(a + p), zero, _CMP_NEQ_UQ));
+    const __m256i at = _mm256_load_si256(reinterpret_cast<const __m256i*>(kLeftPack.pos[m]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(pos + n),
+                        _mm256_add_epi32(at, _mm256_set1_epi32(static_cast<int>(p))));
+    n += __builtin_popcount(static_cast<unsigned>(m));
+  }
+  for (; p < k; ++p) {
+    pos[n] = static_cast<std::int32_t>(p);
+    n += a[p] != 0.0f;
+  }
+  return n;
+}
+
+// Eight accumulators as named variables: in an array GCC stored all eight to the stack on every
+// step, which made the loop store-bound at half its speed.
+struct Row64 {
+  __m256 c0, c1, c2, c3, c4, c5, c6, c7;
+  const float *b0, *b1, *b2, *b3;
+  Row64(const float* b, index_t panel_step)
+      : b0(b), b1(b + panel_step), b2(b + 2 * panel_step), b3(b + 3 * panel_step) {
+    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = _mm256_setzero_ps();
+  }
+  void step(float a, index_t o) {
+    const __m256 av = _mm256_set1_ps(a);
     c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b0 + o), c0);
     c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b0 + o + 8), c1);
     c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b1 + o), c2);
@@ -265,8 +300,23 @@ void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b
     c6 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b3 + o), c6);
     c7 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b3 + o + 8), c7);
   }
+};
+
+void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
+                          index_t panel_step, float* c, const TileStore& st) {
+  Row64 r(b, panel_step);
+  constexpr index_t kMaxSparseK = 1024;
+  alignas(32) std::int32_t pos[kMaxSparseK + 8];
+  // Zero elements of the row (an image's background, ReLU outputs) add exactly zero to every
+  // chain when B is finite: with enough of them, only the others are multiplied, in K order.
+  const index_t n = st.b_finite && csa == 1 && k <= kMaxSparseK ? nonzero_positions(a, k, pos) : k;
+  if (n < k - k / 8) {
+    for (index_t i = 0; i < n; ++i) r.step(a[pos[i]], pos[i] * rsb);
+  } else {
+    for (index_t p = 0; p < k; ++p) r.step(a[p * csa], p * rsb);
+  }
   const RowMask all{_mm256_set1_epi32(-1), _mm256_set1_epi32(-1)};
-  const __m256 acc[4][2] = {{c0, c1}, {c2, c3}, {c4, c5}, {c6, c7}};
+  const __m256 acc[4][2] = {{r.c0, r.c1}, {r.c2, r.c3}, {r.c4, r.c5}, {r.c6, r.c7}};
   for (int q = 0; q < 4; ++q) {
     __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
     if (st.bias) {
