@@ -299,6 +299,28 @@ def test_a_rows_bits_do_not_depend_on_its_position_or_the_row_count(isa, transpo
         np.testing.assert_array_equal(run(slice(i, i + 1)), full[i:i + 1])
 
 
+@pytest.mark.skipif(not {"avx2", "avx512"} <= set(ISAS),
+                    reason="needs the AVX2 and the AVX-512 kernels: an AVX-512 CPU, or a build with "
+                           "FASTMLP_EMULATE_AVX512=ON (.ci/avx512-emulated runs one)")
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("m,k,n", [(1, 100, 128), (1, 128, 300), (1, 64, 70), (13, 128, 1),
+                                   (37, 77, 45), (128, 120, 128), (300, 128, 200)])
+def test_avx512_kernel_equals_the_avx2_kernel_bitwise_within_one_k_panel(m, k, n, ta, tb):
+    # With K <= 128 (one K panel for both: KC >= 128) every element is the same K-ordered FMA
+    # chain in the 12 x 32 / 1 x 128 AVX-512 kernels as in the 6 x 16 / 1 x 64 AVX2 ones, so the
+    # bits must match: full and edge tiles, lone rows (row kernels), transposes, bias and ReLU.
+    rng = np.random.default_rng(m * 1000 + n)
+    a, b = _operands(rng, m, k, n, ta, tb)
+    bias = rng.standard_normal(n).astype(np.float32)
+    outs = {}
+    for isa in ("avx2", "avx512"):
+        outs[isa] = np.full((m, n), np.nan, dtype=np.float32)
+        _core._gemm_test_into(a, b, outs[isa], ta, tb, 1.0, 0.0, bias, m % 2 == 1, isa, 1)
+    np.testing.assert_array_equal(outs["avx512"], outs["avx2"])
+    ref, tol = _reference(a, b, ta, tb, bias=bias, relu=m % 2 == 1)
+    _check(outs["avx512"], ref, tol)
+
+
 def test_plain_float32_fast_path_checks_like_the_general_path():
     # C-contiguous float32 operands take the C++ fast path; every case it declines (read-only or
     # aliasing `out`, bool or str alpha, beta without out, wrong shapes) must still get the

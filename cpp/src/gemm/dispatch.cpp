@@ -50,6 +50,9 @@ CpuFeatures detect() {
   const bool avx512bw = ebx & (1u << 30), avx512vl = ebx & (1u << 31);
   f.avx2 = os_avx && avx2 && fma;
   f.avx512 = f.avx2 && os_avx512 && avx512f && avx512dq && avx512bw && avx512vl;
+#if defined(FASTMLP_EMULATE_AVX512)
+  f.avx512 = f.avx2;  // test builds: the AVX-512 kernel's intrinsics are SIMDe's portable code
+#endif
 #endif
   return f;
 }
@@ -153,7 +156,7 @@ const KernelInfo* build_table() {
        pack_a_rows_avx2, kernel_avx2_row_1x64, pack_b_rows_avx2, true});
   table[2] = with_blocksizes(
       {Isa::avx512, "avx512_12x32", 12, 32, 0, 0, 0, kernel_avx512_12x32, pack_b_trans_avx2,
-       nullptr, nullptr, pack_b_rows_avx2});
+       nullptr, kernel_avx512_row_1x128, pack_b_rows_avx2});
 #else
   table[1] = table[2] = table[0];
 #endif

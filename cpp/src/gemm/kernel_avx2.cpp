@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "gemm/kernels.h"
+#include "gemm/row_sparsity.h"
 
 namespace fastmlp {
 namespace gemm {
@@ -247,39 +248,6 @@ void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float*
   }
 }
 
-// kLeftPack[m]: the positions of the set bits of the 8-bit mask m, packed into the low lanes.
-struct LeftPackTable {
-  alignas(32) std::int32_t pos[256][8];
-  constexpr LeftPackTable() : pos{} {
-    for (int m = 0; m < 256; ++m) {
-      int n = 0;
-      for (int b = 0; b < 8; ++b) {
-        if (m & (1 << b)) pos[m][n++] = b;
-      }
-    }
-  }
-};
-constexpr LeftPackTable kLeftPack{};
-
-// The positions p < k (k a multiple of 8 or not) where a[p] != 0, in increasing order, written
-// to pos (which has room for k rounded up to 8); returns how many. Branch-free: 8 at a time.
-index_t nonzero_positions(const float* a, index_t k, std::int32_t* pos) {
-  index_t n = 0, p = 0;
-  const __m256 zero = _mm256_setzero_ps();
-  for (; p + 8 <= k; p += 8) {
-    const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(a + p), zero, _CMP_NEQ_UQ));
-    const __m256i at = _mm256_load_si256(reinterpret_cast<const __m256i*>(kLeftPack.pos[m]));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(pos + n),
-                        _mm256_add_epi32(at, _mm256_set1_epi32(static_cast<int>(p))));
-    n += __builtin_popcount(static_cast<unsigned>(m));
-  }
-  for (; p < k; ++p) {
-    pos[n] = static_cast<std::int32_t>(p);
-    n += a[p] != 0.0f;
-  }
-  return n;
-}
-
 // Eight accumulators as named variables: in an array GCC stored all eight to the stack on every
 // step, which made the loop store-bound at half its speed.
 struct Row64 {
@@ -305,12 +273,9 @@ struct Row64 {
 void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
                           index_t panel_step, float* c, const TileStore& st) {
   Row64 r(b, panel_step);
-  constexpr index_t kMaxSparseK = 1024;
   alignas(32) std::int32_t pos[kMaxSparseK + 8];
-  // Zero elements of the row (an image's background, ReLU outputs) add exactly zero to every
-  // chain when B is finite: with enough of them, only the others are multiplied, in K order.
-  const index_t n = st.b_finite && csa == 1 && k <= kMaxSparseK ? nonzero_positions(a, k, pos) : k;
-  if (n < k - k / 8) {
+  const index_t n = sparse_row_positions(k, a, csa, st, pos);
+  if (n < k) {
     for (index_t i = 0; i < n; ++i) r.step(a[pos[i]], pos[i] * rsb);
   } else {
     for (index_t p = 0; p < k; ++p) r.step(a[p * csa], p * rsb);

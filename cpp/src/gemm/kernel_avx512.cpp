@@ -1,9 +1,12 @@
 // AVX-512 micro-kernel, 12 x 32: 24 zmm accumulators, two B vectors and one broadcast of A per
 // step (27 of 32 registers). Same structure as the AVX2 6 x 16 kernel, with k-masks for the edge
 // columns. Compiled alone with -mavx512f/bw/dq/vl; only called when cpuid and XCR0 say so.
-#include <immintrin.h>
+#if !defined(FASTMLP_EMULATE_AVX512)  // test builds get the intrinsics from SIMDe instead:
+#include <immintrin.h>                  // cpp/tests/emulated/kernel_avx512_simde.cpp
+#endif
 
 #include "gemm/kernels.h"
+#include "gemm/row_sparsity.h"
 
 namespace fastmlp {
 namespace gemm {
@@ -130,7 +133,51 @@ void tile_rows(index_t k, const float* a, index_t rsa, index_t csa, const float*
   }
 }
 
+// A lone row times four 32-wide panels: eight named accumulators (an array would be spilled to
+// the stack on every step), each element one K-ordered chain as in the 12 x 32 tiles.
+struct Row128 {
+  __m512 c0, c1, c2, c3, c4, c5, c6, c7;
+  const float *b0, *b1, *b2, *b3;
+  Row128(const float* b, index_t panel_step)
+      : b0(b), b1(b + panel_step), b2(b + 2 * panel_step), b3(b + 3 * panel_step) {
+    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = _mm512_setzero_ps();
+  }
+  void step(float a, index_t o) {
+    const __m512 av = _mm512_set1_ps(a);
+    c0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b0 + o), c0);
+    c1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b0 + o + 16), c1);
+    c2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b1 + o), c2);
+    c3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b1 + o + 16), c3);
+    c4 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b2 + o), c4);
+    c5 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b2 + o + 16), c5);
+    c6 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b3 + o), c6);
+    c7 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b3 + o + 16), c7);
+  }
+};
+
 }  // namespace
+
+void kernel_avx512_row_1x128(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
+                             index_t panel_step, float* c, const TileStore& st) {
+  Row128 r(b, panel_step);
+  alignas(32) std::int32_t pos[kMaxSparseK + 8];
+  const index_t n = sparse_row_positions(k, a, csa, st, pos);
+  if (n < k) {
+    for (index_t i = 0; i < n; ++i) r.step(a[pos[i]], pos[i] * rsb);
+  } else {
+    for (index_t p = 0; p < k; ++p) r.step(a[p * csa], p * rsb);
+  }
+  const RowMask all{static_cast<__mmask16>(0xFFFF), static_cast<__mmask16>(0xFFFF)};
+  const __m512 acc[4][2] = {{r.c0, r.c1}, {r.c2, r.c3}, {r.c4, r.c5}, {r.c6, r.c7}};
+  for (int q = 0; q < 4; ++q) {
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (st.bias) {
+      bias0 = _mm512_loadu_ps(st.bias + q * kNR);
+      bias1 = _mm512_loadu_ps(st.bias + q * kNR + 16);
+    }
+    store_row<true>(c + q * kNR, acc[q][0], acc[q][1], all, st, bias0, bias1);
+  }
+}
 
 void kernel_avx512_12x32(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                          index_t rsb, int mr, int nr, float* c, index_t ldc,

@@ -88,6 +88,8 @@ void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const
                       index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
 void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
                           index_t panel_step, float* c, const TileStore& st);
+void kernel_avx512_row_1x128(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
+                             index_t panel_step, float* c, const TileStore& st);
 void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, int nr,
                        float* dst);
 void pack_b_rows_avx2(const float* src, index_t rs, index_t kc, index_t cols, int nr,
