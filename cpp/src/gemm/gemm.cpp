@@ -1,11 +1,11 @@
 // The blocked GEMM driver (BLIS blocking: KC panels of K, MC x NC blocks of C, MR x NR register
 // tiles). C is cut into units that a team of threads (common/thread_team.h) claims dynamically;
-// each unit runs over all of K on one thread with that thread's packed A, reading B panels that
-// the team packs once, lazily, into one shared buffer. K is never split, so every element is
-// computed the same way for any thread count.
+// each unit runs over all of K on one thread with that thread's packed A (or A in place), reading
+// B panels packed once: by the unit that owns their columns, or, when units share columns, lazily
+// into one shared buffer. K is never split, so every element is computed the same way for any
+// thread count.
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <cstdint>
 #include <new>
 #include <stdexcept>
@@ -467,15 +467,7 @@ void PackedB::pack(bool trans_b, index_t k, index_t n, const float* b, index_t l
     const index_t kc = std::min(kc_, k - pc);
     gemm::pack_b_for(kr, {src.p + pc * src.rs, src.rs, src.cs}, kc, n, data_.get() + pc * n_pad);
   }
-  // Checked on the packed copy (zero padding included), which is hot in cache now.
-  const float* p = data_.get();
-  std::uint32_t special = 0;  // Inf and NaN have all exponent bits set
-  for (std::size_t i = 0; i < static_cast<std::size_t>(k * n_pad); ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, p + i, sizeof u);
-    special |= (u & 0x7f800000u) == 0x7f800000u;
-  }
-  finite_ = special == 0;
+  finite_ = gemm::all_finite(data_.get(), need);  // on the packed copy, hot in cache now
 }
 
 void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t lda,

@@ -114,6 +114,9 @@ void pack_b(const StridedMatrix& b, index_t kc, index_t cols, int nr, float* dst
 void pack_a_for(const KernelInfo& kr, const StridedMatrix& a, index_t rows, index_t kc,
                 float* dst);
 // pack_b through the kernel's own packing routine where it has one for this layout.
+// No Inf or NaN among the n floats at p.
+bool all_finite(const float* p, std::size_t n);
+
 void pack_b_for(const KernelInfo& kr, const StridedMatrix& b, index_t kc, index_t cols,
                 float* dst);
 

@@ -2,6 +2,8 @@
 // per-thread scratch buffers that hold them.
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <cstring>
 #include <new>
 
 #include "gemm/kernels.h"
@@ -96,6 +98,16 @@ void pack_a_for(const KernelInfo& kr, const StridedMatrix& a, index_t rows, inde
     const int h = static_cast<int>(std::min<index_t>(kr.mr, rows - r0));
     kr.pack_a_rows(a.p + r0 * a.rs, a.rs, kc, h, dst);
   }
+}
+
+bool all_finite(const float* p, std::size_t n) {
+  std::uint32_t special = 0;  // Inf and NaN have all exponent bits set; branch-free, vectorizes
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, p + i, sizeof u);
+    special |= (u & 0x7f800000u) == 0x7f800000u;
+  }
+  return special == 0;
 }
 
 void pack_b_for(const KernelInfo& kr, const StridedMatrix& b, index_t kc, index_t cols,
