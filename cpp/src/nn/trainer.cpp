@@ -173,11 +173,15 @@ void shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>& order) 
 }
 
 // Whether a batch step runs on every available thread or on one, chosen by timing. A small
-// network's step is a chain of short products and element-wise passes; each parallel region wakes
-// the sleeping workers (passive waits), and on some machines that costs more than the split saves.
-// Which is faster depends on the machine, its load and the shapes, so it is measured: a trial
-// window of steps on each setting, then the faster one for kRunSteps steps, then trials again. The
-// thread count never changes results, only the speed. No allocation. Only full batches are timed.
+// network's step is a chain of short products and element-wise passes; on some machines (or
+// beside a busy process) waking the workers for each costs more than the split saves. Which is
+// faster depends on the machine, its load and the shapes, so it is measured: a trial window of
+// steps on each setting, then the faster one for a run of steps, then trials again. The thread
+// count never changes results, only the speed. No allocation. Only full batches are timed.
+// On a shared machine a step can lose its core for milliseconds: the trials compare medians, and
+// one thread must win clearly (5%) and then runs for a shorter stretch, because wrongly keeping
+// one thread forfeits the whole split while wrongly keeping all costs little (the caller runs
+// whatever share a worker has not started).
 class StepThreads {
  public:
   // The cap for the next step (0: no cap).
@@ -186,31 +190,35 @@ class StepThreads {
   void record(double seconds) {
     ++step_;
     if (phase_ == kRun) {
-      if (step_ >= kRunSteps) next(kTrialAll);
+      if (step_ >= (one_wins_ ? kRunStepsOne : kRunStepsAll)) next(kTrialAll);
       return;
     }
-    if (step_ > 1) sum_[phase_] += seconds;  // the first step of a trial wakes / warms up
+    if (step_ > 1) times_[phase_][step_ - 2] = seconds;  // the first step of a trial wakes / warms up
     if (step_ < kTrialSteps) return;
     if (phase_ == kTrialAll) {
       next(kTrialOne);
       return;
     }
-    one_wins_ = sum_[kTrialOne] < sum_[kTrialAll];
+    one_wins_ = median(times_[kTrialOne]) < 0.95 * median(times_[kTrialAll]);
     next(kRun);
   }
 
  private:
   enum Phase { kTrialAll = 0, kTrialOne = 1, kRun = 2 };
-  static constexpr int kTrialSteps = 6, kRunSteps = 120;
+  static constexpr int kTrialSteps = 6, kTimed = kTrialSteps - 1;
+  static constexpr int kRunStepsAll = 120, kRunStepsOne = 40;
+  static double median(double (&t)[kTimed]) {
+    std::nth_element(t, t + kTimed / 2, t + kTimed);
+    return t[kTimed / 2];
+  }
   void next(Phase p) {
     phase_ = p;
     step_ = 0;
-    if (p == kTrialAll) sum_[0] = sum_[1] = 0.0;
   }
   Phase phase_ = kTrialAll;
   int step_ = 0;
   bool one_wins_ = false;
-  double sum_[2] = {0.0, 0.0};
+  double times_[2][kTimed] = {};
 };
 
 void check_data(const InputView& x, const TargetView& y, index_t input_dim, index_t batch_size) {
