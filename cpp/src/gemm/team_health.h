@@ -12,8 +12,10 @@ namespace gemm {
 // worker started and then lost its core for (another process took it): a 3 ms time slice makes a
 // 100 us product 30x slower. So the driver watches the join: when the caller waited there longer
 // than 200 us plus the work it did itself (far beyond a wake-up or an interrupt, which must not
-// count), further calls run on one thread until a retry time (backing off from 50 ms to 1 s while
-// it keeps happening, halving the back-off after each prompt join).
+// count) twice within 100 ms, further calls run on one thread until a retry time (backing off
+// from 50 ms to 1 s while it keeps happening, halving the back-off after each prompt join). One
+// slow join alone is not enough: on a VM the hypervisor takes a vCPU away now and then, which
+// says nothing about the next call, while a busy core makes slow joins frequent.
 // Which threads run never changes the result, only the speed.
 class TeamHealth {
  public:
@@ -33,6 +35,7 @@ class TeamHealth {
       backoff_.store(std::max(b / 2, kMinBackoffNs), std::memory_order_relaxed);
       return;
     }
+    if (joined - last_slow_.exchange(joined, std::memory_order_relaxed) > kPairNs) return;
     backoff_.store(std::min(2 * b, kMaxBackoffNs), std::memory_order_relaxed);
     retry_at_.store(joined + b, std::memory_order_relaxed);
   }
@@ -42,6 +45,8 @@ class TeamHealth {
   static constexpr std::int64_t kMinBackoffNs = 50000000, kMaxBackoffNs = 1000000000;
   std::atomic<std::int64_t> retry_at_{0};
   std::atomic<std::int64_t> backoff_{kMinBackoffNs};
+  static constexpr std::int64_t kPairNs = 100000000;
+  std::atomic<std::int64_t> last_slow_{-kPairNs - 1};  // when the previous slow join ended
 };
 
 inline TeamHealth& team_health() {
