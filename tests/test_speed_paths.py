@@ -134,6 +134,26 @@ def test_training_identical_on_one_and_two_threads(rows, threads_restored):
         np.testing.assert_array_equal(a, b)
 
 
+def test_adaptive_optimizer_split_keeps_training_identical(threads_restored):
+    # Adam's square roots and divisions split across threads from two 8192-element chunks: the
+    # 128 x 128 kernel here (16384 values) is updated in two halves on 2 threads, one pass on 1.
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((640, 10)).astype(np.float32)
+    y = rng.integers(0, 10, 640)
+    weights = []
+    for threads in (1, 2):
+        fastmlp.set_num_threads(threads)
+        fastmlp.utils.set_random_seed(5)
+        model = fastmlp.Sequential([fastmlp.Input(shape=(10,)), layers.Dense(128, activation="relu"),
+                                    layers.Dense(128, activation="relu"), layers.Dense(10)])
+        model.compile(optimizer=fastmlp.optimizers.Adam(1e-3, clipnorm=1.0),
+                      loss=fastmlp.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_batch_loop_allocates_nothing_once_warm(rows, threads, threads_restored):
     fastmlp.set_num_threads(threads)

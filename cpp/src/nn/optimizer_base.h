@@ -39,6 +39,10 @@ class KerasOptimizer : public Optimizer {
   // A rule may apply the decoupled weight decay (w -= w * decay()) at the start of its own element
   // loop, saving apply()'s separate pass over the weights; the arithmetic is the same.
   virtual bool fuses_weight_decay() const { return false; }
+  // Whether update() streams memory at a few operations per element (SGD) rather than paying a
+  // square root or a division for each (the adaptive rules): such an update is split across
+  // threads only from 4 chunks (32k elements) up, a heavy one from 2.
+  virtual bool light_update() const { return false; }
   float decay() const { return decay_; }
 
  private:

@@ -66,6 +66,7 @@ class Sgd final : public KerasOptimizer {
 
  protected:
   int slot_count() const override { return config_.momentum != 0.0 ? 1 : 0; }
+  bool light_update() const override { return true; }
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   void update(float* w, GradIn g, float* const* s, index_t n) const override {
     sgd_update(w, g, slot_count() ? s[0] : nullptr, n, lr_, static_cast<float>(config_.momentum),

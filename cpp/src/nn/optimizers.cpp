@@ -115,7 +115,7 @@ void KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale) 
   const float clip = config_.clipvalue > 0.0 ? static_cast<float>(config_.clipvalue)
                                              : std::numeric_limits<float>::infinity();
   const index_t chunks = (p.size + kChunk - 1) / kChunk;
-  const int nt = chunks > 3 ? threads_available() : 1;
+  const int nt = chunks > (light_update() ? 3 : 1) ? threads_available() : 1;
   const int k = slot_count();
   const float decay = fuses_weight_decay() ? 0.0f : decay_;
   detail::parallel_for(nt, chunks, [&](index_t c) {
