@@ -61,7 +61,8 @@ def test_train_reports_dataset_accuracy_time_and_speed(trained):
     assert "Epoch 2/2" in out and "val_accuracy" in out  # verbose 2: one line per epoch
     acc = float(re.search(r"^test accuracy: (\d\.\d{4}) \(test loss \d+\.\d+\)$", out, re.M)[1])
     assert 0.4 < acc <= 1.0  # 2 epochs on 800 images: well above chance (0.1)
-    m = re.search(r"^training time: (\d+\.\d+) s for 2 epochs, ([\d,]+) samples/s$", out, re.M)
+    m = re.search(r"^training time: (\d+(?:\.\d+)?(?:e-\d+)?) s for 2 epochs, ([\d,]+) samples/s$",
+                  out, re.M)
     assert m and float(m[1]) > 0 and int(m[2].replace(",", "")) > 0
     assert f"saved model to {model_path}" in out and model_path.is_file()
 

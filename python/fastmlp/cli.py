@@ -173,7 +173,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = model.evaluate(x_test, y_test, batch_size=1024, verbose=0, return_dict=True)
     epochs_run = len(history.history.get("loss", ()))
     print(f"test accuracy: {result['accuracy']:.4f} (test loss {result['loss']:.4f})")
-    print(f"training time: {train_time:.2f} s for {epochs_run} epochs, "
+    # two decimals, or three significant digits for runs under a second (a small subset can
+    # train in milliseconds: "0.00 s" would say nothing)
+    shown = f"{train_time:.2f}" if train_time >= 1 else f"{train_time:.3g}"
+    print(f"training time: {shown} s for {epochs_run} epochs, "
           f"{epochs_run * n_fit / max(train_time, 1e-9):,.0f} samples/s")
     if args.save:
         model.save(args.save)
