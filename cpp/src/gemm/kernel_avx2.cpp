@@ -248,6 +248,8 @@ void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float*
   }
 }
 
+namespace {
+
 // Eight accumulators as named variables: in an array GCC stored all eight to the stack on every
 // step, which made the loop store-bound at half its speed.
 struct Row64 {
@@ -269,6 +271,8 @@ struct Row64 {
     c7 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b3 + o + 8), c7);
   }
 };
+
+}  // namespace
 
 void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
                           index_t panel_step, float* c, const TileStore& st) {

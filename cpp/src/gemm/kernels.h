@@ -80,6 +80,14 @@ struct KernelInfo {
 const KernelInfo& kernel_for(Isa isa);
 const KernelInfo& active_kernel();
 
+// Throws std::invalid_argument naming the bad argument (negative sizes, short leading dimensions,
+// null pointers of non-empty operands) of C = op(A) op(B) with m x k op(A) and k x n op(B).
+void check_args(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, const float* a,
+                index_t lda, const float* b, index_t ldb, const float* c, index_t ldc);
+
+// No Inf or NaN among the n floats at p.
+bool all_finite(const float* p, std::size_t n);
+
 // The micro-kernels, one per translation unit compiled with that ISA's flags.
 void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                          index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
@@ -114,14 +122,6 @@ void pack_b(const StridedMatrix& b, index_t kc, index_t cols, int nr, float* dst
 void pack_a_for(const KernelInfo& kr, const StridedMatrix& a, index_t rows, index_t kc,
                 float* dst);
 // pack_b through the kernel's own packing routine where it has one for this layout.
-// Throws std::invalid_argument naming the bad argument (negative sizes, short leading dimensions,
-// null pointers of non-empty operands) of C = op(A) op(B) with m x k op(A) and k x n op(B).
-void check_args(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, const float* a,
-                index_t lda, const float* b, index_t ldb, const float* c, index_t ldc);
-
-// No Inf or NaN among the n floats at p.
-bool all_finite(const float* p, std::size_t n);
-
 void pack_b_for(const KernelInfo& kr, const StridedMatrix& b, index_t kc, index_t cols,
                 float* dst);
 
