@@ -160,13 +160,7 @@ struct Row128 {
 void kernel_avx512_row_1x128(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
                              index_t panel_step, float* c, const TileStore& st) {
   Row128 r(b, panel_step);
-  alignas(32) std::int32_t pos[kMaxSparseK + 8];
-  const index_t n = sparse_row_positions(k, a, csa, st, pos);
-  if (n < k) {
-    for (index_t i = 0; i < n; ++i) r.step(a[pos[i]], pos[i] * rsb);
-  } else {
-    for (index_t p = 0; p < k; ++p) r.step(a[p * csa], p * rsb);
-  }
+  accumulate_row(r, k, a, csa, rsb, st);
   const RowMask all{static_cast<__mmask16>(0xFFFF), static_cast<__mmask16>(0xFFFF)};
   const __m512 acc[4][2] = {{r.c0, r.c1}, {r.c2, r.c3}, {r.c4, r.c5}, {r.c6, r.c7}};
   for (int q = 0; q < 4; ++q) {

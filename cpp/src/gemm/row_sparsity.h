@@ -59,6 +59,21 @@ inline index_t sparse_row_positions(index_t k, const float* a, index_t csa, cons
   return n < k - k / 8 ? n : k;
 }
 
+// Feeds a lone row (a, stride csa, length k) to a row kernel's accumulators, Row::step(a_p,
+// offset of B row p): only its nonzero elements where sparse_row_positions allows, else all of
+// them, in K order either way.
+template <class Row>
+inline void accumulate_row(Row& r, index_t k, const float* a, index_t csa, index_t rsb,
+                           const TileStore& st) {
+  alignas(32) std::int32_t pos[kMaxSparseK + 8];
+  const index_t n = sparse_row_positions(k, a, csa, st, pos);
+  if (n < k) {
+    for (index_t i = 0; i < n; ++i) r.step(a[pos[i]], pos[i] * rsb);
+  } else {
+    for (index_t p = 0; p < k; ++p) r.step(a[p * csa], p * rsb);
+  }
+}
+
 }  // namespace
 }  // namespace gemm
 }  // namespace fastmlp
