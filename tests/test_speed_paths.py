@@ -119,6 +119,33 @@ def test_predictions_identical_on_one_and_two_threads(rows, threads_restored):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_parallel_blocks_read_float32_in_place_and_match_converted_input(rows, threads,
+                                                                         threads_restored):
+    # Contiguous float32 blocks are read in place; float64 and strided inputs are converted
+    # into the block's workspace first. Both give the same bits.
+    model = _seed_model()
+    big = np.tile(rows, (10, 1))
+    fastmlp.set_num_threads(threads)
+    in_place = model.predict(big, verbose=0)
+    np.testing.assert_array_equal(model.predict(big.astype(np.float64), verbose=0), in_place)
+    wide = np.zeros((big.shape[0], 800), np.float32)
+    wide[:, :784] = big
+    np.testing.assert_array_equal(model.predict(wide[:, :784], verbose=0), in_place)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_parallel_blocks_name_the_first_nonfinite_row(rows, threads, threads_restored):
+    model = _seed_model()
+    big = np.tile(rows, (10, 1))
+    big[4321, 7] = np.inf  # a later block
+    big[1234, 100] = np.nan  # the first bad row, in an earlier block
+    fastmlp.set_num_threads(threads)
+    for x in (big, big.astype(np.float64)):
+        with pytest.raises(ValueError, match=r"NaN or Inf \(row 1234\)"):
+            model.predict(x, verbose=0)
+
+
 def _train(threads, x, y):
     fastmlp.set_num_threads(threads)
     fastmlp.utils.set_random_seed(3)

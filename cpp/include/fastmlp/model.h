@@ -119,7 +119,9 @@ class Model {
   void run_backward(Workspace& ws, const float* input, index_t n, const Pass& pass);
   void accumulate_metrics(const float* y_pred, index_t n, const Targets& t, double* sums) const;
   Logs make_logs(double loss_sum, const double* metric_sums, index_t count) const;
-  void predict_block(Workspace& ws, index_t first, index_t n, float* out);
+  // Rows first .. first + n of x through the network into out (same rows); returns the first
+  // row of the block holding NaN or Inf (nothing computed then), or -1.
+  index_t predict_block(Workspace& ws, const InputView& x, index_t first, index_t n, float* out);
   Targets batch_targets(const TargetView& y, const index_t* idx, index_t first, index_t n,
                         Workspace& ws) const;
 

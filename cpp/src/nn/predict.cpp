@@ -18,11 +18,19 @@ constexpr index_t kBlockRows = 256;
 constexpr double kParallelFlops = 4e6;
 }  // namespace
 
-void Model::predict_block(Workspace& ws, index_t first, index_t n, float* out) {
-  // The block's rows are already converted (and checked) in ws.input.
+index_t Model::predict_block(Workspace& ws, const InputView& x, index_t first, index_t n,
+                             float* out) {
+  // Contiguous float32 rows with nothing to rescale are read in place: no copy, only the check.
+  const bool in_place =
+      x.dtype == DType::float32 && !fused_rescaling_ && (x.rows == 1 || x.ld == x.cols);
+  const float* rows = static_cast<const float*>(x.data) + first * x.ld;
+  const index_t bad = in_place ? detail::first_nonfinite_row(rows, n, x.cols)
+                               : load_input(x, nullptr, first, n, ws);
+  if (bad >= 0) return bad;
   Pass pass;
   pass.prepared = true;
-  run_forward(ws, ws.input, n, pass, out + first * output_dim_);
+  run_forward(ws, in_place ? rows : ws.input, n, pass, out + first * output_dim_);
+  return -1;
 }
 
 void Model::predict(const InputView& x, float* out) {
@@ -44,17 +52,9 @@ void Model::predict(const InputView& x, float* out) {
     Workspace& ws = lock.owns_lock() ? small_ws_ : local;
     const index_t rows = std::min(n, kBlockRows);
     layout(ws, rows, false);
-    // Contiguous float32 rows with nothing to rescale are read in place: no copy, only the check.
-    const bool in_place = x.dtype == DType::float32 && !fused_rescaling_ && (n == 1 || x.ld == x.cols);
     for (index_t first = 0; first < n; first += rows) {
-      const index_t cnt = std::min(rows, n - first);
-      const float* rows_in = static_cast<const float*>(x.data) + first * x.ld;
-      const index_t bad = in_place ? detail::first_nonfinite_row(rows_in, cnt, x.cols)
-                                   : load_input(x, nullptr, first, cnt, ws);
+      const index_t bad = predict_block(ws, x, first, std::min(rows, n - first), out);
       if (bad >= 0) detail::throw_nonfinite("x", first + bad);
-      Pass pass;
-      pass.prepared = true;
-      run_forward(ws, in_place ? rows_in : ws.input, cnt, pass, out + first * output_dim_);
     }
     return;
   }
@@ -70,16 +70,14 @@ void Model::predict(const InputView& x, float* out) {
   auto body = [&](int id, int) {
     Workspace& ws = block_ws_[id];
     for (index_t b = next++; b < blocks && first_bad.load() < 0; b = next++) {
-      const index_t first = b * kBlockRows, cnt = std::min(kBlockRows, n - first);
-      const index_t bad = detail::convert_rows(x, nullptr, first, cnt, fused_rescaling_,
-                                               in_scale_, in_offset_, ws.input);
+      const index_t first = b * kBlockRows;
+      const index_t bad = predict_block(ws, x, first, std::min(kBlockRows, n - first), out);
       if (bad >= 0) {
         index_t cur = first_bad.load();
         while ((cur < 0 || first + bad < cur) && !first_bad.compare_exchange_weak(cur, first + bad)) {
         }
         break;
       }
-      predict_block(ws, first, cnt, out);
     }
   };
   detail::run_team(threads, body);
