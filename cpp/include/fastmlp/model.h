@@ -147,6 +147,7 @@ class Model {
   std::vector<std::string> metric_names_;
   bool fused_loss_ = false;
   std::uint64_t training_step_ = 0;
+  int step_threads_streak_ = 0;  // the trainer's thread-choice trials won by all threads in a row
   std::uint64_t weights_version_ = 1;  // bumped whenever the weights change
   std::mutex prepare_mutex_;
 

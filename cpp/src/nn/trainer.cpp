@@ -181,16 +181,20 @@ void shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>& order) 
 // On a shared machine a step can lose its core for milliseconds: the trials compare medians, and
 // one thread must win clearly (5%) and then runs for a shorter stretch, because wrongly keeping
 // one thread forfeits the whole split while wrongly keeping all costs little (the caller runs
-// whatever share a worker has not started).
+// whatever share a worker has not started). Each trial step on one thread costs the split's
+// saving, so while all threads keep winning the runs between trials grow, up to 8x (a busy core
+// is still noticed at once by the GEMM's join watch, which falls back to one thread by itself).
 class StepThreads {
  public:
+  explicit StepThreads(int streak) : all_streak_(streak) {}
+  int streak() const { return all_streak_; }
   // The cap for the next step (0: no cap).
   int cap() const { return phase_ == kTrialOne || (phase_ == kRun && one_wins_) ? 1 : 0; }
   // Records the step just run, which took `seconds` under cap().
   void record(double seconds) {
     ++step_;
     if (phase_ == kRun) {
-      if (step_ >= (one_wins_ ? kRunStepsOne : kRunStepsAll)) next(kTrialAll);
+      if (step_ >= (one_wins_ ? kRunStepsOne : kRunStepsAll << all_streak_)) next(kTrialAll);
       return;
     }
     if (step_ > 1) times_[phase_][step_ - 2] = seconds;  // the first step of a trial wakes / warms up
@@ -200,13 +204,14 @@ class StepThreads {
       return;
     }
     one_wins_ = median(times_[kTrialOne]) < 0.95 * median(times_[kTrialAll]);
+    all_streak_ = one_wins_ ? 0 : std::min(all_streak_ + 1, kMaxStreak);
     next(kRun);
   }
 
  private:
   enum Phase { kTrialAll = 0, kTrialOne = 1, kRun = 2 };
   static constexpr int kTrialSteps = 6, kTimed = kTrialSteps - 1;
-  static constexpr int kRunStepsAll = 120, kRunStepsOne = 40;
+  static constexpr int kRunStepsAll = 120, kRunStepsOne = 40, kMaxStreak = 3;
   static double median(double (&t)[kTimed]) {
     std::nth_element(t, t + kTimed / 2, t + kTimed);
     return t[kTimed / 2];
@@ -218,6 +223,7 @@ class StepThreads {
   Phase phase_ = kTrialAll;
   int step_ = 0;
   bool one_wins_ = false;
+  int all_streak_;  // trials won by all threads in a row (kept across epochs): runs 2^streak longer
   double times_[2][kTimed] = {};
 };
 
@@ -250,7 +256,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
   using clock = std::chrono::steady_clock;
   auto last_check = clock::now();
   const index_t batches = (n + bs - 1) / bs, every = std::max<index_t>(1, o.callback_every);
-  StepThreads step_threads;
+  StepThreads step_threads(step_threads_streak_);
   const bool tune = get_num_threads() > 1 && batches > 1;
   for (index_t b = 0; b < batches; ++b) {
     const index_t first = b * bs, cnt = std::min(bs, n - first);
@@ -290,6 +296,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
       if (o.interrupt_check()) break;
     }
   }
+  step_threads_streak_ = step_threads.streak();
   return make_logs(loss_sum, metric_sums.data(), seen);
 }
 
