@@ -188,6 +188,32 @@ def test_kernel_updated_inside_backward_equals_a_separate_step(opt, threads, thr
     assert fused.iterations == separate.iterations == 3
 
 
+@pytest.mark.parametrize("spec", [
+    {"name": "sparse_categorical_crossentropy", "from_logits": True},
+    {"name": "categorical_crossentropy", "label_smoothing": 0.1},
+    {"name": "binary_crossentropy", "from_logits": True},
+    {"name": "huber", "delta": 0.5}])
+def test_batch_loss_is_the_same_on_one_and_two_threads(spec, threads_restored):
+    # 300 rows: five 64-row chunks, summed in order whatever the thread count.
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((300, 10)).astype(np.float32)
+    if spec["name"] == "sparse_categorical_crossentropy":
+        target = rng.integers(0, 10, 300).astype(np.int32)
+    elif spec["name"] == "categorical_crossentropy":
+        x = np.abs(x) + 0.01  # probabilities up to a row scale
+        target = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 300)]
+    else:
+        target = rng.uniform(0, 1, (300, 10)).astype(np.float32)
+    fastmlp.set_num_threads(1)
+    one = _core.loss(spec, target, x)
+    fastmlp.set_num_threads(2)
+    two = _core.loss(spec, target, x)
+    assert one[0] == two[0]
+    np.testing.assert_array_equal(one[1], two[1])
+    per_row = [_core.loss(spec, target[i:i + 1], x[i:i + 1])[0] for i in range(300)]
+    assert one[0] == pytest.approx(np.mean(per_row), rel=1e-12)
+
+
 def _train(threads, x, y):
     fastmlp.set_num_threads(threads)
     fastmlp.utils.set_random_seed(3)
