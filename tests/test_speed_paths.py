@@ -146,48 +146,6 @@ def test_parallel_blocks_name_the_first_nonfinite_row(rows, threads, threads_res
             model.predict(x, verbose=0)
 
 
-_SPLIT_STEP_OPTIMIZERS = {
-    "sgd_nesterov": {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
-    "adam_amsgrad_clipvalue": {"name": "adam", "learning_rate": 0.01, "amsgrad": True,
-                               "clipvalue": 0.05},
-    "adamw": {"name": "adamw", "learning_rate": 0.01},
-    "rmsprop_centered": {"name": "rmsprop", "learning_rate": 0.01, "momentum": 0.5,
-                         "centered": True},
-    "nadam": {"name": "nadam", "learning_rate": 0.01},
-}
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("opt", list(_SPLIT_STEP_OPTIMIZERS))
-def test_kernel_updated_inside_backward_equals_a_separate_step(opt, threads, threads_restored):
-    # train_on_batch updates the first kernel block by block inside the GEMM that computes its
-    # gradient (regularization added per block); compute_gradients + apply_gradients run the
-    # optimizer as a pass of its own. Odd widths give edge blocks and short spans.
-    def build():
-        dense = [{"type": "dense", "units": 301, "activation": "relu",
-                  "kernel_initializer": {"name": "glorot_uniform", "seed": 1},
-                  "kernel_regularizer": {"l1": 1e-4, "l2": 1e-3}},
-                 {"type": "dense", "units": 7, "activation": "linear",
-                  "kernel_initializer": {"name": "glorot_uniform", "seed": 2}}]
-        m = _core.Model(203, dense)
-        m.compile({"name": "sparse_categorical_crossentropy", "from_logits": True},
-                  _SPLIT_STEP_OPTIMIZERS[opt], [])
-        return m
-
-    fastmlp.set_num_threads(threads)
-    rng = np.random.default_rng(3)
-    fused, separate = build(), build()
-    for step in range(3):
-        x = rng.standard_normal((50 + step, 203)).astype(np.float32)
-        y = rng.integers(0, 7, 50 + step).astype(np.int32)
-        fused.train_on_batch(x, y)
-        _, grads = separate.compute_gradients(x, y)
-        separate.apply_gradients(grads)
-    for a, b in zip(fused.get_weights(), separate.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    assert fused.iterations == separate.iterations == 3
-
-
 @pytest.mark.parametrize("spec", [
     {"name": "sparse_categorical_crossentropy", "from_logits": True},
     {"name": "categorical_crossentropy", "label_smoothing": 0.1},

@@ -2,7 +2,6 @@
 // kernel against sgemm_reference on edge shapes, all transposes, the fused epilogue and `post`,
 // NaN-safety of beta == 0, thread-count reproducibility, buffer reuse, the ISA-specific B
 // packers and argument checks.
-#include <atomic>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -93,38 +92,6 @@ void check_threads_bitwise(const gemm::KernelInfo& kr, std::mt19937& rng) {
   expect(gemm::buffer_growths() == growths, "no buffer growth on a repeated call", m, n, k);
 }
 
-// Epilogue::whole_rows: on 2 threads `post` sees only full-width blocks, and the product keeps
-// the bits of the default split (which cuts these columns between the threads).
-struct BlockWidths {
-  std::atomic<int> blocks{0}, narrow{0};
-  index_t n = 0;
-};
-void note_block_width(float*, index_t, index_t, index_t cols, index_t col0, const void* ctx) {
-  auto& w = *static_cast<BlockWidths*>(const_cast<void*>(ctx));
-  ++w.blocks;
-  if (col0 != 0 || cols != w.n) ++w.narrow;
-}
-
-void check_whole_rows(const gemm::KernelInfo& kr, std::mt19937& rng) {
-  const index_t m = 203, n = 301, k = 50;
-  const auto a = random_vec(k * m, rng), b = random_vec(k * n, rng);
-  std::vector<float> plain(m * n), rows(m * n);
-  BlockWidths widths;
-  widths.n = n;
-  fastmlp::Epilogue ep;
-  ep.post = note_block_width;
-  ep.post_ctx = &widths;
-  gemm::sgemm_with(kr, 2, true, false, m, n, k, 1.0f, a.data(), m, b.data(), n, 0.0f,
-                   plain.data(), n, ep);
-  const bool split_columns = widths.narrow > 0;  // the default split does cut columns here
-  widths.blocks = widths.narrow = 0;
-  ep.whole_rows = true;
-  gemm::sgemm_with(kr, 2, true, false, m, n, k, 1.0f, a.data(), m, b.data(), n, 0.0f,
-                   rows.data(), n, ep);
-  expect(split_columns && widths.blocks > 1 && widths.narrow == 0 && plain == rows,
-         "whole_rows: full-width blocks on 2 threads, same bits", m, n, k);
-}
-
 // PackedB + sgemm_packed must give exactly what sgemm gives (same kernel, same K panels).
 void check_packed_b(std::mt19937& rng) {
   for (bool tb : {false, true}) {
@@ -198,7 +165,6 @@ int main() {
       }
     }
     check_threads_bitwise(kr, rng);
-    check_whole_rows(kr, rng);
     std::printf("%s: checked\n", kr.name);
   }
   check_packed_b(rng);

@@ -23,9 +23,6 @@ struct Epilogue {
   bool relu = false;            // fused max(0, x)
   EpilogueFn post = nullptr;    // optional element-wise op on finished tiles
   const void* post_ctx = nullptr;
-  // Threads split C by rows only (up to 4096 columns per block), so `post` sees whole rows:
-  // contiguous spans when C's rows are (ldc == n).
-  bool whole_rows = false;
 };
 
 // Row-major SGEMM. op(A) is m x k, op(B) is k x n, C is m x n. Any leading dimensions (>= the row

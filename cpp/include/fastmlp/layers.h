@@ -67,11 +67,6 @@ struct Pass {
   bool grad_is_preactivation = false;
   // Inference only: layers may use what prepare_inference() made (e.g. prepacked weights).
   bool prepared = false;
-  // Backward only, for a layer with updates_kernel_in_backward(): called with each finished,
-  // final span (elements offset .. offset + n of the kernel, regularization included) of the
-  // kernel gradient, possibly from several threads at once, to update those weights right away.
-  void (*kernel_span_done)(const void* ctx, index_t offset, index_t n) = nullptr;
-  const void* kernel_span_ctx = nullptr;
 };
 
 class Layer {
@@ -110,9 +105,6 @@ class Layer {
     return nullptr;
   }
   virtual bool has_trainable() const { return false; }
-  // Whether backward honours Pass::kernel_span_done when it computes no dX; the kernel is then
-  // the layer's first tensor.
-  virtual bool updates_kernel_in_backward() const { return false; }
   // Readies inference for weights version `version` (the model bumps it whenever the weights
   // change), e.g. by packing the weights once for all batches and single rows.
   virtual void prepare_inference(std::uint64_t version) { (void)version; }

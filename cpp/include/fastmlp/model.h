@@ -117,9 +117,6 @@ class Model {
   double loss_and_gradients(Workspace& ws, const float* input, index_t n, const Targets& t,
                             const Pass& pass);
   void run_backward(Workspace& ws, const float* input, index_t n, const Pass& pass);
-  // loss_and_gradients and the optimizer step, the lowest kernel updated inside backward.
-  double train_step(Workspace& ws, index_t n, const Targets& t, Pass pass);
-  static void kernel_span_done(const void* ctx, index_t offset, index_t n);
   void accumulate_metrics(const float* y_pred, index_t n, const Targets& t, double* sums) const;
   Logs make_logs(double loss_sum, const double* metric_sums, index_t count) const;
   // Rows first .. first + n of x through the network into out (same rows); returns the first
@@ -134,7 +131,6 @@ class Model {
   bool fused_rescaling_ = false;
   float in_scale_ = 1.0f, in_offset_ = 0.0f;
   index_t lowest_trainable_ = 0;  // backward stops here (no dX below it)
-  index_t fused_param_ = -1;      // its kernel's index in param_refs_ if updated inside backward
 
   struct TensorSlot {
     TensorDecl decl;

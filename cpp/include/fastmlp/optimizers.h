@@ -52,19 +52,6 @@ class Optimizer {
   // One update of every parameter; the list (sizes, order) must not change between calls.
   // Gradients may be rescaled in place by clipnorm/clipvalue/global_clipnorm.
   virtual void step(const std::vector<ParamRef>& params) = 0;
-  // The same step in parts, so that a trainer can update one parameter piece by piece as soon as
-  // each piece of its gradient is final (while it is still in cache): begin_step, then
-  // update_span over disjoint spans covering all of parameter `fused` (from any threads), then
-  // finish_step, which updates every other parameter. The result is that of step(). Possible
-  // only when no clipping needs the norms of whole gradients first (clipnorm, global_clipnorm).
-  virtual bool can_split_step() const { return false; }
-  virtual void begin_step(const std::vector<ParamRef>& params) { (void)params; }
-  virtual void update_span(std::size_t param, index_t begin, index_t n) {
-    (void)param, (void)begin, (void)n;
-  }
-  virtual void finish_step(const std::vector<ParamRef>& params, std::size_t fused) {
-    (void)params, (void)fused;
-  }
   std::int64_t iterations() const { return iterations_; }
   // Overrides the schedule with a constant rate (ReduceLROnPlateau, LearningRateScheduler).
   void set_learning_rate(double lr);

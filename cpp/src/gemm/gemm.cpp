@@ -98,16 +98,14 @@ Units make_units(const Problem& pr, int threads) {
   const KernelInfo& kr = *pr.kr;
   const index_t mt = ceil_div(pr.m, kr.mr), nt = ceil_div(pr.n, kr.nr);
   const index_t want = threads > 1 ? 4 * static_cast<index_t>(threads) : 1;
-  // > 1 only when N has few strips (or the epilogue needs whole rows)
-  const index_t mu_want = pr.ep->whole_rows ? want : ceil_div(want, std::min(nt, want));
+  const index_t mu_want = ceil_div(want, std::min(nt, want));  // > 1 only when N has few strips
   const index_t mu = std::max(ceil_div(mt * kr.mr, kr.mc), std::min(mt, mu_want));
   Units u;
   // Even units (128 rows in 8 units of 16, not 7 of 18 and one of 2: a 2-row unit runs its FMA
   // chains at a fraction of the rate); each unit's own row cut makes the register tiles.
   u.rows = mu == 1 ? mt * kr.mr : std::min(mt * kr.mr, ceil_div(ceil_div(pr.m, mu), 2) * 2);
   u.mu = ceil_div(pr.m, u.rows);
-  index_t nu = std::max(ceil_div(nt * kr.nr, kr.nc),
-                        pr.ep->whole_rows ? 1 : std::min(nt, ceil_div(want, u.mu)));
+  index_t nu = std::max(ceil_div(nt * kr.nr, kr.nc), std::min(nt, ceil_div(want, u.mu)));
   u.cols = ceil_div(nt, nu) * kr.nr;
   u.nu = ceil_div(pr.n, u.cols);
   return u;

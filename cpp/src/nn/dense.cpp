@@ -87,21 +87,9 @@ class Dense final : public Layer {
       activation_backward(act_, keep_pre_ ? scratch : nullptr, y, dy, n, out_dim_, out_dim_);
     }
     // dy now holds dZ = d(loss)/d(x W + b).
-    if (!dx && pass.kernel_span_done) {
-      // Each finished block of dW is handed on (regularized) while it is still in cache.
-      const KernelDone done{this, &pass};
-      Epilogue ep;
-      ep.post = &kernel_block_done;
-      ep.post_ctx = &done;
-      ep.whole_rows = true;  // one contiguous span per block
-      sgemm(true, false, in_dim_, out_dim_, n, 1.0f, x, in_dim_, dy, out_dim_, 0.0f, gw_,
-            out_dim_, ep);
-    } else {
-      sgemm(true, false, in_dim_, out_dim_, n, 1.0f, x, in_dim_, dy, out_dim_, 0.0f, gw_,
-            out_dim_);
-      if (spec_.kernel_regularizer.active()) {
-        add_regularizer_grad(spec_.kernel_regularizer, w_, gw_, in_dim_ * out_dim_);
-      }
+    sgemm(true, false, in_dim_, out_dim_, n, 1.0f, x, in_dim_, dy, out_dim_, 0.0f, gw_, out_dim_);
+    if (spec_.kernel_regularizer.active()) {
+      add_regularizer_grad(spec_.kernel_regularizer, w_, gw_, in_dim_ * out_dim_);
     }
     if (b_) {
       column_sums(dy, n, out_dim_, out_dim_, gb_);
@@ -115,8 +103,6 @@ class Dense final : public Layer {
     }
   }
 
-  bool updates_kernel_in_backward() const override { return true; }
-
   double penalty() const override {
     double p = 0.0;
     if (spec_.kernel_regularizer.active()) {
@@ -129,26 +115,6 @@ class Dense final : public Layer {
   }
 
  private:
-  struct KernelDone {
-    const Dense* layer;
-    const Pass* pass;
-  };
-  // GEMM epilogue of dW: rows x cols block at c, row-major with stride ld = out_dim_.
-  static void kernel_block_done(float* c, index_t ld, index_t rows, index_t cols, index_t,
-                                const void* ctx) {
-    const KernelDone& d = *static_cast<const KernelDone*>(ctx);
-    const Dense& l = *d.layer;
-    const index_t offset = c - l.gw_;
-    const bool whole_rows = cols == ld;  // one span for the block
-    for (index_t i = 0; i < (whole_rows ? 1 : rows); ++i) {
-      const index_t at = offset + i * ld, n = whole_rows ? rows * cols : cols;
-      if (l.spec_.kernel_regularizer.active()) {
-        add_regularizer_grad(l.spec_.kernel_regularizer, l.w_ + at, l.gw_ + at, n);
-      }
-      d.pass->kernel_span_done(d.pass->kernel_span_ctx, at, n);
-    }
-  }
-
   LayerSpec spec_;
   Activation act_;
   bool keep_pre_ = false;

@@ -55,10 +55,6 @@ Model::Model(index_t input_dim, std::vector<LayerSpec> specs)
       values.push_back(v);
       grads.push_back(g);
       slots_.push_back({t, v, g});
-      if (t.trainable && fused_param_ < 0 && static_cast<index_t>(i) == lowest_trainable_ &&
-          layers_[i]->updates_kernel_in_backward()) {
-        fused_param_ = static_cast<index_t>(param_refs_.size());
-      }
       if (t.trainable) param_refs_.push_back({v, g, t.size()});
     }
     layers_[i]->bind(values, grads);
@@ -225,35 +221,8 @@ double Model::loss_and_gradients(Workspace& ws, const float* input, index_t n, c
   } else {
     loss = loss_forward_backward(loss_, out, n, output_dim_, t, ws.grad_a);
   }
-  // (before backward, which may already update the weights: see train_step)
-  for (const auto& l : layers_) loss += l->penalty();
   run_backward(ws, input, n, pass);
-  return loss;
-}
-
-void Model::kernel_span_done(const void* ctx, index_t offset, index_t n) {
-  const Model& m = *static_cast<const Model*>(ctx);
-  m.optimizer_->update_span(static_cast<std::size_t>(m.fused_param_), offset, n);
-}
-
-double Model::train_step(Workspace& ws, index_t n, const Targets& t, Pass pass) {
-  // The lowest layer's kernel (784 x 128 of the 109k weights of a 784-128-64-10 network) is
-  // updated block by block inside the GEMM that computes its gradient, on whichever thread
-  // finished the block: the gradient is read while still in cache rather than in a pass of its
-  // own after the backward pass. The same arithmetic per element as step().
-  const bool fuse = fused_param_ >= 0 && optimizer_->can_split_step();
-  if (fuse) {
-    optimizer_->begin_step(param_refs_);
-    pass.kernel_span_done = &Model::kernel_span_done;
-    pass.kernel_span_ctx = this;
-  }
-  const double loss = loss_and_gradients(ws, ws.input, n, t, pass);
-  if (fuse) {
-    optimizer_->finish_step(param_refs_, static_cast<std::size_t>(fused_param_));
-    ++weights_version_;
-  } else {
-    apply_gradients();
-  }
+  for (const auto& l : layers_) loss += l->penalty();
   return loss;
 }
 

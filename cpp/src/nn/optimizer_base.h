@@ -25,12 +25,6 @@ class KerasOptimizer : public Optimizer {
  public:
   explicit KerasOptimizer(OptimizerConfig c) : Optimizer(std::move(c)) {}
   void step(const std::vector<ParamRef>& params) override;
-  bool can_split_step() const override {
-    return config_.clipnorm <= 0.0 && config_.global_clipnorm <= 0.0;
-  }
-  void begin_step(const std::vector<ParamRef>& params) override;
-  void update_span(std::size_t param, index_t begin, index_t n) override;
-  void finish_step(const std::vector<ParamRef>& params, std::size_t fused) override;
   std::vector<std::vector<float>> get_state() const override { return slots_; }
   void set_state(const std::vector<std::vector<float>>& slots, std::int64_t iterations) override;
 
@@ -56,16 +50,11 @@ class KerasOptimizer : public Optimizer {
   void compute_clip_scales(const std::vector<ParamRef>& params);
   double sum_squares(const float* g, index_t n);
   void apply(const ParamRef& p, float* const* slots, float scale);
-  // Elements [begin, begin + n) of parameter p (decay, then the rule).
-  void apply_span(const ParamRef& p, float* const* slots, float scale, index_t begin,
-                  index_t n) const;
-  void slots_of(std::size_t p, float** slots);
 
   std::vector<std::vector<float>> slots_;
   float decay_ = 0.0f;            // weight_decay * learning rate for the current step
   std::vector<float> scales_;     // per-parameter gradient scale from clipnorm/global_clipnorm
   std::vector<double> partials_;  // norm partial sums, reused so a step allocates nothing
-  const std::vector<ParamRef>* split_params_ = nullptr;  // between begin_step and finish_step
 };
 
 }  // namespace detail

@@ -111,70 +111,45 @@ void KerasOptimizer::compute_clip_scales(const std::vector<ParamRef>& params) {
   }
 }
 
-void KerasOptimizer::apply_span(const ParamRef& p, float* const* slots, float scale,
-                                index_t begin, index_t n) const {
+void KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale) {
   const float clip = config_.clipvalue > 0.0 ? static_cast<float>(config_.clipvalue)
                                              : std::numeric_limits<float>::infinity();
-  const float decay = fuses_weight_decay() ? 0.0f : decay_;
-  float* w = p.value + begin;
-  if (decay != 0.0f) {
-#pragma omp simd
-    for (index_t i = 0; i < n; ++i) {
-      w[i] -= w[i] * decay;
-    }
-  }
-  float* s[4] = {nullptr, nullptr, nullptr, nullptr};
-  for (int j = 0; j < slot_count(); ++j) {
-    s[j] = slots[j] + begin;
-  }
-  update(w, GradIn{p.grad + begin, scale, clip}, s, n);
-}
-
-void KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale) {
   const index_t chunks = (p.size + kChunk - 1) / kChunk;
   const int nt = chunks > (light_update() ? 3 : 1) ? threads_available() : 1;
+  const int k = slot_count();
+  const float decay = fuses_weight_decay() ? 0.0f : decay_;
   detail::parallel_for(nt, chunks, [&](index_t c) {
-    const index_t begin = c * kChunk;
-    apply_span(p, slots, scale, begin, std::min(p.size, begin + kChunk) - begin);
+    const index_t begin = c * kChunk, n = std::min(p.size, begin + kChunk) - begin;
+    float* w = p.value + begin;
+    if (decay != 0.0f) {
+#pragma omp simd
+      for (index_t i = 0; i < n; ++i) {
+        w[i] -= w[i] * decay;
+      }
+    }
+    float* s[4] = {nullptr, nullptr, nullptr, nullptr};
+    for (int j = 0; j < k; ++j) {
+      s[j] = slots[j] + begin;
+    }
+    update(w, GradIn{p.grad + begin, scale, clip}, s, n);
   });
 }
 
-void KerasOptimizer::slots_of(std::size_t p, float** slots) {
-  const size_t k = static_cast<size_t>(slot_count());
-  for (size_t j = 0; j < k; ++j) {
-    slots[j] = slots_[p * k + j].data();
-  }
-}
-
-void KerasOptimizer::begin_step(const std::vector<ParamRef>& params) {
+void KerasOptimizer::step(const std::vector<ParamRef>& params) {
   ensure_slots(params);
   const double lr = current_learning_rate();
   compute_clip_scales(params);
   decay_ = static_cast<float>(config_.weight_decay * lr);
   prepare(lr);
-  split_params_ = &params;
-}
-
-void KerasOptimizer::update_span(std::size_t param, index_t begin, index_t n) {
-  float* slots[4] = {nullptr, nullptr, nullptr, nullptr};
-  slots_of(param, slots);
-  apply_span((*split_params_)[param], slots, scales_[param], begin, n);
-}
-
-void KerasOptimizer::finish_step(const std::vector<ParamRef>& params, std::size_t fused) {
+  const size_t k = static_cast<size_t>(slot_count());
   for (size_t p = 0; p < params.size(); ++p) {
-    if (p == fused) continue;
     float* slots[4] = {nullptr, nullptr, nullptr, nullptr};
-    slots_of(p, slots);
+    for (size_t j = 0; j < k; ++j) {
+      slots[j] = slots_[p * k + j].data();
+    }
     apply(params[p], slots, scales_[p]);
   }
-  split_params_ = nullptr;
   ++iterations_;
-}
-
-void KerasOptimizer::step(const std::vector<ParamRef>& params) {
-  begin_step(params);
-  finish_step(params, params.size());
 }
 
 }  // namespace detail

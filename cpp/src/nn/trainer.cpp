@@ -270,7 +270,9 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
       const index_t bad = load_input(x, idx, first, cnt, train_ws_);
       if (bad >= 0) detail::throw_nonfinite("x", idx ? idx[bad] : first + bad);
       t = batch_targets(y, idx, first, cnt, train_ws_);
-      loss = train_step(train_ws_, cnt, t, Pass{true, training_step_++, false});
+      const Pass pass{true, training_step_++, false};
+      loss = loss_and_gradients(train_ws_, train_ws_.input, cnt, t, pass);
+      apply_gradients();
     }
     if (tune && cnt == bs) {
       step_threads.record(std::chrono::duration<double>(clock::now() - step_start).count());
