@@ -221,7 +221,38 @@ void check_extremes_fused_errors() {
 
 }  // namespace
 
+// Softmax cross-entropy from logits computes the exponentials of narrow rows (up to 16 classes) a
+// whole chunk at a time and those of wider rows one row at a time: four more columns of logit
+// -1e30 (probability 0) take a 16-class batch to the row path without changing a bit.
+void check_chunk_and_row_exps_agree() {
+  const index_t n = 70, k = 16, wide = k + 4;  // 70 rows: a full 64-row chunk and a partial one
+  std::vector<float> narrow(n * k), widened(n * wide, -1e30f), g1(n * k), g2(n * wide);
+  std::vector<std::int32_t> labels(n);
+  for (index_t i = 0; i < n; ++i) {
+    labels[i] = static_cast<std::int32_t>((i * 7) % k);
+    for (index_t j = 0; j < k; ++j) {
+      narrow[i * k + j] = widened[i * wide + j] = 6.0f * std::sin(0.37f * (i * k + j));
+    }
+  }
+  LossSpec spec;
+  spec.kind = LossKind::sparse_categorical_crossentropy;
+  spec.from_logits = true;
+  Targets t;
+  t.labels = labels.data();
+  const double a = loss_forward_backward(spec, narrow.data(), n, k, t, g1.data());
+  const double b = loss_forward_backward(spec, widened.data(), n, wide, t, g2.data());
+  CHECK(a == b);
+  CHECK(std::isfinite(a) && a > 0.0);
+  bool same = true;
+  for (index_t i = 0; i < n; ++i) {
+    for (index_t j = 0; j < k; ++j) same = same && g1[i * k + j] == g2[i * wide + j];
+    for (index_t j = k; j < wide; ++j) same = same && g2[i * wide + j] == 0.0f;
+  }
+  CHECK(same);
+}
+
 int main() {
+  check_chunk_and_row_exps_agree();
   check_values();
   check_gradients();
   check_extremes_fused_errors();

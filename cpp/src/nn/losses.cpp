@@ -7,7 +7,9 @@
 #include <stdexcept>
 
 #include "fastmlp/runtime.h"
+#include "nn/fastmath.h"
 #include "nn/parallel.h"
+#include "nn/target_clones.h"
 
 namespace fastmlp {
 namespace {
@@ -43,6 +45,7 @@ struct Row {
   index_t k;
   float* g;
   double gscale;
+  const double* exps = nullptr;  // softmax from logits: exp(p_j - max p), when computed ahead
   double y(index_t j) const { return (dense ? double(dense[j]) : double(j == label)) * a + b; }
 };
 
@@ -102,6 +105,36 @@ double bce_row(const Row& r, bool from_logits) {
   return s / r.k;
 }
 
+// e[j] = exp(p[j] - shift) for j < m: vectorized, the same bits in both builds (no FMA).
+FASTMLP_ELEMENTWISE_CLONES
+void exp_shifted(const float* p, double shift, double* e, index_t m) {
+#pragma omp simd
+  for (index_t j = 0; j < m; ++j) {
+    e[j] = fastmath::exp_double(double(p[j]) - shift);
+  }
+}
+
+// out[i * k + j] = exp(p_ij - max_j p_ij) for `rows` rows of k: the rows' shifted logits first,
+// then all their exponentials in one vectorized loop (one row of ten leaves too few independent
+// vectors to hide the polynomial's latency). The same bits as exp_shifted row by row.
+FASTMLP_ELEMENTWISE_CLONES
+void shifted_exps(const float* p, index_t rows, index_t k, double* out) {
+  for (index_t i = 0; i < rows; ++i) {
+    const float* pi = p + i * k;
+    double mx = -INFINITY;
+    for (index_t j = 0; j < k; ++j) {
+      mx = std::max(mx, double(pi[j]));
+    }
+    for (index_t j = 0; j < k; ++j) {
+      out[i * k + j] = double(pi[j]) - mx;
+    }
+  }
+#pragma omp simd
+  for (index_t q = 0; q < rows * k; ++q) {
+    out[q] = fastmath::exp_double(out[q]);
+  }
+}
+
 // Categorical cross-entropy, summed over classes. From logits: log-sum-exp, gradient
 // softmax * sum(y) - y. From probabilities: Keras renormalizes p by its row sum, then clips.
 double cce_row(const Row& r, bool from_logits) {
@@ -110,8 +143,8 @@ double cce_row(const Row& r, bool from_logits) {
     ysum += r.y(j);
   }
   if (from_logits) {
-    // softmax_j = e_j / z with e_j = exp(p_j - max): each exponential is computed once and kept
-    // on the stack for the gradient (rows wider than kKeep recompute it as exp(p_j - lse)).
+    // softmax_j = e_j / z with e_j = exp(p_j - max), vectorized kKeep at a time and kept on the
+    // stack for the gradient (rows wider than kKeep recompute them as exp(p_j - lse)).
     constexpr index_t kKeep = 64;
     double e[kKeep];
     const bool keep = r.k <= kKeep;
@@ -119,18 +152,25 @@ double cce_row(const Row& r, bool from_logits) {
     for (index_t j = 0; j < r.k; ++j) {
       mx = std::max(mx, double(r.p[j]));
     }
-    for (index_t j = 0; j < r.k; ++j) {
-      const double ej = std::exp(r.p[j] - mx);
-      if (keep) e[j] = ej;
-      z += ej;
+    const double* ex = r.exps ? r.exps : e;
+    for (index_t j0 = 0; j0 < r.k; j0 += kKeep) {
+      const index_t m = std::min(kKeep, r.k - j0);
+      if (!r.exps) exp_shifted(r.p + j0, mx, e, m);
+      for (index_t j = 0; j < m; ++j) {
+        z += ex[j];
+      }
     }
     const double lse = mx + std::log(z);
-    for (index_t j = 0; j < r.k; ++j) {
-      const double yj = r.y(j);
-      s += yj * (lse - r.p[j]);
-      if (r.g) {
-        const double softmax = keep ? e[j] / z : std::exp(r.p[j] - lse);
-        r.g[j] = static_cast<float>((softmax * ysum - yj) * r.gscale);
+    for (index_t j0 = 0; j0 < r.k; j0 += kKeep) {
+      const index_t m = std::min(kKeep, r.k - j0);
+      if (r.g && !keep) exp_shifted(r.p + j0, lse, e, m);
+      for (index_t j = 0; j < m; ++j) {
+        const double yj = r.y(j0 + j);
+        s += yj * (lse - r.p[j0 + j]);
+        if (r.g) {
+          const double softmax = keep ? ex[j] / z : e[j];
+          r.g[j0 + j] = static_cast<float>((softmax * ysum - yj) * r.gscale);
+        }
       }
     }
     return s;
@@ -140,8 +180,9 @@ double cce_row(const Row& r, bool from_logits) {
     total += r.p[j];
   }
   for (index_t j = 0; j < r.k; ++j) {
-    const double q = r.p[j] / total, qc = std::clamp(q, kClipLo, kClipHi);
-    s -= r.y(j) * std::log(qc);
+    const double q = r.p[j] / total, qc = std::clamp(q, kClipLo, kClipHi), yj = r.y(j);
+    // a zero target adds 0 * log(qc) = -0: only its NaN (from a NaN or infinite p) can show
+    if (yj != 0.0 || qc != qc) s -= yj * std::log(qc);
     if (q >= kClipLo && q <= kClipHi) {
       qdq += -r.y(j);  // sum_i dL/dq_i * q_i
     }
@@ -306,11 +347,20 @@ double loss_forward_backward(const LossSpec& spec, const float* y_pred, index_t 
   if (n == 0) {
     return 0.0;
   }
+  // Softmax cross-entropy from logits over few classes: each chunk's exponentials in one pass.
+  constexpr index_t kChunkExpCols = 16;
+  const bool chunk_exps = spec.from_logits && k <= kChunkExpCols &&
+                          (spec.kind == LossKind::categorical_crossentropy ||
+                           spec.kind == LossKind::sparse_categorical_crossentropy);
   const double total = chunked_rows(n, k, [&](index_t b, index_t e) {
+    double exps[kLossChunk * kChunkExpCols];
+    if (chunk_exps) shifted_exps(y_pred + b * k, e - b, k, exps);
     double s = 0.0;
     for (index_t i = b; i < e; ++i) {
       const double w = targets.sample_weight ? targets.sample_weight[i] : 1.0;
-      s += w * row_loss(spec, make_row(spec, y_pred, n, k, targets, i, grad));
+      Row row = make_row(spec, y_pred, n, k, targets, i, grad);
+      if (chunk_exps) row.exps = exps + (i - b) * k;
+      s += w * row_loss(spec, row);
     }
     return s;
   });
