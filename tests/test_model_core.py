@@ -269,3 +269,30 @@ def test_dense_targets_checked():
     assert set(logs) == {"loss", "mean_absolute_error"}
     with pytest.raises(ValueError, match="needs integer labels"):
         m.compile({"name": "mean_squared_error"}, sgd(), ["sparse_categorical_accuracy"])
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_first_nonfinite_row_is_named_when_rows_are_gathered_in_groups(threads, nthreads):
+    # The batch is converted a few rows at a time, a column block of each in turn, and split over
+    # threads: NaN rows 6 and 5 share a group, 130 and 250 lie further on (250 on the second
+    # thread's half); every path must still name row 5, and a shuffled batch one of the NaN rows.
+    threads(nthreads)
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 300).astype(np.int32)
+    bad = [6, 5, 130, 250]
+    x[bad, 777] = np.nan  # in the last column block
+    m = seed_net()
+    calls = {
+        "fit": lambda: m.train_epoch(x, y, batch_size=300, shuffle=False, seed=1),
+        "evaluate": lambda: m.evaluate(x, y, batch_size=300),
+        "predict float64": lambda: m.predict(x.astype(np.float64)),
+    }
+    for call in calls.values():
+        with pytest.raises(ValueError, match=r"x contains NaN or Inf \(row 5\)"):
+            call()
+    with pytest.raises(ValueError, match=r"x contains NaN or Inf \(row (\d+)\)") as err:
+        m.train_epoch(x, y, batch_size=300, seed=1)
+    assert int(str(err.value).split("row ")[1].rstrip(")")) in bad
+    x[bad] = 0.5  # and once the rows are finite, the same batch trains
+    assert np.isfinite(m.train_epoch(x, y, batch_size=300, seed=1)["loss"])

@@ -1,5 +1,6 @@
 #include "nn/input.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -25,35 +26,6 @@ bool any_nonfinite(const float* v, index_t n) {
   return bad != 0;
 }
 
-// dst = f(src) over one row; returns true if any value is NaN or Inf (checked only when `check`,
-// in the same pass, branch-free so the loop vectorizes).
-template <class T, class F>
-bool convert_with(const T* src, index_t cols, bool check, float* dst, F f) {
-  if (!check) {
-#pragma omp simd
-    for (index_t j = 0; j < cols; ++j) dst[j] = f(src[j]);
-    return false;
-  }
-  int bad = 0;
-#pragma omp simd reduction(| : bad)
-  for (index_t j = 0; j < cols; ++j) {
-    const float v = f(src[j]);
-    dst[j] = v;
-    bad |= !(std::fabs(v) <= std::numeric_limits<float>::max());
-  }
-  return bad != 0;
-}
-
-template <class T>
-bool convert_row(const T* src, index_t cols, bool rescale, float s, float o, bool check,
-                 float* dst) {
-  if (rescale) {
-    return convert_with(src, cols, check, dst,
-                        [s, o](T v) { return static_cast<float>(v) * s + o; });
-  }
-  return convert_with(src, cols, check, dst, [](T v) { return static_cast<float>(v); });
-}
-
 // Whether converted values can be NaN or Inf at all: not for uint8 input when the images of 0 and
 // 255 are finite (v * s + o is monotonic in v, so every other value lies between them).
 template <class T>
@@ -65,17 +37,48 @@ bool needs_check(bool rescale, float s, float o) {
            std::fabs(hi) <= std::numeric_limits<float>::max());
 }
 
-// Asks for the cache lines of a row that will be converted soon: gathered rows are scattered over
-// the whole input, and their loads would otherwise wait on memory one row at a time.
-inline void prefetch_row(const void* row, index_t bytes) {
-  const char* p = static_cast<const char*>(row);
-  for (index_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
+// Rows are converted kGroup at a time, one kBlock-column block of each row in turn, so that the
+// loads of four scattered rows are in flight together: a shuffled batch's rows lie anywhere in
+// the input, and converted one after another (with the next two rows prefetched) they gave the
+// memory system one stream at a time to follow. Gathering 128 rows of 784 floats out of 188 MB,
+// alternating with that way in one process: 49-80 us against 62-90 on one thread, 26-37 against
+// 32-41 on two (eight rows at a time did no better on one thread and worse on two). Returns a bit
+// mask of the group's rows that hold NaN or Inf after conversion (their later blocks are still
+// written).
+constexpr index_t kGroup = 4, kBlock = 16;
+
+template <class T, class F>
+unsigned convert_group(const T* const* src, index_t m, index_t cols, float* dst, F f) {
+  unsigned bad = 0;
+  for (index_t c = 0; c < cols; c += kBlock) {
+    const index_t w = std::min(kBlock, cols - c);
+    for (index_t r = 0; r < m; ++r) {
+      const T* s = src[r] + c;
+      float* d = dst + r * cols + c;
+      int b = 0;
+      if (w == kBlock) {  // a fixed trip count: one straight run of vector instructions
+#pragma omp simd reduction(| : b)
+        for (index_t j = 0; j < kBlock; ++j) {
+          const float v = f(s[j]);
+          d[j] = v;
+          b |= !(std::fabs(v) <= std::numeric_limits<float>::max());
+        }
+      } else {
+        for (index_t j = 0; j < w; ++j) {
+          const float v = f(s[j]);
+          d[j] = v;
+          b |= !(std::fabs(v) <= std::numeric_limits<float>::max());
+        }
+      }
+      bad |= static_cast<unsigned>(b != 0) << r;
+    }
+  }
+  return bad;
 }
 
 template <class T>
 index_t convert_typed(const InputView& x, const index_t* idx, index_t first, index_t n,
                       bool rescale, float s, float o, float* out) {
-  constexpr index_t kAhead = 2;  // rows prefetched ahead of the one being converted
   const T* base = static_cast<const T*>(x.data);
   const index_t cols = x.cols;
   const bool check = needs_check<T>(rescale, s, o);
@@ -83,14 +86,23 @@ index_t convert_typed(const InputView& x, const index_t* idx, index_t first, ind
   parallel_chunks(
       n, cols,
       [&](index_t b, index_t e) {
-        for (index_t i = b; i < e; ++i) {
-          if (idx && i + kAhead < e) prefetch_row(base + idx[i + kAhead] * x.ld, cols * sizeof(T));
-          const index_t row = idx ? idx[i] : first + i;
-          if (convert_row(base + row * x.ld, cols, rescale, s, o, check, out + i * cols)) {
+        for (index_t g = b; g < e; g += kGroup) {
+          const index_t m = std::min(kGroup, e - g);
+          const T* src[kGroup];
+          for (index_t r = 0; r < m; ++r) {
+            src[r] = base + (idx ? idx[g + r] : first + g + r) * x.ld;
+          }
+          float* dst = out + g * cols;
+          const unsigned bad =
+              rescale ? convert_group(src, m, cols, dst,
+                                      [s, o](T v) { return static_cast<float>(v) * s + o; })
+                      : convert_group(src, m, cols, dst, [](T v) { return static_cast<float>(v); });
+          if (check && bad != 0) {
+            const index_t i = g + __builtin_ctz(bad);
             index_t cur = first_bad.load();
             while ((cur < 0 || i < cur) && !first_bad.compare_exchange_weak(cur, i)) {
             }
-            break;
+            return;
           }
         }
       },
