@@ -219,8 +219,6 @@ void check_extremes_fused_errors() {
   CHECK(parse_loss("mse") == LossKind::mean_squared_error);
 }
 
-}  // namespace
-
 // Softmax cross-entropy from logits computes the exponentials of narrow rows (up to 16 classes) a
 // whole chunk at a time and those of wider rows one row at a time: four more columns of logit
 // -1e30 (probability 0) take a 16-class batch to the row path without changing a bit.
@@ -250,6 +248,8 @@ void check_chunk_and_row_exps_agree() {
   }
   CHECK(same);
 }
+
+}  // namespace
 
 int main() {
   check_chunk_and_row_exps_agree();
