@@ -46,6 +46,7 @@ struct Row {
   float* g;
   double gscale;
   const double* exps = nullptr;  // softmax from logits: exp(p_j - max p), when computed ahead
+  double exps_max = 0.0;         // ... and that max p
   double y(index_t j) const { return (dense ? double(dense[j]) : double(j == label)) * a + b; }
 };
 
@@ -114,17 +115,19 @@ void exp_shifted(const float* p, double shift, double* e, index_t m) {
   }
 }
 
-// out[i * k + j] = exp(p_ij - max_j p_ij) for `rows` rows of k: the rows' shifted logits first,
-// then all their exponentials in one vectorized loop (one row of ten leaves too few independent
-// vectors to hide the polynomial's latency). The same bits as exp_shifted row by row.
+// out[i * k + j] = exp(p_ij - max_j p_ij), with the max in maxes[i], for `rows` rows of k: the
+// rows' shifted logits first, then all their exponentials in one vectorized loop (one row of ten
+// leaves too few independent vectors to hide the polynomial's latency). The same bits as
+// exp_shifted row by row.
 FASTMLP_ELEMENTWISE_CLONES
-void shifted_exps(const float* p, index_t rows, index_t k, double* out) {
+void shifted_exps(const float* p, index_t rows, index_t k, double* out, double* maxes) {
   for (index_t i = 0; i < rows; ++i) {
     const float* pi = p + i * k;
     double mx = -INFINITY;
     for (index_t j = 0; j < k; ++j) {
       mx = std::max(mx, double(pi[j]));
     }
+    maxes[i] = mx;
     for (index_t j = 0; j < k; ++j) {
       out[i * k + j] = double(pi[j]) - mx;
     }
@@ -148,9 +151,12 @@ double cce_row(const Row& r, bool from_logits) {
     constexpr index_t kKeep = 64;
     double e[kKeep];
     const bool keep = r.k <= kKeep;
-    double mx = -INFINITY, z = 0;
-    for (index_t j = 0; j < r.k; ++j) {
-      mx = std::max(mx, double(r.p[j]));
+    double mx = r.exps_max, z = 0;
+    if (!r.exps) {
+      mx = -INFINITY;
+      for (index_t j = 0; j < r.k; ++j) {
+        mx = std::max(mx, double(r.p[j]));
+      }
     }
     const double* ex = r.exps ? r.exps : e;
     for (index_t j0 = 0; j0 < r.k; j0 += kKeep) {
@@ -163,13 +169,21 @@ double cce_row(const Row& r, bool from_logits) {
     const double lse = mx + std::log(z);
     for (index_t j0 = 0; j0 < r.k; j0 += kKeep) {
       const index_t m = std::min(kKeep, r.k - j0);
-      if (r.g && !keep) exp_shifted(r.p + j0, lse, e, m);
       for (index_t j = 0; j < m; ++j) {
-        const double yj = r.y(j0 + j);
-        s += yj * (lse - r.p[j0 + j]);
-        if (r.g) {
-          const double softmax = keep ? ex[j] / z : e[j];
-          r.g[j0 + j] = static_cast<float>((softmax * ysum - yj) * r.gscale);
+        s += r.y(j0 + j) * (lse - r.p[j0 + j]);
+      }
+      if (!r.g) continue;
+      // the gradient apart from the loss's running sum, so that its divisions vectorize
+      if (keep) {
+#pragma omp simd
+        for (index_t j = 0; j < m; ++j) {
+          r.g[j0 + j] = static_cast<float>((ex[j] / z * ysum - r.y(j0 + j)) * r.gscale);
+        }
+      } else {
+        exp_shifted(r.p + j0, lse, e, m);  // softmax_j itself
+#pragma omp simd
+        for (index_t j = 0; j < m; ++j) {
+          r.g[j0 + j] = static_cast<float>((e[j] * ysum - r.y(j0 + j)) * r.gscale);
         }
       }
     }
@@ -353,13 +367,16 @@ double loss_forward_backward(const LossSpec& spec, const float* y_pred, index_t 
                           (spec.kind == LossKind::categorical_crossentropy ||
                            spec.kind == LossKind::sparse_categorical_crossentropy);
   const double total = chunked_rows(n, k, [&](index_t b, index_t e) {
-    double exps[kLossChunk * kChunkExpCols];
-    if (chunk_exps) shifted_exps(y_pred + b * k, e - b, k, exps);
+    double exps[kLossChunk * kChunkExpCols], maxes[kLossChunk];
+    if (chunk_exps) shifted_exps(y_pred + b * k, e - b, k, exps, maxes);
     double s = 0.0;
     for (index_t i = b; i < e; ++i) {
       const double w = targets.sample_weight ? targets.sample_weight[i] : 1.0;
       Row row = make_row(spec, y_pred, n, k, targets, i, grad);
-      if (chunk_exps) row.exps = exps + (i - b) * k;
+      if (chunk_exps) {
+        row.exps = exps + (i - b) * k;
+        row.exps_max = maxes[i - b];
+      }
       s += w * row_loss(spec, row);
     }
     return s;
