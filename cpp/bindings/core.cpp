@@ -14,6 +14,8 @@
 #include "matmul_fast.h"
 #include "model_class.h"
 #include "gemm/kernels.h"
+#include "common/fp_mode.h"
+#include "common/thread_team.h"
 
 namespace py = pybind11;
 using fastmlp::index_t;
@@ -186,6 +188,7 @@ py::dict cpu_info() {
   d["l2_cache"] = caches.l2;
   d["l3_cache"] = caches.l3;
   d["num_threads"] = fastmlp::get_num_threads();
+  d["flush_denormals"] = fastmlp::flush_denormals();
   return d;
 }
 
@@ -196,6 +199,10 @@ void bind_runtime_and_ops(py::module_& m) {
   m.def("_set_thread_adaptation", &fastmlp::set_thread_adaptation, py::arg("on"));
   m.def("_thread_adaptation", &fastmlp::thread_adaptation);
   m.def("cpu_info", &cpu_info);
+  m.def("set_flush_denormals", &fastmlp::set_flush_denormals, py::arg("on"));
+  m.def("flush_denormals", &fastmlp::flush_denormals);
+  m.def("_fp_mode", &fastmlp::detail::read_fp_mode);
+  m.def("_team_worker_fp_modes", &fastmlp::detail::team_worker_fp_modes, py::arg("reset") = false);
   bind_matmul(m);
 }
 

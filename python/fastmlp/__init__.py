@@ -9,7 +9,7 @@
 from fastmlp import _core
 from fastmlp import ops
 from fastmlp._core import cpu_info, get_num_threads, set_num_threads
-from fastmlp import (activations, callbacks, initializers, layers, losses, metrics, models,
+from fastmlp import (activations, callbacks, config, initializers, layers, losses, metrics, models,
                      optimizers, regularizers, saving, utils)
 from fastmlp import datasets
 from fastmlp.layers import Input
@@ -17,6 +17,6 @@ from fastmlp.models import Sequential, load_model
 
 __version__ = _core.__version__
 
-__all__ = ["Input", "Sequential", "__version__", "activations", "callbacks", "cpu_info", "datasets",
+__all__ = ["Input", "Sequential", "__version__", "activations", "callbacks", "config", "cpu_info", "datasets",
            "get_num_threads", "initializers", "layers", "load_model", "losses", "metrics",
            "models", "ops", "optimizers", "regularizers", "saving", "set_num_threads", "utils"]

@@ -1,6 +1,8 @@
 // The spin-then-sleep worker team (see thread_team.h for why it replaces OpenMP regions).
 #include "common/thread_team.h"
 
+#include "common/fp_mode.h"
+
 #include <pthread.h>
 
 #include <algorithm>
@@ -62,6 +64,7 @@ bool spin_until(Pred pred) {
 // the caller. Whoever moves it to the region's counter first runs that share.
 struct alignas(64) Share {
   std::atomic<std::uint64_t> taken{0};
+  std::atomic<unsigned> fp_mode{0};  // for tests: 1 << 31 | the mode of its worker's last share
   bool take(std::uint64_t region) {
     std::uint64_t t = taken.load(std::memory_order_acquire);
     while (t < region) {
@@ -87,6 +90,7 @@ class Team {
     threads = std::min(threads, static_cast<int>(shares_.size()) + 1);
     body_ = body;
     ctx_ = ctx;
+    fp_mode_ = read_fp_mode();  // the workers compute in the caller's floating-point mode
     done_.store(0, std::memory_order_relaxed);
     const std::uint64_t region = (job_.load(std::memory_order_relaxed) >> 16) + 1;
     job_.store(region << 16 | static_cast<unsigned>(threads), std::memory_order_seq_cst);
@@ -110,6 +114,15 @@ class Team {
   }
 
   int spinning() const { return spinning_.load(std::memory_order_relaxed); }
+
+  std::vector<unsigned> worker_fp_modes(bool reset) {
+    std::lock_guard<std::mutex> busy(call_mutex_);
+    std::vector<unsigned> modes;
+    for (const auto& s : shares_) {
+      modes.push_back(reset ? s->fp_mode.exchange(0) : s->fp_mode.load(std::memory_order_relaxed));
+    }
+    return modes;
+  }
 
   static int run_alone(TeamBody body, void* ctx) {
     const bool outer = t_in_region;
@@ -146,6 +159,8 @@ class Team {
       seen = wait_for_job(seen);
       const int threads = static_cast<int>(seen & 0xffff);
       if (id >= threads || !share.take(seen >> 16)) continue;
+      if ((read_fp_mode() ^ fp_mode_) & ~0x3Fu) write_fp_mode(fp_mode_);  // control bits differ
+      share.fp_mode.store(read_fp_mode() | 1u << 31, std::memory_order_relaxed);
       body_(ctx_, id, threads);
       done_.fetch_add(1, std::memory_order_seq_cst);
       if (caller_sleeping_.load(std::memory_order_seq_cst)) {
@@ -191,6 +206,7 @@ class Team {
   std::atomic<int> spinning_{0};
   TeamBody body_ = nullptr;
   void* ctx_ = nullptr;
+  unsigned fp_mode_ = 0;
   std::vector<std::unique_ptr<Share>> shares_;  // one per worker, grown under call_mutex_
 };
 
@@ -218,6 +234,8 @@ int run_team_raw(int threads, TeamBody body, void* ctx) {
 }
 
 bool in_team_region() { return t_in_region; }
+
+std::vector<unsigned> team_worker_fp_modes(bool reset) { return team().worker_fp_modes(reset); }
 
 int spinning_team_workers() {
   Team* t = g_team.load(std::memory_order_acquire);

@@ -11,6 +11,7 @@
 // idle process uses no CPU. Whether the second core is worth using at all is decided elsewhere
 // (threads_available(), the GEMM's join watch, the trainer's per-step timing).
 #pragma once
+#include <vector>
 
 namespace fastmlp {
 namespace detail {
@@ -31,6 +32,10 @@ bool in_team_region();
 // Workers spinning right now, waiting for the next region: runnable threads of our own that
 // the load sampler (threads_available) must not count as other processes' work.
 int spinning_team_workers();
+
+// Test hook: for each worker, 1 << 31 | the floating-point mode (MXCSR) it ran its latest share
+// in, or 0 if it ran none since the last call with reset = true (which returns, then clears).
+std::vector<unsigned> team_worker_fp_modes(bool reset = false);
 
 // run_team_raw for any callable f(int id, int threads).
 template <class F>

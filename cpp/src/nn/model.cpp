@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "common/fp_mode.h"
 #include "nn/input.h"
 
 namespace fastmlp {
@@ -228,6 +229,7 @@ double Model::loss_and_gradients(Workspace& ws, const float* input, index_t n, c
 
 void Model::apply_gradients() {
   check_compiled("apply_gradients");
+  const detail::FlushDenormalsScope fp_mode;
   optimizer_->step(param_refs_);
   ++weights_version_;
 }
@@ -240,6 +242,7 @@ double Model::compute_gradients(const InputView& x, const TargetView& y) {
     throw std::invalid_argument("compute_gradients: x has " + std::to_string(x.rows) +
                                 " rows but y has " + std::to_string(y.rows));
   }
+  const detail::FlushDenormalsScope fp_mode;
   layout(train_ws_, x.rows, true);
   const index_t bad = load_input(x, nullptr, 0, x.rows, train_ws_);
   if (bad >= 0) detail::throw_nonfinite("x", bad);

@@ -1,6 +1,7 @@
 // Inference: small inputs run directly on the calling thread in a preallocated workspace (no
 // allocation, no thread start); large ones in row blocks, one thread per block sequence, each
 // with its own workspace so every block keeps all layers' activations in that core's cache.
+#include "common/fp_mode.h"
 #include "common/thread_team.h"
 
 #include <algorithm>
@@ -35,6 +36,7 @@ index_t Model::predict_block(Workspace& ws, const InputView& x, index_t first, i
 
 void Model::predict(const InputView& x, float* out) {
   detail::check_input(x, input_dim_, "x");
+  const detail::FlushDenormalsScope fp_mode;
   const index_t n = x.rows;
   if (n == 0) return;
   prepare_inference();
@@ -91,6 +93,7 @@ void Model::forward(const InputView& x, bool training, float* out) {
   }
   detail::check_input(x, input_dim_, "x");
   if (x.rows == 0) return;
+  const detail::FlushDenormalsScope fp_mode;
   layout(train_ws_, x.rows, true);
   const index_t bad = load_input(x, nullptr, 0, x.rows, train_ws_);
   if (bad >= 0) detail::throw_nonfinite("x", bad);

@@ -8,6 +8,7 @@
 
 #include "fastmlp/model.h"
 #include "fastmlp/runtime.h"
+#include "common/fp_mode.h"
 #include "nn/input.h"
 
 namespace fastmlp {
@@ -246,6 +247,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
   BusyGuard busy(*this, "train_epoch");
   check_data(x, y, input_dim_, o.batch_size);
   check_targets(y);
+  const detail::FlushDenormalsScope fp_mode;
   const index_t n = x.rows, bs = std::min(o.batch_size, n);
   layout(train_ws_, bs, true);
   std::vector<index_t> order;
@@ -287,12 +289,13 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
                     sizeof(float) * output_dim_);
       }
     }
-    if (o.batch_callback && (b + 1) % every == 0 &&
-        o.batch_callback(b, make_logs(loss_sum, metric_sums.data(), seen))) {
-      break;
+    if (o.batch_callback && (b + 1) % every == 0) {
+      const detail::CallerFpModeScope user_code(fp_mode);
+      if (o.batch_callback(b, make_logs(loss_sum, metric_sums.data(), seen))) break;
     }
     if (o.interrupt_check && clock::now() - last_check > std::chrono::milliseconds(15)) {
       last_check = clock::now();
+      const detail::CallerFpModeScope user_code(fp_mode);
       if (o.interrupt_check()) break;
     }
   }
@@ -306,6 +309,7 @@ Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size
   BusyGuard busy(*this, "evaluate");
   check_data(x, y, input_dim_, batch_size);
   check_targets(y);
+  const detail::FlushDenormalsScope fp_mode;
   const index_t n = x.rows, bs = std::min(batch_size, n);
   layout(train_ws_, bs, true);
   prepare_inference();
