@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "arrays.h"
 #include "specs.h"  // leaf config dicts; also brings the activations/losses/... headers
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
@@ -64,13 +65,15 @@ struct GemmArgs {
   index_t ldc;
 };
 
-// a, b: 2-D float32 (any strides with a unit stride in one axis; others must be made contiguous
-// by the caller). out: 2-D float32, unit column stride.
+// a, b: 2-D native, aligned float32 (any strides with a unit stride in one axis; others must be
+// made contiguous by the caller). out: the same, with a unit column stride.
 GemmArgs gemm_args(const py::array& a, const py::array& b, py::array& out, bool trans_a,
                    bool trans_b) {
   for (const py::array* x : {&a, &b, static_cast<const py::array*>(&out)}) {
-    if (x->ndim() != 2 || !py::isinstance<py::array_t<float>>(*x)) {
-      throw std::invalid_argument("matmul_into expects 2-D float32 arrays");
+    if (x->ndim() != 2 || !py::isinstance<py::array_t<float>>(*x) ||
+        !fastmlp_bindings::aligned(*x)) {
+      throw std::invalid_argument("matmul_into expects 2-D aligned float32 arrays in native "
+                                  "byte order");
     }
   }
   MatrixView va{}, vb{};
@@ -114,9 +117,9 @@ void gemm_test_into(const py::array& a, const py::array& b, py::array& out, bool
                     const std::string& isa, int threads, bool prepack) {
   const GemmArgs g = gemm_args(a, b, out, trans_a, trans_b);
   fastmlp::Epilogue ep;
-  py::array_t<float, py::array::c_style | py::array::forcecast> bias_arr;
+  fastmlp_bindings::ArrayIn<float> bias_arr;
   if (!bias.is_none()) {
-    bias_arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(bias);
+    bias_arr = fastmlp_bindings::ArrayIn<float>::ensure(bias);
     if (!bias_arr || bias_arr.ndim() != 1 || bias_arr.shape(0) != g.n) {
       throw std::invalid_argument("_gemm_test_into: bias must be 1-D of length " +
                                   std::to_string(g.n));
@@ -208,7 +211,7 @@ void bind_runtime_and_ops(py::module_& m) {
 
 // ---- leaf functions: activations, losses, initializers, optimizers (nnleaf) -------------------
 
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using FloatArray = fastmlp_bindings::ArrayIn<float>;
 
 FloatArray as_floats(const py::handle& x, const char* what) {
   FloatArray a = FloatArray::ensure(x);
@@ -261,7 +264,7 @@ FloatArray activation_backward_py(const std::string& name, const py::handle& x,
 
 // Integer class labels as int32; float labels must hold integers (Keras casts them).
 py::array_t<std::int32_t> labels_of(const py::handle& y, index_t n) {
-  const auto wide = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
+  const auto wide = fastmlp_bindings::ArrayIn<double>::ensure(y);
   if (!wide || static_cast<index_t>(wide.size()) != n) {
     throw std::invalid_argument("loss: sparse labels must be an array of " + std::to_string(n) +
                                 " integers (one per sample)");
@@ -363,12 +366,12 @@ void optimizer_step(PyOptimizer& o, const py::list& params, const py::list& grad
     const py::handle h = params[i];
     if (!py::isinstance<py::array_t<float>>(h)) {
       throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) +
-                                  " must be a float32 ndarray");
+                                  " must be a float32 ndarray in native byte order");
     }
     py::array a = py::reinterpret_borrow<py::array>(h);
-    if (!(a.flags() & py::array::c_style) || !a.writeable()) {
+    if (!(a.flags() & py::array::c_style) || !a.writeable() || !fastmlp_bindings::aligned(a)) {
       throw std::invalid_argument("Optimizer.step: parameter " + std::to_string(i) +
-                                  " must be C-contiguous and writeable");
+                                  " must be C-contiguous, aligned and writeable");
     }
     keep.push_back(as_floats(grads[i], "Optimizer.step: gradient"));
     if (keep.back().size() != a.size()) {

@@ -1,12 +1,13 @@
 // ops.matmul's fast path, in C++ because its Python checks cost ~3 us per call: more than a
-// 64x128x10 product. It takes only the plain case (C-contiguous 2-D float32 operands, a numeric
-// alpha/beta, `out` absent or a C-contiguous float32 array of the result's shape that overlaps
-// neither operand) and returns None for anything else, so that the Python path, which converts
-// other layouts and raises the errors, decides every other case exactly as before.
+// 64x128x10 product. It takes only the plain case (C-contiguous, aligned, native-order 2-D
+// float32 operands, a numeric alpha/beta, `out` absent or such an array of the result's shape
+// that overlaps neither operand) and returns None for anything else, so that the Python path,
+// which converts other layouts and raises the errors, decides every other case exactly as before.
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "arrays.h"
 #include "fastmlp/gemm.h"
 
 namespace fastmlp_bindings {
@@ -16,8 +17,9 @@ namespace py = pybind11;
 inline bool plain_f32_matrix(const py::handle& h) {
   if (!py::isinstance<py::array>(h)) return false;
   const auto a = py::reinterpret_borrow<py::array>(h);
+  // the type number alone does not tell native float32 from '>f4'
   return a.ndim() == 2 && a.dtype().num() == py::detail::npy_api::NPY_FLOAT_ &&
-         (a.flags() & py::array::c_style);
+         readable_in_place(a) && (a.flags() & py::array::c_style);
 }
 
 // A real number that is not a bool (the Python path raises TypeError for those).

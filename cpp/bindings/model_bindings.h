@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "arrays.h"
 #include "fastmlp/model.h"
 #include "layer_specs.h"
 
@@ -37,7 +38,7 @@ inline py::array as_array(const py::handle& obj, const char* name) {
 
 // x as the model reads it; `keep` holds a contiguous copy when the layout needs one.
 inline fastmlp::InputView input_view(const py::handle& obj, const char* name, py::array& keep) {
-  py::array a = as_array(obj, name);
+  py::array a = readable(as_array(obj, name));
   if (a.ndim() != 2) {
     throw std::invalid_argument(std::string(name) + " must be 2-D (samples, features), got shape " +
                                 shape_of(a));
@@ -92,7 +93,7 @@ inline TargetArrays target_view(const fastmlp::Model& m, const py::handle& y,
         throw std::invalid_argument("y: labels must lie in [0, " + std::to_string(k) + ")");
       }
     }
-    t.labels = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(ya);
+    t.labels = ArrayIn<std::int32_t>::ensure(ya);
     t.view.labels = static_cast<const std::int32_t*>(t.labels.data());
   } else {
     if (ya.ndim() == 1 && k == 1) ya = ya.attr("reshape")(-1, 1);
@@ -100,7 +101,7 @@ inline TargetArrays target_view(const fastmlp::Model& m, const py::handle& y,
       throw std::invalid_argument("y must have shape (" + std::to_string(rows) + ", " +
                                   std::to_string(k) + "), got " + shape_of(ya));
     }
-    t.dense = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(ya);
+    t.dense = ArrayIn<float>::ensure(ya);
     t.view.dense = static_cast<const float*>(t.dense.data());
   }
   if (!sample_weight.is_none()) {
@@ -109,7 +110,7 @@ inline TargetArrays target_view(const fastmlp::Model& m, const py::handle& y,
       throw std::invalid_argument("sample_weight must have shape (" + std::to_string(rows) +
                                   ",), got " + shape_of(w));
     }
-    t.weights = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(w);
+    t.weights = ArrayIn<float>::ensure(w);
     t.view.sample_weight = static_cast<const float*>(t.weights.data());
   }
   t.view.rows = rows;
@@ -120,13 +121,13 @@ inline float* output_buffer(const fastmlp::Model& m, const py::handle& obj, inde
                             const char* name) {
   if (obj.is_none()) return nullptr;
   py::array a = as_array(obj, name);
-  const bool ok = py::isinstance<py::array_t<float>>(a) && a.ndim() == 2 && a.shape(0) == rows &&
-                  a.shape(1) == m.output_dim() && a.writeable() &&
+  const bool ok = py::isinstance<py::array_t<float>>(a) && aligned(a) && a.ndim() == 2 &&
+                  a.shape(0) == rows && a.shape(1) == m.output_dim() && a.writeable() &&
                   (a.flags() & py::array::c_style);
   if (!ok) {
-    throw std::invalid_argument(std::string(name) + " must be a writeable C-contiguous float32 " +
-                                "array of shape (" + std::to_string(rows) + ", " +
-                                std::to_string(m.output_dim()) + ")");
+    throw std::invalid_argument(std::string(name) + " must be a writeable, aligned, " +
+                                "C-contiguous float32 array of shape (" +
+                                std::to_string(rows) + ", " + std::to_string(m.output_dim()) + ")");
   }
   return static_cast<float*>(a.mutable_data());
 }
@@ -230,7 +231,7 @@ inline py::object predict_small(fastmlp::Model& m, const py::handle& x, const py
   if (!py::isinstance<py::array>(x)) return py::none();
   const auto a = py::reinterpret_borrow<py::array>(x);
   if (a.ndim() != 2 || a.shape(0) > kSmallRows || a.shape(1) != m.input_dim() ||
-      a.dtype().num() != py::detail::npy_api::NPY_FLOAT_ ||
+      a.dtype().num() != py::detail::npy_api::NPY_FLOAT_ || !readable_in_place(a) ||
       !(a.flags() & py::array::c_style)) {
     return py::none();
   }
@@ -269,7 +270,7 @@ inline std::vector<std::vector<float>> arrays_to_vectors(const py::handle& list,
   }
   std::vector<std::vector<float>> out;
   for (std::size_t i = 0; i < decls.size(); ++i) {
-    auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(seq[i]);
+    auto a = ArrayIn<float>::ensure(seq[i]);
     if (!a) throw py::type_error(std::string(what) + ": item " + std::to_string(i) + " is not an array");
     bool same = a.ndim() == static_cast<py::ssize_t>(decls[i].shape.size());
     for (py::ssize_t d = 0; same && d < a.ndim(); ++d) same = a.shape(d) == decls[i].shape[d];

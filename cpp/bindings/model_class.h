@@ -100,7 +100,7 @@ inline void bind_model_class(py::module_& mod) {
       .def("set_optimizer_state", [](Model& m, std::int64_t iterations, const py::list& slots) {
              std::vector<std::vector<float>> v;
              for (const auto& s : slots) {
-               auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(s);
+               auto a = ArrayIn<float>::ensure(s);
                if (!a) throw py::type_error("set_optimizer_state: slots must be arrays");
                v.emplace_back(a.data(), a.data() + a.size());
              }

@@ -25,23 +25,34 @@ def _usable_in_place(arr: np.ndarray) -> bool:
 
 
 def _as_float32_matrix(x, name: str) -> np.ndarray:
-    # Fast path first: these checks run on every call, including tiny products.
-    if type(x) is np.ndarray and x.dtype == _F32 and x.ndim == 2 and _usable_in_place(x):
+    # Fast path first: these checks run on every call, including tiny products. `x.dtype == _F32`
+    # is False for byte-swapped float32 ('>f4'); `aligned` is False for views at odd offsets.
+    if type(x) is np.ndarray and x.dtype == _F32 and x.ndim == 2 and x.flags.aligned and \
+            _usable_in_place(x):
         return x
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"matmul: `{name}` must be a real numeric array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"matmul: `{name}` must be 2-D, got shape {arr.shape}")
-    # Other dtypes and layouts (negative or non-unit strides in both axes) are converted once to a
-    # C-contiguous float32 copy.
-    if arr.dtype == _F32 and (arr.size == 0 or _usable_in_place(arr)):
+    # Other dtypes, byte orders and layouts (misaligned data, negative or non-unit strides in both
+    # axes) are converted once to an aligned C-contiguous float32 copy.
+    if arr.dtype == _F32 and arr.flags.aligned and (arr.size == 0 or _usable_in_place(arr)):
         return arr
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return np.require(arr, dtype=_F32, requirements=("C", "A"))
+
+
+def _writable_in_place(out: np.ndarray) -> bool:
+    """True if the core can write this float32 array directly: native byte order, aligned, a unit
+    stride along the last axis and rows that do not overlap."""
+    if out.dtype != _F32 or not out.flags.aligned:
+        return False
+    (m, n), (s0, s1) = out.shape, out.strides
+    return out.size == 0 or ((s1 == _ITEM or n <= 1) and (m <= 1 or s0 >= _ITEM * n))
 
 
 def _check_out(out, a32, b32, m: int, n: int) -> None:
-    if type(out) is not np.ndarray or out.dtype != _F32:
+    if type(out) is not np.ndarray or out.dtype.kind != "f" or out.dtype.itemsize != _ITEM:
         raise ValueError(f"matmul: `out` must be a float32 NumPy array, got {type(out).__name__}"
                          f" of dtype {getattr(out, 'dtype', None)}")
     if out.shape != (m, n):
@@ -51,9 +62,6 @@ def _check_out(out, a32, b32, m: int, n: int) -> None:
         )
     if not out.flags.writeable:
         raise ValueError("matmul: `out` is read-only")
-    if out.size and (out.strides[1] != _ITEM or out.strides[0] < 0):
-        raise ValueError(f"matmul: `out` needs a unit stride along its last axis, got strides "
-                         f"{out.strides}")
     # Arrays that own their buffers (base is None) cannot overlap unless they are the same object;
     # only views pay for the bounds test, and only overlapping bounds for the exact one.
     for x in (a32, b32):
@@ -81,11 +89,13 @@ def matmul(
         transpose_b: use the transpose of ``b``. Defaults to False.
         alpha: scale of the product. Defaults to 1.0.
         beta: scale of ``out``'s previous contents (only meaningful with ``out``). Defaults to 0.0.
-        out: optional float32 array of the result's shape with a unit stride along its last axis;
-            written in place and returned.
+        out: optional float32 array of the result's shape (any byte order, strides or
+            alignment), written in place and returned.
 
-    float32 inputs with a unit stride along one axis are used without a copy; other dtypes and
-    layouts are converted once to C-contiguous float32.
+    Aligned native-order float32 inputs with a unit stride along one axis are used without a
+    copy; other dtypes, byte orders and layouts are converted once to C-contiguous float32. An
+    ``out`` the core cannot write directly (byte-swapped, misaligned, strided) gets the result
+    through an aligned temporary.
 
     Returns:
         The ``(m, n)`` float32 result (``out`` if given).
@@ -117,6 +127,13 @@ def matmul(
         out = np.empty((m, n), dtype=np.float32)
     else:
         _check_out(out, a32, b32, m, n)
+        if not _writable_in_place(out):
+            tmp = np.array(out, dtype=_F32, order="C") if beta != 0.0 else \
+                np.empty((m, n), dtype=_F32)
+            _core.matmul_into(a32, b32, tmp, bool(transpose_a), bool(transpose_b),
+                              float(alpha), float(beta))
+            out[...] = tmp
+            return out
     _core.matmul_into(a32, b32, out, bool(transpose_a), bool(transpose_b), float(alpha),
                       float(beta))
     return out
