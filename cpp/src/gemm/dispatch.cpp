@@ -138,7 +138,10 @@ namespace {
 KernelInfo with_blocksizes(KernelInfo k) {
   const CacheSizes caches = cache_sizes();
   const index_t f = static_cast<index_t>(sizeof(float));
-  k.kc = std::max<index_t>(128, std::min<index_t>(512, caches.l1d / 2 / (k.nr * f)) / 8 * 8);
+  // A 32-wide (AVX-512) micro-panel may fill all of L1: fewer K panels mean C is read and
+  // written fewer times, which costs more than B's lines falling back to L2 now and then.
+  const index_t l1_share = k.nr >= 32 ? caches.l1d : caches.l1d / 2;
+  k.kc = std::max<index_t>(128, std::min<index_t>(512, l1_share / (k.nr * f)) / 8 * 8);
   const index_t mc = caches.l2 / 2 / (k.kc * f);
   k.mc = std::max<index_t>(4 * k.mr, std::min<index_t>(mc, 480)) / k.mr * k.mr;
   k.nc = 4096 / k.nr * k.nr;

@@ -91,6 +91,24 @@ __attribute__((always_inline)) inline void fma_step(__m512 (&acc)[M][2],
 // kernel_avx2.cpp, so a row's bits do not depend on its tile.
 // kFullN: all NR columns of C are stored; kFullB: all NR columns of B may be read (a full tile,
 // or a zero-padded packed panel: then only the stores of an edge tile are masked).
+// One step of k over a packed A panel (rsa = 1, csa = MR): the rows are one pointer plus constant
+// offsets, where in-place rows need M pointers, more than the 16 general registers leave free.
+template <int M, bool kFullB>
+__attribute__((always_inline)) inline void fma_step_packed(__m512 (&acc)[M][2], const float*& a,
+                                                           const float*& b, index_t rsb,
+                                                           const RowMask& m) {
+  const __m512 b0 = load_row<kFullB>(b, m.lo);
+  const __m512 b1 = load_row<kFullB>(b + 16, m.hi);
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    const __m512 av = _mm512_set1_ps(a[i]);
+    acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+    acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+  }
+  a += kMR;
+  b += rsb;
+}
+
 template <int M, bool kFullN, bool kFullB>
 void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, index_t rsb,
           int nr, float* c, index_t ldc, const TileStore& st) {
@@ -103,13 +121,19 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);  // its 2nd line
   }
-  const float* ar[M];
-#pragma GCC unroll 16
-  for (int i = 0; i < M; ++i) ar[i] = a + i * rsa;
-  index_t p = 0, ap = 0;
+  if (rsa == 1 && csa == kMR) {
 #pragma GCC unroll 4
-  for (; p < k; ++p) fma_step<M, kFullB>(acc, ar, ap, csa, b, rsb, m);
+    for (index_t p = 0; p < k; ++p) fma_step_packed<M, kFullB>(acc, a, b, rsb, m);
+  } else {
+    const float* ar[M];
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) ar[i] = a + i * rsa;
+    index_t ap = 0;
+#pragma GCC unroll 4
+    for (index_t p = 0; p < k; ++p) fma_step<M, kFullB>(acc, ar, ap, csa, b, rsb, m);
+  }
   __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
   if (st.bias) {
     bias0 = load_row<kFullN>(st.bias, m.lo);
