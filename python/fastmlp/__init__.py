@@ -8,7 +8,7 @@
 
 from fastmlp import _core
 from fastmlp import ops
-from fastmlp._core import cpu_info, get_num_threads, set_num_threads
+from fastmlp._core import cpu_info, get_num_threads
 from fastmlp import (activations, callbacks, config, initializers, layers, losses, metrics, models,
                      optimizers, regularizers, saving, utils)
 from fastmlp import datasets
@@ -16,6 +16,17 @@ from fastmlp.layers import Input
 from fastmlp.models import Sequential, load_model
 
 __version__ = _core.__version__
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the number of threads fastmlp computes with (1 to 4096)."""
+    import numbers
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"Received an invalid value for `n` of set_num_threads, expected an "
+                        f"integer from 1 to 4096. Received: n={n!r}")
+    _core.set_num_threads(int(n))
+
+
 
 __all__ = ["Input", "Sequential", "__version__", "activations", "callbacks", "config", "cpu_info", "datasets",
            "get_num_threads", "initializers", "layers", "load_model", "losses", "metrics",

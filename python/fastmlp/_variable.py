@@ -34,7 +34,7 @@ class Variable:
 
     def assign(self, value) -> None:
         values = self._layer.get_weights()
-        values[self._index] = np.asarray(value, dtype=np.float32)
+        values[self._index] = value  # checked (real numbers, shape) with the others
         self._layer.set_weights(values)
 
     def __array__(self, dtype=None, copy=None):

@@ -34,7 +34,8 @@ def _apply(name: str, x, param: float = 0.0) -> np.ndarray:
 
 def linear(x) -> np.ndarray:
     """Identity: returns ``x`` as float32."""
-    return np.array(x, dtype=np.float32)
+    from fastmlp._checks import real_array
+    return np.array(real_array(x, "x"), dtype=np.float32)
 
 
 def relu(x) -> np.ndarray:
@@ -114,6 +115,10 @@ def resolve(identifier: Union[str, Callable, None]) -> Tuple[str, float]:
                 "Custom activation functions are not supported (the core runs activations in "
                 f"C++). Use one of {sorted(_FUNCTIONS)}. Received: activation={identifier!r}")
         identifier = fn_name
+    if identifier is not None and not isinstance(identifier, str):
+        raise ValueError(f"Could not interpret activation identifier: expected a name such as "
+                         f"'relu', a fastmlp.activations function or None. Received: "
+                         f"activation={identifier!r}")
     key = identifier.lower() if isinstance(identifier, str) else identifier
     key = _ALIASES.get(key, key)
     if key not in _FUNCTIONS and key != "gelu_tanh":

@@ -12,12 +12,11 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fastmlp import _naming, _random, activations, initializers, regularizers
+from fastmlp import _checks, _naming, _random, activations, initializers, regularizers
 from fastmlp._serialization import lookup_class, serialize_object
 from fastmlp._variable import Variable
 
@@ -32,36 +31,16 @@ _FREEZE_MESSAGE = ("Freezing layers (trainable=False) is not supported by fastml
                    "with weights is trained.")
 
 
-def _invalid(name: str, expected: str, value: Any) -> ValueError:
-    return ValueError(f"Received an invalid value for `{name}`, expected {expected}. "
-                      f"Received: {name}={value!r}")
+_invalid = _checks.invalid
+_check_shape = _checks.sample_shape  # used by Sequential.build
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise _invalid(name, "a positive integer", value)
-    return int(value)
+    return _checks.integer(name, value, 1)
 
 
 def _finite_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not math.isfinite(float(value)):
-        raise _invalid(name, "a finite number", value)
-    return float(value)
-
-
-def _check_shape(name: str, shape: Any) -> Tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        shape = (shape,)
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        raise _invalid(name, "a tuple of positive integers", shape) from None
-    if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0
-                       for d in dims):
-        raise _invalid(name, "a non-empty tuple of positive integers (the shape of one sample, "
-                       "without the batch axis)", shape)
-    return tuple(int(d) for d in dims)
+    return _checks.number(name, value)
 
 
 class Layer:
@@ -73,18 +52,19 @@ class Layer:
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments: "
                             f"{sorted(kwargs)}")
-        if dtype not in (None, "float32", np.float32) and np.dtype(dtype) != np.float32:
-            raise ValueError(f"fastmlp computes in float32 only. Received: dtype={dtype!r}")
+        if not _checks.float32_dtype(dtype):
+            raise ValueError(f"fastmlp computes in float32 only (dtype None or 'float32'). "
+                             f"Received: dtype={dtype!r}")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise _invalid("name", "a non-empty string without '/'", name)
         self.name = name or _naming.unique_name(_naming.to_snake_case(type(self).__name__))
-        if not trainable:
+        if not _checks.flag("trainable", trainable):
             raise ValueError(_FREEZE_MESSAGE)
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
         if input_dim is not None:
             input_shape = (_positive_int("input_dim", input_dim),)
-        self._input_shape = None if input_shape is None else _check_shape("input_shape",
+        self._input_shape = None if input_shape is None else _checks.sample_shape("input_shape",
                                                                           input_shape)
         self._owner = None   # the Sequential model once it is built
         self._weight_offset = 0
@@ -97,7 +77,7 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        if not value:
+        if not _checks.flag("trainable", value):
             raise ValueError(_FREEZE_MESSAGE)
 
     # ---- what the model needs from a layer ----------------------------------------------------
@@ -135,6 +115,10 @@ class Layer:
         if not self.built:
             raise ValueError(f"Layer {self.name!r} is not built yet: build the model (give it an "
                              "input shape or call it on data) before setting weights.")
+        if isinstance(weights, (str, bytes, dict)) or not hasattr(weights, "__iter__"):
+            raise TypeError(f"`set_weights` of layer {self.name!r} expects a list of NumPy arrays "
+                            f"(as `get_weights()` returns). Received: {type(weights).__name__}")
+        weights = list(weights)
         if len(weights) != len(names):
             raise ValueError(f"Layer {self.name!r} expects {len(names)} weight arrays, received "
                              f"{len(weights)}.")
@@ -186,8 +170,14 @@ class InputLayer(Layer):
     def __init__(self, shape: Any = None, batch_size: Optional[int] = None, dtype: Any = None,
                  sparse: Optional[bool] = None, batch_shape: Any = None,
                  name: Optional[str] = None, **kwargs: Any) -> None:
-        if shape is None and batch_shape is not None:
-            shape = tuple(batch_shape)[1:]
+        if shape is not None and batch_shape is not None:
+            raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time. "
+                             f"Received: shape={shape!r}, batch_shape={batch_shape!r}")
+        if batch_shape is not None:
+            if not isinstance(batch_shape, (tuple, list)) or len(batch_shape) < 2:
+                raise _invalid("batch_shape", "a tuple (batch size or None, *sample shape)",
+                               batch_shape)
+            batch_size, shape = batch_shape[0], tuple(batch_shape)[1:]
         if "input_shape" in kwargs and shape is None:
             shape = kwargs.pop("input_shape")
         if shape is None:
@@ -195,9 +185,10 @@ class InputLayer(Layer):
                              "shape=None")
         if sparse:
             raise ValueError("Sparse inputs are not supported. Received: sparse=True")
-        super().__init__(name=name or _naming.unique_name("input_layer"), dtype=dtype, **kwargs)
-        self.shape = _check_shape("shape", shape)
-        self.batch_size = batch_size
+        super().__init__(name=name if name is not None else _naming.unique_name("input_layer"),
+                         dtype=dtype, **kwargs)
+        self.shape = _checks.sample_shape("shape", shape)
+        self.batch_size = None if batch_size is None else _positive_int("batch_size", batch_size)
 
     def get_config(self) -> Dict[str, Any]:
         return {"name": self.name, "batch_shape": [self.batch_size, *self.shape],
@@ -259,7 +250,7 @@ class Dense(Layer):
         self.units = _positive_int("units", units)
         self._activation_name, self._activation_param = activations.resolve(activation)
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = _checks.flag("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -341,14 +332,14 @@ class Dropout(Layer):
     def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.number)) \
-                or not 0 <= rate < 1:
+        if not _checks.is_real(rate) or not 0 <= rate < 1:
             raise ValueError(f"Invalid value received for argument `rate`. Expected a float "
                              f"value between 0 and 1. Received: rate={rate!r}")
         if noise_shape is not None:
             raise ValueError(f"Dropout: `noise_shape` is not supported. "
                              f"Received: noise_shape={noise_shape!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        if seed is not None and (isinstance(seed, (bool, np.bool_))
+                                 or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise _invalid("seed", "a non-negative integer or None", seed)
         self.rate, self.seed, self.noise_shape = float(rate), seed, None
 
@@ -384,7 +375,8 @@ class BatchNormalization(Layer):
                  gamma_constraint: Any = None, synchronized: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if axis not in (-1, 1):
+        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) \
+                or axis not in (-1, 1):
             raise _invalid("axis", "-1 (the feature axis)", axis)
         self.axis = -1
         self.momentum = _finite_float("momentum", momentum)
@@ -393,7 +385,8 @@ class BatchNormalization(Layer):
         self.epsilon = _finite_float("epsilon", epsilon)
         if self.epsilon <= 0:
             raise _invalid("epsilon", "a positive number", epsilon)
-        self.center, self.scale = bool(center), bool(scale)
+        self.center = _checks.flag("center", center)
+        self.scale = _checks.flag("scale", scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
@@ -463,7 +456,8 @@ class Flatten(Layer):
 
     def __init__(self, data_format: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last", "channels_first"):
+        if data_format is not None and (not isinstance(data_format, str) or data_format not in
+                                        ("channels_last", "channels_first")):
             raise _invalid("data_format", '"channels_last" or "channels_first"', data_format)
         if data_format == "channels_first":
             raise ValueError("Flatten: data_format='channels_first' is not supported.")

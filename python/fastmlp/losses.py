@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional, Union
 
+from fastmlp._checks import real_array
 from fastmlp._serialization import deserialize_object, serialize_object
 
 import numpy as np
@@ -30,7 +31,7 @@ _EPS = 1e-7  # Keras's backend epsilon, used to clip probabilities
 
 
 def _as2d(y, name: str) -> np.ndarray:
-    a = np.asarray(y, dtype=np.float64)
+    a = real_array(y, name).astype(np.float64, copy=False)
     return a.reshape(-1, 1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
 
 
@@ -90,7 +91,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
     """Per-sample cross-entropy against integer labels."""
     p = _as2d(y_pred, "y_pred")
-    labels = np.asarray(y_true).reshape(-1).astype(np.int64)
+    labels = real_array(y_true, "y_true").reshape(-1).astype(np.int64)
     onehot = np.zeros_like(p)
     onehot[np.arange(len(labels)), labels] = 1.0
     return categorical_crossentropy(onehot, p, from_logits=from_logits)
@@ -123,7 +124,7 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         per_sample = self.call(y_true, y_pred)
         if sample_weight is not None:
-            per_sample = per_sample * np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+            per_sample = per_sample * real_array(sample_weight, "sample_weight").reshape(-1)
         if self.reduction in ("none", None):
             return per_sample.astype(np.float32)
         total = per_sample.sum()

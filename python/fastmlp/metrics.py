@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from fastmlp._checks import real_array
+
 __all__ = [
     "AUC", "BinaryAccuracy", "CategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError",
     "Metric", "Precision", "Recall", "RootMeanSquaredError", "SparseCategoricalAccuracy",
@@ -31,8 +33,8 @@ __all__ = [
 ]
 
 
-def _2d(a) -> np.ndarray:
-    a = np.asarray(a)
+def _2d(a, name: str = "y") -> np.ndarray:
+    a = real_array(a, name)
     return a.reshape(-1, 1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
 
 
@@ -58,13 +60,13 @@ def categorical_accuracy(y_true, y_pred) -> np.ndarray:
 
 
 def sparse_categorical_accuracy(y_true, y_pred) -> np.ndarray:
-    labels = np.asarray(y_true).reshape(-1)
+    labels = real_array(y_true, "y_true").reshape(-1)
     return (labels.astype(np.int64) == np.argmax(_2d(y_pred), -1)).astype(np.float64)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
     p = _2d(y_pred).astype(np.float32)
-    labels = np.asarray(y_true).reshape(-1).astype(np.int64)
+    labels = real_array(y_true, "y_true").reshape(-1).astype(np.int64)
     if k >= p.shape[1]:
         return np.ones(len(labels))
     target = p[np.arange(len(labels)), labels]
@@ -109,8 +111,9 @@ class Metric:
         self._batches: List[tuple] = []
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        self._batches.append((np.asarray(y_true), np.asarray(y_pred),
-                              None if sample_weight is None else np.asarray(sample_weight)))
+        self._batches.append((real_array(y_true, "y_true"), real_array(y_pred, "y_pred"),
+                              None if sample_weight is None else
+                              real_array(sample_weight, "sample_weight")))
 
     def result(self) -> np.float32:
         if not self._batches:
@@ -145,7 +148,7 @@ class Metric:
 def _weighted_mean(values: np.ndarray, w: Optional[np.ndarray]) -> float:
     if w is None:
         return float(values.mean()) if values.size else 0.0
-    w = np.asarray(w, dtype=np.float64).reshape(-1)
+    w = real_array(w, "sample_weight").astype(np.float64).reshape(-1)
     return float((values * w).sum() / w.sum()) if w.sum() else 0.0
 
 

@@ -103,7 +103,11 @@ def matmul(
     Example:
         >>> c = fastmlp.ops.matmul(np.ones((2, 3)), np.ones((3, 4)))
     """
-    fast = _core._matmul_fast(a, b, bool(transpose_a), bool(transpose_b), alpha, beta, out)
+    if type(transpose_a) is not bool or type(transpose_b) is not bool:
+        from fastmlp._checks import flag
+        transpose_a = flag("transpose_a", transpose_a)
+        transpose_b = flag("transpose_b", transpose_b)
+    fast = _core._matmul_fast(a, b, transpose_a, transpose_b, alpha, beta, out)
     if fast is not None:  # the plain case, checked in C++ (~0.5 us instead of ~3 us)
         return fast
     for name, value in (("alpha", alpha), ("beta", beta)):

@@ -36,7 +36,8 @@ class Regularizer:
 
     def __call__(self, x) -> float:
         """The penalty of the weights ``x`` (NumPy)."""
-        w = np.asarray(x, dtype=np.float64)
+        from fastmlp._checks import real_array
+        w = real_array(x, "x").astype(np.float64)
         return float(self.l1 * np.abs(w).sum() + self.l2 * np.square(w).sum())
 
     def to_spec(self) -> Dict[str, float]:

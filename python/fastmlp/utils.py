@@ -47,7 +47,10 @@ def to_categorical(x: Any, num_classes: Optional[int] = None) -> np.ndarray:
         x: integer class labels (any shape; a trailing axis of 1 is dropped).
         num_classes: number of classes; ``max(x) + 1`` when None.
     """
-    labels = np.asarray(x)
+    from fastmlp import _checks
+
+    labels = _checks.real_array(x, "x", "integer class labels")
+    num_classes = _checks.integer("num_classes", num_classes, 1, optional=True)
     if labels.ndim > 1 and labels.shape[-1] == 1:
         labels = labels.reshape(labels.shape[:-1])
     if labels.dtype.kind == "f" and not np.array_equal(labels, np.floor(labels)):

@@ -124,6 +124,10 @@ class LambdaCallback(Callback):
         if unknown:
             raise TypeError(f"LambdaCallback: unknown hooks {sorted(unknown)}")
         hooks.update(kwargs)
+        for name, fn in hooks.items():
+            if fn is not None and not callable(fn):
+                raise ValueError(f"Received an invalid value for `{name}`, expected a function or "
+                                 f"None. Received: {name}={fn!r}")
         self._batch_hooks = bool(hooks["on_train_batch_begin"] or hooks["on_train_batch_end"])
         for name, fn in hooks.items():
             if fn is not None:
@@ -138,10 +142,8 @@ class CallbackList:
 
     def __init__(self, callbacks: Optional[Iterable[Callback]], model: Any,
                  params: Dict[str, Any]) -> None:
-        self.callbacks: List[Callback] = list(callbacks or [])
+        self.callbacks: List[Callback] = as_callback_list(callbacks)
         for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"`callbacks` must contain Callback instances. Received: {cb!r}")
             cb.set_model(model)
             cb.set_params(params)
         self.batch_callbacks = [cb for cb in self.callbacks if cb.wants_batches()]
@@ -166,3 +168,19 @@ class CallbackList:
     def on_train_batch_end(self, batch: int, logs: Optional[Dict] = None) -> None:
         for cb in self._batch_end:
             cb.on_train_batch_end(batch, logs)
+
+
+def as_callback_list(callbacks: Any) -> List[Callback]:
+    """``callbacks`` as a list: None, one Callback (as Keras flattens it) or a list/tuple of them."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if isinstance(callbacks, (str, bytes, dict)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"`callbacks` must be a list of fastmlp.callbacks.Callback instances. "
+                        f"Received: callbacks={callbacks!r}")
+    result = list(callbacks)
+    for cb in result:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"`callbacks` must contain Callback instances. Received: {cb!r}")
+    return result

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import os
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
-from fastmlp import _progbar
+import numpy as np
+
+from fastmlp import _checks, _progbar
 from fastmlp.callbacks._base import Callback
+
+
+def _takes_two_arguments(fn: Callable) -> Optional[bool]:
+    """Whether ``fn(epoch, lr)`` is a valid call (None when the signature cannot be read)."""
+    try:
+        inspect.signature(fn).bind(0, 0.0)
+        return True
+    except TypeError:
+        return False
+    except ValueError:  # no signature (some builtins)
+        return None
 
 
 class LearningRateScheduler(Callback):
@@ -21,18 +35,30 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule: Callable, verbose: int = 0) -> None:
         super().__init__()
-        self.schedule, self.verbose = schedule, verbose
+        self.schedule = _checks.function("schedule", schedule)
+        self.verbose = _checks.verbosity("verbose", verbose)
+        # Decided once from the signature, so that a TypeError raised inside a two-argument
+        # schedule surfaces as itself instead of as a retry with one argument.
+        self._two_arguments = _takes_two_arguments(schedule)
+
+    def _call_schedule(self, epoch: int, lr: float) -> Any:
+        if self._two_arguments is None:
+            try:
+                return self.schedule(epoch, lr)
+            except TypeError:  # the one-argument form, as Keras allows
+                return self.schedule(epoch)
+        return self.schedule(epoch, lr) if self._two_arguments else self.schedule(epoch)
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Dict] = None) -> None:
         lr = float(self.model.optimizer.learning_rate)
-        try:
-            new_lr = self.schedule(epoch, lr)
-        except TypeError:  # the one-argument form, as Keras allows
-            new_lr = self.schedule(epoch)
+        new_lr = self._call_schedule(epoch, lr)
+        if isinstance(new_lr, np.ndarray) and new_lr.shape == ():
+            new_lr = new_lr[()]
+        if not _checks.is_real(new_lr) or not math.isfinite(float(new_lr)) or new_lr < 0:
+            raise ValueError(f"The output of the `schedule` function should be a finite, "
+                             f"non-negative float. Received: {_checks._show(new_lr)} (of type "
+                             f"{type(new_lr).__name__}) at epoch {epoch}")
         new_lr = float(new_lr)
-        if not math.isfinite(new_lr):
-            raise ValueError(f"The output of the `schedule` function should be a finite float. "
-                             f"Received: {new_lr}")
         self.model.optimizer.learning_rate = new_lr
         if self.verbose > 0:
             _progbar.print_line(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning "
@@ -77,31 +103,30 @@ class CSVLogger(Callback):
 
     def __init__(self, filename: str, separator: str = ",", append: bool = False) -> None:
         super().__init__()
-        self.filename, self.sep, self.append = os.fspath(filename), separator, append
-        self._file = None
-        self._writer: Optional[csv.DictWriter] = None
+        self.filename = _checks.path("filename", filename)
+        if not isinstance(separator, str) or len(separator) != 1 or separator in "\r\n\"":
+            raise _checks.invalid("separator", "a one-character string other than a quote or a "
+                                  "line break", separator)
+        self.sep, self.append = separator, _checks.flag("append", append)
         self._keys = None
+        self._has_header = False
 
     def on_train_begin(self, logs: Optional[Dict] = None) -> None:
-        has_header = self.append and os.path.exists(self.filename) and \
+        self._has_header = self.append and os.path.exists(self.filename) and \
             os.path.getsize(self.filename) > 0
-        self._file = open(self.filename, "a" if self.append else "w", newline="",
-                          encoding="utf-8")
-        self._writer, self._keys, self._has_header = None, None, has_header
+        if not self.append:
+            open(self.filename, "w", encoding="utf-8").close()
+        self._keys = None
 
     def on_epoch_end(self, epoch: int, logs: Optional[Dict] = None) -> None:
+        # The file is opened per row, so no handle stays open when fit ends by an exception.
         logs = logs or {}
-        if self._keys is None:
-            self._keys = sorted(logs)
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self._keys,
-                                          delimiter=self.sep, extrasaction="ignore")
+        with open(self.filename, "a", newline="", encoding="utf-8") as f:
+            if self._keys is None:
+                self._keys = sorted(logs)
+            writer = csv.DictWriter(f, fieldnames=["epoch"] + self._keys, delimiter=self.sep,
+                                    extrasaction="ignore")
             if not self._has_header:
-                self._writer.writeheader()
-        row = {"epoch": epoch, **{k: logs.get(k, "NA") for k in self._keys}}
-        self._writer.writerow(row)
-        self._file.flush()
-
-    def on_train_end(self, logs: Optional[Dict] = None) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+                writer.writeheader()
+                self._has_header = True
+            writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self._keys}})

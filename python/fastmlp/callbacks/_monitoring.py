@@ -7,13 +7,12 @@ containing acc, auc, precision or recall, as Keras), and a ``min_delta`` the cha
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from fastmlp import _progbar
+from fastmlp import _checks, _progbar
 from fastmlp.callbacks._base import Callback
 
 _MAX_HINTS = ("acc", "auc", "precision", "recall", "fmeasure")
@@ -23,9 +22,11 @@ class Monitor:
     """Which way a monitored value improves, and by how much it must change."""
 
     def __init__(self, monitor: str, mode: str = "auto", min_delta: float = 0.0) -> None:
-        if mode not in ("auto", "min", "max"):
+        _checks.text("monitor", monitor)
+        if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
             raise ValueError(f"Received an invalid value for `mode`, expected 'auto', 'min' or "
-                             f"'max'. Received: mode={mode!r}")
+                             f"'max'. Received: mode={_checks._show(mode)}")
+        min_delta = _checks.number("min_delta", min_delta)
         if mode == "auto":
             name = monitor[4:] if monitor.startswith("val_") else monitor
             mode = "max" if any(h in name for h in _MAX_HINTS) else "min"
@@ -74,9 +75,12 @@ class EarlyStopping(Callback):
                  restore_best_weights: bool = False, start_from_epoch: int = 0) -> None:
         super().__init__()
         self._monitor = Monitor(monitor, mode, min_delta)
-        self.monitor, self.patience, self.verbose = monitor, int(patience), verbose
-        self.baseline, self.restore_best_weights = baseline, bool(restore_best_weights)
-        self.start_from_epoch = int(start_from_epoch)
+        self.monitor = monitor
+        self.patience = _checks.integer("patience", patience, 0)
+        self.verbose = _checks.verbosity("verbose", verbose)
+        self.baseline = _checks.number("baseline", baseline, optional=True)
+        self.restore_best_weights = _checks.flag("restore_best_weights", restore_best_weights)
+        self.start_from_epoch = _checks.integer("start_from_epoch", start_from_epoch, 0)
         self.wait = self.stopped_epoch = self.best_epoch = 0
         self.best: Optional[float] = None
         self.best_weights: Optional[List[np.ndarray]] = None
@@ -131,12 +135,18 @@ class ReduceLROnPlateau(Callback):
                  verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
                  cooldown: int = 0, min_lr: float = 0.0, **kwargs: Any) -> None:
         super().__init__()
-        if factor >= 1.0:
-            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received "
-                             f"factor={factor}")
+        if kwargs:
+            raise TypeError(f"ReduceLROnPlateau: unrecognized arguments {sorted(kwargs)}")
+        # Keras refuses factor >= 1 only; a negative factor would jump straight to min_lr.
+        self.factor = _checks.number("factor", factor, 0.0, 1.0, high_open=True,
+                                     expected="a float in [0, 1) (ReduceLROnPlateau does not "
+                                     "support a factor >= 1.0)")
         self._monitor = Monitor(monitor, mode, min_delta)
-        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.verbose, self.cooldown, self.min_lr = verbose, int(cooldown), float(min_lr)
+        self.monitor = monitor
+        self.patience = _checks.integer("patience", patience, 0)
+        self.verbose = _checks.verbosity("verbose", verbose)
+        self.cooldown = _checks.integer("cooldown", cooldown, 0)
+        self.min_lr = _checks.number("min_lr", min_lr, 0.0)
         self.wait = self.cooldown_counter = 0
         self.best: Optional[float] = None
 
@@ -190,14 +200,17 @@ class ModelCheckpoint(Callback):
                  mode: str = "auto", save_freq: str = "epoch",
                  initial_value_threshold: Optional[float] = None) -> None:
         super().__init__()
-        if save_freq != "epoch":
+        if not (isinstance(save_freq, str) and save_freq == "epoch"):
             raise ValueError(f"Only save_freq='epoch' is supported. Received: "
-                             f"save_freq={save_freq!r}")
-        self.filepath = os.fspath(filepath)
+                             f"save_freq={_checks._show(save_freq)}")
+        self.filepath = _checks.path("filepath", filepath)
         self._monitor = Monitor(monitor, mode)
-        self.monitor, self.verbose = monitor, verbose
-        self.save_best_only, self.save_weights_only = bool(save_best_only), bool(save_weights_only)
-        self.best: Optional[float] = initial_value_threshold
+        self.monitor = monitor
+        self.verbose = _checks.verbosity("verbose", verbose)
+        self.save_best_only = _checks.flag("save_best_only", save_best_only)
+        self.save_weights_only = _checks.flag("save_weights_only", save_weights_only)
+        self.best: Optional[float] = _checks.number("initial_value_threshold",
+                                                    initial_value_threshold, optional=True)
 
     def _path(self, epoch: int, logs: Dict) -> str:
         try:

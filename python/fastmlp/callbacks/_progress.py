@@ -20,6 +20,10 @@ class ProgbarLogger(Callback):
 
     def __init__(self, stream: Optional[IO] = None) -> None:
         super().__init__()
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise ValueError(f"Received an invalid value for `stream`, expected a text stream "
+                             f"(an object with a write method) or None. Received: "
+                             f"stream={stream!r}")
         self.stream = stream
         self._bar: Optional[_progbar.Progbar] = None
         self._steps = 1

@@ -8,9 +8,13 @@ flattened (a free reshape for contiguous data). y: int32 labels for the sparse l
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+import math
+import numbers
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from fastmlp._checks import _show, is_real, real_array
 
 _PASS_THROUGH = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8))
 
@@ -113,7 +117,7 @@ def prepare_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight
                           ) -> Optional[np.ndarray]:
     if sample_weight is None:
         return None
-    w = as_array(sample_weight, name)
+    w = real_array(sample_weight, name, "real numbers (one weight per sample)")
     if w.ndim == 2 and w.shape[1] == 1:
         w = w[:, 0]
     if w.shape != (n,):
@@ -125,26 +129,69 @@ def prepare_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight
     return w
 
 
-def class_weights_to_sample_weights(class_weight: Dict[int, float], y: np.ndarray
-                                    ) -> np.ndarray:
-    """Per-sample weights from ``{class: weight}`` (classes missing from the dict weigh 1)."""
+def check_class_weight(class_weight: Any) -> Dict[int, float]:
+    """``{class index: weight}`` with int keys >= 0 and finite weights >= 0, checked once."""
     if not isinstance(class_weight, dict):
         raise ValueError(f"Argument `class_weight` must be a dict mapping class indices to "
-                         f"weights. Received: {class_weight!r}")
+                         f"weights. Received: class_weight={_show(class_weight)}")
+    table: Dict[int, float] = {}
+    for k, v in class_weight.items():
+        if not isinstance(k, numbers.Integral) or isinstance(k, (bool, np.bool_)) or k < 0:
+            raise ValueError(f"Received an invalid key in `class_weight`, expected a "
+                             f"non-negative class index (int). Received: key {k!r} in "
+                             f"class_weight={_show(class_weight)}")
+        if not is_real(v) or not math.isfinite(float(v)) or v < 0:
+            raise ValueError(f"Received an invalid value in `class_weight`, expected a finite "
+                             f"non-negative number. Received: class_weight[{k!r}]={v!r}")
+        table[int(k)] = float(v)
+    return table
+
+
+def class_weights_to_sample_weights(class_weight: Any, y: np.ndarray) -> np.ndarray:
+    """Per-sample weights from ``{class: weight}`` (classes missing from the dict weigh 1)."""
+    weights = check_class_weight(class_weight)
     if y.ndim == 1:
         classes = y.astype(np.int64)
     elif y.shape[1] == 1:
         classes = (y[:, 0] > 0.5).astype(np.int64)
     else:
         classes = np.argmax(y, axis=1)
-    size = int(max(classes.max(initial=0), max(class_weight, default=0))) + 1
-    table = np.ones(size, dtype=np.float32)
-    for k, v in class_weight.items():
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"`class_weight` keys must be non-negative class indices. "
-                             f"Received: {k!r}")
-        if not np.isfinite(v) or v < 0:
-            raise ValueError(f"`class_weight` values must be finite and non-negative. "
-                             f"Received: class_weight[{k}]={v!r}")
-        table[int(k)] = v
+    # Keys of classes that cannot occur in y change nothing (as Keras), so the table only spans
+    # the classes present: a key such as 10**20 must not size an allocation.
+    table = np.ones(int(classes.max(initial=0)) + 1, dtype=np.float32)
+    for k, v in weights.items():
+        if k < table.size:
+            table[k] = v
     return table[classes]
+
+
+def prepare_weights(weights: Any, expected: Sequence[np.ndarray], model_name: str
+                    ) -> List[np.ndarray]:
+    """C-contiguous float32 copies of ``weights``, one per array of ``expected`` (same shapes).
+
+    Complex, string and object values are refused: a float32 cast would drop the imaginary
+    part silently (outside a warnings filter) or fail inside NumPy.
+    """
+    if isinstance(weights, (str, bytes, dict)) or not hasattr(weights, "__iter__"):
+        raise TypeError(f"`set_weights` expects a list of NumPy arrays (as `get_weights()` "
+                        f"returns). Received: {type(weights).__name__}")
+    weights = list(weights)
+    if len(weights) != len(expected):
+        raise ValueError(f"You called `set_weights(weights)` on model {model_name!r} with a "
+                         f"weight list of length {len(weights)}, but the model expects "
+                         f"{len(expected)} weights.")
+    return [weight_array(w, i, e.shape) for i, (w, e) in enumerate(zip(weights, expected))]
+
+
+def weight_array(w: Any, index: int, shape: Tuple[int, ...]) -> np.ndarray:
+    expected = f"Weight {index} must be an array of real numbers of shape {shape}"
+    try:
+        a = w if isinstance(w, np.ndarray) else np.asarray(w)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"{expected}; received {type(w).__name__} ({err}).") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{expected}; received dtype {a.dtype}.")
+    if a.shape != tuple(shape):
+        raise ValueError(f"Weight {index} has shape {a.shape}, but the model expects shape "
+                         f"{tuple(shape)}.")
+    return np.ascontiguousarray(a, dtype=np.float32)

@@ -16,29 +16,13 @@ import numpy as np
 from fastmlp import _random, losses as losses_module, metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
 from fastmlp.callbacks import CallbackList, History, ProgbarLogger
+from fastmlp.callbacks._base import as_callback_list
+from fastmlp.models import _args
 from fastmlp.models._data import (class_weights_to_sample_weights, prepare_sample_weight,
                                   prepare_x, prepare_y)
 
 # Up to this many rows, predict() never shows progress (the direct single-thread path).
 _SMALL_PREDICT_ROWS = 1024
-
-
-def _verbosity(verbose: Union[str, int]) -> int:
-    if verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-        raise ValueError(f"Received an invalid value for `verbose`, expected 'auto', 0, 1 or 2."
-                         f" Received: verbose={verbose!r}")
-    return int(verbose)
-
-
-def _positive_int(name: str, value: Any, default: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"Received an invalid value for `{name}`, expected a positive integer. "
-                         f"Received: {name}={value!r}")
-    return int(value)
 
 
 class TrainingMixin:
@@ -74,21 +58,15 @@ class TrainingMixin:
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
                 compatibility and ignored (the loop always runs in C++).
         """
-        if loss_weights is not None and loss_weights != 1 and loss_weights != [1]:
-            raise ValueError(f"`loss_weights` is not supported (fastmlp models have one output)."
-                             f" Received: loss_weights={loss_weights!r}")
-        if weighted_metrics:
-            raise ValueError("`weighted_metrics` is not supported; metrics are unweighted.")
-        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
-            metrics = [metrics]
-        if isinstance(metrics, dict):
-            raise ValueError("`metrics` must be a list (fastmlp models have one output).")
+        metrics = _args.compile_metrics(metrics, loss_weights, weighted_metrics, run_eagerly,
+                                        steps_per_execution, jit_compile)
+        _args.flag("auto_scale_loss", auto_scale_loss)
         self.optimizer = optimizers_module.get(optimizer)
         self._loss_obj = losses_module.get(loss) if loss is not None else None
         if self._loss_obj is not None:
             self._loss_obj.to_spec()  # rejects settings the loop cannot run, now
         self.loss = loss
-        self._metric_ids = list(metrics or [])
+        self._metric_ids = metrics
         for m in self._metric_ids:  # validate names now; "accuracy" resolves once built
             metrics_module.get(m, "mean_squared_error", 1)
         self.compiled = True
@@ -211,14 +189,11 @@ class TrainingMixin:
             per-epoch lists.
         """
         self._require_compiled("fit")
-        verbose_level = _verbosity(verbose)
-        batch_size = _positive_int("batch_size", batch_size, 32)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"Received an invalid value for `epochs`, expected a non-negative "
-                             f"integer. Received: epochs={epochs!r}")
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"`validation_split` must be in [0, 1). Received: "
-                             f"validation_split={validation_split!r}")
+        a = _args.fit_args(batch_size, epochs, verbose, validation_split, shuffle, initial_epoch,
+                           steps_per_epoch, validation_steps, validation_batch_size,
+                           validation_freq)
+        batch_size, epochs, validation_split = a.batch_size, a.epochs, a.validation_split
+        user = as_callback_list(callbacks)
         xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
         val = None
         if validation_data is not None:
@@ -232,13 +207,11 @@ class TrainingMixin:
             xs, ys, sw = xs[:split], ys[:split], None if sw is None else sw[:split]
         if xs.shape[0] == 0:
             raise ValueError("Argument `x` has no samples.")
-        steps_arg = _positive_int("steps_per_epoch", steps_per_epoch, 0) or None
+        steps_arg = a.steps_per_epoch
         steps = steps_arg or math.ceil(xs.shape[0] / batch_size)
-        val_batch = _positive_int("validation_batch_size", validation_batch_size, batch_size)
-        freq = _positive_int("validation_freq", validation_freq, 1)
+        val_batch, freq, verbose_level = a.validation_batch_size, a.validation_freq, a.verbose
 
         history = History()
-        user = list(callbacks or [])
         # A ProgbarLogger the user passed replaces the default one (as in Keras).
         progbar = next((cb for cb in user if isinstance(cb, ProgbarLogger)), None)
         if progbar is None and verbose_level:
@@ -252,10 +225,10 @@ class TrainingMixin:
         cbs.on_train_begin()
         logs: Dict[str, float] = {}
         pacing = _BatchPacing(cbs, progbar, steps)
-        for epoch in range(int(initial_epoch), int(epochs)):
+        for epoch in range(a.initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             ex, ey, esw = self._epoch_rows(xs, ys, sw, steps_arg, batch_size)
-            logs = self._train_one_epoch(ex, ey, esw, batch_size, bool(shuffle), pacing)
+            logs = self._train_one_epoch(ex, ey, esw, batch_size, a.shuffle, pacing)
             if val is not None and (epoch + 1) % freq == 0:
                 cbs.on_test_begin()
                 val_logs = self._evaluate_prepared(*val, val_batch)
@@ -320,10 +293,13 @@ class TrainingMixin:
             order given to ``compile`` (Keras's order); a dict with ``return_dict=True``.
         """
         self._require_compiled("evaluate")
-        verbose_level = _verbosity(verbose)
-        batch_size = _positive_int("batch_size", batch_size, 32)
+        verbose_level = _args.verbosity(verbose)
+        batch_size = _args.positive_int("batch_size", batch_size, 32)
+        _args.steps(steps)
+        return_dict = _args.flag("return_dict", return_dict)
+        cbs_list = as_callback_list(callbacks)
         xs, ys, sw = self._prepare(x, y, sample_weight)
-        cbs = CallbackList(callbacks, model=self, params={"verbose": verbose_level, "epochs": 1,
+        cbs = CallbackList(cbs_list, model=self, params={"verbose": verbose_level, "epochs": 1,
                                                           "steps": None})
         cbs.on_test_begin()
         started = time.perf_counter()
@@ -344,19 +320,24 @@ class TrainingMixin:
         Small inputs take a direct path (no threads, no progress line); larger ones run in
         parallel row blocks and print one progress line when ``verbose`` is not 0.
         """
-        if batch_size is not None:  # checked here so every path reports it the same way
-            batch_size = _positive_int("batch_size", batch_size, 32)
+        # Checked here so that every path reports them the same way.
+        if batch_size is not None:
+            batch_size = _args.positive_int("batch_size", batch_size, 32)
+        verbose_level = _args.verbosity(verbose)
+        if steps is not None:
+            _args.steps(steps)
         core = self._core
-        if core is not None and not callbacks:
+        if core is not None and (callbacks is None or (type(callbacks) in (list, tuple)
+                                                       and not callbacks)):
             # The lean path: the core checks the layout itself and answers None when x is not a
             # small C-contiguous float32 matrix of the input width.
             out = core._predict_small(x, batch_size)
             if out is not None:
                 return out
-        verbose_level = _verbosity(verbose)
+        cbs_list = as_callback_list(callbacks)
         self._ensure_built(x)
         xs = prepare_x(x, self._sample_shape)
-        cbs = CallbackList(callbacks, model=self, params={"verbose": verbose_level})
+        cbs = CallbackList(cbs_list, model=self, params={"verbose": verbose_level})
         cbs.on_predict_begin()
         started = time.perf_counter()
         out = self._core.predict(xs) if batch_size is None else self._core.predict(xs, batch_size)
@@ -383,6 +364,7 @@ class TrainingMixin:
         """One optimizer step on the whole of ``(x, y)``; returns that batch's loss/metrics
         (scalar or list as ``evaluate``). Metrics are of this batch only (not accumulated)."""
         self._require_compiled("train_on_batch")
+        return_dict = _args.flag("return_dict", return_dict)
         xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
         if xs.shape[0] == 0:
             raise ValueError("Argument `x` has no samples.")
@@ -395,6 +377,7 @@ class TrainingMixin:
                       return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
         """Loss/metrics of one batch in inference mode (as ``evaluate``)."""
         self._require_compiled("test_on_batch")
+        return_dict = _args.flag("return_dict", return_dict)
         xs, ys, sw = self._prepare(x, y, sample_weight)
         return self._ordered(self._evaluate_prepared(xs, ys, sw, max(xs.shape[0], 1)),
                              return_dict)

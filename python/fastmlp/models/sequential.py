@@ -229,25 +229,11 @@ class Sequential(TrainingMixin):
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Sets all weights from arrays shaped like ``get_weights()``'s."""
         self._require_built("set_weights")
-        self._set_all_weights(list(weights))
+        self._set_all_weights(weights)
 
     def _set_all_weights(self, weights: List[Any]) -> None:
-        expected = self._core.get_weights()
-        if len(weights) != len(expected):
-            raise ValueError(f"You called `set_weights(weights)` on model {self.name!r} with a "
-                             f"weight list of length {len(weights)}, but the model expects "
-                             f"{len(expected)} weights.")
-        arrays = []
-        for i, (w, e) in enumerate(zip(weights, expected)):
-            try:
-                a = np.ascontiguousarray(np.asarray(w), dtype=np.float32)
-            except (TypeError, ValueError) as err:
-                raise TypeError(f"Weight {i} must be an array of real numbers of shape {e.shape};"
-                                f" received {type(w).__name__} ({err}).") from None
-            if a.shape != e.shape:
-                raise ValueError(f"Weight {i} has shape {a.shape}, but the model expects shape "
-                                 f"{e.shape}.")
-            arrays.append(a)
+        from fastmlp.models._data import prepare_weights
+        arrays = prepare_weights(weights, self._core.get_weights(), self.name)
         self._core.set_weights(arrays)
 
     @property

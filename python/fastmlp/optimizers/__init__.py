@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional, Union
 
+from fastmlp import _checks
 from fastmlp._serialization import deserialize_object, serialize_object
 
 from fastmlp.optimizers import schedules
@@ -40,12 +41,9 @@ class _LearningRate(float):
 
 def _check(name: str, value: Any, low: float = 0.0, high: float = math.inf,
            closed: bool = True) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if ok:
-        ok = (low <= value if closed else low < value) and value <= high
-    if not ok:
-        raise ValueError(f"Received an invalid value for `{name}`. Received: {name}={value!r}")
-    return float(value)
+    """A finite real number (NumPy scalars too) in [low, high], or (low, high] if not closed."""
+    return _checks.number(name, value, low, None if high == math.inf else high,
+                          low_open=not closed)
 
 
 class Optimizer:
@@ -70,7 +68,8 @@ class Optimizer:
         if isinstance(learning_rate, LearningRateSchedule):
             self._lr: Union[float, LearningRateSchedule] = learning_rate
         else:
-            self._lr = _check("learning_rate", learning_rate)
+            self._lr = _checks.number("learning_rate", learning_rate, 0.0,
+                                      expected="a number >= 0 or a LearningRateSchedule")
         self.weight_decay = None if weight_decay is None else _check("weight_decay", weight_decay)
         if clipnorm is not None and global_clipnorm is not None:
             raise ValueError("Only one of `clipnorm` and `global_clipnorm` can be set. Received: "
@@ -80,7 +79,7 @@ class Optimizer:
                                                                closed=False)
         self.global_clipnorm = None if global_clipnorm is None else \
             _check("global_clipnorm", global_clipnorm, closed=False)
-        self.name = name or type(self).__name__.lower()
+        self.name = _checks.text("name", name, optional=True) or type(self).__name__.lower()
         self._core = None  # the compiled core model whose optimizer this is
 
     # ---- live values ---------------------------------------------------------------------------
@@ -95,7 +94,7 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
-        value = _check("learning_rate", float(value))
+        value = _check("learning_rate", value)
         if self._core is not None:
             self._core.learning_rate = value
         self._lr = value
@@ -156,7 +155,7 @@ class SGD(Optimizer):
                  momentum: float = 0.0, nesterov: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.momentum = _check("momentum", momentum, 0.0, 1.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = _checks.flag("nesterov", nesterov)
 
 
 class Adam(Optimizer):
@@ -173,7 +172,7 @@ class Adam(Optimizer):
         self.beta_1 = _check("beta_1", beta_1, 0.0, 1.0)
         self.beta_2 = _check("beta_2", beta_2, 0.0, 1.0)
         self.epsilon = _check("epsilon", epsilon)
-        self.amsgrad = bool(amsgrad)
+        self.amsgrad = _checks.flag("amsgrad", amsgrad)
 
 
 class AdamW(Adam):
@@ -202,7 +201,7 @@ class RMSprop(Optimizer):
         self.rho = _check("rho", rho, 0.0, 1.0)
         self.momentum = _check("momentum", momentum, 0.0, 1.0)
         self.epsilon = _check("epsilon", epsilon)
-        self.centered = bool(centered)
+        self.centered = _checks.flag("centered", centered)
 
 
 class Adagrad(Optimizer):

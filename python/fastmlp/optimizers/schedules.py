@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Sequence
 
+from fastmlp import _checks
 from fastmlp._serialization import deserialize_object, serialize_object
 
 __all__ = ["CosineDecay", "ExponentialDecay", "InverseTimeDecay", "LearningRateSchedule",
@@ -17,11 +18,19 @@ __all__ = ["CosineDecay", "ExponentialDecay", "InverseTimeDecay", "LearningRateS
 
 
 def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-            or not math.isfinite(value):
-        raise ValueError(f"Received an invalid value for `{name}`, expected a positive number. "
-                         f"Received: {name}={value!r}")
-    return float(value)
+    return _checks.number(name, value, 0.0, low_open=True, expected="a positive number")
+
+
+def _numbers(name: str, values: Any, low: Any = None) -> list:
+    """A list of finite numbers (>= low when given) from a list or tuple."""
+    expected = "a list of finite numbers" + ("" if low is None else f" >= {low:g}")
+    if getattr(values, "ndim", None) == 1 and hasattr(values, "tolist"):  # a 1-D NumPy array
+        values = values.tolist()
+    if not isinstance(values, (list, tuple)) or \
+            not all(_checks.is_real(v) and math.isfinite(v) and (low is None or v >= low)
+                    for v in values):
+        raise _checks.invalid(name, expected, values)
+    return [float(v) for v in values]
 
 
 class LearningRateSchedule:
@@ -54,7 +63,8 @@ class ExponentialDecay(LearningRateSchedule):
         self.initial_learning_rate = _positive("initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive("decay_steps", decay_steps)
         self.decay_rate = _positive("decay_rate", decay_rate)
-        self.staircase, self.name = bool(staircase), name
+        self.staircase = _checks.flag("staircase", staircase)
+        self.name = _checks.text("name", name)
 
     def __call__(self, step: int) -> float:
         p = step / self.decay_steps
@@ -89,14 +99,15 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def __init__(self, boundaries: Sequence[float], values: Sequence[float],
                  name: str = "PiecewiseConstant") -> None:
+        boundaries = _numbers("boundaries", boundaries)
+        values = _numbers("values", values, 0.0)
         if len(values) != len(boundaries) + 1:
             raise ValueError(f"The length of `values` ({len(values)}) must be one more than the "
                              f"length of `boundaries` ({len(boundaries)}).")
         if list(boundaries) != sorted(boundaries):
             raise ValueError(f"`boundaries` must be increasing. Received: {list(boundaries)}")
-        self.boundaries = [float(b) for b in boundaries]
-        self.values = [float(v) for v in values]
-        self.name = name
+        self.boundaries, self.values = boundaries, values
+        self.name = _checks.text("name", name)
 
     def __call__(self, step: int) -> float:
         for b, v in zip(self.boundaries, self.values):
@@ -117,14 +128,14 @@ class CosineDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate: float, decay_steps: float, alpha: float = 0.0,
                  name: str = "CosineDecay", warmup_target: float = None,
                  warmup_steps: float = 0) -> None:
-        if initial_learning_rate < 0:
-            raise ValueError(f"Received an invalid value for `initial_learning_rate`. Received: "
-                             f"initial_learning_rate={initial_learning_rate!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
+        self.initial_learning_rate = _checks.number("initial_learning_rate",
+                                                    initial_learning_rate, 0.0)
         self.decay_steps = _positive("decay_steps", decay_steps)
-        self.alpha, self.name = float(alpha), name
-        self.warmup_target = None if warmup_target is None else float(warmup_target)
-        self.warmup_steps = float(warmup_steps)
+        # alpha outside [0, 1] would end the decay above the start or below zero.
+        self.alpha = _checks.number("alpha", alpha, 0.0, 1.0)
+        self.name = _checks.text("name", name)
+        self.warmup_target = _checks.number("warmup_target", warmup_target, 0.0, optional=True)
+        self.warmup_steps = _checks.number("warmup_steps", warmup_steps, 0.0)
 
     def __call__(self, step: int) -> float:
         if self.warmup_target is not None and step < self.warmup_steps:
