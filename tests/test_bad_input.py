@@ -1,18 +1,8 @@
 """Bad input of every kind is a clear Python exception naming the problem, never a crash or a
-silent wrong answer (issue 7). Each row of CASES is one distinct misuse: the exception type and a
-pattern the message must contain (the argument, the shapes, the valid names, ...).
-
-Decisions documented by the tests below the table:
-- batch_size larger than the data is allowed (as Keras): the epoch is one batch of all rows.
-- categorical_crossentropy with targets whose rows do not sum to 1 is accepted as Keras does: the
-  loss is -sum(y * log(p)) per row, with no normalization.
-- Float labels holding whole numbers are accepted for sparse losses (as Keras); fractional ones
-  are refused.
-- A layer added after compile rebuilds the core and keeps the compile settings: the next fit
-  trains the new graph (Keras 3 would need compile() again; silently training the old graph is
-  what must never happen).
-- predict on a model without an input shape builds it from the data (as Keras).
-- NaN weights given to set_weights are accepted (as Keras); NaN inputs are refused.
+silent wrong answer (issues 7 and 16). Each row of CASES is one distinct misuse: the exception
+type and a pattern the message must contain (the argument, what it expects and the value
+received, the shapes, the valid names, ...). Inputs that are accepted with a defined behaviour
+are tested in test_input_decisions.py.
 """
 
 import os
@@ -25,46 +15,9 @@ import pytest
 import fastmlp
 from fastmlp import layers
 
-X = np.random.default_rng(0).random((10, 4)).astype(np.float32)
-Y = np.arange(10) % 3
-
-
-def model(loss="sparse_categorical_crossentropy", out=3, activation="softmax", compile=True,
-          metrics=None):
-    fastmlp.utils.set_random_seed(1)
-    m = fastmlp.Sequential([fastmlp.Input(shape=(4,)), layers.Dense(8, activation="relu"),
-                            layers.Dense(out, activation=activation)])
-    if compile:
-        m.compile("adam", loss, metrics=metrics)
-    return m
-
-
-def fit(m, x, y, **kw):
-    return m.fit(x, y, verbose=0, **kw)
-
-
-def mse_model():
-    return model("mse", activation=None)
-
-
-def unbuilt():
-    return fastmlp.Sequential([layers.Dense(3)])
-
-
-def weights_like(m, change):
-    w = m.get_weights()
-    change(w)
-    return w
-
-
-def _readonly_out():
-    out = np.zeros((2, 5), np.float32)
-    out.flags.writeable = False
-    return out
-
-
-NAN_X = np.where(X > 0.5, np.nan, X).astype(np.float32)
-BAD_KIND = "must hold real numbers"
+from _bad_input_helpers import (BAD_KIND, C64, LR_OUTPUT, NAN_X, X, Y, bad, cb_fit, core_model,
+                                fit, model, mse_model, readonly_out, set_weight, unbuilt,
+                                weights_like)
 
 CASES = {
     # ---- x against the model's input --------------------------------------------------------
@@ -157,9 +110,9 @@ CASES = {
     "label_nan": (lambda: fit(model(), X, np.full(10, np.nan)), ValueError, "non-integer"),
     "labels_rank2": (lambda: fit(model(), X, np.zeros((10, 2), int)), ValueError,
                      r"shape \(None,\)"),
-    "core_labels_out_of_range": (lambda: _core_model().train_epoch(X, np.full(10, 7, np.int64)),
+    "core_labels_out_of_range": (lambda: core_model().train_epoch(X, np.full(10, 7, np.int64)),
                                  ValueError, r"labels must lie in \[0, 3\)"),
-    "core_float_labels": (lambda: _core_model().train_epoch(X, np.zeros(10, np.float32)),
+    "core_float_labels": (lambda: core_model().train_epoch(X, np.zeros(10, np.float32)),
                           ValueError, "needs integer labels, got dtype float32"),
     # ---- dtypes -----------------------------------------------------------------------------
     "x_object": (lambda: fit(model(), np.array([[object()] * 4] * 10), Y), TypeError,
@@ -172,11 +125,11 @@ CASES = {
               "`y` must hold numbers.*<U1"),
     "y_complex": (lambda: fit(mse_model(), X, np.zeros((10, 3), complex)), TypeError,
                   "`y` must hold numbers.*complex128"),
-    "core_x_int16": (lambda: _core_model().predict(X.astype(np.int16)), ValueError,
+    "core_x_int16": (lambda: core_model().predict(X.astype(np.int16)), ValueError,
                      "x has dtype int16; expected float32, float64 or uint8"),
-    "core_x_list": (lambda: _core_model().predict([[1.0] * 4]), TypeError,
+    "core_x_list": (lambda: core_model().predict([[1.0] * 4]), TypeError,
                     "x must be a NumPy array, got list"),
-    "core_x_rank3": (lambda: _core_model().predict(np.zeros((1, 2, 2), np.float32)), ValueError,
+    "core_x_rank3": (lambda: core_model().predict(np.zeros((1, 2, 2), np.float32)), ValueError,
                      r"x must be 2-D.*\(1, 2, 2\)"),
     # ---- sizes no machine can hold: refused before allocating --------------------------------
     "dense_2_pow_40": (lambda: fastmlp.Sequential([fastmlp.Input(shape=(4,)),
@@ -231,7 +184,7 @@ CASES = {
         TypeError, r"Weight 1 must be an array of real numbers of shape \(8,\)"),
     "layer_set_weights_count": (lambda: model().layers[0].set_weights([np.zeros((4, 8))]),
                                 ValueError, "expects 2 weight arrays, received 1"),
-    "core_set_weights_shape": (lambda: _core_model().set_weights(
+    "core_set_weights_shape": (lambda: core_model().set_weights(
         [np.zeros((4, 8)), np.zeros(9), np.zeros((8, 3)), np.zeros(3)]), ValueError,
         r"array 1 .* has shape \(9,\), expected \(8,\)"),
     # ---- threads ----------------------------------------------------------------------------
@@ -250,7 +203,7 @@ CASES = {
     "matmul_none": (lambda: fastmlp.ops.matmul(None, np.ones((3, 5))), TypeError,
                     "`a` must be a real numeric array, got dtype object"),
     "matmul_out_readonly": (lambda: fastmlp.ops.matmul(np.ones((2, 3)), np.ones((3, 5)),
-                                                       out=_readonly_out()),
+                                                       out=readonly_out()),
                             ValueError, "`out` is read-only"),
     "matmul_out_dtype": (lambda: fastmlp.ops.matmul(np.ones((2, 3)), np.ones((3, 5)),
                                                     out=np.zeros((2, 5))),
@@ -266,29 +219,7 @@ CASES = {
     "matmul_alpha_str": (lambda: fastmlp.ops.matmul(np.ones((2, 3)), np.ones((3, 5)),
                                                     alpha="x"),
                          TypeError, "`alpha` must be a real number"),
-}
-
-
-def bad(name, received):
-    """The Keras-style message for argument ``name``: what was expected, then the value."""
-    return rf"Received an invalid value for `{name}`, expected .+\. Received: {name}={received}"
-
-
-def cb_fit(cb):
-    return fit(model(), X, Y, epochs=2, validation_split=0.2, callbacks=[cb])
-
-
-def set_weight(target, index, value):
-    w = target.get_weights()
-    w[index] = value
-    target.set_weights(w)
-
-
-C64 = X.astype(np.complex64)
-LR_OUTPUT = "output of the `schedule` function should be a finite, non-negative float"
-
-# ---- wrongly typed arguments: each names the argument, what it expects and what it got -------
-CASES.update({
+    # ---- wrongly typed arguments: each names the argument, what it expects and what it got ---
     # fit / evaluate / predict / *_on_batch
     "validation_split_str": (lambda: fit(model(), X, Y, validation_split="0.2"), ValueError,
                              r"`validation_split`, expected a float in \[0, 1\)\. "
@@ -482,12 +413,7 @@ CASES.update({
                             "`x` must hold real numbers"),
     "threads_float": (lambda: fastmlp.set_num_threads(1.5), TypeError,
                       r"`n` of set_num_threads, expected an integer.*Received: n=1\.5"),
-})
-
-def _core_model():
-    m = model()
-    m.fit(X, Y, verbose=0)  # builds and compiles the core
-    return m._core
+}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -515,101 +441,3 @@ def test_fastmlp_isa_nonsense_is_a_python_exception_in_a_subprocess(isa, message
                           timeout=60)
     assert proc.returncode == 1, proc.stderr  # an exception, not a signal or a hang
     assert "ValueError" in proc.stderr and message in proc.stderr, proc.stderr
-
-
-# ---- accepted inputs with defined behaviour ---------------------------------------------------
-def test_batch_size_larger_than_the_data_is_one_batch():
-    big, exact = model(), model()
-    fit(big, X, Y, batch_size=10**6, shuffle=False)
-    fit(exact, X, Y, batch_size=len(X), shuffle=False)
-    assert big.optimizer.iterations == 1
-    for a, b in zip(big.get_weights(), exact.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(big.predict(X, batch_size=10**6), big.predict(X))
-
-
-def test_zero_rows_predict_gives_an_empty_result():
-    for dtype in (np.float32, np.float64, np.uint8):
-        out = model().predict(np.zeros((0, 4), dtype))
-        assert out.shape == (0, 3) and out.dtype == np.float32
-
-
-def _layouts():
-    base = np.random.default_rng(3).random((40, 8)).astype(np.float32)
-    readonly = base[:, :4].copy()
-    readonly.flags.writeable = False
-    return {"readonly": readonly, "fortran": np.asfortranarray(base[:, :4]),
-            "column_slice": base[:, 2:6], "row_step": base[::2, :4].repeat(2, axis=0)[:40],
-            "reversed": base[::-1, :4][::-1], "float64_strided": base.astype(np.float64)[:, ::2]}
-
-
-@pytest.mark.parametrize("layout", sorted(_layouts()))
-def test_readonly_and_non_contiguous_arrays_give_the_contiguous_result(layout):
-    x = _layouts()[layout]
-    y = np.arange(len(x)) % 3
-    contiguous = np.ascontiguousarray(x, dtype=np.float32)
-    a, b = model(), model()
-    np.testing.assert_array_equal(a.predict(x), b.predict(contiguous))
-    fit(a, x, y, epochs=2, batch_size=8)
-    fit(b, contiguous, y, epochs=2, batch_size=8)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_array_equal(wa, wb)
-    assert a.evaluate(x, y, verbose=0) == b.evaluate(contiguous, y, verbose=0)
-    if not x.flags.writeable:
-        assert not x.flags.writeable  # nothing flipped the flag
-
-
-def test_whole_float_labels_are_accepted_for_sparse_losses():
-    a, b = model(), model()
-    fit(a, X, Y.astype(np.float64), shuffle=False)
-    fit(b, X, Y, shuffle=False)
-    np.testing.assert_array_equal(a.predict(X), b.predict(X))
-
-
-def test_categorical_crossentropy_takes_unnormalized_targets_as_keras():
-    m = model("categorical_crossentropy")
-    y = np.full((10, 3), 0.7, np.float32)  # rows sum to 2.1
-    p = np.clip(m.predict(X).astype(np.float64), 1e-7, 1 - 1e-7)
-    expected = np.mean(-np.sum(y * np.log(p), axis=1))
-    assert m.evaluate(X, y, verbose=0) == pytest.approx(expected, rel=1e-4)
-
-
-def test_layer_added_after_compile_is_trained_not_the_old_graph():
-    m = model()
-    m.add(layers.Dense(2, activation="softmax"))
-    assert m.predict(X).shape == (10, 2)
-    before = m.layers[-1].get_weights()[0].copy()
-    history = fit(m, X, Y % 2, epochs=2)
-    assert len(history.history["loss"]) == 2
-    assert not np.array_equal(before, m.layers[-1].get_weights()[0])
-    with pytest.raises(ValueError, match="label value of 2"):
-        fit(m, X, Y)  # labels checked against the new output width
-
-
-def test_predict_on_a_model_without_input_shape_builds_it():
-    m = unbuilt()
-    assert not m.built
-    assert m.predict(X).shape == (10, 3)
-    assert m.built and m.input_shape == (None, 4)
-    with pytest.raises(ValueError, match=r"\(None, 4\)"):
-        m.predict(np.zeros((2, 5), np.float32))
-
-
-def test_nan_weights_are_accepted_as_keras_and_show_in_predictions():
-    m = model()
-    m.set_weights([np.full_like(w, np.nan) for w in m.get_weights()])
-    assert np.isnan(m.predict(X)).all()
-
-
-def test_bool_and_integer_inputs_are_converted():
-    a, b = model(), model()
-    xb = X > 0.5
-    np.testing.assert_array_equal(a.predict(xb), b.predict(xb.astype(np.float32)))
-    np.testing.assert_array_equal(a.predict(xb.astype(np.int64)), b.predict(xb.astype(np.uint8)))
-
-
-def test_thread_count_errors_leave_the_setting_unchanged():
-    before = fastmlp.get_num_threads()
-    with pytest.raises(ValueError):
-        fastmlp.set_num_threads(-1)
-    assert fastmlp.get_num_threads() == before
