@@ -1,6 +1,9 @@
 """Models, data and message patterns shared by the bad-input table (test_bad_input.py) and the
 tests of accepted inputs (test_input_decisions.py)."""
 
+import os
+import tempfile
+
 import numpy as np
 
 import fastmlp
@@ -71,3 +74,16 @@ def core_model():
     m = model()
     m.fit(X, Y, verbose=0)  # builds and compiles the core
     return m._core
+
+
+def load_damaged(offset, mask):
+    """load_model of a saved model with the bits ``mask`` of byte ``offset`` flipped."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "damaged.fastmlp")
+        model().save(path)
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        data[offset] ^= mask
+        with open(path, "wb") as f:
+            f.write(bytes(data))
+        return fastmlp.models.load_model(path)

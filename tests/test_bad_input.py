@@ -16,8 +16,8 @@ import fastmlp
 from fastmlp import layers
 
 from _bad_input_helpers import (BAD_KIND, C64, LR_OUTPUT, NAN_X, X, Y, bad, cb_fit, core_model,
-                                fit, model, mse_model, readonly_out, set_weight, unbuilt,
-                                weights_like)
+                                fit, load_damaged, model, mse_model, readonly_out, set_weight,
+                                unbuilt, weights_like)
 
 CASES = {
     # ---- x against the model's input --------------------------------------------------------
@@ -411,6 +411,9 @@ CASES = {
                                   "`x` must hold real numbers"),
     "regularizer_complex": (lambda: fastmlp.regularizers.L2(0.1)(C64), TypeError,
                             "`x` must hold real numbers"),
+    # the central directory's offset (end record, 3rd byte from the end) pushed past 2**31
+    "load_model_end_record_offset": (lambda: load_damaged(-3, 0x40), ValueError,
+                                     "Cannot load .*the file is damaged"),
     "threads_float": (lambda: fastmlp.set_num_threads(1.5), TypeError,
                       r"`n` of set_num_threads, expected an integer.*Received: n=1\.5"),
 }

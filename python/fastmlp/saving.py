@@ -183,8 +183,9 @@ def _read_archive(filepath: str) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]
     try:
         with zf:
             return _read_members(zf, path)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
-        # A truncated or corrupted archive (bad CRC, bad offsets, damaged deflate stream).
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
+        # A truncated or corrupted archive (bad CRC, bad offsets, damaged deflate stream; an
+        # offset past 2**31 in the end record makes the member seek fail with EINVAL).
         raise _fail(path, f"the file is damaged ({type(e).__name__}: {e})") from None
 
 
