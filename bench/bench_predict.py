@@ -1,7 +1,7 @@
 """Inference of the seed network 784-128-64-10 (ReLU, softmax output): one row through
 `model.predict`, `model.predict_on_batch` and `model(x)` against PyTorch `net(x)` under no_grad
-(one thread), and a batch of 10,000 rows against PyTorch on 1 and 2 threads. Keras is measured too
-when it is installed. Interleaved best-of-N in one process; ratio = anchor time / fastmlp time.
+(one thread), and a batch of 10,000 rows against PyTorch on 1 and 2 threads. ONNX Runtime (the
+model exported by `model.export`) and Keras are measured too when they are installed. Interleaved best-of-N in one process; ratio = anchor time / fastmlp time.
 
     python bench/bench_predict.py [--quick]
 """
@@ -20,6 +20,10 @@ try:
     import torch
 except ImportError:  # pragma: no cover - optional
     torch = None
+try:
+    import onnxruntime
+except ImportError:  # pragma: no cover - optional
+    onnxruntime = None
 
 
 def per_call_us(fn, calls):
@@ -60,6 +64,25 @@ def torch_net(model):
     return net.eval()
 
 
+def onnx_session(model, threads):
+    """An ONNX Runtime session of the exported model on `threads` threads, or None."""
+    if onnxruntime is None:
+        return None
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "m.onnx")
+        model.export(path, format="onnx")
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        return onnxruntime.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+def onnx_runner(session, x):
+    name = session.get_inputs()[0].name
+    return lambda: session.run(None, {name: x})
+
+
 def keras_runners(x1):
     try:
         os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -87,6 +110,10 @@ def one_row(model, net, rounds, calls):
         runners["torch net(x)"] = torch_call
         ref = torch_call().numpy()
         assert np.allclose(model.predict(x1), ref, atol=1e-5), "fastmlp and torch disagree"
+    session = onnx_session(model, 1)
+    if session is not None:
+        runners["onnxruntime"] = onnx_runner(session, x1)
+        assert np.allclose(runners["onnxruntime"]()[0], model.predict(x1), atol=1e-5)
     runners.update(keras_runners(x1))
     runners.update(image_runners(model, net))
     best = best_of(runners, rounds, calls)
@@ -119,7 +146,7 @@ def image_runners(model, net):
 
 def batch(model, net, rounds, rows):
     x = np.random.default_rng(2).random((rows, 784), dtype=np.float32)
-    print(f"batch of {rows} rows, best of {rounds}, ms per call; ratio = torch / fastmlp")
+    print(f"batch of {rows} rows, best of {rounds}, ms per call; ratio = anchor / fastmlp")
     for threads in (1, 2):
         runners = {"fastmlp": lambda: (fastmlp.set_num_threads(threads), model.predict(x, verbose=0))}
         if net is not None:
@@ -130,10 +157,17 @@ def batch(model, net, rounds, rows):
                 with torch.no_grad():
                     return net(xt)
             runners["torch"] = torch_call
+        session = onnx_session(model, threads)
+        if session is not None:
+            runners["onnxruntime"] = onnx_runner(session, x)
         best = best_of(runners, rounds, 3)
         line = f"  threads {threads}: fastmlp {best['fastmlp'] / 1e3:8.3f} ms"
-        if "torch" in best:
-            line += f"  torch {best['torch'] / 1e3:8.3f} ms  ratio {best['torch'] / best['fastmlp']:5.2f}x"
+        for name in ("torch", "onnxruntime"):
+            if name in best:
+                line += f"  {name} {best[name] / 1e3:8.3f} ms {best[name] / best['fastmlp']:5.2f}x"
+        anchors = [best[n] for n in ("torch", "onnxruntime") if n in best]
+        if anchors:
+            line += f"  best anchor / fastmlp {min(anchors) / best['fastmlp']:5.2f}x"
         print(line, flush=True)
     fastmlp.set_num_threads(2)
 
