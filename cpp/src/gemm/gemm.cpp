@@ -1,9 +1,9 @@
 // The blocked GEMM driver (BLIS blocking: KC panels of K, MC x NC blocks of C, MR x NR register
 // tiles). C is cut into units that a team of threads (common/thread_team.h) claims dynamically;
-// each unit runs over all of K on one thread with that thread's packed A (or A in place), reading
-// B panels packed once: by the unit that owns their columns, or, when units share columns, lazily
-// into one shared buffer. K is never split, so every element is computed the same way for any
-// thread count.
+// each unit runs over all of K on one thread with that thread's packed A (or A in place). B is
+// packed by each unit for its own columns, except on one thread when units share columns: then
+// it is packed once, lazily, into one buffer. K is never split, so every element is computed the
+// same way for any thread count.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -38,10 +38,9 @@ struct Problem {
 
 struct ThreadBuffers {
   PackBuffer a;       // this thread's packed A block
-  PackBuffer b_own;   // this thread's private copy of a B panel another thread is still packing
   PackBuffer b_team;  // packed op(B) shared by the team of a call this thread leads
   PackBuffer flags;   // one PanelState per (K panel, NR panel) of b_team
-  PackBuffer b_unit;  // packed B strips of a unit whose columns no other unit reads (PrivateB)
+  PackBuffer b_unit;  // packed B strips of the unit this thread runs (PrivateB)
 };
 
 ThreadBuffers& thread_buffers() {
@@ -111,49 +110,46 @@ Units make_units(const Problem& pr, int threads) {
   return u;
 }
 
-enum PanelState : int { kEmpty = 0, kPacking = 1, kReady = 2 };
+enum PanelState : int { kEmpty = 0, kReady = 1 };
 
 // What every thread of one call shares: the problem, the unit grid, the claim counter and, when
-// B is packed, the lazily packed copy of all of op(B) in PackedB's layout (K panel pc at
-// pc * n_pad, its NR panels kc * NR apart) with one state flag per panel.
+// one thread packs B for units that share columns, the lazily packed copy of all of op(B) in
+// PackedB's layout (K panel pc at pc * n_pad, its NR panels kc * NR apart) with one state flag
+// per panel.
 struct Team {
   const Problem* pr;
   Units units;
   index_t kc_step, kpanels, npanels;
-  float* b_packed;               // null: B is read in place (or prepacked: pr->packed_b)
-  std::atomic<int>* flags;       // kpanels x npanels
+  bool pack_b;                   // B is packed (shared or per unit); else in place or prepacked
+  float* b_packed;               // the shared copy (one thread, units sharing columns), or null
+  int* flags;                    // kpanels x npanels PanelStates of b_packed
   std::atomic<index_t> next{0};  // next unclaimed unit
-  bool alone = true;             // one thread runs every unit: no one waits on its packing
+  bool alone = true;             // one thread runs every unit
 };
 
+// Units that share columns each pack their own copy of B when they run on several threads:
+// sharing one lazily packed copy made a thread wait for the other's packing at every panel
+// (two threads ran 128x784x128 1.2x faster than one that way, 1.8x with a copy per unit). On one
+// thread the shared copy saves the repeated packing and nobody waits.
 void prepare_team(Team& t, const Problem& pr, int threads) {
   const KernelInfo& kr = *pr.kr;
   t.pr = &pr;
   t.units = make_units(pr, threads);
+  t.alone = threads == 1 || t.units.mu * t.units.nu == 1;
   t.kc_step = k_panel(pr.k, kr.kc);
   t.kpanels = ceil_div(pr.k, t.kc_step);
   t.npanels = ceil_div(pr.n, kr.nr);
+  t.pack_b = !pr.packed_b && should_pack_b(kr, pr.b, pr.m);
   t.b_packed = nullptr;
   t.flags = nullptr;
-  if (pr.packed_b || !should_pack_b(kr, pr.b, pr.m)) return;
+  if (!t.pack_b || !t.alone || t.units.mu == 1) return;
   ThreadBuffers& buf = thread_buffers();
   t.b_packed = buf.b_team.get(static_cast<std::size_t>(pr.k * padded_n(pr)));
   const std::size_t nflags = static_cast<std::size_t>(t.kpanels * t.npanels);
-  static_assert(sizeof(std::atomic<int>) == sizeof(float), "flags live in a float buffer");
-  void* raw = buf.flags.get(nflags);
-  t.flags = static_cast<std::atomic<int>*>(raw);
-  for (std::size_t i = 0; i < nflags; ++i) new (t.flags + i) std::atomic<int>(kEmpty);
+  static_assert(sizeof(int) == sizeof(float), "flags live in a float buffer");
+  t.flags = reinterpret_cast<int*>(buf.flags.get(nflags));
+  std::fill(t.flags, t.flags + nflags, static_cast<int>(kEmpty));
 }
-
-inline void spin_pause() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-// Pause iterations a thread waits for a panel another thread is packing (a few microseconds, a
-// panel's packing time) before it packs a private copy rather than wait on a descheduled thread.
-constexpr int kPanelWaitSpins = 2000;
 
 // How many kc x NR strips of packed B to pack in one sweep: a quarter of L2, so they are still
 // cached when used. All of a 196 x 128 block (32 x 784 x 128) in one sweep measured best, but a
@@ -164,42 +160,27 @@ index_t b_chunk_strips(const KernelInfo& kr, index_t kc) {
 }
 
 // NR panel jp of K panel pc (length kc): B as the micro-kernel reads it (pointer; row stride NR
-// when packed). The caller's unit uses the panels up to jp_end.
-const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t jp_end,
-                     float* own) {
+// when packed). The caller's unit uses the panels up to jp_end. Only one thread packs into the
+// shared copy, so a panel is either ready or still to be packed.
+const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t jp_end) {
   const Problem& pr = *t.pr;
   const KernelInfo& kr = *pr.kr;
   const index_t j = jp * kr.nr;
   if (pr.packed_b) return pr.packed_b + pc * padded_n(pr) + j * kc;
   if (!t.b_packed) return pr.b.p + pc * pr.b.rs + j;
   float* dst = t.b_packed + pc * padded_n(pr) + j * kc;
-  std::atomic<int>* flags = t.flags + (pc / t.kc_step) * t.npanels;
-  std::atomic<int>& state = flags[jp];
-  int s = state.load(std::memory_order_acquire);
-  if (s == kReady) return dst;
+  int* flags = t.flags + (pc / t.kc_step) * t.npanels;
+  if (flags[jp] == kReady) return dst;
+  // Pack the unit's next panels too (up to a quarter of L2, so that they are still cached when
+  // used) in one sweep over B's rows: a 64-byte read per row and panel left the prefetchers
+  // little to follow.
+  const index_t group_end = std::min(jp_end, jp + b_chunk_strips(kr, kc));
+  index_t end = jp + 1;
+  while (end < group_end && flags[end] == kEmpty) ++end;
   const StridedMatrix src{pr.b.p + pc * pr.b.rs + j * pr.b.cs, pr.b.rs, pr.b.cs};
-  const index_t cols = std::min<index_t>(kr.nr, pr.n - j);
-  if (s == kEmpty && state.compare_exchange_strong(s, kPacking, std::memory_order_acquire)) {
-    // Alone, also claim the unit's next panels (up to a quarter of L2, so that they are still
-    // cached when used) and pack them all in one sweep over B's rows (a 64-byte read per row and
-    // panel left the prefetchers little to follow). In a team, the other threads would wait on
-    // the whole group, or pack private copies of it.
-    const index_t group_end =
-        t.alone ? std::min(jp_end, jp + b_chunk_strips(kr, kc)) : jp + 1;
-    index_t end = jp + 1;
-    for (int e = kEmpty; end < group_end && flags[end].compare_exchange_strong(e, kPacking);
-         ++end) {
-    }
-    pack_b_for(kr, src, kc, std::min<index_t>((end - jp) * kr.nr, pr.n - j), dst);
-    for (index_t q = jp; q < end; ++q) flags[q].store(kReady, std::memory_order_release);
-    return dst;
-  }
-  for (int i = 0; i < kPanelWaitSpins; ++i) {
-    if (state.load(std::memory_order_acquire) == kReady) return dst;
-    spin_pause();
-  }
-  pack_b_for(kr, src, kc, cols, own);
-  return own;
+  pack_b_for(kr, src, kc, std::min<index_t>((end - jp) * kr.nr, pr.n - j), dst);
+  std::fill(flags + jp, flags + end, static_cast<int>(kReady));
+  return dst;
 }
 
 // An mc-row block is cut into MR-row register tiles, except that a short last tile (under
@@ -237,9 +218,9 @@ void pack_a_tiles(const KernelInfo& kr, const StridedMatrix& a, index_t mc, inde
   }
 }
 
-// B of a unit whose columns no other unit reads (K panel pc, columns j0 .. j0 + nc), packed
-// privately into a buffer that stays in cache, rather than into a shared buffer of all of op(B)
-// (which doubled the memory traffic of B at 32 x 784 x 128). Where the kernel can (copies_b and
+// B of one unit (K panel pc, columns j0 .. j0 + nc), packed privately into a buffer that stays in
+// cache, rather than into a shared buffer of all of op(B) (which doubled the memory traffic of B
+// at 32 x 784 x 128). Where the kernel can (copies_b and
 // row-major op(B)), the first tile of each NR strip reads B in place and writes the strip's packed
 // copy as it goes: its FMAs hide the reads of B, which a separate pack left exposed (13% of
 // 32 x 784 x 128). Otherwise `chunk` columns are packed at a time, in one sweep over B's rows.
@@ -271,12 +252,12 @@ struct PrivateB {
 
 // One K panel of one unit: the jr / ir loops over its register tiles.
 void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, index_t pc,
-                index_t kc, float* abuf, float* bown) {
+                index_t kc, float* abuf) {
   const Problem& pr = *t.pr;
   const KernelInfo& kr = *pr.kr;
   const bool last = pc + kc == pr.k;
   TileStore st = panel_store(pr, pc == 0, last);
-  st.b_padded = pr.packed_b != nullptr || t.b_packed != nullptr;
+  st.b_padded = pr.packed_b != nullptr || t.pack_b;
   const index_t rsb = st.b_padded ? kr.nr : pr.b.rs;
   const StridedMatrix asub{pr.a.p + i0 * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs};
   // A as the kernel walks it: one packed MR-row panel per tile, or the rows in place
@@ -296,7 +277,7 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
   st.b_finite = pr.b_finite;
   const index_t panel_step = pr.packed_b ? kc * kr.nr : kr.nr;  // between NR panels of B
   PrivateB own_b{&pr, pc, kc, j0, nc, 0, nullptr, false};
-  if (t.b_packed && t.units.mu == 1) own_b.start(kr);
+  if (t.pack_b && !t.b_packed) own_b.start(kr);
   const bool padded = st.b_padded;
   const RowCut cut(mc, kr.mr);
   const index_t jp_end = ceil_div(j0 + nc, kr.nr);  // the unit's NR panels end here
@@ -304,7 +285,7 @@ void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, i
     const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
     float* copy = nullptr;
     const float* bp = own_b.buf ? own_b.panel(jr, copy)
-                                : b_panel(t, pc, kc, (j0 + jr) / kr.nr, jp_end, bown);
+                                : b_panel(t, pc, kc, (j0 + jr) / kr.nr, jp_end);
     st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
     if (rows4 && jr + 4 * kr.nr <= nc) {
       kr.row4(kc, a, csa, bp, rsb, panel_step, pr.c + i0 * pr.ldc + j0 + jr, st);
@@ -336,14 +317,13 @@ void work(Team& t) {
   const index_t rows_max = std::min<index_t>(kr.mc, ceil_div(pr.m, kr.mr) * kr.mr);
   float* abuf = pack_a ? buf.a.get(static_cast<std::size_t>(t.kc_step * rows_max) + kPackSlack)
                        : nullptr;
-  float* bown = t.b_packed ? buf.b_own.get(static_cast<std::size_t>(t.kc_step * kr.nr)) : nullptr;
   const index_t total = u.mu * u.nu;
   for (index_t q = t.next.fetch_add(1); q < total; q = t.next.fetch_add(1)) {
     // units that share columns are consecutive, so threads working at once share B panels
     const index_t i0 = (q % u.mu) * u.rows, j0 = (q / u.mu) * u.cols;
     const index_t mc = std::min(u.rows, pr.m - i0), nc = std::min(u.cols, pr.n - j0);
     for (index_t pc = 0; pc < pr.k; pc += t.kc_step) {
-      unit_panel(t, i0, mc, j0, nc, pc, std::min(t.kc_step, pr.k - pc), abuf, bown);
+      unit_panel(t, i0, mc, j0, nc, pc, std::min(t.kc_step, pr.k - pc), abuf);
     }
     if (pr.ep->post) pr.ep->post(pr.c + i0 * pr.ldc + j0, pr.ldc, mc, nc, j0, pr.ep->post_ctx);
   }
@@ -386,7 +366,6 @@ void run(const Problem& pr, int threads, bool adaptive = true) {
   if (adaptive && threads > 1 && !health.fork_pays(start)) threads = 1;
   Team team;
   prepare_team(team, pr, threads);  // units sized for the threads that will really run
-  team.alone = threads == 1 || team.units.mu * team.units.nu == 1;
   if (team.alone) {
     work(team);  // no team set-up for single-thread work
     return;

@@ -91,12 +91,13 @@ __attribute__((always_inline)) inline void fma_step(__m512 (&acc)[M][2],
 // kernel_avx2.cpp, so a row's bits do not depend on its tile.
 // kFullN: all NR columns of C are stored; kFullB: all NR columns of B may be read (a full tile,
 // or a zero-padded packed panel: then only the stores of an edge tile are masked).
-// One step of k over a packed A panel (rsa = 1, csa = MR): the rows are one pointer plus constant
-// offsets, where in-place rows need M pointers, more than the 16 general registers leave free.
+// One step of k where A's rows are adjacent floats (rsa = 1: a packed panel, or a transposed A
+// read in place): one pointer plus constant offsets, where rows apart need M pointers, more than
+// the 16 general registers leave free.
 template <int M, bool kFullB>
-__attribute__((always_inline)) inline void fma_step_packed(__m512 (&acc)[M][2], const float*& a,
-                                                           const float*& b, index_t rsb,
-                                                           const RowMask& m) {
+__attribute__((always_inline)) inline void fma_step_adjacent(__m512 (&acc)[M][2], const float*& a,
+                                                             index_t csa, const float*& b,
+                                                             index_t rsb, const RowMask& m) {
   const __m512 b0 = load_row<kFullB>(b, m.lo);
   const __m512 b1 = load_row<kFullB>(b + 16, m.hi);
 #pragma GCC unroll 16
@@ -105,7 +106,7 @@ __attribute__((always_inline)) inline void fma_step_packed(__m512 (&acc)[M][2], 
     acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
     acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
   }
-  a += kMR;
+  a += csa;
   b += rsb;
 }
 
@@ -123,9 +124,9 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);  // its 2nd line
   }
-  if (rsa == 1 && csa == kMR) {
+  if (rsa == 1) {
 #pragma GCC unroll 4
-    for (index_t p = 0; p < k; ++p) fma_step_packed<M, kFullB>(acc, a, b, rsb, m);
+    for (index_t p = 0; p < k; ++p) fma_step_adjacent<M, kFullB>(acc, a, csa, b, rsb, m);
   } else {
     const float* ar[M];
 #pragma GCC unroll 16
