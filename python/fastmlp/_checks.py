@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import sys
 from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numpy as np
@@ -146,12 +147,28 @@ def float32_dtype(dtype: Any) -> bool:
         return False
 
 
+def is_sparse(x: Any) -> bool:
+    """A scipy.sparse matrix or array. One can only exist once scipy.sparse is imported, so scipy
+    (optional) is looked up, never imported."""
+    sp = sys.modules.get("scipy.sparse")
+    return sp is not None and sp.issparse(x)
+
+
+def refuse_sparse(value: Any, name: str) -> None:
+    if is_sparse(value):
+        raise TypeError(f"Argument `{name}` is a scipy.sparse matrix; it must be a dense array "
+                        f"here (call `{name}.toarray()`). Sparse inputs `x` are accepted by "
+                        f"fit, evaluate and predict.")
+
+
 def real_array(value: Any, name: str, what: str = "real numbers") -> np.ndarray:
     """``np.asarray(value)``, refusing anything that is not bool, integer or float data.
 
     Complex values in particular are refused rather than cast (a cast drops the imaginary part
     without a word outside a warnings filter).
     """
+    if not isinstance(value, np.ndarray):
+        refuse_sparse(value, name)
     try:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     except (ValueError, TypeError) as e:

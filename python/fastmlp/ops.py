@@ -30,6 +30,9 @@ def _as_float32_matrix(x, name: str) -> np.ndarray:
     if type(x) is np.ndarray and x.dtype == _F32 and x.ndim == 2 and x.flags.aligned and \
             _usable_in_place(x):
         return x
+    if not isinstance(x, np.ndarray):
+        from fastmlp._checks import refuse_sparse
+        refuse_sparse(x, name)
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"matmul: `{name}` must be a real numeric array, got dtype {arr.dtype}")

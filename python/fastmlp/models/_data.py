@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fastmlp._checks import _show, is_real, real_array
+from fastmlp._checks import _show, is_real, is_sparse, real_array, refuse_sparse
 
 _PASS_THROUGH = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8))
 
@@ -27,6 +27,7 @@ def _shape_str(shape: Sequence[Any]) -> str:
 def as_array(x: Any, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x
+    refuse_sparse(x, name)
     if isinstance(x, (list, tuple)) and len(x) and isinstance(x[0], np.ndarray) and \
             len(x) == 1:
         x = x[0]  # a one-element list of arrays, as Keras accepts for single-input models
@@ -38,8 +39,13 @@ def as_array(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-def prepare_x(x: Any, sample_shape: Tuple[int, ...], name: str = "x") -> np.ndarray:
-    """Returns a 2-D C-contiguous array (float32, float64 or uint8) of ``(n, prod(sample_shape))``."""
+def prepare_x(x: Any, sample_shape: Tuple[int, ...], name: str = "x", sparse_ok: bool = False
+              ) -> Any:
+    """Returns a 2-D C-contiguous array (float32, float64 or uint8) of ``(n, prod(sample_shape))``,
+    or with ``sparse_ok`` for a scipy.sparse ``x``, a CSR matrix of that shape (see `_sparse`)."""
+    if sparse_ok and is_sparse(x):
+        from fastmlp.models import _sparse
+        return _sparse.prepare(x, int(np.prod(sample_shape)), name)
     arr = as_array(x, name)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Argument `{name}` must hold real numbers; received dtype {arr.dtype}.")
@@ -60,6 +66,8 @@ def prepare_x(x: Any, sample_shape: Tuple[int, ...], name: str = "x") -> np.ndar
 
 
 def infer_sample_shape(x: Any, name: str = "x") -> Tuple[int, ...]:
+    if is_sparse(x) and len(x.shape) == 2:
+        return (int(x.shape[1]),)
     arr = as_array(x, name)
     if arr.ndim < 2:
         raise ValueError(f"Cannot build the model from `{name}` of shape {_shape_str(arr.shape)}:"

@@ -17,7 +17,7 @@ from fastmlp import _random, losses as losses_module, metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
 from fastmlp.callbacks import CallbackList, History, ProgbarLogger
 from fastmlp.callbacks._base import as_callback_list
-from fastmlp.models import _args
+from fastmlp.models import _args, _sparse
 from fastmlp.models._data import (class_weights_to_sample_weights, prepare_sample_weight,
                                   prepare_x, prepare_y)
 
@@ -123,7 +123,7 @@ class TrainingMixin:
         self._ensure_built(x)
         if not self._core_compiled:
             self._compile_core()
-        xs = prepare_x(x, self._sample_shape, prefix + "x")
+        xs = prepare_x(x, self._sample_shape, prefix + "x", sparse_ok=True)
         ys = prepare_y(y, xs.shape[0], int(self._core.output_dim), self._is_sparse(),
                        prefix + "y")
         sw = prepare_sample_weight(sample_weight, xs.shape[0], prefix + "sample_weight")
@@ -166,7 +166,9 @@ class TrainingMixin:
 
         Args:
             x: inputs, shape ``(n, *input_shape)``; any numeric dtype (float32 C-contiguous is
-                used without a copy; uint8 and float64 are converted per batch).
+                used without a copy; uint8 and float64 are converted per batch), or a
+                scipy.sparse matrix ``(n, features)`` (densified block by block, never whole;
+                its epochs are shuffled by NumPy's generator, seeded as the core's).
             y: integer labels ``(n,)`` for sparse losses, else ``(n, outputs)`` targets.
             batch_size: Defaults to 32.
             epochs: index of the last epoch (as Keras, with ``initial_epoch``). Defaults to 1.
@@ -262,9 +264,8 @@ class TrainingMixin:
         seed = _random.epoch_seed(self._shuffle_seed, self._epochs_seen)
         started = time.perf_counter()
         pacing.stopped = False
-        core_logs = self._core.train_epoch(
-            xs, ys, sample_weight=sw, batch_size=batch_size, shuffle=shuffle, seed=seed,
-            y_pred_out=y_pred, batch_callback=pacing.hook(self), callback_every=pacing.every)
+        core_logs = _sparse.train_epoch(self._core, xs, ys, sw, batch_size, shuffle, seed, y_pred,
+                                        pacing.hook(self), pacing.every)
         self._epochs_seen += 1
         if pacing.stopped and y_pred is not None:
             # Stopped at a batch end: the NumPy metrics see only the rows trained on (the others
@@ -278,8 +279,7 @@ class TrainingMixin:
     # ---- evaluate / predict -------------------------------------------------------------------
     def _evaluate_prepared(self, xs, ys, sw, batch_size: int) -> Dict[str, float]:
         y_pred = self._pred_buffer(xs.shape[0])
-        core_logs = self._core.evaluate(xs, ys, sample_weight=sw, batch_size=batch_size,
-                                        y_pred_out=y_pred)
+        core_logs = _sparse.evaluate(self._core, xs, ys, sw, batch_size, y_pred)
         return self._logs_from(dict(core_logs), ys, y_pred)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
@@ -318,7 +318,8 @@ class TrainingMixin:
         """Outputs for ``x`` in inference mode, as a new float32 array ``(n, outputs)``.
 
         Small inputs take a direct path (no threads, no progress line); larger ones run in
-        parallel row blocks and print one progress line when ``verbose`` is not 0.
+        parallel row blocks and print one progress line when ``verbose`` is not 0. A
+        scipy.sparse ``x`` is densified block by block (as in ``fit`` and ``evaluate``).
         """
         # Checked here so that every path reports them the same way.
         if batch_size is not None:
@@ -336,11 +337,11 @@ class TrainingMixin:
                 return out
         cbs_list = as_callback_list(callbacks)
         self._ensure_built(x)
-        xs = prepare_x(x, self._sample_shape)
+        xs = prepare_x(x, self._sample_shape, sparse_ok=True)
         cbs = CallbackList(cbs_list, model=self, params={"verbose": verbose_level})
         cbs.on_predict_begin()
         started = time.perf_counter()
-        out = self._core.predict(xs) if batch_size is None else self._core.predict(xs, batch_size)
+        out = _sparse.predict(self._core, xs, batch_size)
         cbs.on_predict_end()
         if verbose_level and xs.shape[0] > _SMALL_PREDICT_ROWS:
             bar = ProgbarLogger()
@@ -368,6 +369,8 @@ class TrainingMixin:
         xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
         if xs.shape[0] == 0:
             raise ValueError("Argument `x` has no samples.")
+        if _sparse.is_sparse(xs):  # one batch: densified whole, as it is trained whole
+            xs = np.ascontiguousarray(xs.toarray(), dtype=np.float32)
         y_pred = self._pred_buffer(xs.shape[0])
         core_logs = self._core.train_epoch(xs, ys, sample_weight=sw, batch_size=xs.shape[0],
                                            shuffle=False, seed=0, y_pred_out=y_pred)
