@@ -96,13 +96,14 @@ def test_predict_round_trip(trained, tmp_path):
 
 
 @pytest.mark.parametrize("args, status, message", [
-    ((), 2, "the following arguments are required: command"),
+    (("train", "--seed", "-1"), 2, "expected a non-negative integer, got '-1'"),
     (("train", "--epochs", "0"), 2, "expected a positive int, got '0'"),
     (("train", "--hidden", "12,x"), 2, "comma-separated positive layer widths"),
     (("train", "--validation-split", "1.5"), 2, "expected a fraction in [0, 1)"),
     (("train", "--dataset", "cifar"), 2, "invalid choice: 'cifar'"),
     (("train", "--dataset", "fashion_mnist_small", "--epochs", "1", "--activation", "bogus"),
-     1, "fastmlp train: error:"),
+     2, "argument --activation: invalid choice: 'bogus'"),
+    (("train", "--optimizer", "adamx"), 2, "argument --optimizer: invalid choice: 'adamx'"),
     (("predict", "missing.model", "x.npy"), 1, "model file 'missing.model' does not exist"),
 ])
 def test_bad_arguments_fail_with_a_message(args, status, message):
@@ -152,3 +153,153 @@ def test_auto_falls_back_to_shipped_subset_and_says_so(monkeypatch, tmp_path, ca
     assert "Fashion-MNIST not found locally, so training on the small subset" in out
     assert "apt-get install dataset-fashion-mnist" in out
     assert "dataset: Fashion-MNIST small (shipped subset)" in out
+
+
+# ---- usage errors, help, and destinations checked before training (issue 16) ---------------
+def test_no_command_prints_the_whole_help_and_fails(capsys):
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: fastmlp")
+    for command in ("info", "selfcheck", "train", "predict"):
+        assert re.search(rf"^    {command}\b", err, re.M), err  # each listed with its summary
+    assert "run a saved model on a .npy array" in err
+
+
+@pytest.mark.parametrize("argv, usage, message", [
+    (["train", "--epocs", "3"], "usage: fastmlp train",
+     "fastmlp train: error: unrecognized arguments: --epocs 3 (did you mean --epochs?)"),
+    (["train", "--batchsize=4"], "usage: fastmlp train", "did you mean --batch-size?"),
+    (["predict", "m.fastmlp", "x.npy", "--clases"], "usage: fastmlp predict",
+     "did you mean --classes?"),
+    (["selfcheck", "extra"], "usage: fastmlp selfcheck", "unrecognized arguments: extra"),
+    (["--verbose"], "usage: fastmlp [-h]", "fastmlp: error: unrecognized arguments: --verbose"),
+])
+def test_unknown_options_show_the_subcommands_usage_and_the_close_match(capsys, argv, usage,
+                                                                         message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage) and message in err, err
+
+
+def _train_options():
+    sub = cli.build_parser().parse_args(["train"]).subcommands["train"]
+    return sub, [a for a in sub._actions if a.option_strings and a.dest != "help"]
+
+
+def test_train_help_shows_every_default_and_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+    _, options = _train_options()
+    for action in options:
+        if action.default not in (None, False):
+            shown = action.default if isinstance(action.default, str) else f"{action.default:g}"
+            assert f"(default: {shown})" in text, action.option_strings
+        elif action.default is None:
+            assert "default" in action.help, action.option_strings  # says what happens instead
+    from fastmlp import activations, optimizers
+    for name in list(activations._FUNCTIONS) + ["gelu_tanh"]:
+        assert f" {name}," in text or f" {name} (" in text, name
+    assert "--optimizer {" + ",".join(sorted(optimizers._NAMES)) + "}" in text
+    assert "--dataset {auto,fashion_mnist,mnist,fashion_mnist_small}" in text
+
+
+def test_activation_and_optimizer_names_are_the_librarys_and_case_blind():
+    args = cli.build_parser().parse_args(["train", "--activation", "GELU", "--optimizer", "Adam"])
+    assert (args.activation, args.optimizer) == ("gelu", "adam")
+    _, options = _train_options()
+    choices = {a.dest: a.choices for a in options}
+    for name in choices["activation"]:
+        fastmlp.layers.Dense(2, activation=name)  # every choice is one the layers accept
+    for name in choices["optimizer"]:
+        fastmlp.optimizers.get(name)
+
+
+def _train_fails_before_training(capsys, *extra):
+    status = cli.main(["train", "--dataset", "fashion_mnist_small", "--epochs", "1",
+                       "--hidden", "8", "--verbose", "0", "--threads", "1", *extra])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "dataset:" not in out and "test accuracy" not in out  # nothing was loaded or trained
+    return err
+
+
+@pytest.mark.parametrize("name", ["model.txt", "model", "model.FASTMLP"])
+def test_save_with_a_wrong_extension_fails_before_training(capsys, tmp_path, name):
+    err = _train_fails_before_training(capsys, "--save", str(tmp_path / name))
+    assert f"fastmlp train: error: --save {tmp_path / name}: the model file must end in " \
+           ".fastmlp or .keras" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_into_a_missing_directory_names_it_before_training(capsys, tmp_path):
+    target = tmp_path / "missing" / "model.fastmlp"
+    err = _train_fails_before_training(capsys, "--save", str(target))
+    assert f"the directory {tmp_path / 'missing'} does not exist" in err
+    assert ".tmp" not in err
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="needs POSIX permissions and a user that they bind (not root)")
+def test_save_into_a_read_only_directory_fails_before_training(capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        err = _train_fails_before_training(capsys, "--save", str(locked / "m.fastmlp"))
+    finally:
+        locked.chmod(0o755)
+    assert f"the directory {locked} is not writable" in err
+
+
+def test_save_onto_a_directory_fails_before_training(capsys, tmp_path):
+    (tmp_path / "d.keras").mkdir()
+    err = _train_fails_before_training(capsys, "--save", str(tmp_path / "d.keras"))
+    assert "d.keras: is a directory" in err
+
+
+def test_plot_destination_is_checked_before_training(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    err = _train_fails_before_training(capsys, "--plot", str(tmp_path / "curves.txt"))
+    assert f"--plot {tmp_path / 'curves.txt'}: the image file must end in " in err
+    assert ".png" in err and ".svg" in err
+    err = _train_fails_before_training(capsys, "--plot", str(tmp_path / "no" / "c.png"))
+    assert f"the directory {tmp_path / 'no'} does not exist" in err
+
+
+def test_plot_without_matplotlib_fails_before_training(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib.backend_bases", None)  # import fails
+    err = _train_fails_before_training(capsys, "--plot", str(tmp_path / "c.png"))
+    assert "--plot: plotting needs matplotlib" in err and "pip install" in err
+
+
+def _readme_cli_block():
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "README.md")
+    if not os.path.isfile(readme):
+        pytest.skip("README.md is not next to the tests (installed package)")
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## The command line"):]
+    return section[section.index("```\n") + 4:section.index("\n```", section.index("```\n"))]
+
+
+def test_readme_usage_block_lists_every_option_of_every_command():
+    block = _readme_cli_block()
+    commands = {}
+    for line in block.splitlines():
+        if line.startswith("fastmlp "):
+            current = line.split()[1]
+        commands[current] = commands.get(current, "") + " " + line.split("#")[0]
+    subcommands = cli.build_parser().parse_args(["info"]).subcommands
+    assert sorted(commands) == sorted(subcommands)
+    for name, sub in subcommands.items():
+        for action in sub._actions:
+            if action.dest == "help":
+                continue
+            if not action.option_strings:
+                continue  # positionals (MODEL, INPUT) are shown by example
+            assert any(re.search(rf"\[{re.escape(o)}\b", commands[name])
+                       for o in action.option_strings), (name, action.option_strings)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import time
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -82,6 +83,16 @@ def _positive(kind):
     return parse
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -140,9 +151,43 @@ def _make_optimizer(name: str, lr: float, schedule: str, total_steps: int):
     return type(optimizers.get(name))(learning_rate=rate)
 
 
+def _check_destination(option: str, path: str, suffixes: Sequence[str], what: str,
+                       ignore_case: bool) -> None:
+    """Refuses, before any training, a destination the result could not be written to."""
+    if not (path.lower() if ignore_case else path).endswith(tuple(suffixes)):
+        raise CommandError(f"{option} {path}: {what} must end in "
+                           f"{' or '.join(suffixes)}")
+    if os.path.isdir(path):
+        raise CommandError(f"{option} {path}: is a directory")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CommandError(f"{option} {path}: the directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CommandError(f"{option} {path}: the directory {directory} is not writable")
+
+
+def _plot_suffixes() -> List[str]:
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        from fastmlp.plotting import MATPLOTLIB_MISSING
+        raise CommandError(f"--plot: {MATPLOTLIB_MISSING}") from None
+    return sorted("." + ext for ext in FigureCanvasBase.get_supported_filetypes())
+
+
+def _check_destinations(args: argparse.Namespace) -> None:
+    from fastmlp.saving import MODEL_SUFFIXES
+
+    if args.save:  # model.save reads the suffix case-sensitively, matplotlib ignores the case
+        _check_destination("--save", args.save, MODEL_SUFFIXES, "the model file", False)
+    if args.plot:
+        _check_destination("--plot", args.plot, _plot_suffixes(), "the image file", True)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import fastmlp
 
+    _check_destinations(args)
     if args.threads is not None:
         fastmlp.set_num_threads(args.threads)
     fastmlp.utils.set_random_seed(args.seed)
@@ -184,11 +229,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.plot:
         from fastmlp.plotting import plot_history
 
-        try:
-            plot_history(history, args.plot, title=f"{widths} on {_DATASET_TITLES[name]}")
-            print(f"saved training curves to {args.plot}")
-        except ImportError as exc:
-            print(f"fastmlp train: warning: --plot skipped: {exc}", file=sys.stderr)
+        plot_history(history, args.plot, title=f"{widths} on {_DATASET_TITLES[name]}")
+        print(f"saved training curves to {args.plot}")
     return 0
 
 
@@ -215,63 +257,120 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ parser
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it states the default itself (options
+    whose default is None or a flag's False say what happens instead)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is False or \
+                action.default == argparse.SUPPRESS or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+def _names(kind: str) -> List[str]:
+    """The names the library accepts (the CLI runs inside the imported fastmlp package)."""
+    from fastmlp import activations, optimizers
+    if kind == "activation":
+        return sorted(activations._FUNCTIONS) + ["gelu_tanh"]
+    return sorted(optimizers._NAMES)
+
+
 def _add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train the seed network (784-128-64-10 ReLU) and report "
-                       "test accuracy and speed",
+                       "test accuracy and speed", formatter_class=_HelpFormatter,
                        description="Train a dense network on Fashion-MNIST (if found; else the "
                        "shipped subset) and print test accuracy, training time and samples/s.")
     p.add_argument("--dataset", choices=DATASETS, default="auto",
                    help="auto: Fashion-MNIST if found on disk, else the shipped subset")
-    p.add_argument("--data-dir", help="directory holding the four IDX files")
+    p.add_argument("--data-dir", metavar="DIR", help="directory holding the four IDX files "
+                   "(default: $FASTMLP_DATA, the cache, then /usr/share/datasets)")
     p.add_argument("--no-download", action="store_true", help="never download data")
-    p.add_argument("--epochs", type=_positive(int), default=15)
-    p.add_argument("--batch-size", type=_positive(int), default=128)
-    p.add_argument("--hidden", type=_hidden_sizes, default=(128, 64),
-                   help="hidden layer widths, comma-separated (default 128,64)")
-    p.add_argument("--activation", default="relu")
-    p.add_argument("--optimizer", default="adam")
+    p.add_argument("--epochs", type=_positive(int), default=15, help="training epochs")
+    p.add_argument("--batch-size", type=_positive(int), default=128, help="rows per step")
+    p.add_argument("--hidden", type=_hidden_sizes, default="128,64",
+                   help="hidden layer widths, comma-separated, or none")
+    p.add_argument("--activation", type=str.lower, choices=_names("activation"),
+                   default="relu", metavar="NAME",
+                   help="activation of the hidden layers: " + ", ".join(_names("activation")))
+    p.add_argument("--optimizer", type=str.lower, choices=_names("optimizer"), default="adam",
+                   help="optimizer")
     p.add_argument("--lr", type=_positive(float), default=2e-3, help="(peak) learning rate")
     p.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
-                   help="cosine: decay to 0 over the run (default)")
-    p.add_argument("--threads", type=_positive(int), help="threads (default: all cores)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--validation-split", type=_fraction, default=None,
+                   help="cosine: decay to 0 over the run")
+    p.add_argument("--threads", type=_positive(int), metavar="N",
+                   help="threads (default: all cores)")
+    p.add_argument("--seed", type=_non_negative_int, default=0,
+                   help="seed of the weights, dropout and shuffling")
+    p.add_argument("--validation-split", type=_fraction, default=None, metavar="FRACTION",
                    help="fraction of the training set held out for validation curves "
-                        "(default 0, or 0.1 with --plot)")
+                        "(default: 0, or 0.1 with --plot)")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress bar, 2 one line per epoch")
-    p.add_argument("--save", metavar="PATH", help="save the trained model here")
-    p.add_argument("--plot", metavar="PATH", help="draw training curves to this PNG")
+    p.add_argument("--save", metavar="PATH", help="save the trained model here (.fastmlp or "
+                   ".keras; checked before training; default: not saved)")
+    p.add_argument("--plot", metavar="PATH", help="draw training curves to this image (.png, "
+                   ".pdf, .svg, ...; needs matplotlib; checked before training; default: none)")
     p.set_defaults(func=_cmd_train)
 
 
 def _add_predict_parser(sub) -> None:
     p = sub.add_parser("predict", help="run a saved model on a .npy array",
+                       formatter_class=_HelpFormatter,
                        description="Load MODEL (saved by `fastmlp train --save` or model.save) and "
                        "write its predictions for the rows of INPUT.npy.")
     p.add_argument("model", help="model file")
     p.add_argument("input", help="input array (.npy)")
     p.add_argument("-o", "--output", help="output .npy (default: INPUT.pred.npy)")
     p.add_argument("--classes", action="store_true", help="write argmax class indices")
-    p.add_argument("--batch-size", type=_positive(int), default=None)
+    p.add_argument("--batch-size", type=_positive(int), default=None,
+                   help="rows per block (default: the model's choice)")
     p.set_defaults(func=_cmd_predict)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastmlp", description="Fast multilayer perceptrons.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="command",
+                                title="commands (fastmlp COMMAND --help for its options)")
     sub.add_parser("info", help="print version, instruction set and threads").set_defaults(
         func=_cmd_info)
-    p = sub.add_parser("selfcheck", help="check and time the matrix multiply")
-    p.add_argument("--size", type=_positive(int), default=1024)
+    p = sub.add_parser("selfcheck", help="check and time the matrix multiply",
+                       formatter_class=_HelpFormatter)
+    p.add_argument("--size", type=_positive(int), default=1024, help="M = K = N of the product")
     p.set_defaults(func=_cmd_selfcheck)
     _add_train_parser(sub)
     _add_predict_parser(sub)
+    parser.set_defaults(subcommands=sub.choices)
     return parser
 
 
+def _unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str]) -> None:
+    """argparse's error for unknown arguments, from the parser they were given to (so that its
+    usage is shown), with the closest option for each misspelt one."""
+    known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    hints = []
+    for arg in extras:
+        if arg.startswith("--"):
+            close = difflib.get_close_matches(arg.split("=", 1)[0], known, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"did you mean {close[0]}?")
+    parser.error(f"unrecognized arguments: {' '.join(extras)}"
+                 + (f" ({'; '.join(hints)})" if hints else ""))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # parse_known_args: argparse reports a subcommand's unknown options with the top-level
+    # usage; _unrecognized reports them with the subcommand's.
+    args, extras = parser.parse_known_args(argv)
+    if args.command is None:
+        if extras:
+            _unrecognized(parser, extras)
+        parser.print_help(sys.stderr)  # as git: the whole help, and a failing status
+        return 2
+    if extras:
+        _unrecognized(args.subcommands[args.command], extras)
     try:
         return int(args.func(args))
     except (CommandError, ValueError, TypeError, OSError) as exc:
