@@ -56,7 +56,7 @@ VARIANTS = {
     "big_endian": lambda a: (a, a.astype(a.dtype.newbyteorder(">"))),
     "misaligned": lambda a: (a, _misaligned(a)),
     "misaligned_big_endian": lambda a: (a, _misaligned(a.astype(a.dtype.newbyteorder(">")))),
-    "float64_big_endian": lambda a: (a, a.astype(">f8") if a.dtype.kind == "f" else a.astype(">i8")),
+    "float64_big_endian": lambda a: (a, a.astype(">f8" if a.dtype.kind == "f" else ">i8")),
     "float64_misaligned": lambda a: (a, _misaligned(a.astype(np.float64)) if a.dtype.kind == "f"
                                      else _misaligned(a.astype(np.int64))),
     "fortran": lambda a: (a, np.asfortranarray(a)),
@@ -141,9 +141,9 @@ def _fit_weights(which, arr, data, entry, loss="mse", out=3, activation=None):
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-@pytest.mark.parametrize("entry,which", [(e, w) for e in ("fit", "train_on_batch", "core_train_epoch")
-                                         for w in ("x", "y", "sample_weight", "x_val", "y_val")
-                                         if e == "fit" or not w.endswith("_val")])
+@pytest.mark.parametrize("entry,which", [
+    (e, w) for e in ("fit", "train_on_batch", "core_train_epoch")
+    for w in ("x", "y", "sample_weight", "x_val", "y_val") if e == "fit" or not w.endswith("_val")])
 def test_training_reads_any_buffer_as_its_values(variant, entry, which):
     data = {"x": _x(40), "y": _x(40, 3, seed=1),
             "sample_weight": np.linspace(0.5, 2, 40, dtype=np.float32),
@@ -232,7 +232,8 @@ def test_matmul_reads_any_buffer_as_its_values(variant, operand, shape, trans):
 @pytest.mark.parametrize("variant", ["big_endian", "misaligned", "misaligned_big_endian"])
 def test_matmul_without_out_reads_any_buffer(variant):
     rng = np.random.default_rng(6)
-    a, b = rng.normal(size=(30, 20)).astype(np.float32), rng.normal(size=(20, 10)).astype(np.float32)
+    a = rng.normal(size=(30, 20)).astype(np.float32)
+    b = rng.normal(size=(20, 10)).astype(np.float32)
     for big in (False, True):  # below and above the size at which the GIL is released
         aa, bb = (np.tile(a, (20, 1)), b) if big else (a, b)
         _same(fastmlp.ops.matmul(VARIANTS[variant](aa)[1], VARIANTS[variant](bb)[1]),

@@ -7,9 +7,21 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <string>
+
 namespace fastmlp_bindings {
 
 namespace py = pybind11;
+
+// "(2, 3)", "(4,)": a shape as NumPy prints it, for messages.
+inline std::string shape_of(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    s += std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : (i + 1 < a.ndim() ? ", " : ""));
+  }
+  return s + ")";
+}
+
 
 inline bool native_byte_order(const py::dtype& d) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__

@@ -9,174 +9,23 @@
 #include <string>
 
 #include "arrays.h"
+#include "gil.h"
 #include "specs.h"  // leaf config dicts; also brings the activations/losses/... headers
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
-#include "matmul_fast.h"
+#include "matmul_bindings.h"
 #include "model_class.h"
-#include "gemm/kernels.h"
 #include "common/fp_mode.h"
 #include "common/thread_team.h"
 
 namespace py = pybind11;
 using fastmlp::index_t;
+using fastmlp_bindings::gil::without_gil;
 
 namespace {
 
-std::string shape_str(const py::array& x) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < x.ndim(); ++i) {
-    s += std::to_string(x.shape(i));
-    if (x.ndim() == 1 || i + 1 < x.ndim()) s += x.ndim() == 1 ? "," : ", ";
-  }
-  return s + ")";
-}
-
-// A 2-D float32 matrix as the GEMM sees it: pointer, leading dimension and whether it is stored
-// transposed. Row-major with unit column stride is used as is; column-major (e.g. a.T) is the
-// transpose of a row-major matrix. Returns false if the layout needs a copy.
-struct MatrixView {
-  const float* data;
-  index_t ld;
-  bool transposed;
-};
-
-bool view_of(const py::array& x, MatrixView* v) {
-  const index_t s0 = x.strides(0), s1 = x.strides(1), r = x.shape(0), c = x.shape(1);
-  const index_t f = static_cast<index_t>(sizeof(float));
-  auto ok_ld = [&](index_t stride, index_t min_ld) { return stride % f == 0 && stride / f >= min_ld; };
-  if ((s1 == f || c <= 1) && ok_ld(r <= 1 ? c * f : s0, c)) {
-    *v = {static_cast<const float*>(x.data()), std::max<index_t>(r <= 1 ? c : s0 / f, 1), false};
-    return true;
-  }
-  if ((s0 == f || r <= 1) && ok_ld(c <= 1 ? r * f : s1, r)) {
-    *v = {static_cast<const float*>(x.data()), std::max<index_t>(c <= 1 ? r : s1 / f, 1), true};
-    return true;
-  }
-  return false;
-}
-
-// A checked GEMM call on NumPy arrays: out = alpha * op(a) @ op(b) + beta * out.
-struct GemmArgs {
-  bool trans_a, trans_b;
-  index_t m, n, k;
-  MatrixView a, b;
-  float* c;
-  index_t ldc;
-};
-
-// a, b: 2-D native, aligned float32 (any strides with a unit stride in one axis; others must be
-// made contiguous by the caller). out: the same, with a unit column stride.
-GemmArgs gemm_args(const py::array& a, const py::array& b, py::array& out, bool trans_a,
-                   bool trans_b) {
-  for (const py::array* x : {&a, &b, static_cast<const py::array*>(&out)}) {
-    if (x->ndim() != 2 || !py::isinstance<py::array_t<float>>(*x) ||
-        !fastmlp_bindings::aligned(*x)) {
-      throw std::invalid_argument("matmul_into expects 2-D aligned float32 arrays in native "
-                                  "byte order");
-    }
-  }
-  MatrixView va{}, vb{};
-  if (!view_of(a, &va) || !view_of(b, &vb)) {
-    throw std::invalid_argument("matmul_into: operands need a unit stride along one axis");
-  }
-  const index_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
-  const index_t kb = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
-  if (k != kb) {
-    throw std::invalid_argument("matmul: inner dimensions differ: a has shape " + shape_str(a) +
-                                " and b has shape " + shape_str(b));
-  }
-  if (out.shape(0) != m || out.shape(1) != n) {
-    throw std::invalid_argument("matmul: out has shape " + shape_str(out) + ", expected (" +
-                                std::to_string(m) + ", " + std::to_string(n) + ")");
-  }
-  if (!out.writeable()) throw std::invalid_argument("matmul: out is read-only");
-  const index_t f = static_cast<index_t>(sizeof(float));
-  const bool empty = m == 0 || n == 0;  // NumPy may give empty arrays zero strides
-  if (!empty && ((out.strides(1) != f && n > 1) ||
-                 (m > 1 && (out.strides(0) % f || out.strides(0) / f < n)))) {
-    throw std::invalid_argument("matmul: out must have unit stride along its last axis");
-  }
-  const index_t ldc = (m > 1 && !empty) ? out.strides(0) / f : std::max<index_t>(n, 1);
-  return {trans_a != va.transposed, trans_b != vb.transposed, m, n, k, va, vb,
-          static_cast<float*>(out.mutable_data()), ldc};
-}
-
-void matmul_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
-                 bool trans_b, float alpha, float beta) {
-  const GemmArgs g = gemm_args(a, b, out, trans_a, trans_b);
-  py::gil_scoped_release release;
-  fastmlp::sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, alpha, g.a.data, g.a.ld, g.b.data, g.b.ld,
-                 beta, g.c, g.ldc);
-}
-
-// Test hook: matmul_into with the fused epilogue (bias, ReLU), a chosen ISA's kernel ("" = the
-// active one) and a thread cap (0 = the default policy), or through PackedB (prepack).
-void gemm_test_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
-                    bool trans_b, float alpha, float beta, py::object bias, bool relu,
-                    const std::string& isa, int threads, bool prepack) {
-  const GemmArgs g = gemm_args(a, b, out, trans_a, trans_b);
-  fastmlp::Epilogue ep;
-  fastmlp_bindings::ArrayIn<float> bias_arr;
-  if (!bias.is_none()) {
-    bias_arr = fastmlp_bindings::ArrayIn<float>::ensure(bias);
-    if (!bias_arr || bias_arr.ndim() != 1 || bias_arr.shape(0) != g.n) {
-      throw std::invalid_argument("_gemm_test_into: bias must be 1-D of length " +
-                                  std::to_string(g.n));
-    }
-    ep.bias = bias_arr.data();
-  }
-  ep.relu = relu;
-  const fastmlp::gemm::KernelInfo* kernel = &fastmlp::gemm::active_kernel();
-  if (!isa.empty()) {
-    bool found = false;
-    for (auto have : {fastmlp::Isa::generic, fastmlp::Isa::avx2, fastmlp::Isa::avx512}) {
-      if (isa == fastmlp::isa_name(have)) {
-        kernel = &fastmlp::gemm::kernel_for(have);
-        found = true;
-      }
-    }
-    if (!found) throw std::invalid_argument("_gemm_test_into: unknown isa '" + isa + "'");
-  }
-  py::gil_scoped_release release;
-  if (prepack) {  // through PackedB + sgemm_packed (active kernel, default threads)
-    fastmlp::PackedB packed;
-    packed.pack(g.trans_b, g.k, g.n, g.b.data, g.b.ld);
-    fastmlp::sgemm_packed(g.trans_a, g.m, alpha, g.a.data, g.a.ld, packed, beta, g.c, g.ldc, ep);
-    return;
-  }
-  fastmlp::gemm::sgemm_with(*kernel, threads, g.trans_a, g.trans_b, g.m, g.n, g.k, alpha,
-                            g.a.data, g.a.ld, g.b.data, g.b.ld, beta, g.c, g.ldc, ep);
-}
-
-py::dict gemm_kernel_info(const std::string& isa) {
-  const fastmlp::gemm::KernelInfo* k = &fastmlp::gemm::active_kernel();
-  for (auto have : {fastmlp::Isa::generic, fastmlp::Isa::avx2, fastmlp::Isa::avx512}) {
-    if (isa == fastmlp::isa_name(have)) k = &fastmlp::gemm::kernel_for(have);
-  }
-  py::dict d;
-  d["name"] = k->name;
-  d["mr"] = k->mr;
-  d["nr"] = k->nr;
-  d["mc"] = k->mc;
-  d["kc"] = k->kc;
-  d["nc"] = k->nc;
-  return d;
-}
-
-void bind_matmul(py::module_& m) {
-  m.def("matmul_into", &matmul_into, py::arg("a"), py::arg("b"), py::arg("out"),
-        py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"));
-  m.def("_matmul_fast", &fastmlp_bindings::matmul_fast, py::arg("a"), py::arg("b"),
-        py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"),
-        py::arg("out"));
-  m.def("_gemm_test_into", &gemm_test_into, py::arg("a"), py::arg("b"), py::arg("out"),
-        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
-        py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("relu") = false,
-        py::arg("isa") = "", py::arg("threads") = 0, py::arg("prepack") = false);
-  m.def("_gemm_buffer_growths", &fastmlp::gemm::buffer_growths);
-  m.def("_gemm_kernel_info", &gemm_kernel_info, py::arg("isa") = "");
-}
+using fastmlp_bindings::bind_matmul;
+using fastmlp_bindings::shape_of;
 
 // ---- runtime -------------------------------------------------------------------------------
 
@@ -238,8 +87,7 @@ FloatArray activation_forward_py(const std::string& name, const py::handle& x, f
   FloatArray y = copy_of(as_floats(x, "activation_forward: x"));
   const auto rc = rows_cols(y);
   float* data = y.mutable_data();
-  py::gil_scoped_release release;
-  fastmlp::activation_forward(act, data, rc.first, rc.second, rc.second);
+  without_gil([&] { fastmlp::activation_forward(act, data, rc.first, rc.second, rc.second); });
   return y;
 }
 
@@ -250,15 +98,17 @@ FloatArray activation_backward_py(const std::string& name, const py::handle& x,
   const FloatArray xa = as_floats(x, "activation_backward: x");
   FloatArray g = copy_of(as_floats(grad, "activation_backward: grad"));
   if (g.ndim() != xa.ndim() || !std::equal(xa.shape(), xa.shape() + xa.ndim(), g.shape())) {
-    throw std::invalid_argument("activation_backward: grad has shape " + shape_str(g) +
-                                ", x has shape " + shape_str(xa));
+    throw std::invalid_argument("activation_backward: grad has shape " + shape_of(g) +
+                                ", x has shape " + shape_of(xa));
   }
   FloatArray y = copy_of(xa);
   const auto rc = rows_cols(y);
-  py::gil_scoped_release release;
-  fastmlp::activation_forward(act, y.mutable_data(), rc.first, rc.second, rc.second);
-  fastmlp::activation_backward(act, xa.data(), y.data(), g.mutable_data(), rc.first, rc.second,
-                               rc.second);
+  float* yd = y.mutable_data();
+  float* gd = g.mutable_data();
+  without_gil([&] {
+    fastmlp::activation_forward(act, yd, rc.first, rc.second, rc.second);
+    fastmlp::activation_backward(act, xa.data(), yd, gd, rc.first, rc.second, rc.second);
+  });
   return g;
 }
 
@@ -287,7 +137,7 @@ py::tuple loss_py(const py::handle& spec_h, const py::handle& y_true, const py::
   const fastmlp::LossSpec spec = fastmlp_bindings::loss_spec_from(spec_h);
   const FloatArray p = as_floats(y_pred, "loss: y_pred");
   if (p.ndim() < 1 || p.ndim() > 2) {
-    throw std::invalid_argument("loss: y_pred must be 1-D or 2-D, got shape " + shape_str(p));
+    throw std::invalid_argument("loss: y_pred must be 1-D or 2-D, got shape " + shape_of(p));
   }
   const index_t n = p.shape(0), k = p.ndim() == 2 ? p.shape(1) : 1;
   fastmlp::Targets t;
@@ -299,8 +149,8 @@ py::tuple loss_py(const py::handle& spec_h, const py::handle& y_true, const py::
   } else {
     dense = as_floats(y_true, "loss: y_true");
     if (static_cast<index_t>(dense.size()) != n * k) {
-      throw std::invalid_argument("loss: y_true has shape " + shape_str(dense) +
-                                  ", y_pred has shape " + shape_str(p));
+      throw std::invalid_argument("loss: y_true has shape " + shape_of(dense) +
+                                  ", y_pred has shape " + shape_of(p));
     }
     t.dense = dense.data();
   }
@@ -308,16 +158,14 @@ py::tuple loss_py(const py::handle& spec_h, const py::handle& y_true, const py::
     weights = as_floats(sample_weight, "loss: sample_weight");
     if (static_cast<index_t>(weights.size()) != n) {
       throw std::invalid_argument("loss: sample_weight needs " + std::to_string(n) +
-                                  " values, got " + shape_str(weights));
+                                  " values, got " + shape_of(weights));
     }
     t.sample_weight = weights.data();
   }
   FloatArray grad(std::vector<py::ssize_t>(p.shape(), p.shape() + p.ndim()));
-  double value;
-  {
-    py::gil_scoped_release release;
-    value = fastmlp::loss_forward_backward(spec, p.data(), n, k, t, grad.mutable_data());
-  }
+  float* gd = grad.mutable_data();
+  const double value =
+      without_gil([&] { return fastmlp::loss_forward_backward(spec, p.data(), n, k, t, gd); });
   return py::make_tuple(value, grad);
 }
 
@@ -345,8 +193,7 @@ FloatArray initialize_py(const py::handle& spec_h, const std::vector<index_t>& s
   }
   FloatArray w(std::vector<py::ssize_t>(shape.begin(), shape.end()));
   float* data = w.mutable_data();
-  py::gil_scoped_release release;
-  fastmlp::initialize(spec, data, count, fan_in, fan_out);
+  without_gil([&] { fastmlp::initialize(spec, data, count, fan_in, fan_out); });
   return w;
 }
 
@@ -376,13 +223,12 @@ void optimizer_step(PyOptimizer& o, const py::list& params, const py::list& grad
     keep.push_back(as_floats(grads[i], "Optimizer.step: gradient"));
     if (keep.back().size() != a.size()) {
       throw std::invalid_argument("Optimizer.step: gradient " + std::to_string(i) + " has shape " +
-                                  shape_str(keep.back()) + ", its parameter " + shape_str(a));
+                                  shape_of(keep.back()) + ", its parameter " + shape_of(a));
     }
     refs.push_back({static_cast<float*>(a.mutable_data()), keep.back().data(),
                     static_cast<index_t>(a.size())});
   }
-  py::gil_scoped_release release;
-  o.opt->step(refs);
+  without_gil([&] { o.opt->step(refs); });
 }
 
 py::tuple optimizer_get_state(const PyOptimizer& o) {
@@ -468,4 +314,7 @@ PYBIND11_MODULE(_core, m) {
   bind_runtime_and_ops(m);
   bind_leaf(m);
   bind_model(m);
+  // Before finalization begins: threads still inside the core park instead of being unwound.
+  py::module_::import("atexit").attr("register")(
+      py::cpp_function(&fastmlp_bindings::gil::at_exit));
 }

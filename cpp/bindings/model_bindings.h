@@ -13,20 +13,16 @@
 
 #include "arrays.h"
 #include "fastmlp/model.h"
+#include "gil.h"
 #include "layer_specs.h"
 
 namespace fastmlp_bindings {
 
 namespace py = pybind11;
 using fastmlp::index_t;
-
-inline std::string shape_of(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-    s += std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : (i + 1 < a.ndim() ? ", " : ""));
-  }
-  return s + ")";
-}
+using gil::Interrupts;
+using gil::with_gil;
+using gil::without_gil;
 
 inline py::array as_array(const py::handle& obj, const char* name) {
   if (!py::isinstance<py::array>(obj)) {
@@ -169,26 +165,19 @@ inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::ha
   o.callback_every = callback_every;
   if (!batch_callback.is_none()) {
     o.batch_callback = [&batch_callback](index_t batch, const fastmlp::Logs& logs) {
-      py::gil_scoped_acquire gil;
-      // A truthy return value stops the epoch after this batch (the weights stay consistent).
-      const py::object stop = batch_callback(batch, to_dict(logs));
-      const int truth = PyObject_IsTrue(stop.ptr());
-      if (truth < 0) throw py::error_already_set();
-      return truth == 1;
+      return with_gil([&] {
+        // A truthy return value stops the epoch after this batch (the weights stay consistent).
+        const py::object stop = batch_callback(batch, to_dict(logs));
+        const int truth = PyObject_IsTrue(stop.ptr());
+        if (truth < 0) throw py::error_already_set();
+        return truth == 1;
+      });
     };
   }
-  bool interrupted = false;
-  o.interrupt_check = [&interrupted] {
-    py::gil_scoped_acquire gil;
-    interrupted = PyErr_CheckSignals() != 0;  // leaves the exception (KeyboardInterrupt) set
-    return interrupted;
-  };
-  fastmlp::Logs logs;
-  {
-    py::gil_scoped_release release;
-    logs = m.train_epoch(xv, t.view, o);
-  }
-  if (interrupted) throw py::error_already_set();
+  Interrupts interrupts;
+  o.interrupt_check = interrupts.check();
+  const fastmlp::Logs logs = without_gil([&] { return m.train_epoch(xv, t.view, o); });
+  interrupts.raise_if_interrupted();
   return to_dict(logs);
 }
 
@@ -201,11 +190,10 @@ inline py::dict evaluate(fastmlp::Model& m, const py::handle& x, const py::handl
   const fastmlp::InputView xv = input_view(x, "x", xa);
   const TargetArrays t = target_view(m, y, sample_weight, xv.rows);
   float* out = output_buffer(m, y_pred_out, xv.rows, "y_pred_out");
-  fastmlp::Logs logs;
-  {
-    py::gil_scoped_release release;
-    logs = m.evaluate(xv, t.view, batch_size, out);
-  }
+  Interrupts interrupts;
+  const fastmlp::Logs logs =
+      without_gil([&] { return m.evaluate(xv, t.view, batch_size, out, interrupts.check()); });
+  interrupts.raise_if_interrupted();
   return to_dict(logs);
 }
 
@@ -214,10 +202,9 @@ inline py::array_t<float> predict(fastmlp::Model& m, const py::handle& x, bool t
   const fastmlp::InputView xv = input_view(x, "x", xa);
   py::array_t<float> out({static_cast<py::ssize_t>(xv.rows), static_cast<py::ssize_t>(m.output_dim())});
   float* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    m.forward(xv, training, o);
-  }
+  Interrupts interrupts;
+  without_gil([&] { m.forward(xv, training, o, interrupts.check()); });
+  interrupts.raise_if_interrupted();
   return out;
 }
 
@@ -246,8 +233,7 @@ inline py::object predict_small(fastmlp::Model& m, const py::handle& x, const py
   if (v.rows < kReleaseRows) {
     m.predict(v, o);
   } else {
-    py::gil_scoped_release release;
-    m.predict(v, o);
+    without_gil([&] { m.predict(v, o); });
   }
   return std::move(out);
 }

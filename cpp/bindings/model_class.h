@@ -11,11 +11,7 @@ inline py::tuple compute_gradients(fastmlp::Model& m, const py::handle& x, const
   const fastmlp::InputView xv = input_view(x, "x", xa);
   if (xv.rows == 0) throw std::invalid_argument("x has no rows");
   const TargetArrays t = target_view(m, y, sample_weight, xv.rows);
-  double loss;
-  {
-    py::gil_scoped_release release;
-    loss = m.compute_gradients(xv, t.view);
-  }
+  const double loss = without_gil([&] { return m.compute_gradients(xv, t.view); });
   py::list grads;
   const float* g = m.gradients().data();
   for (const auto& d : m.trainable_decls()) {
@@ -31,8 +27,7 @@ inline void apply_gradients(fastmlp::Model& m, const py::handle& grads) {
   const auto values = arrays_to_vectors(grads, decls, "apply_gradients");
   float* g = m.gradients().data();
   for (const auto& v : values) g = std::copy(v.begin(), v.end(), g);
-  py::gil_scoped_release release;
-  m.apply_gradients();
+  without_gil([&] { m.apply_gradients(); });
 }
 
 inline void bind_model_class(py::module_& mod) {

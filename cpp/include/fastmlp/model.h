@@ -75,11 +75,15 @@ class Model {
   const LossSpec& loss() const { return loss_; }
 
   Logs train_epoch(const InputView& x, const TargetView& y, const EpochOptions& options);
-  Logs evaluate(const InputView& x, const TargetView& y, index_t batch_size, float* y_pred_out);
+  // interrupt (optional), as EpochOptions::interrupt_check: asked between batches or row blocks
+  // at most every ~15 ms; true ends the call early (the outputs are then incomplete).
+  Logs evaluate(const InputView& x, const TargetView& y, index_t batch_size, float* y_pred_out,
+                const std::function<bool()>& interrupt = {});
   // out: rows x output_dim. Large inputs run in parallel row blocks; small ones directly on the
   // calling thread with no allocation.
-  void predict(const InputView& x, float* out);
-  void forward(const InputView& x, bool training, float* out);
+  void predict(const InputView& x, float* out, const std::function<bool()>& interrupt = {});
+  void forward(const InputView& x, bool training, float* out,
+               const std::function<bool()>& interrupt = {});
 
   // One batch in training mode: gradients of the trainable tensors into the flat buffer
   // (gradients()), returns the loss including regularization penalties.

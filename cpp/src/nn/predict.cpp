@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 
 #include "fastmlp/model.h"
@@ -17,6 +18,8 @@ namespace {
 constexpr index_t kBlockRows = 256;
 // Below this many multiply-adds a whole predict call stays on one thread (~50 us of work).
 constexpr double kParallelFlops = 4e6;
+// How often a long call asks whether to stop (Ctrl-C), as the training loop does.
+constexpr std::chrono::milliseconds kCheckEvery{15};
 }  // namespace
 
 index_t Model::predict_block(Workspace& ws, const InputView& x, index_t first, index_t n,
@@ -34,7 +37,7 @@ index_t Model::predict_block(Workspace& ws, const InputView& x, index_t first, i
   return -1;
 }
 
-void Model::predict(const InputView& x, float* out) {
+void Model::predict(const InputView& x, float* out, const std::function<bool()>& interrupt) {
   detail::check_input(x, input_dim_, "x");
   const detail::FlushDenormalsScope fp_mode;
   const index_t n = x.rows;
@@ -47,6 +50,15 @@ void Model::predict(const InputView& x, float* out) {
   // The load sample is asked for only when threads are wanted: a one-row call never waits on it.
   const int threads =
       want >= 2.0 ? static_cast<int>(std::min<double>(want, threads_available())) : 1;
+  using clock = std::chrono::steady_clock;
+  auto last_check = clock::now();
+  // True when the caller asked to stop (checked at most every kCheckEvery).
+  auto interrupted = [&] {
+    if (!interrupt || clock::now() - last_check < kCheckEvery) return false;
+    last_check = clock::now();
+    const detail::CallerFpModeScope user_code(fp_mode);
+    return interrupt();
+  };
 
   if (threads <= 1) {
     std::unique_lock<std::mutex> lock(small_mutex_, std::try_to_lock);
@@ -54,7 +66,7 @@ void Model::predict(const InputView& x, float* out) {
     Workspace& ws = lock.owns_lock() ? small_ws_ : local;
     const index_t rows = std::min(n, kBlockRows);
     layout(ws, rows, false);
-    for (index_t first = 0; first < n; first += rows) {
+    for (index_t first = 0; first < n && !interrupted(); first += rows) {
       const index_t bad = predict_block(ws, x, first, std::min(rows, n - first), out);
       if (bad >= 0) detail::throw_nonfinite("x", first + bad);
     }
@@ -68,27 +80,42 @@ void Model::predict(const InputView& x, float* out) {
   std::atomic<index_t> first_bad{-1};
   // Blocks are claimed in order from a counter: a thread the OS runs late takes fewer, and every
   // block before a bad one has been checked when the loop ends, so the first bad row is reported.
+  // With an interrupt check, share 0 ends the region after kCheckEvery (every block claimed is
+  // still finished) so that the caller can ask between regions; the next region goes on.
   std::atomic<index_t> next{0};
+  std::atomic<bool> pause{false};
   auto body = [&](int id, int) {
     Workspace& ws = block_ws_[id];
-    for (index_t b = next++; b < blocks && first_bad.load() < 0; b = next++) {
+    const auto start = clock::now();
+    while (first_bad.load() < 0 && !pause.load(std::memory_order_relaxed)) {
+      const index_t b = next++;
+      if (b >= blocks) break;
       const index_t first = b * kBlockRows;
       const index_t bad = predict_block(ws, x, first, std::min(kBlockRows, n - first), out);
       if (bad >= 0) {
         index_t cur = first_bad.load();
-        while ((cur < 0 || first + bad < cur) && !first_bad.compare_exchange_weak(cur, first + bad)) {
+        while ((cur < 0 || first + bad < cur) &&
+               !first_bad.compare_exchange_weak(cur, first + bad)) {
         }
         break;
       }
+      if (id == 0 && interrupt && clock::now() - start >= kCheckEvery) pause.store(true);
     }
   };
-  detail::run_team(threads, body);
+  for (;;) {
+    pause.store(false);
+    detail::run_team(threads, body);
+    if (first_bad.load() >= 0 || next.load() >= blocks) break;
+    last_check = clock::time_point{};  // the region took kCheckEvery: ask now
+    if (interrupted()) return;
+  }
   if (first_bad.load() >= 0) detail::throw_nonfinite("x", first_bad.load());
 }
 
-void Model::forward(const InputView& x, bool training, float* out) {
+void Model::forward(const InputView& x, bool training, float* out,
+                    const std::function<bool()>& interrupt) {
   if (!training) {
-    predict(x, out);
+    predict(x, out, interrupt);
     return;
   }
   detail::check_input(x, input_dim_, "x");

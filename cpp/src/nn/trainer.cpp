@@ -304,7 +304,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
 }
 
 Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size,
-                     float* y_pred_out) {
+                     float* y_pred_out, const std::function<bool()>& interrupt) {
   check_compiled("evaluate");
   BusyGuard busy(*this, "evaluate");
   check_data(x, y, input_dim_, batch_size);
@@ -319,7 +319,14 @@ Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size
   for (const auto& l : layers_) penalty += l->penalty();
   std::vector<double> metric_sums(metrics_.size(), 0.0);
   double loss_sum = 0.0;
+  using clock = std::chrono::steady_clock;
+  auto last_check = clock::now();
   for (index_t first = 0; first < n; first += bs) {
+    if (interrupt && clock::now() - last_check > std::chrono::milliseconds(15)) {
+      last_check = clock::now();
+      const detail::CallerFpModeScope user_code(fp_mode);
+      if (interrupt()) break;
+    }
     const index_t cnt = std::min(bs, n - first);
     const index_t bad = load_input(x, nullptr, first, cnt, train_ws_);
     if (bad >= 0) detail::throw_nonfinite("x", first + bad);
