@@ -1,8 +1,6 @@
 // Thread-count setting shared by the GEMM and the neural-network code.
 #include "fastmlp/runtime.h"
 
-#include <omp.h>
-
 #include <sched.h>
 
 #include <algorithm>
@@ -20,10 +18,20 @@
 namespace fastmlp {
 namespace {
 
+int cpus_allowed();
+
+// OMP_NUM_THREADS (its first entry, as OpenMP reads a list) when it is a positive number, else the
+// CPUs in the process's affinity mask: what omp_get_max_threads() answers, without loading an
+// OpenMP runtime next to the one PyTorch or NumPy's BLAS may bring.
 int default_threads() {
-  // omp_get_max_threads honours OMP_NUM_THREADS and the process's CPU affinity mask.
-  int n = omp_get_max_threads();
-  return n > 0 ? n : 1;
+  if (const char* v = std::getenv("OMP_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (end != v && (*end == '\0' || *end == ',') && n >= 1) {
+      return static_cast<int>(std::min<long>(n, 4096));
+    }
+  }
+  return cpus_allowed();
 }
 
 std::atomic<int>& thread_setting() {
@@ -41,7 +49,7 @@ std::atomic<bool>& adaptation() {
 
 int cpus_allowed() {
   cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return default_threads();
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
   const int n = CPU_COUNT(&set);
   return n > 0 ? n : 1;
 }
