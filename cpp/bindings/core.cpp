@@ -17,6 +17,7 @@
 #include "model_class.h"
 #include "common/fp_mode.h"
 #include "common/thread_team.h"
+#include "nn/shuffle.h"
 
 namespace py = pybind11;
 using fastmlp::index_t;
@@ -44,7 +45,18 @@ py::dict cpu_info() {
   return d;
 }
 
+// The row order of a shuffled train_epoch(seed=seed) over n rows.
+py::array_t<std::int64_t> shuffled_order(index_t n, std::uint64_t seed) {
+  if (n < 0) throw std::invalid_argument("_shuffled_order: n must be >= 0");
+  std::vector<index_t> order;
+  fastmlp::detail::shuffled_order(n, seed, order);
+  py::array_t<std::int64_t> out(static_cast<py::ssize_t>(n));
+  std::copy(order.begin(), order.end(), out.mutable_data());
+  return out;
+}
+
 void bind_runtime_and_ops(py::module_& m) {
+  m.def("_shuffled_order", &shuffled_order, py::arg("n"), py::arg("seed"));
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &fastmlp::get_num_threads);
   m.def("_threads_available", &fastmlp::threads_available);

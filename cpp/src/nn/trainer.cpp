@@ -10,6 +10,7 @@
 #include "fastmlp/runtime.h"
 #include "common/fp_mode.h"
 #include "nn/input.h"
+#include "nn/shuffle.h"
 
 namespace fastmlp {
 namespace {
@@ -157,10 +158,7 @@ Logs Model::make_logs(double loss_sum, const double* metric_sums, index_t count)
   return logs;
 }
 
-namespace {
-// A permutation of [0, n) from Philox(seed): Fisher-Yates with counter-based draws, so the order
-// depends only on the seed.
-void shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>& order) {
+void detail::shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>& order) {
   order.resize(n);
   for (index_t i = 0; i < n; ++i) order[i] = i;
   const Philox rng(seed);
@@ -173,6 +171,7 @@ void shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>& order) 
   }
 }
 
+namespace {
 // Whether a batch step runs on every available thread or on one, chosen by timing. A small
 // network's step is a chain of short products and element-wise passes; on some machines (or
 // beside a busy process) waking the workers for each costs more than the split saves. Which is
@@ -251,7 +250,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
   const index_t n = x.rows, bs = std::min(o.batch_size, n);
   layout(train_ws_, bs, true);
   std::vector<index_t> order;
-  if (o.shuffle) shuffled_order(n, o.seed, order);
+  if (o.shuffle) detail::shuffled_order(n, o.seed, order);
   std::vector<double> metric_sums(metrics_.size(), 0.0);
   double loss_sum = 0.0;
   index_t seen = 0;

@@ -2,9 +2,9 @@
 
 A sparse ``x`` is never densified whole (a 200,000 x 5,000 matrix would take 4 GB): the rows of
 one block at a time are densified into a float32 buffer allocated once per call (at most
-``BLOCK_ELEMENTS`` floats, a whole number of batches), and the core runs that block. The
-batches, and so the results, are those of the dense array; only the shuffled order of a sparse
-epoch comes from NumPy's generator (seeded from the same epoch seed) instead of the core's.
+``BLOCK_ELEMENTS`` floats, a whole number of batches), and the core runs that block. A shuffled
+epoch visits the rows in the core's own order for its seed (``_core._shuffled_order``), so the
+batches, and so the results, are those of the dense array.
 
 scipy stays optional: it is never imported here (see `fastmlp._checks.is_sparse`).
 
@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from fastmlp import _core
 from fastmlp._checks import is_sparse  # noqa: F401  (re-exported for the training code)
 
 BLOCK_ELEMENTS = 1 << 22  # 16 MiB of float32 per densified block
@@ -131,7 +132,7 @@ def train_epoch(core: Any, x: Any, y: np.ndarray, sample_weight: Optional[np.nda
     if n == 0:
         raise ValueError("x has no rows")
     batch_size = min(batch_size, n)
-    order = np.random.default_rng(seed).permutation(n) if shuffle else None
+    order = _core._shuffled_order(n, seed) if shuffle else None
     step = _block_rows(n, x.shape[1], batch_size)
     dense, sums = _Densifier(x, step), _LogSums()
     for start in range(0, n, step):

@@ -167,8 +167,8 @@ class TrainingMixin:
         Args:
             x: inputs, shape ``(n, *input_shape)``; any numeric dtype (float32 C-contiguous is
                 used without a copy; uint8 and float64 are converted per batch), or a
-                scipy.sparse matrix ``(n, features)`` (densified block by block, never whole;
-                its epochs are shuffled by NumPy's generator, seeded as the core's).
+                scipy.sparse matrix ``(n, features)`` (densified block by block, never whole,
+                with the dense array's results).
             y: integer labels ``(n,)`` for sparse losses, else ``(n, outputs)`` targets.
             batch_size: Defaults to 32.
             epochs: index of the last epoch (as Keras, with ``initial_epoch``). Defaults to 1.

@@ -29,6 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from fastmlp import _core
+from fastmlp.models import _sparse
 
 # scikit-learn's hidden activations, plus every fastmlp activation under its own name.
 _ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -184,9 +185,8 @@ class BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first)
-        if hasattr(X, "toarray"):  # the core trains on dense rows
-            X = X.toarray()
-        X = np.ascontiguousarray(X)
+        # Sparse X stays sparse: trained and predicted block by block, never densified whole.
+        X = X.tocsr() if _sparse.is_sparse(X) else np.ascontiguousarray(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
             total = float(sample_weight.sum())
@@ -234,8 +234,8 @@ class BaseMLP(BaseEstimator):
                              "or the size of your dataset.")
         sw_train, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
         y_val = self._decode_targets(parts[3])
-        return (np.ascontiguousarray(parts[0]), np.ascontiguousarray(parts[2]), sw_train,
-                parts[1], y_val, sw_val)
+        x_train = parts[0] if _sparse.is_sparse(parts[0]) else np.ascontiguousarray(parts[0])
+        return (x_train, np.ascontiguousarray(parts[2]), sw_train, parts[1], y_val, sw_val)
 
     def _batch_size_for(self, n_samples):
         if self.batch_size == "auto":
@@ -259,9 +259,10 @@ class BaseMLP(BaseEstimator):
             for _ in range(self.max_iter):
                 self._core.learning_rate = self._lr * (self._loss_scale if self.solver == "sgd"
                                                        else 1.0)
-                logs = self._core.train_epoch(X_tr, targets, sample_weight=sw_tr,
-                                              batch_size=batch, shuffle=bool(self.shuffle),
-                                              seed=int(self._random_state.randint(2**31 - 1)))
+                logs = _sparse.train_epoch(self._core, X_tr, targets, sw_tr, batch,
+                                           bool(self.shuffle),
+                                           int(self._random_state.randint(2**31 - 1)),
+                                           None, None, 1)
                 self.n_iter_ += 1
                 self.t_ += n
                 self.loss_ = float(logs["loss"]) * self._loss_scale
@@ -327,9 +328,10 @@ class BaseMLP(BaseEstimator):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"],
                               dtype=(np.float64, np.float32), reset=False)
-        if hasattr(X, "toarray"):
-            X = X.toarray()
-        out = self._core.predict(np.ascontiguousarray(X))
+        if _sparse.is_sparse(X):
+            out = _sparse.predict(self._core, X.tocsr(), None)
+        else:
+            out = self._core.predict(np.ascontiguousarray(X))
         return out.astype(X.dtype, copy=False)
 
     def export(self, filepath, format="onnx", opset=17):
