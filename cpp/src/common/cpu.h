@@ -1,0 +1,18 @@
+// Run-time CPU detection: what the CPU and the OS support, detected once (thread-safe) and
+// cached. The public answers (isa_name, active_isa, supported_isas, cache_sizes in
+// fastmlp/runtime.h) are defined in cpu.cpp on top of it; the GEMM and the network's
+// element-wise kernels choose their builds from those.
+#pragma once
+
+namespace fastmlp {
+
+struct CpuFeatures {
+  bool avx2 = false;    // AVX2 + FMA, with the OS saving the ymm state
+  bool avx512 = false;  // AVX-512 F/DQ/BW/VL besides, with the OS saving the zmm and mask state
+};
+
+// Read from cpuid and XCR0 on the first call. Test builds with FASTMLP_EMULATE_AVX512 report
+// AVX-512 wherever AVX2 is there (the AVX-512 GEMM kernel then runs on SIMDe's portable code).
+const CpuFeatures& cpu_features();
+
+}  // namespace fastmlp
