@@ -5,6 +5,7 @@ import dataclasses
 import gzip
 import hashlib
 import os
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -117,6 +118,46 @@ def test_idx_absurd_dimensions_rejected_before_allocating(tmp_path):
     small.write_bytes(_idx_bytes(0x08, [100], bytes(100)))
     with pytest.raises(ValueError, match="limit"):
         read_idx(small, max_bytes=99)
+
+
+def test_idx_gzip_claiming_more_than_deflate_can_hold_is_refused_at_once(tmp_path):
+    """A 40-byte gzip file claiming 65535 x 65535 bytes (under the 4 GiB limit): refused from the
+    file's size, before any allocation (it was a 4 GB np.empty)."""
+    path = tmp_path / "liar.gz"
+    path.write_bytes(gzip.compress(_idx_bytes(0x08, [65535, 65535], b"")))
+    assert path.stat().st_size < 64
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="liar.gz: .*more than a gzip file of"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_idx_gzip_memory_follows_the_data_not_the_header(tmp_path):
+    """A header claiming 200 MB over 1 MB of (incompressible) data, a stream that could hold the
+    claim: a truncation error after allocating about what arrived, not 200 MB."""
+    path = tmp_path / "short.gz"
+    data = np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    path.write_bytes(gzip.compress(_idx_bytes(0x08, [200, 1000, 1000], data)))
+    payload = path.stat().st_size * 1032
+    assert payload > 200 * 1000 * 1000  # the claim passes the ratio test
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="truncated IDX file.*only 1048576 present"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+
+
+def test_idx_large_gzip_reads_through_a_growing_buffer(tmp_path):
+    arr = (np.arange(5 * 1000 * 1000) % 251).astype(np.uint8).reshape(5, 1000, 1000)
+    write_idx(tmp_path / "big.gz", arr, compress=True)
+    np.testing.assert_array_equal(read_idx(tmp_path / "big.gz"), arr)
 
 
 def test_idx_write_rejects_unsupported_dtype(tmp_path):

@@ -7,7 +7,11 @@ detected from the content (the gzip magic bytes), never from the file name.
 The reader validates everything before trusting it: the magic number, the element type, the
 number of dimensions, that the payload the header promises is not absurd (checked before any
 allocation), and that the file holds exactly that payload — no less (truncated) and no more
-(trailing data means the header is wrong). Every failure is a ValueError naming the file.
+(trailing data means the header is wrong). Memory follows the data actually present, never the
+header's claim: a raw file's size is compared with the claim before allocating, and a gzip
+stream (whose own length field is only the size modulo 4 GiB, and as trustworthy as the header)
+is decompressed into a buffer that grows with what arrives. Every failure is a ValueError naming
+the file.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # header claiming more is far likelier to be corrupt than real.
 DEFAULT_MAX_BYTES = 1 << 32
 _CHUNK = 1 << 20
+_MAX_DEFLATE_RATIO = 1032  # deflate's best case: 258-byte matches coded in ~2 bits
 
 
 def is_gzip(path: PathLike) -> bool:
@@ -77,13 +82,19 @@ def _parse_header(stream: BinaryIO, path: PathLike, max_bytes: int):
     return dtype, shape, nbytes
 
 
-def _read_payload(stream: BinaryIO, path: PathLike, dtype: np.dtype, shape, nbytes: int):
-    """Read exactly `nbytes` in chunks into a preallocated array, then insist on end of file."""
-    out = np.empty(nbytes, dtype=np.uint8)
-    view = memoryview(out)
+def _read_payload(stream: BinaryIO, path: PathLike, dtype: np.dtype, shape, nbytes: int,
+                  capacity: int):
+    """Read exactly `nbytes` in chunks, then insist on end of file. The buffer starts at
+    `capacity` bytes and doubles as data arrives, so a header claiming more than the stream
+    holds costs at most twice what the stream really holds."""
+    out = np.empty(min(nbytes, capacity), dtype=np.uint8)
     pos = 0
     while pos < nbytes:
-        got = stream.readinto(view[pos:pos + _CHUNK])
+        if pos == out.size:
+            grown = np.empty(min(nbytes, 2 * out.size), dtype=np.uint8)
+            grown[:pos] = out
+            out = grown
+        got = stream.readinto(memoryview(out)[pos:pos + _CHUNK])
         if not got:
             raise ValueError(f"{os.fspath(path)}: truncated IDX file: header declares shape "
                              f"{shape} ({nbytes} data bytes), only {pos} present")
@@ -113,7 +124,15 @@ def read_idx(path: PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
                     kind = "truncated IDX file" if actual < expected else "IDX file too long"
                     raise ValueError(f"{os.fspath(path)}: {kind}: header declares shape {shape} "
                                      f"so the file should be {expected} bytes, it is {actual}")
-            return _read_payload(stream, path, dtype, shape, nbytes)
+                return _read_payload(stream, path, dtype, shape, nbytes, nbytes)
+            # Deflate expands at most 1032x: a claim beyond that is a lie, refused at once. Below
+            # it, the buffer starts small and grows with the data that really arrives.
+            compressed_size = os.path.getsize(path)
+            if nbytes > _MAX_DEFLATE_RATIO * compressed_size:
+                raise ValueError(f"{os.fspath(path)}: IDX header declares shape {shape} "
+                                 f"({nbytes} bytes), more than a gzip file of {compressed_size} "
+                                 "bytes can hold; the file is corrupt")
+            return _read_payload(stream, path, dtype, shape, nbytes, _CHUNK)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise ValueError(f"{os.fspath(path)}: corrupt or truncated gzip stream ({exc})") from exc
 
