@@ -95,6 +95,56 @@ def test_predict_round_trip(trained, tmp_path):
     np.testing.assert_array_equal(labels, probs.argmax(axis=1))
 
 
+def test_predict_says_what_input_the_model_expects_and_warns_on_another_scale(trained, tmp_path):
+    """Trained on raw 0-255 pixels, given images in [0, 1]: it predicted one class silently."""
+    _, model_path, _, _ = trained
+    _, (x_test, _) = fashion_mnist_small.load_data()
+    np.save(tmp_path / "raw.npy", x_test[:50])
+    np.save(tmp_path / "scaled.npy", x_test[:50].astype(np.float32) / 255)
+    raw = run_cli("predict", model_path, tmp_path / "raw.npy")
+    assert raw.returncode == 0, raw.stderr
+    assert "model expects: uint8 inputs of shape (28, 28) per sample, values in [0, 255] (as in " \
+           "training)" in raw.stdout
+    assert "warning" not in raw.stderr
+    scaled = run_cli("predict", model_path, tmp_path / "scaled.npy")
+    assert scaled.returncode == 0, scaled.stderr
+    assert "fastmlp predict: warning: the input's values are in [0, 1], far from the training " \
+           "data's [0, 255]" in scaled.stderr
+    assert "wrote predictions (50, 10) float32" in scaled.stdout
+
+
+@pytest.mark.parametrize("low, high, warns", [(0, 255, False), (10, 200, False), (0, 1, True),
+                                              (-300, 255, True), (0, 600, True), (0, 20, True)])
+def test_predict_range_warning_rule(low, high, warns):
+    model = cli.build_seed_model((4,), "relu")
+    model._training_input = {"dtype": "uint8", "shape": [28, 28], "min": 0.0, "max": 255.0}
+    x = np.linspace(low, high, 2 * 784).reshape(2, 28, 28)
+    assert (cli._range_warning(model, x) is not None) == warns
+
+
+def test_predict_on_a_file_without_the_record_still_works(trained, tmp_path):
+    """Files written before the record existed load; predict says it cannot tell."""
+    import json
+    import zipfile
+    _, model_path, _, _ = trained
+    old = tmp_path / "old.fastmlp"
+    with zipfile.ZipFile(model_path) as zin, zipfile.ZipFile(old, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "fastmlp.json":
+                header = json.loads(data)
+                del header["training_input"]
+                data = json.dumps(header).encode()
+            zout.writestr(info.filename, data)
+    _, (x_test, _) = fashion_mnist_small.load_data()
+    np.save(tmp_path / "x.npy", x_test[:3].astype(np.float32) / 255)
+    result = run_cli("predict", old, tmp_path / "x.npy")
+    assert result.returncode == 0, result.stderr
+    assert "model expects: inputs of shape (28, 28) per sample (this file does not record" \
+        in result.stdout
+    assert "warning" not in result.stderr
+
+
 @pytest.mark.parametrize("args, status, message", [
     (("train", "--seed", "-1"), 2, "expected a non-negative integer, got '-1'"),
     (("train", "--epochs", "0"), 2, "expected a positive int, got '0'"),

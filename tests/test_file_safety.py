@@ -1,12 +1,14 @@
-"""Hostile and damaged model files (issue 7): every one is a clear ValueError, nothing is executed,
-nothing is written outside the target, and saving is atomic. Complements test_saving.py (which
-covers the basic member/manifest edits) with damage sweeps, real zip bombs, code-execution
-attempts and failures at every point of a save."""
+"""Hostile and damaged model files (issues 7, 16): every one is a clear ValueError naming the file,
+nothing is executed, nothing is written. Complements test_saving.py (basic member/manifest edits)
+with damage sweeps, real zip bombs, code-execution attempts and wrong-typed or inconsistent
+fields; test_file_writes.py covers saving (atomicity, temporaries, modes)."""
 
 import io
 import json
 import os
 import pickle
+import re
+import time
 import zipfile
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 
 import fastmlp
 from fastmlp import saving
+from fastmlp.models import sequential
 
 from _mlp_helpers import blobs, classifier
 
@@ -148,7 +151,8 @@ def test_consistent_arrays_of_the_wrong_shape_for_the_model(good_file, tmp_path)
     entry.update(shape=[2], nbytes=8)
     members[entry["path"]] = members[entry["path"]][:8]
     members["manifest.json"] = json.dumps(manifest).encode()
-    with pytest.raises(ValueError, match=r"Weight 1 has shape \(2,\).*\(4,\)"):
+    with pytest.raises(ValueError, match=r"declares weight 1 \(dense\w*/bias\) of shape \(4,\), "
+                                         r"the file holds shape \(2,\)"):
         fastmlp.models.load_model(_write(tmp_path / "s.fastmlp", members))
 
 
@@ -166,6 +170,156 @@ def test_declared_member_size_disagreeing_with_the_data(good_file, tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="Cannot load"):
         fastmlp.models.load_model(str(bad))
+
+
+# ---- wrong-typed and inconsistent fields: a ValueError naming the file, found before building --
+def _set_array(members, name, array):
+    """The members with array ``name`` replaced by ``array`` (manifest updated), or removed."""
+    out = dict(members)
+    manifest = json.loads(out["manifest.json"])
+    entry = next(e for e in manifest["arrays"] if e["name"] == name)
+    if array is None:
+        manifest["arrays"].remove(entry)
+        del out[entry["path"]]
+    else:
+        array = np.asarray(array)
+        entry.update(dtype=array.dtype.str, shape=list(array.shape), nbytes=array.nbytes)
+        out[entry["path"]] = array.tobytes()
+    out["manifest.json"] = json.dumps(manifest).encode()
+    return out
+
+
+def _header(change):
+    return lambda members: _edit_json(members, "fastmlp.json", change)
+
+
+def _layer(i, **config):
+    return _header(lambda h: h["model_config"]["layers"][i]["config"].update(config))
+
+
+def _field(section, **values):  # section "" is the top level of fastmlp.json
+    return _header(lambda h: (h[section] if section else h).update(values))
+
+
+def _array(name, value):  # value(members) -> the new array, or None to remove it
+    return lambda members: _set_array(members, name, value(members))
+
+
+def _first_values(name, n):
+    """The first n values of a stored float32 array (a slot of the wrong size)."""
+    def read(members):
+        entry = next(e for e in json.loads(members["manifest.json"])["arrays"] if e["name"] == name)
+        return np.frombuffer(members[entry["path"]], "<f4")[:n]
+    return read
+
+
+_FIELD_CASES = {
+    "training_state_list": (_field("", training_state=[1]), "training_state must be a JSON object"),
+    "training_state_str": (_field("", training_state="x"), "training_state must be a JSON object"),
+    "epochs_seen_str": (_field("training_state", epochs_seen="3"),
+                        "training_state.epochs_seen must be an integer"),
+    "training_step_negative": (_field("training_state", training_step=-1),
+                               "training_state.training_step must be"),
+    "shuffle_seed_bool": (_field("training_state", shuffle_seed=True), "state.shuffle_seed"),
+    "format_version_bool": (_field("", format_version=True), "invalid format_version True"),
+    "layers_dict": (_field("model_config", layers={}), "no 'layers' list"),
+    "model_name_int": (_field("model_config", name=5), "`name`"),
+    "build_input_shape_str": (_field("model_config", build_input_shape="8"), "build_input_shape"),
+    "layer_as_string": (_header(lambda h: h["model_config"]["layers"].__setitem__(1, "Dense")),
+                        "layer 1 of model_config: Unknown layer class"),
+    "layer_config_list": (_header(lambda h: h["model_config"]["layers"][1].update(
+        config=[["units", 4]])), "'config' must be a JSON object"),
+    "units_str": (_layer(1, units="4"), "layer 1 of model_config: .*`units`"),
+    "units_none": (_layer(1, units=None), "`units`"),
+    "units_huge": (_layer(1, units=10**8), r"declares weight 0 \(\w+/kernel\) of shape "
+                                           r"\(8, 100000000\), the file holds shape \(8, 4\)"),
+    "use_bias_false": (_layer(2, use_bias=False), "declares 3 weight arrays, the file holds 4"),
+    "initializer_config_null": (_layer(1, kernel_initializer={
+        "class_name": "GlorotUniform", "config": None}), "'config' must be a JSON object"),
+    "optimizer_str": (_field("compile_config", optimizer="adam"), "optimizer must be a JSON"),
+    "loss_list": (_field("compile_config", loss=[]), "compile_config.loss must be"),
+    "metrics_dict": (_field("compile_config", metrics={"a": 1}), "compile_config.metrics must be"),
+    "optimizer_config_list": (_header(lambda h: h["compile_config"]["optimizer"].update(
+        config=[])), "'config' must be a JSON object"),
+    "learning_rate_str": (_header(lambda h: h["compile_config"]["optimizer"]["config"].update(
+        learning_rate="0.1")), "learning_rate"),
+    "training_input_dtype": (_field("", training_input={
+        "dtype": "object", "shape": [8], "min": 0, "max": 1}), "invalid training_input"),
+    "training_input_range": (_field("training_input", min=2.0, max=1.0), "invalid training_input"),
+    "training_input_shape": (_field("training_input", shape=[9]), "training_input shape"),
+    "deep_header": (lambda m: dict(m, **{"fastmlp.json": b"[" * 200_000}),
+                    "fastmlp.json nests arrays or objects too deeply"),
+    "deep_manifest": (lambda m: dict(m, **{"manifest.json": b"[" * 200_000}), "manifest.json nest"),
+    "manifest_path_list": (lambda m: _edit_json(m, "manifest.json", lambda j: j["arrays"][0]
+                                                .update(path=["arrays/0.bin"])),
+                           "missing or invalid member"),
+    "manifest_dtype_dict": (lambda m: _edit_json(m, "manifest.json", lambda j: j["arrays"][0]
+                                                 .update(dtype={"<f4": 1})), "unsupported dtype"),
+    "weights_as_int64": (_array("weights/1", lambda m: np.zeros(4, "<i8")),
+                         r"arrays \['weights/1'\] must be float32"),
+    "slot_wrong_size": (_array("optimizer/0", _first_values("optimizer/0", 4)),
+                        "optimizer slot 0 has 4 values"),
+    "slot_missing": (_array("optimizer/7", lambda m: None),
+                     "holds 7 optimizer slots; adam keeps 2 per trainable weight, 8"),
+    "slots_for_amsgrad": (_header(lambda h: h["compile_config"]["optimizer"]["config"].update(
+        amsgrad=True)), "adam keeps 3 per trainable weight"),
+    "iterations_missing": (_array("optimizer/iterations", lambda m: None),
+                           "optimizer slots but no optimizer/iterations"),
+    "iterations_vector": (_array("optimizer/iterations", lambda m: np.zeros(2, "<i8")),
+                          "optimizer/iterations must be a non-negative int64 scalar"),
+    "iterations_float": (_array("optimizer/iterations", lambda m: np.float32(3)), "not float32"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_FIELD_CASES))
+def test_wrong_typed_or_inconsistent_fields(good_file, tmp_path, case):
+    """Each was an AttributeError/TypeError/RecursionError, a ValueError without the file's
+    name, a silent load, or a failure only at the next fit."""
+    edit, message = _FIELD_CASES[case]
+    path = _write(tmp_path / f"{case}.fastmlp", edit(_members(good_file[0])))
+    with pytest.raises(ValueError, match=f"Cannot load {re.escape(repr(path))}: .*{message}"):
+        fastmlp.models.load_model(path)
+
+
+def test_a_small_file_declaring_a_huge_model_allocates_nothing(good_file, tmp_path,
+                                                                monkeypatch):
+    """Dense(10**8) in a 5 KB file: refused before the core model (3 GB) is built."""
+    members = _layer(2, units=10**8)(_members(good_file[0]))
+    path = _write(tmp_path / "huge.fastmlp", members)
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the core model was built")
+    monkeypatch.setattr(sequential._core, "Model", no_build)
+    with pytest.raises(ValueError, match="declares weight 2 .* of shape \\(4, 100000000\\)"):
+        fastmlp.models.load_model(path)
+
+
+def test_more_layers_than_the_limit_are_refused_at_once(good_file, tmp_path):
+    """40,000 Dense(1) in a 2.4 MB file kept load_model busy for 56 s (quadratic building)."""
+    dense = {"class_name": "Dense", "config": {"units": 1}}
+    members = _header(lambda h: h["model_config"]["layers"].__setitem__(
+        slice(1, None), [dense] * 40_000))(_members(good_file[0]))
+    path = _write(tmp_path / "deep.fastmlp", members)
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="declares 40001 layers, more than the limit of 10000"):
+        fastmlp.models.load_model(path)
+    assert time.perf_counter() - started < 5
+
+
+def test_many_small_members_cannot_expand_the_file_past_the_ratio(good_file, tmp_path):
+    """200 deflated members of 64 KiB of zeros (13 MB from ~60 KB): each within the per-member
+    ratio thanks to its 64 KiB allowance, together far beyond it."""
+    members = _members(good_file[0])
+    manifest = json.loads(members["manifest.json"])
+    for k in range(200):
+        member = f"arrays/{100 + k}.bin"
+        manifest["arrays"].append({"name": f"extra/{k}", "path": member, "dtype": "<f4",
+                                   "shape": [16384], "nbytes": 65536})
+        members[member] = bytes(65536)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    path = _write(tmp_path / "spray.fastmlp", members, zipfile.ZIP_DEFLATED)
+    with pytest.raises(ValueError, match="members declare .* bytes in a file of .* zip bomb"):
+        fastmlp.models.load_model(path)
 
 
 # ---- zip bombs --------------------------------------------------------------------------------
@@ -290,53 +444,3 @@ def test_files_naming_code_are_refused_and_nothing_runs(good_file, tmp_path, att
 def test_custom_objects_are_refused():
     with pytest.raises(ValueError, match="custom_objects"):
         fastmlp.models.load_model("whatever.fastmlp", custom_objects={"f": print})
-
-
-# ---- atomic saves -----------------------------------------------------------------------------
-def _fail_on_call(n, exc):
-    calls = {"n": 0}
-    real = saving._entry
-
-    def entry(zf, name, data):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise exc
-        real(zf, name, data)
-    return entry
-
-
-@pytest.mark.parametrize("n, exc", [(2, OSError("disk full")), (4, KeyboardInterrupt()),
-                                    (6, MemoryError()), (1, RuntimeError("first write"))])
-def test_a_failure_mid_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch, n, exc):
-    model = classifier()
-    path = tmp_path / "m.fastmlp"
-    model.save(str(path))
-    before = path.read_bytes()
-    monkeypatch.setattr(saving, "_entry", _fail_on_call(n, exc))
-    with pytest.raises(type(exc)):
-        classifier(seed=5).save(str(path))
-    assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["m.fastmlp"]
-
-
-@pytest.mark.parametrize("step", ["fsync", "replace"])
-def test_a_failure_at_commit_keeps_the_old_file(tmp_path, monkeypatch, step):
-    model = classifier()
-    path = tmp_path / "w.weights.h5"
-    model.save_weights(str(path))
-    before = path.read_bytes()
-
-    def boom(*args, **kwargs):
-        raise OSError(f"{step} failed")
-    monkeypatch.setattr(saving.os, step, boom)
-    with pytest.raises(OSError, match=f"{step} failed"):
-        classifier(seed=5).save_weights(str(path))
-    monkeypatch.undo()
-    assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["w.weights.h5"]
-
-
-def test_saving_into_a_missing_directory_writes_nothing(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        classifier().save(str(tmp_path / "no" / "such" / "m.fastmlp"))
-    assert os.listdir(tmp_path) == []

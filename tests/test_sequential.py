@@ -1,10 +1,12 @@
 import io
+import time
 
 import numpy as np
 import pytest
 
 import fastmlp
 from fastmlp import layers
+from fastmlp.models import sequential
 
 
 def make(units=(4, 3), features=5, **kw):
@@ -149,3 +151,67 @@ def test_get_config_from_config_rebuilds_the_architecture():
 def test_duplicate_layer_names_are_rejected():
     with pytest.raises(ValueError, match="unique names"):
         fastmlp.Sequential([layers.Dense(2, name="a"), layers.Dense(2, name="a")])
+
+
+# ---- building stays linear in the number of layers (issue 16) ----------------------------------
+def _seconds(build, n):
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        build(n)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _from_list(n):
+    return fastmlp.Sequential([fastmlp.Input(shape=(2,))] + [layers.Dense(1) for _ in range(n)])
+
+
+def _by_add(n):
+    model = fastmlp.Sequential([fastmlp.Input(shape=(2,)), layers.Dense(1)])
+    for _ in range(n):
+        model.add(layers.Dense(1))
+    model.predict(np.ones((1, 2), np.float32), verbose=0)  # the core is built here, once
+    return model
+
+
+@pytest.mark.parametrize("build", [_from_list, _by_add], ids=["list", "add"])
+def test_building_time_is_linear_in_the_number_of_layers(build):
+    """Four times the layers, about four times the time (the name check of every add rescanned
+    all layers, and add rebuilt the core with per-layer weight copies: 1000 adds took 13 s)."""
+    small, large = _seconds(build, 500), _seconds(build, 2000)
+    assert large < 8 * small + 0.05, (small, large)
+
+
+def test_adds_to_a_built_model_build_the_core_once_on_first_use(monkeypatch):
+    model = make()
+    kept = model.get_weights()
+    built = []
+    real = sequential._core.Model
+    monkeypatch.setattr(sequential._core, "Model", lambda *a: built.append(1) or real(*a))
+    for units in (5, 6, 7):
+        model.add(layers.Dense(units))
+    assert model.built and built == [] and model.output_shape == (None, 7)
+    assert [w.shape for w in model.get_weights()][-2:] == [(6, 7), (7,)] and built == [1]
+    for a, b in zip(model.get_weights(), kept):
+        np.testing.assert_array_equal(a, b)
+    model.pop()
+    assert model.layers[-1].get_weights()[0].shape == (5, 6) and built == [1, 1]
+
+
+def test_add_refuses_a_layer_the_model_cannot_take_and_keeps_the_model():
+    """The refused layer used to stay in the model, which was left unbuilt."""
+    model = fastmlp.Sequential([fastmlp.Input(shape=(4, 3)), layers.Rescaling(0.5)])
+    with pytest.raises(ValueError, match="expects flat inputs"):
+        model.add(layers.Dense(2))
+    assert len(model.layers) == 1 and model.built
+    model.add(layers.Flatten())
+    model.add(layers.Dense(2))
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="more than the supported maximum"):
+        model.add(layers.Dense(2**31))
+    assert len(model.layers) == 3
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    model.add(layers.Dense(3))
+    assert model.predict(np.ones((1, 4, 3), np.float32), verbose=0).shape == (1, 3)

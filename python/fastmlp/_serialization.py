@@ -23,7 +23,17 @@ def lookup_class(config: Any, classes: Mapping[str, type], kind: str) -> type:
     return cls
 
 
+def object_config(config: Dict[str, Any], kind: str) -> Dict[str, Any]:
+    """A copy of ``config["config"]`` (the constructor's arguments; {} when absent). Anything but
+    a JSON object there is refused, not read as "all defaults"."""
+    args = config.get("config", {})
+    if not isinstance(args, dict):
+        raise ValueError(f"Invalid {kind} config {config!r:.200}: its 'config' must be a JSON "
+                         f"object of arguments, not {type(args).__name__}")
+    return dict(args)
+
+
 def deserialize_object(config: Any, classes: Mapping[str, type], kind: str) -> Any:
     """The ``kind`` object for ``config`` (see lookup_class)."""
     cls = lookup_class(config, classes, kind)
-    return cls.from_config(dict(config.get("config") or {}))
+    return cls.from_config(object_config(config, kind))

@@ -236,6 +236,37 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ predict
 
+def _expected_input(model) -> str:
+    """What the model was trained on, as `fit` recorded it in the file."""
+    record = getattr(model, "_training_input", None)
+    shape = tuple(model.input_shape[1:])
+    if record is None:
+        return (f"model expects: inputs of shape {shape} per sample (this file does not record "
+                "the dtype and value range of its training data)")
+    return (f"model expects: {record['dtype']} inputs of shape {tuple(record['shape'])} per "
+            f"sample, values in [{record['min']:g}, {record['max']:g}] (as in training)")
+
+
+def _range_warning(model, x: np.ndarray) -> Optional[str]:
+    """A warning when the input's values are far from the training data's: beyond the training
+    range by more than its width, or spread over less than a tenth of it (0-1 images given to a
+    model trained on 0-255 pixels)."""
+    record = getattr(model, "_training_input", None)
+    if record is None or x.size == 0 or x.dtype.kind not in "biuf":
+        return None
+    low, high = float(np.min(x)), float(np.max(x))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return None  # predict refuses NaN/Inf itself
+    lo, hi = record["min"], record["max"]
+    width = hi - lo
+    margin = width if width > 0 else max(abs(hi), 1.0)
+    if low >= lo - margin and high <= hi + margin and high - low >= 0.1 * width:
+        return None
+    return (f"the input's values are in [{low:g}, {high:g}], far from the training data's "
+            f"[{lo:g}, {hi:g}]; the predictions are likely meaningless unless the input is "
+            "scaled as the training data was")
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import fastmlp
 
@@ -246,6 +277,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot read {args.input!r} as a .npy array: {exc}") from exc
     model = fastmlp.models.load_model(args.model)
+    print(_expected_input(model))
+    warning = _range_warning(model, x)
+    if warning:
+        print(f"fastmlp predict: warning: {warning}", file=sys.stderr)
     y = model.predict(x, batch_size=args.batch_size, verbose=0)
     if args.classes:
         y = np.argmax(y, axis=-1).astype(np.int64)

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from fastmlp import _checks, _naming, _random, activations, initializers, regularizers
-from fastmlp._serialization import lookup_class, serialize_object
+from fastmlp._serialization import lookup_class, object_config, serialize_object
 from fastmlp._variable import Variable
 
 __all__ = [
@@ -479,7 +479,7 @@ def serialize(layer: Layer) -> Dict[str, Any]:
 def deserialize(config: Dict[str, Any]) -> Layer:
     """The layer for a serialized config (only fastmlp's own layer classes; never code)."""
     cls = lookup_class(config, _CLASSES, "layer")
-    cfg = dict(config.get("config") or {})
+    cfg = object_config(config, "layer")
     for key in ("kernel_initializer", "bias_initializer", "beta_initializer", "gamma_initializer",
                 "moving_mean_initializer", "moving_variance_initializer"):
         if isinstance(cfg.get(key), dict):

@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from fastmlp._checks import real_array
+from fastmlp._serialization import object_config
 
 __all__ = [
     "AUC", "BinaryAccuracy", "CategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError",
@@ -414,4 +415,4 @@ def deserialize(config: Union[str, Dict[str, Any]]) -> Union[str, Metric]:
     cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
     if cls is None:
         raise ValueError(f"Unknown metric config: {config!r:.200}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return cls.from_config(object_config(config, "metric"))

@@ -5,7 +5,8 @@ A file is a ZIP archive (entries stored uncompressed) with exactly these members
 - ``fastmlp.json``: ``{"format": "fastmlp", "format_version": 1, "kind": "model" | "weights",
   "fastmlp_version", "model_config" (Sequential.get_config()), "compile_config" (optimizer, loss
   and metrics as configs, or null), "training_state" ({"shuffle_seed", "epochs_seen",
-  "training_step"})}``;
+  "training_step"}), "training_input" ({"dtype", "shape", "min", "max"} of the data ``fit``
+  saw, or null; absent in older files)}``;
 - ``manifest.json``: ``{"arrays": [{"name", "path", "dtype", "shape", "nbytes"}, ...]}`` where
   ``name`` is ``"weights/<i>"`` (``get_weights()`` order) or ``"optimizer/<i>"`` (optimizer
   slots) and ``dtype`` is ``"<f4"``; the optimizer's step count is ``"optimizer/iterations"``
@@ -15,12 +16,19 @@ A file is a ZIP archive (entries stored uncompressed) with exactly these members
 Loading never runs code: JSON and raw bytes only, no pickle, and only fastmlp's own layer,
 optimizer, loss and metric classes can be named. It checks the magic and version, member names
 (no absolute paths, no "..", nothing unexpected), sizes (each array's bytes against its dtype and
-shape, and against limits, so a hostile archive cannot exhaust memory), then the shapes against
-the model; any problem is a ValueError naming it.
+shape, all members together against the file's size, and against limits, so a hostile archive
+cannot exhaust memory), then every field's type and the declared model against the stored arrays
+(at most `MAX_LAYERS` layers; weight shapes, optimizer slots) before building anything. Any
+problem is a ValueError naming the file.
 
-Saving is atomic: the archive is written to a temporary file in the target's directory, flushed
-to disk (fsync) and renamed over the target; on any failure the temporary file is removed and an
-existing file is left untouched.
+Saving is atomic (see `fastmlp._atomic`): the archive is written to a temporary file in the
+target's directory, flushed to disk (fsync) and renamed over the target; on any failure the
+temporary file is removed and an existing file is left untouched; temporaries left by killed
+writers are removed by the next save to that directory. New files get mode 0666 minus the umask,
+as with ``open()``; a file saved over keeps its mode.
+
+``pickle`` and ``copy.deepcopy`` of a model go through this format in memory
+(`model_to_bytes` / `model_from_bytes`): the same weights, optimizer state and compile settings.
 
 Weights-only files (``model.save_weights("w.weights.h5")``) use the same container with
 ``"kind": "weights"``; the ".weights.h5" name Keras requires is accepted but the content is this
@@ -29,16 +37,19 @@ format, not HDF5. Files of format version 1 will keep loading in later versions.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 import zlib
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Tuple, Union
 
 import numpy as np
+
+from fastmlp import _atomic, _file_checks
+from fastmlp._file_checks import MAX_LAYERS
 
 FORMAT = "fastmlp"
 FORMAT_VERSION = 1
@@ -53,7 +64,8 @@ _DTYPES = {"<f4": np.dtype("<f4"), "<i8": np.dtype("<i8")}
 _ARRAY_MEMBER = re.compile(r"^arrays/[0-9]{1,9}\.bin$")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same model gives the same bytes
 
-__all__ = ["FORMAT_VERSION", "load_model", "load_weights", "save_model", "save_weights"]
+__all__ = ["FORMAT_VERSION", "MAX_LAYERS", "load_model", "load_weights", "model_from_bytes",
+           "model_to_bytes", "save_model", "save_weights"]
 
 
 # ---- writing -----------------------------------------------------------------------------------
@@ -64,44 +76,25 @@ def _entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
     zf.writestr(info, data)
 
 
+def _write_zip(f: BinaryIO, header: Dict[str, Any], arrays: List[Tuple[str, np.ndarray]]) -> None:
+    manifest = []
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        _entry(zf, "fastmlp.json", json.dumps(header, indent=1).encode())
+        for k, (name, arr) in enumerate(arrays):
+            data = np.asarray(arr, order="C").astype(arr.dtype.newbyteorder("<"), copy=False)
+            member = f"arrays/{k}.bin"
+            manifest.append({"name": name, "path": member, "dtype": data.dtype.str,
+                             "shape": list(data.shape), "nbytes": int(data.nbytes)})
+            _entry(zf, member, data.tobytes())
+        _entry(zf, "manifest.json", json.dumps({"arrays": manifest}, indent=1).encode())
+
+
 def _write_archive(path: str, header: Dict[str, Any],
                    arrays: List[Tuple[str, np.ndarray]], overwrite: bool) -> None:
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path} exists and overwrite=False.")
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            manifest = []
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                _entry(zf, "fastmlp.json", json.dumps(header, indent=1).encode())
-                for k, (name, arr) in enumerate(arrays):
-                    data = np.asarray(arr, order="C").astype(arr.dtype.newbyteorder("<"),
-                                                            copy=False)
-                    member = f"arrays/{k}.bin"
-                    manifest.append({"name": name, "path": member, "dtype": data.dtype.str,
-                                     "shape": list(data.shape), "nbytes": int(data.nbytes)})
-                    _entry(zf, member, data.tobytes())
-                _entry(zf, "manifest.json", json.dumps({"arrays": manifest}, indent=1).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable; not possible on every platform
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    _atomic.write_atomically(path, lambda f: _write_zip(f, header, arrays))
 
 
 def _header(model: Any, kind: str) -> Dict[str, Any]:
@@ -111,10 +104,12 @@ def _header(model: Any, kind: str) -> Dict[str, Any]:
             "compile_config": None,
             "training_state": {"shuffle_seed": int(model._shuffle_seed),
                                "epochs_seen": int(model._epochs_seen),
-                               "training_step": int(model._core.training_step)}}
+                               "training_step": int(model._core.training_step)
+                               if model.built else 0},
+            "training_input": getattr(model, "_training_input", None)}
 
 
-def _compile_config(model: Any) -> Optional[Dict[str, Any]]:
+def _compile_config(model: Any, warn: bool = True) -> Optional[Dict[str, Any]]:
     from fastmlp import losses, metrics, optimizers
     if not model.compiled:
         return None
@@ -123,11 +118,22 @@ def _compile_config(model: Any) -> Optional[Dict[str, Any]]:
         try:
             saved.append(metrics.serialize(m))
         except ValueError:  # a user function: the file holds no code, so it is left out
-            warnings.warn(f"Metric {m!r} is not saved (custom functions cannot be stored); "
-                          "compile the loaded model again to use it.", stacklevel=4)
+            if warn:
+                warnings.warn(f"Metric {m!r} is not saved (custom functions cannot be stored); "
+                              "compile the loaded model again to use it.", stacklevel=4)
     return {"optimizer": optimizers.serialize(model.optimizer),
             "loss": None if model._loss_obj is None else losses.serialize(model._loss_obj),
             "metrics": saved}
+
+
+def _model_arrays(model: Any) -> List[Tuple[str, np.ndarray]]:
+    arrays = [(f"weights/{i}", w) for i, w in enumerate(model.get_weights())]
+    if model.built and model._core_compiled:
+        iterations, slots = model._core.get_optimizer_state()
+        arrays.append(("optimizer/iterations", np.array(int(iterations), dtype="<i8")))
+        arrays += [(f"optimizer/{i}", np.asarray(s, dtype=np.float32))
+                   for i, s in enumerate(slots)]
+    return arrays
 
 
 def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
@@ -139,13 +145,28 @@ def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
     model._require_built("save")
     header = _header(model, "model")
     header["compile_config"] = _compile_config(model)
-    arrays = [(f"weights/{i}", w) for i, w in enumerate(model.get_weights())]
-    if model._core_compiled:
-        iterations, slots = model._core.get_optimizer_state()
-        arrays.append(("optimizer/iterations", np.array(int(iterations), dtype="<i8")))
-        arrays += [(f"optimizer/{i}", np.asarray(s, dtype=np.float32))
-                   for i, s in enumerate(slots)]
-    _write_archive(path, header, arrays, overwrite)
+    _write_archive(path, header, _model_arrays(model), overwrite)
+
+
+def model_to_bytes(model: Any) -> Tuple[bytes, Optional[List[Any]]]:
+    """The model as the bytes of a .fastmlp file (built or not, compiled or not), and its
+    metric list when some metric is a user function the format cannot hold (else None)."""
+    header = _header(model, "model")
+    config = header["compile_config"] = _compile_config(model, warn=False)
+    buf = io.BytesIO()
+    _write_zip(buf, header, _model_arrays(model))
+    left_out = config is not None and len(config["metrics"]) < len(model._metric_ids)
+    return buf.getvalue(), list(model._metric_ids) if left_out else None
+
+
+def model_from_bytes(data: bytes, metrics: Optional[List[Any]] = None) -> Any:
+    """The model `model_to_bytes` wrote (the same checks as `load_model`); ``metrics`` replaces
+    the saved metric list."""
+    label = "<in-memory model>"
+    header, arrays = _read_zip(io.BytesIO(data), label, len(data))
+    if header["kind"] != "model":
+        raise _fail(label, "not a model")
+    return _model_from(header, arrays, label, compile=True, allow_unbuilt=True, metrics=metrics)
 
 
 def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
@@ -156,8 +177,7 @@ def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
 
 
 # ---- reading -----------------------------------------------------------------------------------
-def _fail(path: str, why: str) -> ValueError:
-    return ValueError(f"Cannot load {path!r}: {why}")
+_fail = _file_checks.fail
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: str) -> bytes:
@@ -176,20 +196,25 @@ def _read_archive(filepath: str) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]
     path = os.fspath(filepath)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No file found at {path!r}.")
+    return _read_zip(path, path, os.path.getsize(path))
+
+
+def _read_zip(source: Union[str, BinaryIO], path: str, size: int
+              ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
     try:
-        zf = zipfile.ZipFile(path, "r")
+        zf = zipfile.ZipFile(source, "r")
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
         raise _fail(path, f"not a fastmlp file (not a ZIP archive: {e})") from None
     try:
         with zf:
-            return _read_members(zf, path)
+            return _read_members(zf, path, size)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
         # A truncated or corrupted archive (bad CRC, bad offsets, damaged deflate stream; an
         # offset past 2**31 in the end record makes the member seek fail with EINVAL).
         raise _fail(path, f"the file is damaged ({type(e).__name__}: {e})") from None
 
 
-def _read_members(zf: zipfile.ZipFile, path: str
+def _read_members(zf: zipfile.ZipFile, path: str, size: int
                   ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
     infos = {}
     for info in zf.infolist():
@@ -208,6 +233,12 @@ def _read_members(zf: zipfile.ZipFile, path: str
         infos[name] = info
     if len(infos) > MAX_ARRAYS + 2:
         raise _fail(path, f"too many members ({len(infos)})")
+    # Many small members may each pass the ratio test above thanks to its allowance; together
+    # they may not expand the file by more than the ratio.
+    declared = sum(info.file_size for info in infos.values())
+    if declared > MAX_COMPRESSION_RATIO * size + 65536:
+        raise _fail(path, f"its members declare {declared} bytes in a file of {size} (a zip "
+                          "bomb?)")
     for required in ("fastmlp.json", "manifest.json"):
         if required not in infos:
             raise _fail(path, f"missing {required!r} (not a fastmlp file)")
@@ -224,6 +255,8 @@ def _parse_json(data: bytes, member: str, path: str) -> Dict[str, Any]:
         value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise _fail(path, f"{member} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise _fail(path, f"{member} nests arrays or objects too deeply") from None
     if not isinstance(value, dict):
         raise _fail(path, f"{member} must hold a JSON object")
     return value
@@ -233,7 +266,7 @@ def _check_header(header: Dict[str, Any], path: str) -> None:
     if header.get("format") != FORMAT:
         raise _fail(path, f"not a fastmlp file (format {header.get('format')!r})")
     version = header.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _fail(path, f"invalid format_version {version!r}")
     if version > FORMAT_VERSION:
         raise _fail(path, f"written in format version {version} by a newer fastmlp; this "
@@ -254,10 +287,11 @@ def _read_arrays(zf: zipfile.ZipFile, infos: Dict[str, zipfile.ZipInfo],
     for e in entries:
         if not isinstance(e, dict):
             raise _fail(path, f"invalid manifest entry {e!r:.100}")
-        name, member, dtype = e.get("name"), e.get("path"), _DTYPES.get(e.get("dtype"))
+        name, member, dtype = e.get("name"), e.get("path"), e.get("dtype")
+        dtype = _DTYPES.get(dtype) if isinstance(dtype, str) else None
         shape, nbytes = e.get("shape"), e.get("nbytes")
-        if not isinstance(name, str) or name in arrays or member not in infos or \
-                not _ARRAY_MEMBER.match(str(member)):
+        if not isinstance(name, str) or name in arrays or not isinstance(member, str) or \
+                member not in infos or not _ARRAY_MEMBER.match(member):
             raise _fail(path, f"manifest entry {name!r} names a missing or invalid member "
                               f"{member!r}")
         if dtype is None:
@@ -280,13 +314,18 @@ def _read_arrays(zf: zipfile.ZipFile, infos: Dict[str, zipfile.ZipInfo],
 
 
 def _numbered(arrays: Dict[str, np.ndarray], prefix: str, path: str) -> List[np.ndarray]:
+    """``prefix/0``, ``prefix/1``, ... (float32, as fastmlp writes them)."""
     out = []
     while f"{prefix}/{len(out)}" in arrays:
         out.append(arrays[f"{prefix}/{len(out)}"])
+    named = {f"{prefix}/{i}" for i in range(len(out))}
     extra = [k for k in arrays if k.startswith(prefix + "/") and k != "optimizer/iterations"
-             and k not in {f"{prefix}/{i}" for i in range(len(out))}]
+             and k not in named]
     if extra:
         raise _fail(path, f"unexpected arrays {extra[:5]}")
+    wrong = [f"{prefix}/{i}" for i, a in enumerate(out) if a.dtype != np.float32]
+    if wrong:
+        raise _fail(path, f"arrays {wrong[:5]} must be float32 ('<f4')")
     return out
 
 
@@ -301,8 +340,10 @@ def load_model(filepath: str, custom_objects: Any = None, compile: bool = True,
         custom_objects: not supported (must be None): the format holds no code.
         compile: recompile with the saved settings and optimizer state. Defaults to True.
         safe_mode: accepted for Keras compatibility; loading is always safe.
+
+    Raises:
+        ValueError naming the file for any problem with its content; FileNotFoundError.
     """
-    from fastmlp.models import Sequential
     if custom_objects:
         raise ValueError("`custom_objects` is not supported: fastmlp files hold no code.")
     path = os.fspath(filepath)
@@ -310,44 +351,72 @@ def load_model(filepath: str, custom_objects: Any = None, compile: bool = True,
     if header["kind"] != "model":
         raise _fail(path, "this is a weights-only file; build the model and use "
                           "model.load_weights()")
+    return _model_from(header, arrays, path, compile)
+
+
+def _model_from(header: Dict[str, Any], arrays: Dict[str, np.ndarray], path: str,
+                compile: bool, allow_unbuilt: bool = False,
+                metrics: Optional[List[Any]] = None) -> Any:
     try:
-        model = Sequential.from_config(header["model_config"])
-    except (TypeError, KeyError, AttributeError) as e:
-        raise _fail(path, f"invalid model_config ({e})") from None
-    model._require_built("load_model")
-    model.set_weights(_numbered(arrays, "weights", path))
-    _restore_training_state(model, header.get("training_state") or {})
-    if compile and header.get("compile_config"):
-        try:
-            _restore_compile(model, header["compile_config"], arrays, path)
-        except (TypeError, KeyError, AttributeError) as e:
-            raise _fail(path, f"invalid compile_config ({e})") from None
+        return _build_model(header, arrays, path, compile, allow_unbuilt, metrics)
+    except ValueError as e:
+        if str(e).startswith("Cannot load"):
+            raise
+        raise _fail(path, str(e)) from None
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError,
+            RecursionError) as e:  # a field of a type the checks did not foresee
+        raise _fail(path, f"invalid content ({type(e).__name__}: {e})") from None
+
+
+def _build_model(header: Dict[str, Any], arrays: Dict[str, np.ndarray], path: str,
+                 compile: bool, allow_unbuilt: bool, metrics: Optional[List[Any]]) -> Any:
+    """Checks every field, the declared weights against the stored ones, and only then builds
+    (so a file cannot make this allocate a model its arrays do not fill)."""
+    from fastmlp.models import Sequential
+    name, built, build_shape = _file_checks.model_layers(header["model_config"], path)
+    sample = _file_checks.sample_shape(built, build_shape)
+    if sample is None and not allow_unbuilt:
+        raise _fail(path, "model_config has no input shape (the saved model was not built)")
+    weights = _numbered(arrays, "weights", path)
+    _file_checks.check_weights_match(built, sample, weights, path)
+    state = _file_checks.training_state(header.get("training_state"), path)
+    record = _file_checks.training_input(header.get("training_input"), sample, path)
+    config = _file_checks.compile_config(header.get("compile_config"), path) if compile \
+        else None
+    model = Sequential._from_layers(name, built, build_shape)
+    if model.built:
+        model.set_weights(weights)
+    for key, value in state.items():
+        if key == "training_step":  # Dropout masks depend on it: resuming replays them
+            if model.built:
+                model._core.training_step = value
+        elif key == "shuffle_seed":
+            if value > 0:
+                model._shuffle_seed = value
+        else:
+            model._epochs_seen = value
+    model._training_input = record
+    if config is not None:
+        _restore_compile(model, config, arrays, path, metrics)
     return model
 
 
-def _restore_training_state(model: Any, state: Dict[str, Any]) -> None:
-    seed, seen = state.get("shuffle_seed"), state.get("epochs_seen", 0)
-    if isinstance(seed, int) and seed > 0:
-        model._shuffle_seed = seed
-    if isinstance(seen, int) and seen >= 0:
-        model._epochs_seen = seen
-    step = state.get("training_step")  # Dropout masks depend on it: resuming replays them
-    if isinstance(step, int) and not isinstance(step, bool) and 0 <= step < 2**63:
-        model._core.training_step = step
-
-
 def _restore_compile(model: Any, config: Dict[str, Any], arrays: Dict[str, np.ndarray],
-                     path: str) -> None:
+                     path: str, metric_list: Optional[List[Any]]) -> None:
     from fastmlp import losses, metrics, optimizers
+    if metric_list is None:
+        metric_list = [metrics.deserialize(m) for m in config.get("metrics") or []]
     model.compile(optimizer=optimizers.deserialize(config["optimizer"]),
                   loss=None if config.get("loss") is None else
-                  losses.deserialize(config["loss"]),
-                  metrics=[metrics.deserialize(m) for m in config.get("metrics") or []])
+                  losses.deserialize(config["loss"]), metrics=metric_list)
     slots = _numbered(arrays, "optimizer", path)
-    if "optimizer/iterations" in arrays:
-        iterations = int(arrays["optimizer/iterations"])
-        model._core.set_optimizer_state(iterations, [np.ascontiguousarray(s, np.float32)
-                                                     for s in slots])
+    iterations = _file_checks.optimizer_state(arrays, slots, path)
+    if iterations is None:
+        return
+    if not model.built:
+        raise _fail(path, "optimizer state for a model without an input shape")
+    _file_checks.check_slots(model, slots, path)
+    model._core.set_optimizer_state(iterations, [np.ascontiguousarray(s) for s in slots])
 
 
 def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None:

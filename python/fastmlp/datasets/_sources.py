@@ -15,11 +15,12 @@ import dataclasses
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from fastmlp import _atomic
 
 DOWNLOAD_TIMEOUT_S = 20.0
 
@@ -95,9 +96,12 @@ def download_file(urls: Sequence[str], dest: Path, sha256: str) -> None:
     A file with the wrong digest is deleted and never becomes `dest`.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _atomic.remove_stale_temps(str(dest.parent))  # left by an interrupted download
     errors = []
     for url in urls:
-        fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+        # Mode 0666 minus the umask, as a plain open() gives (mkstemp's 0600 would make a
+        # shared data directory unreadable to others).
+        fd, tmp_name = _atomic.create_temp(str(dest.parent), dest.name)
         os.close(fd)
         tmp = Path(tmp_name)
         try:

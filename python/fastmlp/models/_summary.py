@@ -51,14 +51,24 @@ def summary_lines(model: Any, encoding: Optional[str]) -> List[str]:
              _row(["Layer (type)", "Output Shape", "Param #"], box["head"]),
              _rule(box["sep_head"])]
     shapes = model._output_shapes()
+    # One copy of the weights for the whole table: a layer's own count_params() copies all of
+    # them, which would make the summary quadratic in the number of layers.
+    sizes = iter([int(w.size) for w in model.get_weights()])
+    trainable = non_trainable = 0
     for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
         if i:
             lines.append(_rule(box["sep"]))
+        count = 0
+        for _, is_trainable in layer.weight_names():
+            size = next(sizes)
+            count += size
+            if is_trainable:
+                trainable += size
+            else:
+                non_trainable += size
         lines.append(_row([f"{layer.name} ({type(layer).__name__})", _shape(shape),
-                           f"{layer.count_params():,}"], box["row"]))
+                           f"{count:,}"], box["row"]))
     lines.append(_rule(box["bottom"]))
-    trainable = sum(int(v.numpy().size) for v in model.trainable_weights)
-    non_trainable = sum(int(v.numpy().size) for v in model.non_trainable_weights)
     optimizer_params = model._optimizer_param_count()
     total = trainable + non_trainable + optimizer_params
     lines.append(f" Total params: {total:,} ({readable_size(total * 4)})")

@@ -209,6 +209,7 @@ class TrainingMixin:
             xs, ys, sw = xs[:split], ys[:split], None if sw is None else sw[:split]
         if xs.shape[0] == 0:
             raise ValueError("Argument `x` has no samples.")
+        self._note_training_input(x, xs)
         steps_arg = a.steps_per_epoch
         steps = steps_arg or math.ceil(xs.shape[0] / batch_size)
         val_batch, freq, verbose_level = a.validation_batch_size, a.validation_freq, a.verbose

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-import os
+import copy
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -22,42 +22,9 @@ import numpy as np
 from fastmlp import _core, _naming, _random
 from fastmlp import layers as layers_module
 from fastmlp.layers import InputLayer, KerasTensor, Layer, Variable
+from fastmlp.models._sizes import check_input_width, physical_memory, size_step
 from fastmlp.models._summary import summary_lines
 from fastmlp.models._training import TrainingMixin
-
-
-# Widths the core indexes with 32-bit GEMM block arithmetic stay below this.
-_MAX_WIDTH = 2**31 - 1
-
-
-def _physical_memory() -> int:
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # not available on this platform
-        return 2**62
-
-
-def _check_sizes(sample_shape: Tuple[int, ...], layers: List[Layer],
-                 shapes: List[Tuple[Optional[int], ...]]) -> None:
-    """Refuses, before anything is allocated, widths and weight sizes no machine can hold (so a
-    typo such as ``Dense(2**40)`` is a ValueError naming the layer, not a failed allocation)."""
-    width = int(np.prod(sample_shape, dtype=object))
-    if width > _MAX_WIDTH:
-        raise ValueError(f"The input shape {sample_shape} has {width} features per sample, more "
-                         f"than the supported maximum of {_MAX_WIDTH}.")
-    total, memory = 0, _physical_memory()
-    for layer, shape in zip(layers, shapes):
-        out = int(np.prod([d for d in shape[1:]], dtype=object))
-        if out > _MAX_WIDTH:
-            raise ValueError(f"Layer {layer.name!r} outputs {out} features per sample, more than "
-                             f"the supported maximum of {_MAX_WIDTH}.")
-        if isinstance(layer, layers_module.Dense):
-            total += (width + 1) * out * 4
-            if total > memory:
-                raise ValueError(f"Layer {layer.name!r} ({width} -> {out} units) brings the "
-                                 f"weights to {total} bytes, more than this machine's memory "
-                                 f"({memory} bytes).")
-        width = out
 
 
 class Sequential(TrainingMixin):
@@ -75,13 +42,25 @@ class Sequential(TrainingMixin):
                  name: Optional[str] = None) -> None:
         if not trainable:
             raise ValueError("Freezing a model (trainable=False) is not supported.")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise layers_module._invalid("name", "a non-empty string", name)
         self.name = name or _naming.unique_name("sequential")
         self._layers: List[Layer] = []
+        # name -> layer, so add() checks uniqueness in O(1): building n layers stays linear
+        self._names: Dict[str, Layer] = {}
         self._input_layer: Optional[InputLayer] = None
-        self._core: Any = None
+        self._core_model: Any = None
+        # True when layers were added or popped since the core was built: the core is rebuilt
+        # on first use (see `_core`), so n calls to add() cost O(n), not n rebuilds.
+        self._stale = False
+        self._core_slots: Dict[int, Tuple[int, int]] = {}  # id(layer) -> (weight offset, count)
+        # (output shape, weight bytes so far) after each layer, for checking the next add
+        self._trail: List[Tuple[Tuple[Optional[int], ...], int]] = []
         self._sample_shape: Optional[Tuple[int, ...]] = None
         self._shuffle_seed = 0
         self._epochs_seen = 0
+        # dtype, per-sample shape and value range of the data fit saw (saved with the model)
+        self._training_input: Optional[Dict[str, Any]] = None
         TrainingMixin.__init__(self)
         for layer in layers or []:
             self.add(layer, rebuild=False)
@@ -89,7 +68,12 @@ class Sequential(TrainingMixin):
 
     # ---- structure ----------------------------------------------------------------------------
     def add(self, layer: Any, rebuild: bool = True) -> None:
-        """Appends a layer (or sets the input with ``Input(...)`` / `InputLayer` first)."""
+        """Appends a layer (or sets the input with ``Input(...)`` / `InputLayer` first).
+
+        A layer the model cannot take (wrong input shape, too wide) is refused here and the
+        model is left as it was. On a built model the core is rebuilt, keeping the other
+        layers' weights, when it is next used.
+        """
         if isinstance(layer, KerasTensor):
             layer = layer._input_layer
         if isinstance(layer, InputLayer):
@@ -102,24 +86,44 @@ class Sequential(TrainingMixin):
         if not isinstance(layer, Layer):
             raise ValueError(f"Only instances of `fastmlp.layers.Layer` can be added to a "
                              f"Sequential model. Received: {layer!r} (of type {type(layer)})")
-        if any(existing is layer for existing in self._layers):
+        if self._names.get(layer.name) is layer:
             raise ValueError(f"Layer {layer.name!r} is already in the model.")
-        if layer.name in {existing.name for existing in self._layers}:
+        if layer.name in self._names:
             raise ValueError(f"All layers added to a Sequential model should have unique names. "
                              f"Name {layer.name!r} is already the name of a layer in this "
                              f"model. Update the `name` argument to pass a unique name.")
+        if self.built:
+            shape, total = self._trail[-1] if self._trail else (self.input_shape, 0)
+            step = size_step(layer, shape, total, physical_memory())
+            layer._build_spec()  # the spec's own checks, now
+            self._trail.append(step)
+            layer._owner, self._stale = self, True
         self._layers.append(layer)
-        if rebuild:
-            self._rebuild_keeping_weights()
+        self._names[layer.name] = layer
+        if rebuild and not self.built:
+            try:
+                self._maybe_build()
+            except BaseException:  # a layer the model cannot take leaves the model as it was
+                self._layers.pop()
+                del self._names[layer.name]
+                raise
 
     def pop(self, rebuild: bool = True) -> Layer:
         """Removes and returns the last layer; the other layers keep their weights."""
         if not self._layers:
             raise IndexError("There are no layers in the model.")
         layer = self._layers.pop()
+        if self._names.get(layer.name) is layer:
+            del self._names[layer.name]
+        else:  # renamed since it was added
+            self._names = {kept.name: kept for kept in self._layers}
         layer._owner = None
-        if rebuild:
-            self._rebuild_keeping_weights()
+        self._core_slots.pop(id(layer), None)
+        if self.built:
+            self._trail.pop()
+            self._stale = True
+            if not self._layers:  # nothing left to build
+                self._core_model, self._stale, self._core_compiled = None, False, False
         return layer
 
     @property
@@ -138,7 +142,18 @@ class Sequential(TrainingMixin):
 
     @property
     def built(self) -> bool:
-        return self._core is not None
+        return self._core_model is not None
+
+    @property
+    def _core(self) -> Any:
+        """The C++ model, rebuilt first if layers were added or popped since it was built."""
+        if self._stale:
+            self._rebuild_keeping_weights()
+        return self._core_model
+
+    @_core.setter
+    def _core(self, core: Any) -> None:
+        self._core_model, self._stale = core, False
 
     @property
     def input_shape(self) -> Tuple[Optional[int], ...]:
@@ -183,8 +198,12 @@ class Sequential(TrainingMixin):
     def _build(self, sample_shape: Tuple[int, ...]) -> None:
         if not self._layers:
             raise ValueError("The Sequential model has no layers. Add layers before building.")
-        self._sample_shape = tuple(sample_shape)
-        _check_sizes(sample_shape, self._layers, self._output_shapes())  # also checks shapes
+        check_input_width(sample_shape)
+        shape: Tuple[Optional[int], ...] = (None, *sample_shape)
+        trail, total, memory = [], 0, physical_memory()
+        for layer in self._layers:  # also checks that each layer accepts its input's shape
+            shape, total = size_step(layer, shape, total, memory)
+            trail.append((shape, total))
         specs = [spec for spec in (layer._build_spec() for layer in self._layers) if spec]
         if not specs:
             raise ValueError("The model needs at least one layer that computes something "
@@ -192,23 +211,35 @@ class Sequential(TrainingMixin):
         if not self._shuffle_seed:
             self._shuffle_seed = _random.next_seed()
         self._core = _core.Model(int(np.prod(sample_shape)), specs)
+        self._sample_shape, self._trail = tuple(sample_shape), trail
         self._input_dim = int(np.prod(sample_shape))
-        offset = 0
+        offset, self._core_slots = 0, {}
         for layer in self._layers:
+            count = len(layer.weight_names())
             layer._owner, layer._weight_offset = self, offset
-            offset += len(layer.weight_names())
+            self._core_slots[id(layer)] = (offset, count)
+            offset += count
         self._on_built()
 
     def _rebuild_keeping_weights(self) -> None:
-        if not self.built:
-            self._maybe_build()
-            return
-        kept = {id(layer): layer.get_weights() for layer in self._layers if layer.built}
-        self._core = None
-        self._build(self._sample_shape)
+        """Rebuilds a stale core; layers that were in the old one keep their weights."""
+        old_core, old_slots = self._core_model, self._core_slots
+        try:
+            self._build(self._sample_shape)
+        except BaseException:
+            self._core_model, self._core_slots, self._stale = old_core, old_slots, True
+            raise
+        # One read of the old core and one write to the new: per-layer get/set would each copy
+        # every weight, making a rebuild quadratic in the number of layers.
+        old_weights, weights = old_core.get_weights(), self._core_model.get_weights()
         for layer in self._layers:
-            if kept.get(id(layer)):
-                layer.set_weights(kept[id(layer)])
+            if id(layer) in old_slots:
+                start, count = old_slots[id(layer)]
+                kept = old_weights[start:start + count]
+                offset = layer._weight_offset
+                if all(a.shape == b.shape for a, b in zip(kept, weights[offset:offset + count])):
+                    weights[offset:offset + count] = kept
+        self._core_model.set_weights(weights)
 
     def _ensure_built(self, x: Any) -> None:
         if self._core is None:
@@ -293,16 +324,48 @@ class Sequential(TrainingMixin):
         """A new, freshly initialized model from ``get_config()``'s output."""
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError(f"Invalid Sequential config: {config!r:.200}")
-        built = [layers_module.deserialize(c) for c in config["layers"]]
-        model = cls(name=config.get("name"))
-        for layer in built:
+        return cls._from_layers(config.get("name"),
+                                [layers_module.deserialize(c) for c in config["layers"]],
+                                config.get("build_input_shape"))
+
+    @classmethod
+    def _from_layers(cls, name: Optional[str], layers: List[Any],
+                     build_input_shape: Optional[Sequence[Any]]) -> "Sequential":
+        model = cls(name=name)
+        for layer in layers:
             model.add(layer, rebuild=False)
-        shape = config.get("build_input_shape")
-        if shape is not None and model._declared_sample_shape() is None:
-            model._build(layers_module._check_shape("build_input_shape", tuple(shape)[1:]))
+        if build_input_shape is not None and model._declared_sample_shape() is None:
+            model._build(layers_module._check_shape("build_input_shape",
+                                                    tuple(build_input_shape)[1:]))
         else:
             model._maybe_build()
         return model
+
+    # ---- pickle and copy: through the .fastmlp format, in memory ------------------------------
+    def __reduce__(self) -> Tuple[Any, ...]:
+        from fastmlp import saving
+        return saving.model_from_bytes, saving.model_to_bytes(self)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "Sequential":
+        from fastmlp import saving
+        data, metrics = saving.model_to_bytes(self)
+        return saving.model_from_bytes(data, copy.deepcopy(metrics, memo))
+
+    def _note_training_input(self, x: Any, rows: np.ndarray) -> None:
+        """Records the dtype of ``x``, the model's input shape and the value range of ``rows``
+        (the rows fit trains on): one NumPy min and max per fit, widened over later fits with
+        the same dtype. `fastmlp predict` warns when its input is far from that range."""
+        if rows.size == 0:
+            return
+        lo, hi = float(np.min(rows)), float(np.max(rows))
+        if not (np.isfinite(lo) and np.isfinite(hi)):  # refused by the core anyway
+            return
+        dtype = (x if isinstance(x, np.ndarray) else rows).dtype.name
+        old = self._training_input
+        if old is not None and old["dtype"] == dtype:
+            lo, hi = min(lo, old["min"]), max(hi, old["max"])
+        self._training_input = {"dtype": dtype, "shape": list(self._sample_shape),
+                                "min": lo, "max": hi}
 
     # ---- display ------------------------------------------------------------------------------
     def summary(self, line_length: Optional[int] = None, positions: Any = None,
