@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -53,6 +54,7 @@ class Sequential(TrainingMixin):
         # True when layers were added or popped since the core was built: the core is rebuilt
         # on first use (see `_core`), so n calls to add() cost O(n), not n rebuilds.
         self._stale = False
+        self._rebuild_lock = threading.RLock()
         self._core_slots: Dict[int, Tuple[int, int]] = {}  # id(layer) -> (weight offset, count)
         # (output shape, weight bytes so far) after each layer, for checking the next add
         self._trail: List[Tuple[Tuple[Optional[int], ...], int]] = []
@@ -148,7 +150,9 @@ class Sequential(TrainingMixin):
     def _core(self) -> Any:
         """The C++ model, rebuilt first if layers were added or popped since it was built."""
         if self._stale:
-            self._rebuild_keeping_weights()
+            with self._rebuild_lock:  # two threads' first predict after an add: one rebuild
+                if self._stale:
+                    self._rebuild_keeping_weights()
         return self._core_model
 
     @_core.setter
