@@ -224,6 +224,7 @@ _FIELD_CASES = {
     "format_version_bool": (_field("", format_version=True), "invalid format_version True"),
     "layers_dict": (_field("model_config", layers={}), "no 'layers' list"),
     "model_name_int": (_field("model_config", name=5), "`name`"),
+    "model_trainable_str": (_field("model_config", trainable="no"), "trainable must be true"),
     "build_input_shape_str": (_field("model_config", build_input_shape="8"), "build_input_shape"),
     "layer_as_string": (_header(lambda h: h["model_config"]["layers"].__setitem__(1, "Dense")),
                         "layer 1 of model_config: Unknown layer class"),

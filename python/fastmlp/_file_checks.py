@@ -50,6 +50,9 @@ def model_layers(config: Any, path: str) -> Tuple[Any, List[Any], Optional[List[
     if len(entries) > MAX_LAYERS:
         raise fail(path, f"model_config declares {len(entries)} layers, more than the limit of "
                          f"{MAX_LAYERS}")
+    if config.get("trainable", True) is not True:  # as Sequential(trainable=False) is refused
+        raise fail(path, f"model_config.trainable must be true (freezing is not supported), "
+                         f"not {config['trainable']!r:.60}")
     shape = config.get("build_input_shape")
     if shape is not None and not (isinstance(shape, list) and len(shape) >= 2
                                   and shape[0] is None and _shape_list(shape[1:])):
