@@ -2,15 +2,13 @@
 at the next batch boundary within a fraction of a second; the weights are finite and usable,
 training can continue, and ``model.history`` holds exactly the epochs completed."""
 
-import json
 import os
 import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
+from _sigint_helpers import interrupt_child
 
 _CHILD = textwrap.dedent("""
     import json, sys, time
@@ -61,23 +59,9 @@ _CHILD = textwrap.dedent("""
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 @pytest.mark.parametrize("mode", ["plain", "hook"])  # no Python per batch / a batch callback
 def test_sigint_stops_fit_quickly_and_leaves_a_usable_model(mode):
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, mode], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.strip() == "READY", line + proc.stderr.read()
-        time.sleep(0.15)  # land in the middle of an epoch
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    result = json.loads(out.strip().splitlines()[-1])
-    assert "error" not in result, result
-    latency = result["caught"] - sent
-    assert 0 <= latency < 1.5, latency  # CLOCK_MONOTONIC is shared by the two processes
+    # 0.15 s: land in the middle of an epoch
+    result, latency = interrupt_child(_CHILD, [mode], delay=0.15, timeout=60)
+    assert 0 <= latency < 1.5, latency
     assert result["finite"] and result["trained"]
     assert result["history"] == result["epochs_done"] >= 2
     assert result["checksum"] > 0 and result["loss"] == result["loss"]
