@@ -71,36 +71,26 @@ def _hidden_sizes(text: str) -> Tuple[int, ...]:
     return sizes
 
 
-def _positive(kind):
+def _number(kind, accept, expected: str):
+    """An argparse type: `kind(text)` when `accept` holds for it, else an error saying what was
+    expected."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
     return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+def _positive(kind):
+    return _number(kind, lambda v: v > 0, f"a positive {kind.__name__}")
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
-    return value
+_non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
+_fraction = _number(float, lambda v: 0.0 <= v < 1.0, "a fraction in [0, 1)")
 
 
 def _load_dataset(name: str, data_dir: Optional[str], download: bool):
