@@ -1,7 +1,7 @@
 // Plain C++ test of the GEMM engine (run by ctest; exits non-zero on failure): every supported
 // kernel against sgemm_reference on edge shapes, all transposes, the fused epilogue and `post`,
 // NaN-safety of beta == 0, thread-count reproducibility, buffer reuse, the ISA-specific B
-// packers and argument checks.
+// packers, the row kernels against the tile kernels and argument checks.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -139,6 +139,50 @@ void check_b_packers(std::mt19937& rng) {
   }
 }
 
+// The small driver runs a lone row through the row kernel and a row of a block through the tile
+// kernel: both must give the same bits, also when the row kernel skips A's zeros (B finite) and
+// for a row of zeros only (the sum's sign), over packed panels and over B read in place.
+void check_row_kernel_equals_tiles(std::mt19937& rng) {
+  for (fastmlp::Isa isa : fastmlp::supported_isas()) {
+    const gemm::KernelInfo& kr = gemm::kernel_for(isa);
+    if (!kr.row4) continue;
+    const index_t width = 4 * kr.nr;
+    for (index_t k : {index_t(1), index_t(7), index_t(300)}) {
+      for (int zeros : {0, 1, 2}) {  // none, every 3rd (or -0.0), all
+        auto a = random_vec(static_cast<std::size_t>(k), rng);
+        for (index_t p = 0; p < k; ++p) {
+          if (zeros == 2 || (zeros == 1 && p % 3 == 0)) a[p] = p % 2 ? -0.0f : 0.0f;
+        }
+        const auto b = random_vec(static_cast<std::size_t>(k * width), rng);  // k x width, in place
+        std::vector<float> packed(b.size());
+        gemm::pack_b({b.data(), width, 1}, k, width, kr.nr, packed.data());
+        const auto bias = random_vec(static_cast<std::size_t>(width), rng);
+        const auto c0 = random_vec(static_cast<std::size_t>(width), rng);
+        for (bool in_place : {false, true}) {
+          gemm::TileStore st{-1.5f, 0.5f, true, bias.data(), true, !in_place};
+          st.b_finite = true;
+          const float* bp = in_place ? b.data() : packed.data();
+          const index_t rsb = in_place ? width : kr.nr, step = in_place ? kr.nr : k * kr.nr;
+          std::vector<float> row = c0, tiles = c0;
+          kr.row4(k, a.data(), 1, bp, rsb, step, row.data(), st);
+          for (index_t q = 0; q < 4; ++q) {
+            gemm::TileStore tq = st;
+            tq.bias = bias.data() + q * kr.nr;
+            kr.kernel(k, a.data(), k, 1, bp + q * step, rsb, 1, kr.nr, tiles.data() + q * kr.nr,
+                      width, tq);
+          }
+          bool same = true;
+          for (index_t j = 0; j < width; ++j) {
+            same = same && std::signbit(row[j]) == std::signbit(tiles[j]) &&
+                   (row[j] == tiles[j] || (std::isnan(row[j]) && std::isnan(tiles[j])));
+          }
+          expect(same, "row kernel equals the tile kernel bitwise", 1, width, k);
+        }
+      }
+    }
+  }
+}
+
 void check_bad_arguments() {
   std::vector<float> x(16);
   bool threw = false;
@@ -170,6 +214,7 @@ int main() {
   }
   check_packed_b(rng);
   check_b_packers(rng);
+  check_row_kernel_equals_tiles(rng);
   check_bad_arguments();
   if (g_failures) std::printf("%d failures\n", g_failures);
   return g_failures ? 1 : 0;

@@ -1,11 +1,8 @@
-// The blocked GEMM driver (BLIS blocking: KC panels of K, MC x NC blocks of C, MR x NR register
-// tiles). C is cut into units that a team of threads (common/thread_team.h) claims dynamically;
-// each unit runs over all of K on one thread with that thread's packed A (or A in place). B is
-// packed by each unit for its own columns, except on one thread when units share columns: then
-// it is packed once, lazily, into one buffer. K is never split, so every element is computed the
-// same way for any thread count.
+// The GEMM entry points (sgemm, PackedB, sgemm_packed) and what a call decides before any
+// arithmetic: the thread count, the grid of units the team claims, what is packed, and so which
+// driver runs the units (gemm/driver.h). K is never split, so every element is computed the same
+// way for any thread count.
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <new>
 #include <stdexcept>
@@ -13,6 +10,7 @@
 #include "common/thread_team.h"
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
+#include "gemm/driver.h"
 #include "gemm/kernels.h"
 #include "gemm/team_health.h"
 
@@ -23,69 +21,6 @@ namespace {
 // Below this many flops per thread (~3-5 us of work), a second thread costs more than it saves: a
 // region costs ~1 us while the team's workers spin (common/thread_team.h), plus sharing C and B.
 constexpr double kMinFlopsPerThread = 0.25e6;
-
-struct Problem {
-  const KernelInfo* kr;
-  index_t m, n, k;
-  StridedMatrix a, b;  // op(A) is m x k, op(B) is k x n
-  float alpha, beta;
-  float* c;
-  index_t ldc;
-  const Epilogue* ep;
-  const float* packed_b;  // prepacked op(B) (PackedB layout) or null
-  bool b_finite = false;  // every element of op(B) is known to be finite (TileStore::b_finite)
-};
-
-struct ThreadBuffers {
-  PackBuffer a;       // this thread's packed A block
-  PackBuffer b_team;  // packed op(B) shared by the team of a call this thread leads
-  PackBuffer flags;   // one PanelState per (K panel, NR panel) of b_team
-  PackBuffer b_unit;  // packed B strips of the unit this thread runs (PrivateB)
-};
-
-ThreadBuffers& thread_buffers() {
-  thread_local ThreadBuffers buffers;
-  return buffers;
-}
-
-index_t ceil_div(index_t x, index_t y) { return (x + y - 1) / y; }
-
-// KC panels of near-equal length (784 = 4 x 196, not 3 x 256 + 16): fewer short, inefficient
-// panels. Depends only on k and the kernel, so the summation order is fixed.
-index_t k_panel(index_t k, index_t kc_max) { return k == 0 ? 0 : ceil_div(k, ceil_div(k, kc_max)); }
-
-index_t padded_n(const Problem& pr) { return ceil_div(pr.n, pr.kr->nr) * pr.kr->nr; }
-
-// Packing pays when a panel is reused by many tiles. Reading A in place (six row or column
-// streams) measured as fast as packing it unless many column tiles reuse the block (where packing
-// also avoids 4 KiB aliasing of long rows); B is packed once a few row tiles share it, and always
-// when op(B) has no contiguous rows.
-bool should_pack_a(const KernelInfo& kr, index_t rows, index_t cols) {
-  return rows > 2 * kr.mr && cols > 16 * kr.nr;
-}
-bool should_pack_b(const KernelInfo& kr, const StridedMatrix& b, index_t rows) {
-  return b.cs != 1 || rows > 4 * kr.mr;
-}
-
-TileStore panel_store(const Problem& pr, bool first, bool last) {
-  TileStore st;
-  st.alpha = pr.alpha;
-  st.beta = first ? pr.beta : 1.0f;
-  st.load_c = !first || pr.beta != 0.0f;
-  st.bias = nullptr;  // set per tile on the last panel
-  st.relu = last && pr.ep->relu;
-  st.b_padded = false;  // set by the caller when B comes from packed panels
-  return st;
-}
-
-// C is cut into units of whole MR x NR tiles, each computed over all of K by one thread (the
-// team claims units from a counter, so a thread that is running takes whatever is left; a
-// descheduled one holds up nothing but its current unit). Units never change which tiles exist
-// or how a tile is summed, so the bits do not depend on the thread count.
-struct Units {
-  index_t rows, cols;  // unit height (multiple of MR) and width (multiple of NR)
-  index_t mu, nu;      // units along M and N
-};
 
 // One thread: MC x NC blocks (the BLIS blocking). More: about 4 units per thread so the dynamic
 // claim can even out a slow thread, cut along N first: each unit then packs only its own B strips
@@ -110,27 +45,8 @@ Units make_units(const Problem& pr, int threads) {
   return u;
 }
 
-enum PanelState : int { kEmpty = 0, kReady = 1 };
-
-// What every thread of one call shares: the problem, the unit grid, the claim counter and, when
-// one thread packs B for units that share columns, the lazily packed copy of all of op(B) in
-// PackedB's layout (K panel pc at pc * n_pad, its NR panels kc * NR apart) with one state flag
-// per panel.
-struct Team {
-  const Problem* pr;
-  Units units;
-  index_t kc_step, kpanels, npanels;
-  bool pack_b;                   // B is packed (shared or per unit); else in place or prepacked
-  float* b_packed;               // the shared copy (one thread, units sharing columns), or null
-  int* flags;                    // kpanels x npanels PanelStates of b_packed
-  std::atomic<index_t> next{0};  // next unclaimed unit
-  bool alone = true;             // one thread runs every unit
-};
-
-// Units that share columns each pack their own copy of B when they run on several threads:
-// sharing one lazily packed copy made a thread wait for the other's packing at every panel
-// (two threads ran 128x784x128 1.2x faster than one that way, 1.8x with a copy per unit). On one
-// thread the shared copy saves the repeated packing and nobody waits.
+// The unit grid for the threads that will really run and what the call packs: the packed
+// driver runs it if anything is packed, the small one otherwise.
 void prepare_team(Team& t, const Problem& pr, int threads) {
   const KernelInfo& kr = *pr.kr;
   t.pr = &pr;
@@ -139,194 +55,9 @@ void prepare_team(Team& t, const Problem& pr, int threads) {
   t.kc_step = k_panel(pr.k, kr.kc);
   t.kpanels = ceil_div(pr.k, t.kc_step);
   t.npanels = ceil_div(pr.n, kr.nr);
+  t.pack_a = should_pack_a(kr, t.units.rows, t.units.cols);
   t.pack_b = !pr.packed_b && should_pack_b(kr, pr.b, pr.m);
-  t.b_packed = nullptr;
-  t.flags = nullptr;
-  if (!t.pack_b || !t.alone || t.units.mu == 1) return;
-  ThreadBuffers& buf = thread_buffers();
-  t.b_packed = buf.b_team.get(static_cast<std::size_t>(pr.k * padded_n(pr)));
-  const std::size_t nflags = static_cast<std::size_t>(t.kpanels * t.npanels);
-  static_assert(sizeof(int) == sizeof(float), "flags live in a float buffer");
-  t.flags = reinterpret_cast<int*>(buf.flags.get(nflags));
-  std::fill(t.flags, t.flags + nflags, static_cast<int>(kEmpty));
-}
-
-// How many kc x NR strips of packed B to pack in one sweep: a quarter of L2, so they are still
-// cached when used. All of a 196 x 128 block (32 x 784 x 128) in one sweep measured best, but a
-// 128 x 784 one (128 x 128 x 784) would push A and C out of L2.
-index_t b_chunk_strips(const KernelInfo& kr, index_t kc) {
-  static const index_t budget = static_cast<index_t>(cache_sizes().l2 / 4);
-  return std::max<index_t>(1, budget / (kc * kr.nr * static_cast<index_t>(sizeof(float))));
-}
-
-// NR panel jp of K panel pc (length kc): B as the micro-kernel reads it (pointer; row stride NR
-// when packed). The caller's unit uses the panels up to jp_end. Only one thread packs into the
-// shared copy, so a panel is either ready or still to be packed.
-const float* b_panel(const Team& t, index_t pc, index_t kc, index_t jp, index_t jp_end) {
-  const Problem& pr = *t.pr;
-  const KernelInfo& kr = *pr.kr;
-  const index_t j = jp * kr.nr;
-  if (pr.packed_b) return pr.packed_b + pc * padded_n(pr) + j * kc;
-  if (!t.b_packed) return pr.b.p + pc * pr.b.rs + j;
-  float* dst = t.b_packed + pc * padded_n(pr) + j * kc;
-  int* flags = t.flags + (pc / t.kc_step) * t.npanels;
-  if (flags[jp] == kReady) return dst;
-  // Pack the unit's next panels too (up to a quarter of L2, so that they are still cached when
-  // used) in one sweep over B's rows: a 64-byte read per row and panel left the prefetchers
-  // little to follow.
-  const index_t group_end = std::min(jp_end, jp + b_chunk_strips(kr, kc));
-  index_t end = jp + 1;
-  while (end < group_end && flags[end] == kEmpty) ++end;
-  const StridedMatrix src{pr.b.p + pc * pr.b.rs + j * pr.b.cs, pr.b.rs, pr.b.cs};
-  pack_b_for(kr, src, kc, std::min<index_t>((end - jp) * kr.nr, pr.n - j), dst);
-  std::fill(flags + jp, flags + end, static_cast<int>(kReady));
-  return dst;
-}
-
-// An mc-row block is cut into MR-row register tiles, except that a short last tile (under
-// kMinTileRows rows: too few FMA chains to hide the FMA latency, so it takes as long as a 4-row
-// tile) is merged with the tile before it and the pair split evenly: 32 rows as 6,6,6,6,4,4
-// rather than 6,6,6,6,6,2 saves 6% of the time. Every element is still one FMA chain in K order,
-// so the cut never changes a bit. Computed once per block (no division per tile).
-constexpr index_t kMinTileRows = 4;
-struct RowCut {
-  index_t mr, at, first;  // tiles before row `at` are MR high, the one at `at` `first` high
-  RowCut(index_t mc, index_t mr_) : mr(mr_) {
-    const index_t rem = mc % mr;
-    at = mc - rem;
-    first = rem;
-    // (with MR < 6, as the generic 4-row kernel, the halves would be short tiles themselves)
-    if (rem != 0 && rem < kMinTileRows && mc > mr && mr >= 6) {
-      at -= mr;
-      first = (mr + rem + 1) / 2;
-    }
-  }
-  // height of the tile starting at row ir (the tile after `at` takes the rest)
-  index_t height(index_t mc, index_t ir) const {
-    return ir < at ? mr : (ir == at ? first : mc - ir);
-  }
-};
-
-// One zero-padded kc x MR panel per register tile of the mc-row block (RowCut's cut).
-void pack_a_tiles(const KernelInfo& kr, const StridedMatrix& a, index_t mc, index_t kc,
-                  float* dst) {
-  const RowCut cut(mc, kr.mr);
-  for (index_t ir = 0; ir < mc; dst += kc * kr.mr) {
-    const index_t h = cut.height(mc, ir);
-    pack_a_for(kr, {a.p + ir * a.rs, a.rs, a.cs}, h, kc, dst);
-    ir += h;
-  }
-}
-
-// B of one unit (K panel pc, columns j0 .. j0 + nc), packed privately into a buffer that stays in
-// cache, rather than into a shared buffer of all of op(B) (which doubled the memory traffic of B
-// at 32 x 784 x 128). Where the kernel can (copies_b and
-// row-major op(B)), the first tile of each NR strip reads B in place and writes the strip's packed
-// copy as it goes: its FMAs hide the reads of B, which a separate pack left exposed (13% of
-// 32 x 784 x 128). Otherwise `chunk` columns are packed at a time, in one sweep over B's rows.
-struct PrivateB {
-  const Problem* pr;
-  index_t pc, kc, j0, nc, chunk;
-  float* buf;
-  bool fused;
-  void start(const KernelInfo& kr) {
-    fused = kr.copies_b && pr->b.cs == 1;
-    const index_t strips = fused ? 1 : b_chunk_strips(kr, kc);
-    chunk = std::min(ceil_div(nc, kr.nr), strips) * kr.nr;
-    buf = thread_buffers().b_unit.get(static_cast<std::size_t>(kc * chunk));
-  }
-  // The strip at column jr (a multiple of NR, in increasing order): its packed panel, or when
-  // fused, B in place and in `copy` the buffer its first tile packs the strip into.
-  const float* panel(index_t jr, float*& copy) {
-    const float* src = pr->b.p + pc * pr->b.rs + (j0 + jr) * pr->b.cs;
-    if (fused) {
-      copy = buf;
-      return src;
-    }
-    const index_t off = jr % chunk;
-    if (off == 0) pack_b_for(*pr->kr, {src, pr->b.rs, pr->b.cs}, kc, std::min(chunk, nc - jr), buf);
-    copy = nullptr;
-    return buf + off * kc;
-  }
-};
-
-// One K panel of one unit: the jr / ir loops over its register tiles.
-void unit_panel(const Team& t, index_t i0, index_t mc, index_t j0, index_t nc, index_t pc,
-                index_t kc, float* abuf) {
-  const Problem& pr = *t.pr;
-  const KernelInfo& kr = *pr.kr;
-  const bool last = pc + kc == pr.k;
-  TileStore st = panel_store(pr, pc == 0, last);
-  st.b_padded = pr.packed_b != nullptr || t.pack_b;
-  const index_t rsb = st.b_padded ? kr.nr : pr.b.rs;
-  const StridedMatrix asub{pr.a.p + i0 * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs};
-  // A as the kernel walks it: one packed MR-row panel per tile, or the rows in place
-  const float* a = asub.p;
-  index_t rsa = asub.rs, csa = asub.cs;
-  if (abuf) {
-    pack_a_tiles(kr, asub, mc, kc, abuf);
-    a = abuf;
-    rsa = 1;
-    csa = kr.mr;
-  }
-  // A lone row over prepacked B (one-row inference) or row-major B read in place: four NR panels
-  // per call (RowKernel), each element still one FMA chain in K order, so bitwise the same as the
-  // tile kernel, which has too few chains for one row to hide the FMA latency (4x slower).
-  const bool b_in_place = !st.b_padded && pr.b.cs == 1;
-  const bool rows4 = mc == 1 && kr.row4 && (pr.packed_b != nullptr || b_in_place);
-  st.b_finite = pr.b_finite;
-  const index_t panel_step = pr.packed_b ? kc * kr.nr : kr.nr;  // between NR panels of B
-  PrivateB own_b{&pr, pc, kc, j0, nc, 0, nullptr, false};
-  if (t.pack_b && !t.b_packed) own_b.start(kr);
-  const bool padded = st.b_padded;
-  const RowCut cut(mc, kr.mr);
-  const index_t jp_end = ceil_div(j0 + nc, kr.nr);  // the unit's NR panels end here
-  for (index_t jr = 0; jr < nc; jr += kr.nr) {
-    const int nr = static_cast<int>(std::min<index_t>(kr.nr, nc - jr));
-    float* copy = nullptr;
-    const float* bp = own_b.buf ? own_b.panel(jr, copy)
-                                : b_panel(t, pc, kc, (j0 + jr) / kr.nr, jp_end);
-    st.bias = (last && pr.ep->bias) ? pr.ep->bias + j0 + jr : nullptr;
-    if (rows4 && jr + 4 * kr.nr <= nc) {
-      kr.row4(kc, a, csa, bp, rsb, panel_step, pr.c + i0 * pr.ldc + j0 + jr, st);
-      jr += 3 * kr.nr;
-      continue;
-    }
-    const float* ap = a;
-    for (index_t ir = 0, mr = 0; ir < mc; ir += mr) {
-      mr = cut.height(mc, ir);
-      st.b_copy = copy;  // the strip's first tile reads B in place and packs it
-      st.b_padded = copy ? false : padded;
-      kr.kernel(kc, ap, rsa, csa, bp, copy ? pr.b.rs : rsb, static_cast<int>(mr), nr,
-                pr.c + (i0 + ir) * pr.ldc + j0 + jr, pr.ldc, st);
-      if (copy) bp = copy;
-      copy = nullptr;
-      ap += abuf ? kc * kr.mr : mr * rsa;
-    }
-  }
-}
-
-// Claims and computes units until none are left; run by every thread of the team.
-void work(Team& t) {
-  const Problem& pr = *t.pr;
-  const KernelInfo& kr = *pr.kr;
-  const Units& u = t.units;
-  ThreadBuffers& buf = thread_buffers();
-  const bool pack_a = should_pack_a(kr, u.rows, u.cols);
-  // sized for the largest unit any thread count makes, so changing the count does not regrow it
-  const index_t rows_max = std::min<index_t>(kr.mc, ceil_div(pr.m, kr.mr) * kr.mr);
-  float* abuf = pack_a ? buf.a.get(static_cast<std::size_t>(t.kc_step * rows_max) + kPackSlack)
-                       : nullptr;
-  const index_t total = u.mu * u.nu;
-  for (index_t q = t.next.fetch_add(1); q < total; q = t.next.fetch_add(1)) {
-    // units that share columns are consecutive, so threads working at once share B panels
-    const index_t i0 = (q % u.mu) * u.rows, j0 = (q / u.mu) * u.cols;
-    const index_t mc = std::min(u.rows, pr.m - i0), nc = std::min(u.cols, pr.n - j0);
-    for (index_t pc = 0; pc < pr.k; pc += t.kc_step) {
-      unit_panel(t, i0, mc, j0, nc, pc, std::min(t.kc_step, pr.k - pc), abuf);
-    }
-    if (pr.ep->post) pr.ep->post(pr.c + i0 * pr.ldc + j0, pr.ldc, mc, nc, j0, pr.ep->post_ctx);
-  }
+  prepare_shared_b(t);
 }
 
 // k == 0 or alpha == 0: C = beta * C (+ bias, activation); A and B are not read (BLAS semantics).
@@ -366,6 +97,7 @@ void run(const Problem& pr, int threads, bool adaptive = true) {
   if (adaptive && threads > 1 && !health.fork_pays(start)) threads = 1;
   Team team;
   prepare_team(team, pr, threads);  // units sized for the threads that will really run
+  void (*const work)(Team&) = team.pack_a || team.pack_b ? work_packed : work_small;
   if (team.alone) {
     work(team);  // no team set-up for single-thread work
     return;

@@ -23,8 +23,8 @@ struct TileStore {
   // of B it reads (zero past nr) to b_copy as one packed kc x NR panel, 32-byte aligned. The
   // driver packs B this way in the first tile of a column strip, where the FMAs hide the reads.
   float* b_copy = nullptr;
-  // Every element of B is finite, so a zero A element adds exactly zero to each FMA chain and
-  // a row kernel may skip it (bitwise the same sums; only the sign of an all-zero sum may differ).
+  // Every element of B is finite, so a zero A element adds exactly +-0 to each FMA chain and a
+  // row kernel may skip it: a chain starts at +0 and so never holds -0, where x + (+-0) == x.
   bool b_finite = false;
 };
 
