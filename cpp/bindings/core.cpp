@@ -15,6 +15,7 @@
 #include "fastmlp/runtime.h"
 #include "matmul_bindings.h"
 #include "model_class.h"
+#include "tensor_bindings.h"
 #include "common/fp_mode.h"
 #include "common/thread_team.h"
 #include "nn/shuffle.h"
@@ -326,6 +327,7 @@ PYBIND11_MODULE(_core, m) {
   bind_runtime_and_ops(m);
   bind_leaf(m);
   bind_model(m);
+  fastmlp_bindings::bind_tensor_access(m);  // after bind_model: it extends _core.Model
   // Before finalization begins: threads still inside the core park instead of being unwound.
   py::module_::import("atexit").attr("register")(
       py::cpp_function(&fastmlp_bindings::gil::at_exit));

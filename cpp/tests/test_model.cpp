@@ -1,8 +1,9 @@
 // Model tests without Python: gradients of a 3-layer model (Dense, BatchNormalization, Dropout,
 // softmax output) against central finite differences, thread-count determinism, and no workspace
-// allocation once the first batch has run.
+// allocation once the first batch has run; one-tensor reads match get_weights().
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 #include <vector>
 
 #include "check.h"
@@ -116,6 +117,29 @@ std::vector<std::vector<float>> train(int threads, std::int64_t* allocs_after_fi
   return m.get_weights();
 }
 
+// One tensor at a time (tensor_decl / copy_tensor) gives what get_weights() gives for it.
+void check_tensor_access(const std::vector<fastmlp::LayerSpec>& layers) {
+  const fastmlp::Model m(5, layers);
+  const auto all = m.get_weights();
+  const auto decls = m.weight_decls();
+  CHECK(m.num_tensors() == static_cast<index_t>(all.size()));
+  for (index_t i = 0; i < m.num_tensors(); ++i) {
+    CHECK(m.tensor_decl(i).shape == decls[i].shape && m.tensor_decl(i).name == decls[i].name);
+    std::vector<float> one(m.tensor_decl(i).size());
+    m.copy_tensor(i, one.data());
+    CHECK(one == all[i]);
+  }
+  for (index_t bad : {index_t(-1), m.num_tensors()}) {
+    bool threw = false;
+    try {
+      m.tensor_decl(bad);
+    } catch (const std::out_of_range&) {
+      threw = true;
+    }
+    CHECK(threw);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -131,6 +155,7 @@ int main() {
                   "dense tanh/sigmoid/softmax + L1/L2");
   check_gradients({dense(6, "elu", 1), bn, dense(5, "gelu", 2), drop, dense(3, "softmax", 3)},
                   "dense elu + batchnorm + gelu + dropout");
+  check_tensor_access({dense(6, "elu", 1), bn, dense(5, "gelu", 2), drop, dense(3, "softmax", 3)});
 
   std::int64_t a1, e1, a2, e2;
   const auto w1 = train(1, &a1, &e1);

@@ -26,6 +26,13 @@ def invalid(name: str, expected: str, value: Any) -> ValueError:
                       f"Received: {name}={_show(value)}")
 
 
+def not_built(what: str, model_name: str) -> ValueError:
+    """The error for a call that needs a built model (weights, a summary, a file)."""
+    return ValueError(f"You tried to call `{what}` on model {model_name!r}, but it isn't built. "
+                      f"Give it an input shape (layers.Input(shape=...)), call "
+                      f"`build(input_shape)`, or call it on data first.")
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 200 else text[:197] + "..."

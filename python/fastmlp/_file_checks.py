@@ -73,8 +73,9 @@ def sample_shape(built: Sequence[Any], build_input_shape: Optional[List[Any]]
     if built and isinstance(built[0], InputLayer):
         return built[0].shape
     layers = [layer for layer in built if not isinstance(layer, InputLayer)]
-    if layers and layers[0]._input_shape is not None:
-        return layers[0]._input_shape
+    declared = layers[0].get_config().get("input_shape") if layers else None
+    if declared is not None:
+        return tuple(declared)
     return None if build_input_shape is None else tuple(build_input_shape[1:])
 
 

@@ -26,7 +26,9 @@ class Variable:
 
     @property
     def shape(self) -> Tuple[int, ...]:
-        return self.numpy().shape
+        if not self._layer.built:  # detached (its layer was popped): fails as numpy() does
+            return self.numpy().shape
+        return self._layer._weight_shape(self._index)
 
     @property
     def dtype(self) -> str:

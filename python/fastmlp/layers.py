@@ -104,10 +104,14 @@ class Layer:
     # ---- Keras surface ------------------------------------------------------------------------
     def get_weights(self) -> List[np.ndarray]:
         """Copies of this layer's weights (Keras order); [] before the model is built."""
-        if not self.built or not self.weight_names():
+        if not self.built:
             return []
-        all_weights = self._owner._core.get_weights()
-        return all_weights[self._weight_offset:self._weight_offset + len(self.weight_names())]
+        core = self._owner._core
+        return [core.get_tensor(self._weight_offset + i) for i in range(len(self.weight_names()))]
+
+    def _weight_shape(self, index: int) -> Tuple[int, ...]:
+        """The shape of this layer's tensor ``index`` (no copy of any value)."""
+        return self._owner._core.tensor_shape(self._weight_offset + index)
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Sets this layer's weights from arrays of the shapes ``get_weights()`` returns."""
@@ -141,7 +145,10 @@ class Layer:
         return [v for v in self.weights if not v.trainable]
 
     def count_params(self) -> int:
-        return int(sum(np.prod(w.shape) for w in self.get_weights()))
+        if not self.built:
+            return 0
+        return int(sum(int(np.prod(self._weight_shape(i), dtype=np.int64))
+                       for i in range(len(self.weight_names()))))
 
     def get_config(self) -> Dict[str, Any]:
         config: Dict[str, Any] = {"name": self.name, "trainable": self.trainable,

@@ -13,6 +13,11 @@ A file is a ZIP archive (entries stored uncompressed) with exactly these members
   (``"<i8"``, shape ``[]``);
 - ``arrays/<k>.bin``: the raw little-endian bytes of each array, C order.
 
+The model is read and restored through its public methods only: ``get_config`` /
+``Sequential(layers)``, ``get_weights`` / ``set_weights``, ``get_compile_config`` /
+``compile_from_config``, ``build_from_config`` and ``get_training_state`` /
+``set_training_state``.
+
 Loading never runs code: JSON and raw bytes only, no pickle, and only fastmlp's own layer,
 optimizer, loss and metric classes can be named. It checks the magic and version, member names
 (no absolute paths, no "..", nothing unexpected), sizes (each array's bytes against its dtype and
@@ -48,7 +53,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from fastmlp import _atomic, _file_checks
+from fastmlp import _atomic, _checks, _file_checks
 from fastmlp._file_checks import MAX_LAYERS
 
 FORMAT = "fastmlp"
@@ -97,43 +102,47 @@ def _write_archive(path: str, header: Dict[str, Any],
     _atomic.write_atomically(path, lambda f: _write_zip(f, header, arrays))
 
 
-def _header(model: Any, kind: str) -> Dict[str, Any]:
+def _header(model: Any, kind: str, state: Dict[str, Any]) -> Dict[str, Any]:
     from fastmlp import __version__
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
             "fastmlp_version": __version__, "model_config": model.get_config(),
             "compile_config": None,
-            "training_state": {"shuffle_seed": int(model._shuffle_seed),
-                               "epochs_seen": int(model._epochs_seen),
-                               "training_step": int(model._core.training_step)
-                               if model.built else 0},
-            "training_input": getattr(model, "_training_input", None)}
+            "training_state": {key: int(state[key])
+                               for key in ("shuffle_seed", "epochs_seen", "training_step")},
+            "training_input": state["training_input"]}
 
 
-def _compile_config(model: Any, warn: bool = True) -> Optional[Dict[str, Any]]:
-    from fastmlp import losses, metrics, optimizers
-    if not model.compiled:
-        return None
+def _compile_config(model: Any, warn: bool = True
+                    ) -> Tuple[Optional[Dict[str, Any]], Optional[List[Any]]]:
+    """The compile_config to store (None if not compiled), and the model's whole metric list
+    when some metric cannot be stored (else None)."""
+    config = model.get_compile_config()
+    if not config:
+        return None, None
     saved = []
-    for m in model._metric_ids:
-        try:
-            saved.append(metrics.serialize(m))
-        except ValueError:  # a user function: the file holds no code, so it is left out
-            if warn:
-                warnings.warn(f"Metric {m!r} is not saved (custom functions cannot be stored); "
-                              "compile the loaded model again to use it.", stacklevel=4)
-    return {"optimizer": optimizers.serialize(model.optimizer),
-            "loss": None if model._loss_obj is None else losses.serialize(model._loss_obj),
-            "metrics": saved}
+    for m in config["metrics"]:
+        if isinstance(m, (str, dict)):
+            saved.append(m)
+        elif warn:  # a user function: the file holds no code, so it is left out
+            warnings.warn(f"Metric {m!r} is not saved (custom functions cannot be stored); "
+                          "compile the loaded model again to use it.", stacklevel=4)
+    left_out = len(saved) < len(config["metrics"])
+    return {**config, "metrics": saved}, config["metrics"] if left_out else None
 
 
-def _model_arrays(model: Any) -> List[Tuple[str, np.ndarray]]:
+def _model_arrays(model: Any, state: Dict[str, Any]) -> List[Tuple[str, np.ndarray]]:
     arrays = [(f"weights/{i}", w) for i, w in enumerate(model.get_weights())]
-    if model.built and model._core_compiled:
-        iterations, slots = model._core.get_optimizer_state()
-        arrays.append(("optimizer/iterations", np.array(int(iterations), dtype="<i8")))
+    optimizer = state["optimizer"]
+    if optimizer is not None:
+        arrays.append(("optimizer/iterations", np.array(optimizer["iterations"], dtype="<i8")))
         arrays += [(f"optimizer/{i}", np.asarray(s, dtype=np.float32))
-                   for i, s in enumerate(slots)]
+                   for i, s in enumerate(optimizer["slots"])]
     return arrays
+
+
+def _require_built(model: Any, what: str) -> None:
+    if not model.built:
+        raise _checks.not_built(what, model.name)
 
 
 def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
@@ -142,21 +151,23 @@ def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
     if not path.endswith(MODEL_SUFFIXES):
         raise ValueError(f"The filename must end in `.fastmlp` (or `.keras`). Received: "
                          f"filepath={path}")
-    model._require_built("save")
-    header = _header(model, "model")
-    header["compile_config"] = _compile_config(model)
-    _write_archive(path, header, _model_arrays(model), overwrite)
+    _require_built(model, "save")
+    state = model.get_training_state()
+    header = _header(model, "model", state)
+    header["compile_config"], _ = _compile_config(model)
+    _write_archive(path, header, _model_arrays(model, state), overwrite)
 
 
 def model_to_bytes(model: Any) -> Tuple[bytes, Optional[List[Any]]]:
-    """The model as the bytes of a .fastmlp file (built or not, compiled or not), and its
-    metric list when some metric is a user function the format cannot hold (else None)."""
-    header = _header(model, "model")
-    config = header["compile_config"] = _compile_config(model, warn=False)
+    """The model as the bytes of a .fastmlp file (built or not, compiled or not), and the
+    metrics of its compile config when one is a user function the format cannot hold (else
+    None)."""
+    state = model.get_training_state()
+    header = _header(model, "model", state)
+    header["compile_config"], metrics = _compile_config(model, warn=False)
     buf = io.BytesIO()
-    _write_zip(buf, header, _model_arrays(model))
-    left_out = config is not None and len(config["metrics"]) < len(model._metric_ids)
-    return buf.getvalue(), list(model._metric_ids) if left_out else None
+    _write_zip(buf, header, _model_arrays(model, state))
+    return buf.getvalue(), metrics
 
 
 def model_from_bytes(data: bytes, metrics: Optional[List[Any]] = None) -> Any:
@@ -171,9 +182,10 @@ def model_from_bytes(data: bytes, metrics: Optional[List[Any]] = None) -> Any:
 
 def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
     """Writes only the weights (and the architecture, for checking on load) atomically."""
-    model._require_built("save_weights")
+    _require_built(model, "save_weights")
     arrays = [(f"weights/{i}", w) for i, w in enumerate(model.get_weights())]
-    _write_archive(os.fspath(filepath), _header(model, "weights"), arrays, overwrite)
+    header = _header(model, "weights", model.get_training_state(include_optimizer=False))
+    _write_archive(os.fspath(filepath), header, arrays, overwrite)
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -383,47 +395,40 @@ def _build_model(header: Dict[str, Any], arrays: Dict[str, np.ndarray], path: st
     record = _file_checks.training_input(header.get("training_input"), sample, path)
     config = _file_checks.compile_config(header.get("compile_config"), path) if compile \
         else None
-    model = Sequential._from_layers(name, built, build_shape)
+    model = Sequential(built, name=name)
+    if build_shape is not None and _file_checks.sample_shape(built, None) is None:
+        model.build_from_config({"input_shape": build_shape})  # no layer declares the input
     if model.built:
         model.set_weights(weights)
-    for key, value in state.items():
-        if key == "training_step":  # Dropout masks depend on it: resuming replays them
-            if model.built:
-                model._core.training_step = value
-        elif key == "shuffle_seed":
-            if value > 0:
-                model._shuffle_seed = value
-        else:
-            model._epochs_seen = value
-    model._training_input = record
     if config is not None:
-        _restore_compile(model, config, arrays, path, metrics)
+        optimizer = _restore_compile(model, config, arrays, path, metrics)
+        if optimizer is not None:
+            state["optimizer"] = optimizer
+    # Resuming replays the Dropout masks (training_step) and the shuffle order.
+    model.set_training_state({**state, "training_input": record})
     return model
 
 
 def _restore_compile(model: Any, config: Dict[str, Any], arrays: Dict[str, np.ndarray],
-                     path: str, metric_list: Optional[List[Any]]) -> None:
-    from fastmlp import losses, metrics, optimizers
-    if metric_list is None:
-        metric_list = [metrics.deserialize(m) for m in config.get("metrics") or []]
-    model.compile(optimizer=optimizers.deserialize(config["optimizer"]),
-                  loss=None if config.get("loss") is None else
-                  losses.deserialize(config["loss"]), metrics=metric_list)
+                     path: str, metric_list: Optional[List[Any]]) -> Optional[Dict[str, Any]]:
+    """Compiles ``model`` as saved; returns the checked optimizer state (None if absent)."""
+    model.compile_from_config(config if metric_list is None else
+                              {**config, "metrics": metric_list})
     slots = _numbered(arrays, "optimizer", path)
     iterations = _file_checks.optimizer_state(arrays, slots, path)
     if iterations is None:
-        return
+        return None
     if not model.built:
         raise _fail(path, "optimizer state for a model without an input shape")
     _file_checks.check_slots(model, slots, path)
-    model._core.set_optimizer_state(iterations, [np.ascontiguousarray(s) for s in slots])
+    return {"iterations": iterations, "slots": slots}
 
 
 def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
     """Loads the weights of a file written by ``save_weights`` or ``save`` into ``model``."""
     path = os.fspath(filepath)
     _, arrays = _read_archive(path)
-    if model._core is None:
+    if not model.built:
         raise ValueError(f"Model {model.name!r} is not built; build it before load_weights().")
     weights = _numbered(arrays, "weights", path)
     expected = model.get_weights()

@@ -66,6 +66,12 @@ class Model {
   std::vector<TensorDecl> weight_decls() const;
   std::vector<std::vector<float>> get_weights() const;
   void set_weights(const std::vector<std::vector<float>>& values);
+  // One tensor of that order without touching the others, so reading one layer's weights or a
+  // shape costs that tensor, not the model. i in [0, num_tensors()), else std::out_of_range;
+  // copy_tensor writes tensor_decl(i).size() floats to out.
+  index_t num_tensors() const { return static_cast<index_t>(slots_.size()); }
+  const TensorDecl& tensor_decl(index_t i) const;
+  void copy_tensor(index_t i, float* out) const;
 
   // metrics: binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
   // mean_absolute_error, mean_squared_error.

@@ -95,6 +95,20 @@ std::vector<std::vector<float>> Model::get_weights() const {
   return w;
 }
 
+const TensorDecl& Model::tensor_decl(index_t i) const {
+  if (i < 0 || i >= num_tensors()) {
+    throw std::out_of_range("tensor index " + std::to_string(i) + " out of range: the model has " +
+                            std::to_string(num_tensors()) + " tensors");
+  }
+  return slots_[static_cast<std::size_t>(i)].decl;
+}
+
+void Model::copy_tensor(index_t i, float* out) const {
+  const index_t n = tensor_decl(i).size();  // checks i
+  const float* value = slots_[static_cast<std::size_t>(i)].value;
+  std::copy(value, value + n, out);
+}
+
 void Model::set_weights(const std::vector<std::vector<float>>& values) {
   if (values.size() != slots_.size()) {
     throw std::invalid_argument("set_weights: expected " + std::to_string(slots_.size()) +

@@ -173,9 +173,9 @@ def class_weights_to_sample_weights(class_weight: Any, y: np.ndarray) -> np.ndar
     return table[classes]
 
 
-def prepare_weights(weights: Any, expected: Sequence[np.ndarray], model_name: str
+def prepare_weights(weights: Any, expected: Sequence[Tuple[int, ...]], model_name: str
                     ) -> List[np.ndarray]:
-    """C-contiguous float32 copies of ``weights``, one per array of ``expected`` (same shapes).
+    """C-contiguous float32 copies of ``weights``, one per shape of ``expected``.
 
     Complex, string and object values are refused: a float32 cast would drop the imaginary
     part silently (outside a warnings filter) or fail inside NumPy.
@@ -188,7 +188,7 @@ def prepare_weights(weights: Any, expected: Sequence[np.ndarray], model_name: st
         raise ValueError(f"You called `set_weights(weights)` on model {model_name!r} with a "
                          f"weight list of length {len(weights)}, but the model expects "
                          f"{len(expected)} weights.")
-    return [weight_array(w, i, e.shape) for i, (w, e) in enumerate(zip(weights, expected))]
+    return [weight_array(w, i, shape) for i, (w, shape) in enumerate(zip(weights, expected))]
 
 
 def weight_array(w: Any, index: int, shape: Tuple[int, ...]) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
+import numpy as np
+
 _WIDTHS = (33, 24, 15)
 _UNICODE = {"top": "┏━┳┓", "head": "┃┃┃", "sep_head": "┡━╇┩", "row": "│││",
             "sep": "├─┼┤", "bottom": "└─┴┘"}
@@ -51,9 +53,8 @@ def summary_lines(model: Any, encoding: Optional[str]) -> List[str]:
              _row(["Layer (type)", "Output Shape", "Param #"], box["head"]),
              _rule(box["sep_head"])]
     shapes = model._output_shapes()
-    # One copy of the weights for the whole table: a layer's own count_params() copies all of
-    # them, which would make the summary quadratic in the number of layers.
-    sizes = iter([int(w.size) for w in model.get_weights()])
+    # The core's shapes only: no weight is copied, and the table is linear in the layers.
+    sizes = iter([int(np.prod(s, dtype=np.int64)) for s in model._core.tensor_shapes()])
     trainable = non_trainable = 0
     for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
         if i:

@@ -386,23 +386,6 @@ class TrainingMixin:
         return self._ordered(self._evaluate_prepared(xs, ys, sw, max(xs.shape[0], 1)),
                              return_dict)
 
-    # ---- saving (format in fastmlp.saving) ----------------------------------------------------
-    def save(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
-        """Saves architecture, weights, compile settings and optimizer state to one file
-        (".fastmlp" or ".keras"); see `fastmlp.saving` for the format."""
-        from fastmlp import saving
-        saving.save_model(self, filepath, overwrite=overwrite)
-
-    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Saves only the weights (fastmlp's format, whatever the file name says)."""
-        from fastmlp import saving
-        saving.save_weights(self, filepath, overwrite=overwrite)
-
-    def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
-        """Loads weights saved by ``save_weights`` (or ``save``) into this built model."""
-        from fastmlp import saving
-        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
-
 
 class _BatchPacing:
     """How often the C++ loop calls back into Python during an epoch.

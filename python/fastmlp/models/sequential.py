@@ -20,15 +20,16 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fastmlp import _core, _naming, _random
+from fastmlp import _checks, _core, _naming, _random
 from fastmlp import layers as layers_module
 from fastmlp.layers import InputLayer, KerasTensor, Layer, Variable
 from fastmlp.models._sizes import check_input_width, physical_memory, size_step
+from fastmlp.models._state import StateMixin
 from fastmlp.models._summary import summary_lines
 from fastmlp.models._training import TrainingMixin
 
 
-class Sequential(TrainingMixin):
+class Sequential(TrainingMixin, StateMixin):
     """A linear stack of layers (Keras's ``Sequential``).
 
     Args:
@@ -253,9 +254,7 @@ class Sequential(TrainingMixin):
     # ---- weights ------------------------------------------------------------------------------
     def _require_built(self, what: str) -> None:
         if self._core is None:
-            raise ValueError(f"You tried to call `{what}` on model {self.name!r}, but it isn't "
-                             f"built. Give it an input shape (layers.Input(shape=...)), call "
-                             f"`build(input_shape)`, or call it on data first.")
+            raise _checks.not_built(what, self.name)
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of all weights in Keras order (per layer: kernel, bias, gamma, beta, ...)."""
@@ -268,7 +267,7 @@ class Sequential(TrainingMixin):
 
     def _set_all_weights(self, weights: List[Any]) -> None:
         from fastmlp.models._data import prepare_weights
-        arrays = prepare_weights(weights, self._core.get_weights(), self.name)
+        arrays = prepare_weights(weights, self._core.tensor_shapes(), self.name)
         self._core.set_weights(arrays)
 
     @property
@@ -290,7 +289,7 @@ class Sequential(TrainingMixin):
     def count_params(self) -> int:
         """Number of weights (trainable and not) of the built model."""
         self._require_built("count_params")
-        return int(sum(w.size for w in self._core.get_weights()))
+        return int(sum(int(np.prod(s, dtype=np.int64)) for s in self._core.tensor_shapes()))
 
     # ---- inference entry points shared with Keras --------------------------------------------
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
@@ -348,12 +347,19 @@ class Sequential(TrainingMixin):
     # ---- pickle and copy: through the .fastmlp format, in memory ------------------------------
     def __reduce__(self) -> Tuple[Any, ...]:
         from fastmlp import saving
-        return saving.model_from_bytes, saving.model_to_bytes(self)
+        return saving.model_from_bytes, self._to_bytes()
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "Sequential":
         from fastmlp import saving
-        data, metrics = saving.model_to_bytes(self)
+        data, metrics = self._to_bytes()
         return saving.model_from_bytes(data, copy.deepcopy(metrics, memo))
+
+    def _to_bytes(self) -> Tuple[bytes, Optional[List[Any]]]:
+        """The .fastmlp bytes, and the metric objects as given to compile when the file cannot
+        hold them all (a user function), so that a copy keeps them."""
+        from fastmlp import saving
+        data, left_out = saving.model_to_bytes(self)
+        return data, None if left_out is None else list(self._metric_ids)
 
     def _note_training_input(self, x: Any, rows: np.ndarray) -> None:
         """Records the dtype of ``x``, the model's input shape and the value range of ``rows``
