@@ -113,3 +113,23 @@ def test_activation_functions_on_arrays():
     np.testing.assert_allclose(sm.sum(), 1.0, rtol=1e-6)
     assert activations.relu(np.array([-1.0, 2.0])).shape == (2,)
     assert activations.get("swish") is activations.silu
+
+
+@pytest.mark.parametrize("make", [
+    lambda v: losses.BinaryCrossentropy(from_logits=v),
+    lambda v: losses.CategoricalCrossentropy(from_logits=v),
+    lambda v: losses.SparseCategoricalCrossentropy(from_logits=v),
+    lambda v: losses.binary_crossentropy([[1.0]], [[0.5]], from_logits=v),
+    lambda v: losses.categorical_crossentropy([[0.0, 1.0]], [[0.5, 0.5]], from_logits=v),
+    lambda v: losses.sparse_categorical_crossentropy([1], [[0.5, 0.5]], from_logits=v)],
+    ids=["BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+         "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"])
+def test_from_logits_must_be_a_bool(make):
+    """Any value was taken for True: from_logits="no" computed a loss on logits."""
+    for bad in ("no", "False", None, 2, 0.5, [True]):
+        with pytest.raises(ValueError, match=r"Received an invalid value for `from_logits`, "
+                                             r"expected True or False. Received: from_logits="):
+            make(bad)
+    for good in (True, False, np.bool_(True), 0, 1):
+        make(good)
+    assert losses.BinaryCrossentropy(from_logits=np.bool_(True)).from_logits is True

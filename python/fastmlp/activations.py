@@ -11,11 +11,14 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple, Union
+import typing as _typing
 
 import numpy as np
 
 from fastmlp import _core
+
+if _typing.TYPE_CHECKING:
+    from typing import Callable, Optional, Tuple, Union
 
 __all__ = [
     "elu", "gelu", "get", "hard_sigmoid", "leaky_relu", "linear", "relu", "selu", "serialize",
@@ -103,7 +106,7 @@ _FUNCTIONS = {f.__name__: f for f in (linear, relu, leaky_relu, elu, selu, gelu,
 _FUNCTIONS["swish"] = silu
 
 
-def resolve(identifier: Union[str, Callable, None]) -> Tuple[str, float]:
+def _resolve(identifier: Union[str, Callable, None]) -> Tuple[str, float]:
     """The core's (name, parameter) for a Keras activation identifier; ValueError if unknown.
 
     ``gelu`` by name is the exact form, as in Keras; "gelu_tanh" names the approximation.
@@ -130,7 +133,7 @@ def resolve(identifier: Union[str, Callable, None]) -> Tuple[str, float]:
 
 def get(identifier: Union[str, Callable, None]) -> Callable:
     """The activation function for a name or function (None gives ``linear``)."""
-    name, _ = resolve(identifier)
+    name, _ = _resolve(identifier)
     if name == "gelu_tanh":
         return lambda x: gelu(x, approximate=True)
     return _FUNCTIONS[name]
@@ -138,7 +141,7 @@ def get(identifier: Union[str, Callable, None]) -> Callable:
 
 def serialize(activation: Union[str, Callable, None]) -> str:
     """The name stored in configs for an activation."""
-    return resolve(activation)[0]
+    return _resolve(activation)[0]
 
 
 def deserialize(name: Optional[str]) -> Callable:

@@ -7,9 +7,14 @@ import difflib
 import os
 import sys
 import time
-from typing import List, Optional, Sequence, Tuple
+import typing as _typing
 
 import numpy as np
+
+if _typing.TYPE_CHECKING:
+    from typing import List, Optional, Sequence, Tuple
+
+__all__ = ["CommandError", "DATASETS", "build_parser", "build_seed_model", "main"]
 
 
 def _cmd_info(_args: argparse.Namespace) -> int:

@@ -12,16 +12,19 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Union
+import typing as _typing
 
-from fastmlp._serialization import deserialize_object, serialize_object
+from fastmlp import _naming, _random, _serialization
 
-from fastmlp import _naming, _random
+if _typing.TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Union
 
 __all__ = [
     "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Initializer",
     "LecunNormal", "LecunUniform", "Ones", "RandomNormal", "RandomUniform", "TruncatedNormal",
-    "Zeros", "deserialize", "get", "serialize",
+    "Zeros", "constant", "deserialize", "get", "glorot_normal", "glorot_uniform", "he_normal",
+    "he_uniform", "lecun_normal", "lecun_uniform", "ones", "random_normal", "random_uniform",
+    "serialize", "truncated_normal", "zeros",
 ]
 
 
@@ -177,8 +180,8 @@ def get(identifier: Union[str, Initializer, Dict[str, Any]]) -> Initializer:
 
 
 def serialize(initializer: Initializer) -> Dict[str, Any]:
-    return serialize_object(initializer)
+    return _serialization.serialize_object(initializer)
 
 
 def deserialize(config: Dict[str, Any]) -> Initializer:
-    return deserialize_object(config, _CLASSES, "initializer")
+    return _serialization.deserialize_object(config, _CLASSES, "initializer")

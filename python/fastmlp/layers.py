@@ -12,20 +12,24 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import typing as _typing
 
 import numpy as np
 
 from fastmlp import _checks, _naming, _random, activations, initializers, regularizers
-from fastmlp._serialization import lookup_class, object_config, serialize_object
+from fastmlp import _serialization
 from fastmlp._variable import Variable
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+    Shape = Tuple[Optional[int], ...]
 
 __all__ = [
     "Activation", "BatchNormalization", "Dense", "Dropout", "Flatten", "Input", "InputLayer",
-    "Layer", "Rescaling", "Variable", "deserialize", "serialize",
+    "KerasTensor", "Layer", "Rescaling", "Variable", "deserialize", "serialize",
 ]
 
-Shape = Tuple[Optional[int], ...]
 # Refused rather than ignored: silently training a layer the user froze would be a wrong answer.
 _FREEZE_MESSAGE = ("Freezing layers (trainable=False) is not supported by fastmlp: every layer "
                    "with weights is trained.")
@@ -255,7 +259,7 @@ class Dense(Layer):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units = _positive_int("units", units)
-        self._activation_name, self._activation_param = activations.resolve(activation)
+        self._activation_name, self._activation_param = activations._resolve(activation)
         self.activation = activations.get(activation)
         self.use_bias = _checks.flag("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -316,7 +320,7 @@ class Activation(Layer):
 
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._activation_name, self._activation_param = activations.resolve(activation)
+        self._activation_name, self._activation_param = activations._resolve(activation)
         self.activation = activations.get(activation)
 
     def to_spec(self) -> Dict[str, Any]:
@@ -480,13 +484,13 @@ _CLASSES = {c.__name__: c for c in (InputLayer, Dense, Activation, Dropout, Batc
 
 def serialize(layer: Layer) -> Dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` for a layer."""
-    return serialize_object(layer)
+    return _serialization.serialize_object(layer)
 
 
 def deserialize(config: Dict[str, Any]) -> Layer:
     """The layer for a serialized config (only fastmlp's own layer classes; never code)."""
-    cls = lookup_class(config, _CLASSES, "layer")
-    cfg = object_config(config, "layer")
+    cls = _serialization.lookup_class(config, _CLASSES, "layer")
+    cfg = _serialization.object_config(config, "layer")
     for key in ("kernel_initializer", "bias_initializer", "beta_initializer", "gamma_initializer",
                 "moving_mean_initializer", "moving_variance_initializer"):
         if isinstance(cfg.get(key), dict):

@@ -12,16 +12,18 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Union
-
-from fastmlp._checks import real_array
-from fastmlp._serialization import deserialize_object, serialize_object
+import typing as _typing
 
 import numpy as np
 
+from fastmlp import _checks, _serialization
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Optional, Union
+
 __all__ = [
-    "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "Loss", "MeanAbsoluteError",
-    "MeanSquaredError", "SparseCategoricalCrossentropy", "binary_crossentropy",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "Loss", "MAE", "MSE",
+    "MeanAbsoluteError", "MeanSquaredError", "SparseCategoricalCrossentropy", "binary_crossentropy",
     "categorical_crossentropy", "deserialize", "get", "huber", "mae", "mean_absolute_error",
     "mean_squared_error", "mse", "serialize", "sparse_categorical_crossentropy",
 ]
@@ -31,7 +33,7 @@ _EPS = 1e-7  # Keras's backend epsilon, used to clip probabilities
 
 
 def _as2d(y, name: str) -> np.ndarray:
-    a = real_array(y, name).astype(np.float64, copy=False)
+    a = _checks.real_array(y, name).astype(np.float64, copy=False)
     return a.reshape(-1, 1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
 
 
@@ -66,7 +68,8 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
     p = _as2d(y_pred, "y_pred")
     t = _as2d(y_true, "y_true").reshape(p.shape)
     t = t * (1 - label_smoothing) + 0.5 * label_smoothing
-    if from_logits:  # stable form: max(z, 0) - z*t + log(1 + exp(-|z|))
+    if _checks.flag("from_logits", from_logits):
+        # the stable form: max(z, 0) - z*t + log(1 + exp(-|z|))
         ce = np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p)))
     else:
         q = np.clip(p, _EPS, 1 - _EPS)
@@ -80,7 +83,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
     p = _as2d(y_pred, "y_pred")
     t = _as2d(y_true, "y_true").reshape(p.shape)
     t = t * (1 - label_smoothing) + label_smoothing / p.shape[-1]
-    if from_logits:
+    if _checks.flag("from_logits", from_logits):
         logp = _log_softmax(p)
     else:
         q = p / p.sum(axis=-1, keepdims=True)
@@ -91,7 +94,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
     """Per-sample cross-entropy against integer labels."""
     p = _as2d(y_pred, "y_pred")
-    labels = real_array(y_true, "y_true").reshape(-1).astype(np.int64)
+    labels = _checks.real_array(y_true, "y_true").reshape(-1).astype(np.int64)
     onehot = np.zeros_like(p)
     onehot[np.arange(len(labels)), labels] = 1.0
     return categorical_crossentropy(onehot, p, from_logits=from_logits)
@@ -124,7 +127,8 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         per_sample = self.call(y_true, y_pred)
         if sample_weight is not None:
-            per_sample = per_sample * real_array(sample_weight, "sample_weight").reshape(-1)
+            weights = _checks.real_array(sample_weight, "sample_weight")
+            per_sample = per_sample * weights.reshape(-1)
         if self.reduction in ("none", None):
             return per_sample.astype(np.float32)
         total = per_sample.sum()
@@ -189,7 +193,7 @@ class _CrossEntropy(Loss):
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"Received an invalid value for `label_smoothing`, expected a number"
                              f" in [0, 1]. Received: label_smoothing={label_smoothing!r}")
-        self.from_logits = bool(from_logits)
+        self.from_logits = _checks.flag("from_logits", from_logits)
         self.label_smoothing = float(label_smoothing)
 
     def call(self, y_true, y_pred) -> np.ndarray:
@@ -222,7 +226,7 @@ class SparseCategoricalCrossentropy(Loss):
         super().__init__(name=name, reduction=reduction)
         if ignore_class is not None:
             raise ValueError("`ignore_class` is not supported.")
-        self.from_logits = bool(from_logits)
+        self.from_logits = _checks.flag("from_logits", from_logits)
 
     def call(self, y_true, y_pred) -> np.ndarray:
         return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
@@ -265,8 +269,8 @@ def get(identifier: Union[str, Loss, Callable, Dict[str, Any]]) -> Loss:
 
 
 def serialize(loss: Loss) -> Dict[str, Any]:
-    return serialize_object(loss)
+    return _serialization.serialize_object(loss)
 
 
 def deserialize(config: Dict[str, Any]) -> Loss:
-    return deserialize_object(config, _CLASSES, "loss")
+    return _serialization.deserialize_object(config, _CLASSES, "loss")

@@ -17,25 +17,28 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+import typing as _typing
 
 import numpy as np
 
-from fastmlp._checks import real_array
-from fastmlp._serialization import object_config
+from fastmlp import _checks, _serialization
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 __all__ = [
-    "AUC", "BinaryAccuracy", "CategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError",
-    "Metric", "Precision", "Recall", "RootMeanSquaredError", "SparseCategoricalAccuracy",
-    "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "binary_accuracy",
-    "categorical_accuracy", "get", "mean_absolute_error", "mean_squared_error",
+    "AUC", "BinaryAccuracy", "CategoricalAccuracy", "MeanAbsoluteError", "MeanMetricWrapper",
+    "MeanSquaredError", "Metric", "Precision", "Recall", "RootMeanSquaredError",
+    "SparseCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy",
+    "binary_accuracy", "categorical_accuracy", "deserialize", "get", "mae",
+    "mean_absolute_error", "mean_squared_error", "mse", "serialize",
     "sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy",
     "top_k_categorical_accuracy",
 ]
 
 
 def _2d(a, name: str = "y") -> np.ndarray:
-    a = real_array(a, name)
+    a = _checks.real_array(a, name)
     return a.reshape(-1, 1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
 
 
@@ -61,13 +64,13 @@ def categorical_accuracy(y_true, y_pred) -> np.ndarray:
 
 
 def sparse_categorical_accuracy(y_true, y_pred) -> np.ndarray:
-    labels = real_array(y_true, "y_true").reshape(-1)
+    labels = _checks.real_array(y_true, "y_true").reshape(-1)
     return (labels.astype(np.int64) == np.argmax(_2d(y_pred), -1)).astype(np.float64)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
     p = _2d(y_pred).astype(np.float32)
-    labels = real_array(y_true, "y_true").reshape(-1).astype(np.int64)
+    labels = _checks.real_array(y_true, "y_true").reshape(-1).astype(np.int64)
     if k >= p.shape[1]:
         return np.ones(len(labels))
     target = p[np.arange(len(labels)), labels]
@@ -112,9 +115,10 @@ class Metric:
         self._batches: List[tuple] = []
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        self._batches.append((real_array(y_true, "y_true"), real_array(y_pred, "y_pred"),
+        real = _checks.real_array
+        self._batches.append((real(y_true, "y_true"), real(y_pred, "y_pred"),
                               None if sample_weight is None else
-                              real_array(sample_weight, "sample_weight")))
+                              real(sample_weight, "sample_weight")))
 
     def result(self) -> np.float32:
         if not self._batches:
@@ -149,7 +153,7 @@ class Metric:
 def _weighted_mean(values: np.ndarray, w: Optional[np.ndarray]) -> float:
     if w is None:
         return float(values.mean()) if values.size else 0.0
-    w = real_array(w, "sample_weight").astype(np.float64).reshape(-1)
+    w = _checks.real_array(w, "sample_weight").astype(np.float64).reshape(-1)
     return float((values * w).sum() / w.sum()) if w.sum() else 0.0
 
 
@@ -364,7 +368,7 @@ _FUNCTIONS = {binary_accuracy: BinaryAccuracy, categorical_accuracy: Categorical
               sparse_top_k_categorical_accuracy: SparseTopKCategoricalAccuracy}
 
 
-def accuracy_for(loss_name: str, output_dim: int) -> str:
+def _accuracy_for(loss_name: str, output_dim: int) -> str:
     """The accuracy Keras picks for "accuracy" given the loss and the output width."""
     if output_dim == 1 or loss_name == "binary_crossentropy":
         return "binary_accuracy"
@@ -385,7 +389,7 @@ def get(identifier: Union[str, Metric, Callable], loss_name: str = "",
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in ("accuracy", "acc"):
-            key = accuracy_for(loss_name, output_dim)
+            key = _accuracy_for(loss_name, output_dim)
         cls = _NAMES.get(key) or _CLASSES.get(identifier)
         if cls is not None:
             metric = cls()
@@ -415,4 +419,4 @@ def deserialize(config: Union[str, Dict[str, Any]]) -> Union[str, Metric]:
     cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
     if cls is None:
         raise ValueError(f"Unknown metric config: {config!r:.200}")
-    return cls.from_config(object_config(config, "metric"))
+    return cls.from_config(_serialization.object_config(config, "metric"))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import typing as _typing
 
 import numpy as np
 
 from fastmlp import _core
+
+if _typing.TYPE_CHECKING:
+    from typing import Optional
 
 __all__ = ["matmul"]
 

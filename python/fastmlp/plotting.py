@@ -5,8 +5,14 @@ Re-exported as ``fastmlp.utils.plot_history``.
 
 from __future__ import annotations
 
+import collections.abc as _abc
 import os
-from typing import Dict, List, Mapping, Sequence, Union
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Sequence, Union
+
+__all__ = ["MATPLOTLIB_MISSING", "plot_history"]
 
 MATPLOTLIB_MISSING = ("plotting needs matplotlib, which is not installed; "
                       "install it with: pip install \"fastmlp[plot]\" (or pip install matplotlib)")
@@ -15,12 +21,12 @@ MATPLOTLIB_MISSING = ("plotting needs matplotlib, which is not installed; "
 def _history_dict(history) -> Dict[str, List[float]]:
     """Accept a History (with a ``.history`` dict, as fit() returns) or the dict itself."""
     logs = getattr(history, "history", history)
-    if not isinstance(logs, Mapping):
+    if not isinstance(logs, _abc.Mapping):
         raise TypeError("history must be the History returned by fit() or a dict of "
                         f"metric name -> list of per-epoch values, got {type(history).__name__}")
     out = {}
     for key, values in logs.items():
-        if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
+        if not isinstance(values, _abc.Sequence) or isinstance(values, (str, bytes)):
             raise TypeError(f"history[{key!r}] must be a list of per-epoch values, "
                             f"got {type(values).__name__}")
         out[str(key)] = [float(v) for v in values]

@@ -9,11 +9,14 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Union
-
-from fastmlp._serialization import deserialize_object, serialize_object
+import typing as _typing
 
 import numpy as np
+
+from fastmlp import _serialization
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Union
 
 __all__ = ["L1", "L1L2", "L2", "Regularizer", "deserialize", "get", "l1", "l1_l2", "l2",
            "serialize"]
@@ -98,8 +101,10 @@ def get(identifier: Union[None, str, Regularizer, Dict[str, Any]]) -> Optional[R
 
 
 def serialize(regularizer: Optional[Regularizer]) -> Optional[Dict[str, Any]]:
-    return None if regularizer is None else serialize_object(regularizer)
+    return None if regularizer is None else _serialization.serialize_object(regularizer)
 
 
 def deserialize(config: Optional[Dict[str, Any]]) -> Optional[Regularizer]:
-    return None if config is None else deserialize_object(config, _CLASSES, "regularizer")
+    if config is None:
+        return None
+    return _serialization.deserialize_object(config, _CLASSES, "regularizer")

@@ -49,12 +49,15 @@ import re
 import warnings
 import zipfile
 import zlib
-from typing import Any, BinaryIO, Dict, List, Optional, Tuple, Union
+import typing as _typing
 
 import numpy as np
 
 from fastmlp import _atomic, _checks, _file_checks
 from fastmlp._file_checks import MAX_LAYERS
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, BinaryIO, Dict, List, Optional, Tuple, Union
 
 FORMAT = "fastmlp"
 FORMAT_VERSION = 1
@@ -69,8 +72,9 @@ _DTYPES = {"<f4": np.dtype("<f4"), "<i8": np.dtype("<i8")}
 _ARRAY_MEMBER = re.compile(r"^arrays/[0-9]{1,9}\.bin$")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same model gives the same bytes
 
-__all__ = ["FORMAT_VERSION", "MAX_LAYERS", "load_model", "load_weights", "model_from_bytes",
-           "model_to_bytes", "save_model", "save_weights"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_ARRAYS", "MAX_COMPRESSION_RATIO", "MAX_JSON_BYTES",
+           "MAX_LAYERS", "MAX_TOTAL_ARRAY_BYTES", "MODEL_SUFFIXES", "load_model", "load_weights",
+           "model_from_bytes", "model_to_bytes", "save_model", "save_weights"]
 
 
 # ---- writing -----------------------------------------------------------------------------------

@@ -7,11 +7,14 @@ below the marked section.)
 from __future__ import annotations
 
 import random
-from typing import Any, Optional
+import typing as _typing
 
 import numpy as np
 
 from fastmlp import _naming, _random
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = ["clear_session", "plot_history", "set_random_seed", "to_categorical"]
 

@@ -9,11 +9,13 @@ progression one year after baseline (25 to 346). The same data scikit-learn ship
 
 from __future__ import annotations
 
-from pathlib import Path
+import pathlib
 
 import numpy as np
 
-DATA_FILE = Path(__file__).resolve().parent / "data" / "diabetes.npz"
+__all__ = ["DATA_FILE", "FEATURE_NAMES", "load_data"]
+
+DATA_FILE = pathlib.Path(__file__).resolve().parent / "data" / "diabetes.npz"
 FEATURE_NAMES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from fastmlp.datasets import _mnist_like, _sources
 
+__all__ = ["CLASS_NAMES", "SPEC", "load_data", "locate"]
+
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 

@@ -9,12 +9,12 @@ The seed network reaches about 0.76 test accuracy on it, against 0.895 on the fu
 
 from __future__ import annotations
 
-from pathlib import Path
+import pathlib
 
 from fastmlp.datasets import _mnist_like
 from fastmlp.datasets.fashion_mnist import CLASS_NAMES
 
-DATA_DIR = Path(__file__).resolve().parent / "data" / "fashion_mnist_small"
+DATA_DIR = pathlib.Path(__file__).resolve().parent / "data" / "fashion_mnist_small"
 
 __all__ = ["CLASS_NAMES", "DATA_DIR", "load_data"]
 

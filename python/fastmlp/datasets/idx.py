@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import gzip
 import os
+import typing as _typing
 import zlib
-from typing import BinaryIO, Union
 
 import numpy as np
 
-PathLike = Union[str, "os.PathLike[str]"]
+if _typing.TYPE_CHECKING:
+    from typing import BinaryIO, Union
+
+    PathLike = Union[str, "os.PathLike[str]"]
+
+__all__ = ["DEFAULT_MAX_BYTES", "IDX_DTYPES", "is_gzip", "read_idx", "write_idx"]
 
 # IDX element type codes -> big-endian NumPy dtypes (from the format specification).
 IDX_DTYPES = {

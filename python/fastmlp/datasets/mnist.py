@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from fastmlp.datasets import _mnist_like, _sources
 
+__all__ = ["SPEC", "load_data", "locate"]
+
 # SHA-256 of the canonical gzip files (sizes 9912422, 28881, 1648877, 4542 bytes), as recorded by
 # TensorFlow Datasets; their MD5s match torchvision's (f68b3c2d..., d53e105e..., 9fb629c4...,
 # ec29112d...).

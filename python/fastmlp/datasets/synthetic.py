@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import typing as _typing
 
 import numpy as np
+
+if _typing.TYPE_CHECKING:
+    from typing import Optional, Tuple
+
+__all__ = ["make_moons", "make_regression", "make_spirals"]
 
 
 def _check_count(name: str, value: int, minimum: int) -> int:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Union
+import typing as _typing
 
 from fastmlp.export.onnx import export_onnx
 
-__all__ = ["export_model", "export_onnx"]
+if _typing.TYPE_CHECKING:
+    from typing import Any, Union
+
+__all__ = ["FORMATS", "export_model", "export_onnx"]
 
 FORMATS = ("onnx",)
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+import typing as _typing
 
 import numpy as np
 
-__all__ = ["export_onnx", "SUPPORTED_ACTIVATIONS", "MIN_OPSET"]
+if _typing.TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+__all__ = ["GELU_OPSET", "MIN_OPSET", "SUPPORTED_ACTIVATIONS", "export_onnx"]
 
 # Softmax with axis=-1 semantics (no coercion to 2-D) needs opset 13.
 MIN_OPSET = 13

@@ -16,20 +16,23 @@ from __future__ import annotations
 import copy
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+import typing as _typing
 
 import numpy as np
 
 from fastmlp import _checks, _core, _naming, _random
 from fastmlp import layers as layers_module
-from fastmlp.layers import InputLayer, KerasTensor, Layer, Variable
-from fastmlp.models._sizes import check_input_width, physical_memory, size_step
-from fastmlp.models._state import StateMixin
-from fastmlp.models._summary import summary_lines
-from fastmlp.models._training import TrainingMixin
+from fastmlp.models import _sizes, _state, _summary, _training
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+    from fastmlp.layers import InputLayer, Layer, Variable
+
+__all__ = ["Sequential"]
 
 
-class Sequential(TrainingMixin, StateMixin):
+class Sequential(_training.TrainingMixin, _state.StateMixin):
     """A linear stack of layers (Keras's ``Sequential``).
 
     Args:
@@ -64,7 +67,7 @@ class Sequential(TrainingMixin, StateMixin):
         self._epochs_seen = 0
         # dtype, per-sample shape and value range of the data fit saw (saved with the model)
         self._training_input: Optional[Dict[str, Any]] = None
-        TrainingMixin.__init__(self)
+        _training.TrainingMixin.__init__(self)
         for layer in layers or []:
             self.add(layer, rebuild=False)
         self._maybe_build()
@@ -77,16 +80,16 @@ class Sequential(TrainingMixin, StateMixin):
         model is left as it was. On a built model the core is rebuilt, keeping the other
         layers' weights, when it is next used.
         """
-        if isinstance(layer, KerasTensor):
+        if isinstance(layer, layers_module.KerasTensor):
             layer = layer._input_layer
-        if isinstance(layer, InputLayer):
+        if isinstance(layer, layers_module.InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError("An Input / InputLayer can only be the first layer of a "
                                  f"Sequential model. Received it after {len(self._layers)} "
                                  "layers.")
             self._input_layer = layer
             return
-        if not isinstance(layer, Layer):
+        if not isinstance(layer, layers_module.Layer):
             raise ValueError(f"Only instances of `fastmlp.layers.Layer` can be added to a "
                              f"Sequential model. Received: {layer!r} (of type {type(layer)})")
         if self._names.get(layer.name) is layer:
@@ -97,7 +100,7 @@ class Sequential(TrainingMixin, StateMixin):
                              f"model. Update the `name` argument to pass a unique name.")
         if self.built:
             shape, total = self._trail[-1] if self._trail else (self.input_shape, 0)
-            step = size_step(layer, shape, total, physical_memory())
+            step = _sizes.size_step(layer, shape, total, _sizes.physical_memory())
             layer._build_spec()  # the spec's own checks, now
             self._trail.append(step)
             layer._owner, self._stale = self, True
@@ -203,11 +206,11 @@ class Sequential(TrainingMixin, StateMixin):
     def _build(self, sample_shape: Tuple[int, ...]) -> None:
         if not self._layers:
             raise ValueError("The Sequential model has no layers. Add layers before building.")
-        check_input_width(sample_shape)
+        _sizes.check_input_width(sample_shape)
         shape: Tuple[Optional[int], ...] = (None, *sample_shape)
-        trail, total, memory = [], 0, physical_memory()
+        trail, total, memory = [], 0, _sizes.physical_memory()
         for layer in self._layers:  # also checks that each layer accepts its input's shape
-            shape, total = size_step(layer, shape, total, memory)
+            shape, total = _sizes.size_step(layer, shape, total, memory)
             trail.append((shape, total))
         specs = [spec for spec in (layer._build_spec() for layer in self._layers) if spec]
         if not specs:
@@ -316,7 +319,8 @@ class Sequential(TrainingMixin, StateMixin):
         layer_configs = [layers_module.serialize(layer) for layer in self._layers]
         sample = self._sample_shape or self._declared_sample_shape()
         if sample is not None:
-            input_layer = self._input_layer or InputLayer(shape=sample, name="input_layer")
+            input_layer = self._input_layer or layers_module.InputLayer(shape=sample,
+                                                                        name="input_layer")
             layer_configs.insert(0, layers_module.serialize(input_layer))
         return {"name": self.name, "trainable": True, "dtype": "float32",
                 "layers": layer_configs,
@@ -384,7 +388,7 @@ class Sequential(TrainingMixin, StateMixin):
         """Prints a Keras-style table: layer (type), output shape, parameter count, totals."""
         self._require_built("summary")
         stream = sys.stdout
-        lines = summary_lines(self, getattr(stream, "encoding", None) if print_fn is None
+        lines = _summary.summary_lines(self, getattr(stream, "encoding", None) if print_fn is None
                               else "utf-8")
         for line in lines:
             if print_fn is not None:

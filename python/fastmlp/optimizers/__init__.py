@@ -12,13 +12,13 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Union
+import typing as _typing
 
-from fastmlp import _checks
-from fastmlp._serialization import deserialize_object, serialize_object
-
+from fastmlp import _checks, _serialization
 from fastmlp.optimizers import schedules
-from fastmlp.optimizers.schedules import LearningRateSchedule
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Union
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam", "Optimizer", "RMSprop",
            "deserialize", "get", "schedules", "serialize"]
@@ -52,7 +52,7 @@ class Optimizer:
     _core_name = ""
     _fields: Dict[str, Any] = {}
 
-    def __init__(self, learning_rate: Union[float, LearningRateSchedule] = 0.001,
+    def __init__(self, learning_rate: Union[float, schedules.LearningRateSchedule] = 0.001,
                  weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
                  clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None,
                  use_ema: bool = False, ema_momentum: float = 0.99,
@@ -65,8 +65,8 @@ class Optimizer:
         if use_ema or loss_scale_factor is not None or gradient_accumulation_steps is not None:
             raise ValueError("use_ema, loss_scale_factor and gradient_accumulation_steps are not "
                              "supported by fastmlp optimizers.")
-        if isinstance(learning_rate, LearningRateSchedule):
-            self._lr: Union[float, LearningRateSchedule] = learning_rate
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            self._lr: Union[float, schedules.LearningRateSchedule] = learning_rate
         else:
             self._lr = _checks.number("learning_rate", learning_rate, 0.0,
                                       expected="a number >= 0 or a LearningRateSchedule")
@@ -88,7 +88,7 @@ class Optimizer:
         """The current rate (the schedule's value at the current step once compiled)."""
         if self._core is not None:
             return _LearningRate(self._core.learning_rate, self)
-        if isinstance(self._lr, LearningRateSchedule):
+        if isinstance(self._lr, schedules.LearningRateSchedule):
             return _LearningRate(self._lr(0), self)
         return _LearningRate(self._lr, self)
 
@@ -114,7 +114,8 @@ class Optimizer:
         return {k: getattr(self, k) for k in self._fields}
 
     def to_spec(self) -> Dict[str, Any]:
-        lr = self._lr.to_spec() if isinstance(self._lr, LearningRateSchedule) else self._lr
+        scheduled = isinstance(self._lr, schedules.LearningRateSchedule)
+        lr = self._lr.to_spec() if scheduled else self._lr
         spec = {"name": self._core_name, "learning_rate": lr,
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
                 "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
@@ -122,7 +123,7 @@ class Optimizer:
         return spec
 
     def get_config(self) -> Dict[str, Any]:
-        lr = schedules.serialize(self._lr) if isinstance(self._lr, LearningRateSchedule) \
+        lr = schedules.serialize(self._lr) if isinstance(self._lr, schedules.LearningRateSchedule) \
             else float(self.learning_rate)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
@@ -151,7 +152,7 @@ class SGD(Optimizer):
     _core_name = "sgd"
     _fields = {"momentum": 0.0, "nesterov": False}
 
-    def __init__(self, learning_rate: Union[float, LearningRateSchedule] = 0.01,
+    def __init__(self, learning_rate: Union[float, schedules.LearningRateSchedule] = 0.01,
                  momentum: float = 0.0, nesterov: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.momentum = _check("momentum", momentum, 0.0, 1.0)
@@ -165,7 +166,7 @@ class Adam(Optimizer):
     _core_name = "adam"
     _fields = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False}
 
-    def __init__(self, learning_rate: Union[float, LearningRateSchedule] = 0.001,
+    def __init__(self, learning_rate: Union[float, schedules.LearningRateSchedule] = 0.001,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                  amsgrad: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -180,7 +181,7 @@ class AdamW(Adam):
 
     _core_name = "adamw"
 
-    def __init__(self, learning_rate: Union[float, LearningRateSchedule] = 0.001,
+    def __init__(self, learning_rate: Union[float, schedules.LearningRateSchedule] = 0.001,
                  weight_decay: float = 0.004, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
@@ -194,7 +195,7 @@ class RMSprop(Optimizer):
     _core_name = "rmsprop"
     _fields = {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False}
 
-    def __init__(self, learning_rate: Union[float, LearningRateSchedule] = 0.001,
+    def __init__(self, learning_rate: Union[float, schedules.LearningRateSchedule] = 0.001,
                  rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
                  centered: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -210,7 +211,7 @@ class Adagrad(Optimizer):
     _core_name = "adagrad"
     _fields = {"initial_accumulator_value": 0.1, "epsilon": 1e-7}
 
-    def __init__(self, learning_rate: Union[float, LearningRateSchedule] = 0.001,
+    def __init__(self, learning_rate: Union[float, schedules.LearningRateSchedule] = 0.001,
                  initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
                  **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -225,7 +226,7 @@ class Adamax(Optimizer):
     _core_name = "adamax"
     _fields = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 
-    def __init__(self, learning_rate: Union[float, LearningRateSchedule] = 0.001,
+    def __init__(self, learning_rate: Union[float, schedules.LearningRateSchedule] = 0.001,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                  **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -259,8 +260,8 @@ def get(identifier: Union[str, Optimizer, Dict[str, Any]]) -> Optimizer:
 
 
 def serialize(optimizer: Optimizer) -> Dict[str, Any]:
-    return serialize_object(optimizer)
+    return _serialization.serialize_object(optimizer)
 
 
 def deserialize(config: Dict[str, Any]) -> Optimizer:
-    return deserialize_object(config, _CLASSES, "optimizer")
+    return _serialization.deserialize_object(config, _CLASSES, "optimizer")

@@ -8,10 +8,12 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Sequence
+import typing as _typing
 
-from fastmlp import _checks
-from fastmlp._serialization import deserialize_object, serialize_object
+from fastmlp import _checks, _serialization
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Dict, Sequence
 
 __all__ = ["CosineDecay", "ExponentialDecay", "InverseTimeDecay", "LearningRateSchedule",
            "PiecewiseConstantDecay", "deserialize", "serialize"]
@@ -158,8 +160,8 @@ _CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, Piecewis
 
 
 def serialize(schedule: LearningRateSchedule) -> Dict[str, Any]:
-    return serialize_object(schedule)
+    return _serialization.serialize_object(schedule)
 
 
 def deserialize(config: Dict[str, Any]) -> LearningRateSchedule:
-    return deserialize_object(config, _CLASSES, "learning-rate schedule")
+    return _serialization.deserialize_object(config, _CLASSES, "learning-rate schedule")
