@@ -70,3 +70,33 @@ def test_every_public_name_is_in_all_or_a_module(name):
     stray = [attr for attr in _public_names(module) if attr not in module.__all__
              and not isinstance(getattr(module, attr), types.ModuleType)]
     assert stray == []
+
+
+def test_layers_and_metrics_live_in_their_family_modules_under_the_same_names():
+    """The packages group classes as Keras does; the names configs store are unchanged (the
+    saved format names classes, never modules)."""
+    from fastmlp import layers, metrics
+    families = {"core": ["Activation", "Dense", "InputLayer", "KerasTensor"], "base": ["Layer"],
+                "regularization": ["Dropout"], "normalization": ["BatchNormalization"],
+                "preprocessing": ["Rescaling"], "reshaping": ["Flatten"]}
+    for family, names in families.items():
+        for name in names:
+            assert getattr(layers, name).__module__ == f"fastmlp.layers.{family}"
+    assert sorted(layers._CLASSES) == ["Activation", "BatchNormalization", "Dense", "Dropout",
+                                       "Flatten", "InputLayer", "Rescaling"]
+    assert layers.serialize(layers.Dense(2))["class_name"] == "Dense"
+    families = {"base": ["Metric", "MeanMetricWrapper"],
+                "accuracy_metrics": ["BinaryAccuracy", "CategoricalAccuracy",
+                                     "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+                                     "SparseTopKCategoricalAccuracy"],
+                "regression_metrics": ["MeanAbsoluteError", "MeanSquaredError",
+                                       "RootMeanSquaredError"],
+                "confusion_metrics": ["AUC", "Precision", "Recall"]}
+    for family, names in families.items():
+        for name in names:
+            cls = getattr(metrics, name)
+            assert cls.__module__ == f"fastmlp.metrics.{family}" and cls.__name__ == name
+    assert sorted(metrics._CLASSES) == sorted(n for f in families.values() for n in f
+                                              if n not in ("Metric", "MeanMetricWrapper"))
+    assert metrics.serialize(metrics.CategoricalAccuracy()) == {
+        "class_name": "CategoricalAccuracy", "config": {"name": "categorical_accuracy"}}

@@ -10,7 +10,7 @@ import os
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from typing import Dict, List, Mapping, Sequence, Union
+    from typing import Dict, List, Union
 
 __all__ = ["MATPLOTLIB_MISSING", "plot_history"]
 

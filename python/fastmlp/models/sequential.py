@@ -48,7 +48,7 @@ class Sequential(_training.TrainingMixin, _state.StateMixin):
         if not trainable:
             raise ValueError("Freezing a model (trainable=False) is not supported.")
         if name is not None and (not isinstance(name, str) or not name):
-            raise layers_module._invalid("name", "a non-empty string", name)
+            raise _checks.invalid("name", "a non-empty string", name)
         self.name = name or _naming.unique_name("sequential")
         self._layers: List[Layer] = []
         # name -> layer, so add() checks uniqueness in O(1): building n layers stays linear
@@ -195,7 +195,7 @@ class Sequential(_training.TrainingMixin, _state.StateMixin):
             if sample is None:
                 raise ValueError("You must provide an `input_shape` argument to build().")
         else:
-            sample = layers_module._check_shape("input_shape", tuple(input_shape)[1:])
+            sample = _checks.sample_shape("input_shape", tuple(input_shape)[1:])
         self._build(sample)
 
     def _maybe_build(self) -> None:
@@ -342,8 +342,7 @@ class Sequential(_training.TrainingMixin, _state.StateMixin):
         for layer in layers:
             model.add(layer, rebuild=False)
         if build_input_shape is not None and model._declared_sample_shape() is None:
-            model._build(layers_module._check_shape("build_input_shape",
-                                                    tuple(build_input_shape)[1:]))
+            model._build(_checks.sample_shape("build_input_shape", tuple(build_input_shape)[1:]))
         else:
             model._maybe_build()
         return model

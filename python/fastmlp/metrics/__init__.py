@@ -1,0 +1,123 @@
+"""Metrics with Keras names.
+
+In ``model.compile(metrics=[...])`` the accuracies, MAE and MSE are computed by the C++ core inside
+the batch loop; the others (AUC, Precision, Recall, top-k accuracies, RMSE, other thresholds) are
+computed vectorized in NumPy from the predictions the loop collects for the epoch. ``"accuracy"``
+resolves as Keras does: binary for one output unit, sparse categorical for a sparse loss (integer
+labels), else categorical. Metrics are not weighted by ``sample_weight`` in ``fit`` (Keras's
+``metrics``, not ``weighted_metrics``).
+
+Standalone, a metric object has Keras's stateful interface (``update_state``, ``result``,
+``reset_state``) and metric functions return per-sample values.
+
+Grouped as Keras groups them: `base` (`Metric`, `MeanMetricWrapper`), `accuracy_metrics`,
+`regression_metrics` and `confusion_metrics` (Precision, Recall, AUC); all of them are importable
+from here.
+
+Example:
+    >>> m = metrics.AUC(); m.update_state([0, 1, 1], [0.1, 0.8, 0.4]); float(m.result())
+    1.0
+"""
+
+from __future__ import annotations
+
+import typing as _typing
+
+from fastmlp import _serialization
+from fastmlp.metrics.accuracy_metrics import (
+    BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy, top_k_categorical_accuracy)
+from fastmlp.metrics.base import MeanMetricWrapper, Metric
+from fastmlp.metrics.confusion_metrics import AUC, Precision, Recall
+from fastmlp.metrics.regression_metrics import (MeanAbsoluteError, MeanSquaredError,
+                                                RootMeanSquaredError, mae, mean_absolute_error,
+                                                mean_squared_error, mse)
+
+if _typing.TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Union
+
+__all__ = [
+    "AUC", "BinaryAccuracy", "CategoricalAccuracy", "MeanAbsoluteError", "MeanMetricWrapper",
+    "MeanSquaredError", "Metric", "Precision", "Recall", "RootMeanSquaredError",
+    "SparseCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy",
+    "binary_accuracy", "categorical_accuracy", "deserialize", "get", "mae",
+    "mean_absolute_error", "mean_squared_error", "mse", "serialize",
+    "sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy",
+    "top_k_categorical_accuracy",
+]
+
+_CLASSES = {c.__name__: c for c in (BinaryAccuracy, CategoricalAccuracy,
+                                     SparseCategoricalAccuracy, MeanAbsoluteError,
+                                     MeanSquaredError, RootMeanSquaredError,
+                                     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy,
+                                     AUC, Precision, Recall)}
+_NAMES: Dict[str, Callable[[], Metric]] = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "root_mean_squared_error": RootMeanSquaredError, "rmse": RootMeanSquaredError,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "auc": AUC, "precision": Precision, "recall": Recall,
+}
+_FUNCTIONS = {binary_accuracy: BinaryAccuracy, categorical_accuracy: CategoricalAccuracy,
+              sparse_categorical_accuracy: SparseCategoricalAccuracy,
+              mean_absolute_error: MeanAbsoluteError, mean_squared_error: MeanSquaredError,
+              top_k_categorical_accuracy: TopKCategoricalAccuracy,
+              sparse_top_k_categorical_accuracy: SparseTopKCategoricalAccuracy}
+
+
+def _accuracy_for(loss_name: str, output_dim: int) -> str:
+    """The accuracy Keras picks for "accuracy" given the loss and the output width."""
+    if output_dim == 1 or loss_name == "binary_crossentropy":
+        return "binary_accuracy"
+    if loss_name == "sparse_categorical_crossentropy":
+        return "sparse_categorical_accuracy"
+    return "categorical_accuracy"
+
+
+def get(identifier: Union[str, Metric, Callable], loss_name: str = "",
+        output_dim: int = 0) -> Metric:
+    """A metric object from a Keras name, object or per-sample function.
+
+    The object's ``name`` is what logs and History use: the string as given for names (as Keras),
+    the object's own name otherwise. "accuracy"/"acc" need ``loss_name`` and ``output_dim``.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key in ("accuracy", "acc"):
+            key = _accuracy_for(loss_name, output_dim)
+        cls = _NAMES.get(key) or _CLASSES.get(identifier)
+        if cls is not None:
+            metric = cls()
+            metric.name = identifier
+            return metric
+    elif callable(identifier):
+        if identifier in _FUNCTIONS:
+            return _FUNCTIONS[identifier]()
+        # A user function returning per-sample values: averaged over the epoch in NumPy.
+        return MeanMetricWrapper(identifier)
+    raise ValueError(f"Unknown metric. Expected one of {sorted(_NAMES) + ['accuracy']}, a "
+                     f"fastmlp.metrics object or a function. Received: {identifier!r}")
+
+
+def serialize(metric: Union[str, Metric]) -> Union[str, Dict[str, Any]]:
+    if isinstance(metric, str):
+        return metric
+    if type(metric).__name__ not in _CLASSES:
+        raise ValueError(f"Metric {metric!r} cannot be saved (only fastmlp's own metrics and "
+                         "names can).")
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config: Union[str, Dict[str, Any]]) -> Union[str, Metric]:
+    if isinstance(config, str):
+        return config
+    cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
+    if cls is None:
+        raise ValueError(f"Unknown metric config: {config!r:.200}")
+    return cls.from_config(_serialization.object_config(config, "metric"))
