@@ -27,7 +27,20 @@ _FREEZE_MESSAGE = ("Freezing layers (trainable=False) is not supported by fastml
                    "with weights is trained.")
 
 
-class Layer:
+class _WeightLists:
+    """`trainable_weights` / `non_trainable_weights` of anything with a `weights` list (layers and
+    models: in Keras a Model is a Layer)."""
+
+    @property
+    def trainable_weights(self) -> List[Variable]:
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> List[Variable]:
+        return [v for v in self.weights if not v.trainable]
+
+
+class Layer(_WeightLists):
     """Base of all layers: name, trainable flag, and the link to the model that holds weights."""
 
     def __init__(self, name: Optional[str] = None, dtype: Any = None, trainable: bool = True,
@@ -103,10 +116,8 @@ class Layer:
         if not self.built:
             raise ValueError(f"Layer {self.name!r} is not built yet: build the model (give it an "
                              "input shape or call it on data) before setting weights.")
-        if isinstance(weights, (str, bytes, dict)) or not hasattr(weights, "__iter__"):
-            raise TypeError(f"`set_weights` of layer {self.name!r} expects a list of NumPy arrays "
-                            f"(as `get_weights()` returns). Received: {type(weights).__name__}")
-        weights = list(weights)
+        from fastmlp.models._data import weight_list
+        weights = weight_list(weights, f"`set_weights` of layer {self.name!r}")
         if len(weights) != len(names):
             raise ValueError(f"Layer {self.name!r} expects {len(names)} weight arrays, received "
                              f"{len(weights)}.")
@@ -119,14 +130,6 @@ class Layer:
     def weights(self) -> List[Variable]:
         return [Variable(self, i, n, t) for i, (n, t) in enumerate(self.weight_names())
                 if self.built]
-
-    @property
-    def trainable_weights(self) -> List[Variable]:
-        return [v for v in self.weights if v.trainable]
-
-    @property
-    def non_trainable_weights(self) -> List[Variable]:
-        return [v for v in self.weights if not v.trainable]
 
     def count_params(self) -> int:
         if not self.built:

@@ -180,15 +180,20 @@ def prepare_weights(weights: Any, expected: Sequence[Tuple[int, ...]], model_nam
     Complex, string and object values are refused: a float32 cast would drop the imaginary
     part silently (outside a warnings filter) or fail inside NumPy.
     """
-    if isinstance(weights, (str, bytes, dict)) or not hasattr(weights, "__iter__"):
-        raise TypeError(f"`set_weights` expects a list of NumPy arrays (as `get_weights()` "
-                        f"returns). Received: {type(weights).__name__}")
-    weights = list(weights)
+    weights = weight_list(weights, "`set_weights`")
     if len(weights) != len(expected):
         raise ValueError(f"You called `set_weights(weights)` on model {model_name!r} with a "
                          f"weight list of length {len(weights)}, but the model expects "
                          f"{len(expected)} weights.")
     return [weight_array(w, i, shape) for i, (w, shape) in enumerate(zip(weights, expected))]
+
+
+def weight_list(weights: Any, caller: str) -> List[Any]:
+    """`weights` as a list, or a TypeError naming `caller` when it is not a sequence of arrays."""
+    if isinstance(weights, (str, bytes, dict)) or not hasattr(weights, "__iter__"):
+        raise TypeError(f"{caller} expects a list of NumPy arrays (as `get_weights()` returns). "
+                        f"Received: {type(weights).__name__}")
+    return list(weights)
 
 
 def weight_array(w: Any, index: int, shape: Tuple[int, ...]) -> np.ndarray:

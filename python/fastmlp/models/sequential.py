@@ -22,6 +22,7 @@ import numpy as np
 
 from fastmlp import _checks, _core, _naming, _random
 from fastmlp import layers as layers_module
+from fastmlp.layers.base import _WeightLists
 from fastmlp.models import _sizes, _state, _summary, _training
 
 if _typing.TYPE_CHECKING:
@@ -32,7 +33,7 @@ if _typing.TYPE_CHECKING:
 __all__ = ["Sequential"]
 
 
-class Sequential(_training.TrainingMixin, _state.StateMixin):
+class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
     """A linear stack of layers (Keras's ``Sequential``).
 
     Args:
@@ -276,14 +277,6 @@ class Sequential(_training.TrainingMixin, _state.StateMixin):
     @property
     def weights(self) -> List[Variable]:
         return [v for layer in self._layers for v in layer.weights]
-
-    @property
-    def trainable_weights(self) -> List[Variable]:
-        return [v for v in self.weights if v.trainable]
-
-    @property
-    def non_trainable_weights(self) -> List[Variable]:
-        return [v for v in self.weights if not v.trainable]
 
     @property
     def trainable(self) -> bool:
