@@ -328,6 +328,13 @@ PYBIND11_MODULE(_core, m) {
   bind_leaf(m);
   bind_model(m);
   fastmlp_bindings::bind_tensor_access(m);  // after bind_model: it extends _core.Model
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const fastmlp::NonFiniteStep& e) {
+      PyErr_SetString(PyExc_FloatingPointError, e.what());
+    }
+  });
   // Before finalization begins: threads still inside the core park instead of being unwound.
   py::module_::import("atexit").attr("register")(
       py::cpp_function(&fastmlp_bindings::gil::at_exit));

@@ -151,7 +151,8 @@ inline void check_batch_size(index_t batch_size) {
 inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::handle& y,
                             const py::handle& sample_weight, index_t batch_size, bool shuffle,
                             std::uint64_t seed, const py::handle& y_pred_out,
-                            const py::object& batch_callback, index_t callback_every) {
+                            const py::object& batch_callback, index_t callback_every,
+                            bool stop_on_nonfinite) {
   check_batch_size(batch_size);
   if (!m.compiled()) throw std::invalid_argument("train_epoch: the model must be compiled first");
   py::array xa;
@@ -163,6 +164,7 @@ inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::ha
   o.seed = seed;
   o.y_pred_out = output_buffer(m, y_pred_out, xv.rows, "y_pred_out");
   o.callback_every = callback_every;
+  o.stop_on_nonfinite = stop_on_nonfinite;
   if (!batch_callback.is_none()) {
     o.batch_callback = [&batch_callback](index_t batch, const fastmlp::Logs& logs) {
       return with_gil([&] {

@@ -52,7 +52,8 @@ inline void bind_model_class(py::module_& mod) {
       .def("train_epoch", &train_epoch, py::arg("x"), py::arg("y"),
            py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32,
            py::arg("shuffle") = true, py::arg("seed") = 0, py::arg("y_pred_out") = py::none(),
-           py::arg("batch_callback") = py::none(), py::arg("callback_every") = 1)
+           py::arg("batch_callback") = py::none(), py::arg("callback_every") = 1,
+           py::arg("stop_on_nonfinite") = true)
       .def("evaluate", &evaluate, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
            py::arg("batch_size") = 32, py::arg("y_pred_out") = py::none())
       .def("predict", [](Model& m, const py::handle& x, const py::object& batch_size) {
@@ -69,7 +70,7 @@ inline void bind_model_class(py::module_& mod) {
                                 const py::handle& sw) {
              const py::array xa = as_array(x, "x");
              const index_t n = xa.ndim() >= 1 ? std::max<index_t>(1, xa.shape(0)) : 1;
-             return train_epoch(m, x, y, sw, n, false, 0, py::none(), py::none(), 1);
+             return train_epoch(m, x, y, sw, n, false, 0, py::none(), py::none(), 1, true);
            }, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
       .def("test_on_batch", [](Model& m, const py::handle& x, const py::handle& y,
                                const py::handle& sw) {

@@ -7,7 +7,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -17,6 +19,23 @@
 #include "fastmlp/workspace.h"
 
 namespace fastmlp {
+
+class Model;
+
+namespace detail {
+// Keeps a Model in the list the fork() handlers walk (predict.cpp), from construction on.
+class ForkRegistration {
+ public:
+  explicit ForkRegistration(Model* m);
+  ~ForkRegistration();
+  ForkRegistration(const ForkRegistration&) = delete;
+  ForkRegistration& operator=(const ForkRegistration&) = delete;
+
+ private:
+  Model* model_;
+};
+struct ForkHandlers;
+}  // namespace detail
 
 enum class DType { float32, float64, uint8 };
 
@@ -49,6 +68,16 @@ struct EpochOptions {
   // Called at batch boundaries at most every ~15 ms of wall time; returns true to stop (e.g. a
   // pending KeyboardInterrupt). The weights are consistent when the loop stops.
   std::function<bool()> interrupt_check;
+  // A batch whose loss or gradients are not finite throws NonFiniteStep before its step is
+  // applied. false (TerminateOnNaN, as in Keras): the step is applied and the loop goes on.
+  bool stop_on_nonfinite = true;
+};
+
+// train_epoch met a loss or gradients that are NaN or Inf (a value overflowed the float32 range,
+// or the weights held NaN/Inf): the step was not applied. The bindings raise FloatingPointError.
+class NonFiniteStep : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 class Model {
@@ -126,6 +155,7 @@ class Model {
                            float* final_out);
   double loss_and_gradients(Workspace& ws, const float* input, index_t n, const Targets& t,
                             const Pass& pass);
+  [[noreturn]] void throw_nonfinite_step(index_t batch, index_t batches, double loss) const;
   void run_backward(Workspace& ws, const float* input, index_t n, const Pass& pass);
   void accumulate_metrics(const float* y_pred, index_t n, const Targets& t, double* sums) const;
   Logs make_logs(double loss_sum, const double* metric_sums, index_t count) const;
@@ -172,6 +202,13 @@ class Model {
   std::mutex small_mutex_;
   std::vector<Workspace> block_ws_;  // one per thread for parallel predict
   std::mutex block_mutex_;
+
+  // fork(): in the child, locks that other threads of the parent held at the fork are given
+  // back unlocked and the buffers those threads were using are dropped (predict.cpp).
+  friend struct detail::ForkHandlers;
+  void reset_after_fork();
+  std::thread::id busy_thread_;  // the thread that set busy_
+  detail::ForkRegistration fork_registration_{this};  // last: registered once all else exists
 };
 
 }  // namespace fastmlp

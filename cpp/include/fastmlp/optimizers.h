@@ -53,6 +53,11 @@ class Optimizer {
   // Gradients may be rescaled in place by clipnorm/clipvalue/global_clipnorm.
   virtual void step(const std::vector<ParamRef>& params) = 0;
   std::int64_t iterations() const { return iterations_; }
+  // When on, an element whose gradient is NaN or Inf keeps its weight and slots instead of
+  // becoming NaN (the trainer's default; off, as in Keras, for TerminateOnNaN and by default);
+  // skipped_nonfinite() tells whether the last step met such an element.
+  void set_skip_nonfinite(bool on) { skip_nonfinite_ = on; }
+  bool skipped_nonfinite() const { return skipped_nonfinite_; }
   // Overrides the schedule with a constant rate (ReduceLROnPlateau, LearningRateScheduler).
   void set_learning_rate(double lr);
   double current_learning_rate() const;  // the rate the next step will use
@@ -68,6 +73,7 @@ class Optimizer {
   explicit Optimizer(OptimizerConfig config) : config_(std::move(config)) {}
   OptimizerConfig config_;
   std::int64_t iterations_ = 0;
+  bool skip_nonfinite_ = false, skipped_nonfinite_ = false;
 };
 
 // Throws std::invalid_argument for an unknown name (listing the valid ones) or bad values

@@ -210,20 +210,23 @@ class Team {
   std::vector<std::unique_ptr<Share>> shares_;  // one per worker, grown under call_mutex_
 };
 
-// Never destroyed: detached workers may still be waiting on it while the process exits. A child
-// created by fork() has none of the parent's workers, so it starts a new team of its own.
+// Never destroyed: detached workers may still be waiting on it while the process exits.
 std::atomic<Team*> g_team{nullptr};
+
+// A child created by fork() has none of the parent's workers, and the team's locks may have been
+// held by a thread that does not exist there: the child starts a team of its own on first use (the
+// parent's is left as it is). Registered when the library loads, so no lazy set-up (a once_flag
+// caught mid-way by a fork would block the child forever) is involved.
+void forget_team_after_fork() { g_team.store(nullptr, std::memory_order_relaxed); }
+[[maybe_unused]] const int g_atfork = pthread_atfork(nullptr, nullptr, forget_team_after_fork);
 
 Team& team() {
   Team* t = g_team.load(std::memory_order_acquire);
   if (t) return *t;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    pthread_atfork(nullptr, nullptr, [] { g_team.store(new Team, std::memory_order_release); });
-    Team* expected = nullptr;
-    g_team.compare_exchange_strong(expected, new Team, std::memory_order_acq_rel);
-  });
-  return *g_team.load(std::memory_order_acquire);
+  Team* fresh = new Team;  // no workers until its first region
+  if (g_team.compare_exchange_strong(t, fresh, std::memory_order_acq_rel)) return *fresh;
+  delete fresh;  // another thread's was first
+  return *t;
 }
 
 }  // namespace

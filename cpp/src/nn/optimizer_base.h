@@ -2,6 +2,7 @@
 // update rules themselves live in optimizer_rules.cpp.
 #pragma once
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,9 @@ class KerasOptimizer : public Optimizer {
   // Per-step scalars (bias corrections, ...); called once per step with the current iterations_.
   virtual void prepare(double lr) = 0;
   // Updates elements [0, n) of one parameter; slots[s] points at its slot s at the same offset.
-  virtual void update(float* w, GradIn g, float* const* slots, index_t n) const = 0;
+  // guard: elements whose gradient is NaN or Inf are left as they are; returns true if there was
+  // such an element (optimizer_rules.cpp).
+  virtual bool update(float* w, GradIn g, float* const* slots, index_t n, bool guard) const = 0;
   virtual void on_restore() {}
   // A rule may apply the decoupled weight decay (w -= w * decay()) at the start of its own element
   // loop, saving apply()'s separate pass over the weights; the arithmetic is the same.
@@ -49,13 +52,16 @@ class KerasOptimizer : public Optimizer {
   void ensure_slots(const std::vector<ParamRef>& params);
   void compute_clip_scales(const std::vector<ParamRef>& params);
   double sum_squares(const float* g, index_t n);
-  void apply(const ParamRef& p, float* const* slots, float scale);
+  bool apply(const ParamRef& p, float* const* slots, float scale);
 
   std::vector<std::vector<float>> slots_;
   float decay_ = 0.0f;            // weight_decay * learning rate for the current step
   std::vector<float> scales_;     // per-parameter gradient scale from clipnorm/global_clipnorm
   std::vector<double> partials_;  // norm partial sums, reused so a step allocates nothing
 };
+
+// The update rule for a config make_optimizer has checked (optimizer_rules.cpp).
+std::unique_ptr<Optimizer> make_rule(const OptimizerConfig& c);
 
 }  // namespace detail
 }  // namespace fastmlp

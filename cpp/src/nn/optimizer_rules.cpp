@@ -1,8 +1,10 @@
-// The update rules of the Keras 3 optimizers, each transcribed from its `update_step`, plus the
-// factory with Keras's defaults and argument checks.
+// The update rules of the Keras 3 optimizers, each transcribed from its `update_step` (the names,
+// defaults and argument checks are in optimizers.cpp).
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -13,10 +15,21 @@ namespace fastmlp {
 namespace detail {
 namespace {
 
-constexpr const char* kNames[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax", "nadam"};
-
 // The element-wise steps below are built for AVX2 too (target_clones.h): Adam's sqrt and division
 // and SGD's momentum at small batches run twice as wide.
+//
+// A guarded step (kGuard) leaves an element whose gradient is NaN or Inf as it was, weight and
+// slots, instead of writing NaN into them, and returns true if it met one. The trainer asks for it
+// unless TerminateOnNaN asks for Keras's behaviour (KerasOptimizer::apply says when it runs).
+// Unguarded, the loops are the plain Keras updates.
+
+// The loops must be inlined into the cloned entry points (sgd_update, adam_update) to be built
+// for AVX2: an out-of-line template instance is compiled once, for the baseline target.
+#if defined(__GNUC__)
+#define FASTMLP_INLINE inline __attribute__((always_inline))
+#else
+#define FASTMLP_INLINE inline
+#endif
 
 // The raw gradient, for steps with no clipvalue and no clipnorm scaling: GradIn::at would return
 // the same values (g * 1, clamped to +-inf) at the cost of three more operations per element.
@@ -29,35 +42,71 @@ bool is_plain(const GradIn& g) {
   return g.scale == 1.0f && g.clip == std::numeric_limits<float>::infinity();
 }
 
+// ok ? a : b, by bit masks: written as a select, GCC turns `w[i] = ok ? a : w[i]` into a masked
+// store (VMASKMOVPS, slow on many cores).
+inline float pick(bool ok, float a, float b) {
+  std::uint32_t ua, ub;
+  std::memcpy(&ua, &a, 4);
+  std::memcpy(&ub, &b, 4);
+  const std::uint32_t mask = 0u - static_cast<std::uint32_t>(ok), r = (ua & mask) | (ub & ~mask);
+  float out;
+  std::memcpy(&out, &r, 4);
+  return out;
+}
+
+// x * 0 is 0 for finite x and NaN for Inf and NaN (no -ffast-math here, so it is not folded);
+// summed as floats, which keeps the loops 8 wide under AVX2 (a bool/int reduction did not).
+inline float zero_if_finite(float x) { return x * 0.0f; }
+
 // keras/src/optimizers/sgd.py: m (null without momentum) and w for n elements.
-template <class G>
-inline void sgd_loop(float* w, const G& g, float* m, index_t n, float lr, float mu, bool nesterov) {
+template <bool kGuard, class G>
+FASTMLP_INLINE bool sgd_loop(float* w, const G& g, float* m, index_t n, float lr, float mu,
+                             bool nesterov) {
+  float bad = 0.0f;  // NaN once a non-finite gradient was seen
   if (!m) {
-#pragma omp simd
-    for (index_t i = 0; i < n; ++i) w[i] -= g.at(i) * lr;
-  } else if (nesterov) {
-#pragma omp simd
+#pragma omp simd reduction(+ : bad)
     for (index_t i = 0; i < n; ++i) {
       const float gi = g.at(i);
-      m[i] = -gi * lr + m[i] * mu;
-      w[i] += -gi * lr + m[i] * mu;
+      const float z = zero_if_finite(gi);
+      const bool ok = !kGuard || z == 0.0f;
+      if (kGuard) bad += z;
+      w[i] = pick(ok, w[i] - gi * lr, w[i]);
+    }
+  } else if (nesterov) {
+#pragma omp simd reduction(+ : bad)
+    for (index_t i = 0; i < n; ++i) {
+      const float gi = g.at(i);
+      const float z = zero_if_finite(gi);
+      const bool ok = !kGuard || z == 0.0f;
+      if (kGuard) bad += z;
+      const float mi = -gi * lr + m[i] * mu;
+      w[i] = pick(ok, w[i] + (-gi * lr + mi * mu), w[i]);
+      m[i] = pick(ok, mi, m[i]);
     }
   } else {
-#pragma omp simd
+#pragma omp simd reduction(+ : bad)
     for (index_t i = 0; i < n; ++i) {
-      m[i] = -g.at(i) * lr + m[i] * mu;
-      w[i] += m[i];
+      const float gi = g.at(i);
+      const float z = zero_if_finite(gi);
+      const bool ok = !kGuard || z == 0.0f;
+      if (kGuard) bad += z;
+      const float mi = -gi * lr + m[i] * mu;
+      w[i] = pick(ok, w[i] + mi, w[i]);
+      m[i] = pick(ok, mi, m[i]);
     }
   }
+  return bad != 0.0f;
 }
 
 FASTMLP_ELEMENTWISE_CLONES
-void sgd_update(float* w, GradIn g, float* m, index_t n, float lr, float mu, bool nesterov) {
+bool sgd_update(float* w, GradIn g, float* m, index_t n, float lr, float mu, bool nesterov,
+                bool guard) {
   if (is_plain(g)) {
-    sgd_loop(w, PlainGrad{g.g}, m, n, lr, mu, nesterov);
-  } else {
-    sgd_loop(w, g, m, n, lr, mu, nesterov);
+    return guard ? sgd_loop<true>(w, PlainGrad{g.g}, m, n, lr, mu, nesterov)
+                 : sgd_loop<false>(w, PlainGrad{g.g}, m, n, lr, mu, nesterov);
   }
+  return guard ? sgd_loop<true>(w, g, m, n, lr, mu, nesterov)
+               : sgd_loop<false>(w, g, m, n, lr, mu, nesterov);
 }
 
 class Sgd final : public KerasOptimizer {
@@ -68,9 +117,9 @@ class Sgd final : public KerasOptimizer {
   int slot_count() const override { return config_.momentum != 0.0 ? 1 : 0; }
   bool light_update() const override { return true; }
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
-  void update(float* w, GradIn g, float* const* s, index_t n) const override {
-    sgd_update(w, g, slot_count() ? s[0] : nullptr, n, lr_, static_cast<float>(config_.momentum),
-               config_.nesterov);
+  bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
+    return sgd_update(w, g, slot_count() ? s[0] : nullptr, n, lr_,
+                      static_cast<float>(config_.momentum), config_.nesterov, guard);
   }
 
  private:
@@ -80,43 +129,59 @@ class Sgd final : public KerasOptimizer {
 // keras/src/optimizers/adam.py (also AdamW: the same rule with decoupled weight decay).
 // One Adam step on n elements; with kDecay, the decoupled weight decay first, as
 // KerasOptimizer::apply would do it in a pass of its own.
-template <bool kDecay, class G>
-inline void adam_loop(float* w, const G& g, float* m, float* v, float* vh, index_t n, float decay,
-                      float a, float eps, float c1, float c2) {
-  if (vh) {
-#pragma omp simd
-    for (index_t i = 0; i < n; ++i) {
-      if (kDecay) w[i] -= w[i] * decay;
-      const float gi = g.at(i);
-      m[i] += (gi - m[i]) * c1;
-      v[i] += (gi * gi - v[i]) * c2;
-      vh[i] = std::max(vh[i], v[i]);
-      w[i] -= m[i] * a / (std::sqrt(vh[i]) + eps);
-    }
-    return;
-  }
-#pragma omp simd
+// The second moment is v * b2 + (g * c2) * g, as PyTorch computes it, not Keras's
+// v + (g * g - v) * c2: once g * g overflows (|g| > 1.8e19, e.g. inputs of 1e10 under MSE) v
+// becomes inf and Keras's form gives inf - inf = NaN on the next step, NaN weights from finite
+// gradients. This form stays finite up to |g| = sqrt(FLT_MAX / c2) (5.8e20 at the default beta_2)
+// and beyond that leaves v = inf, an update of 0, never NaN.
+struct AdamArgs {
+  float decay, a, eps, c1, b2, c2;
+};
+
+template <bool kGuard, bool kDecay, bool kAms, class G>
+FASTMLP_INLINE bool adam_loop(float* w, const G& g, float* m, float* v, float* vh, index_t n,
+                      const AdamArgs& p) {
+  float bad = 0.0f;  // NaN once a non-finite gradient was seen
+#pragma omp simd reduction(+ : bad)
   for (index_t i = 0; i < n; ++i) {
-    if (kDecay) w[i] -= w[i] * decay;
     const float gi = g.at(i);
-    m[i] += (gi - m[i]) * c1;
-    v[i] += (gi * gi - v[i]) * c2;
-    w[i] -= m[i] * a / (std::sqrt(v[i]) + eps);
+    const float z = zero_if_finite(gi);
+    const bool ok = !kGuard || z == 0.0f;
+    if (kGuard) bad += z;
+    float wi = w[i];
+    if (kDecay) wi -= wi * p.decay;
+    const float mi = m[i] + (gi - m[i]) * p.c1;
+    const float vi = v[i] * p.b2 + (gi * p.c2) * gi;
+    const float vhi = kAms ? std::max(vh[i], vi) : vi;
+    wi -= mi * p.a / (std::sqrt(vhi) + p.eps);
+    m[i] = pick(ok, mi, m[i]);
+    v[i] = pick(ok, vi, v[i]);
+    if (kAms) vh[i] = pick(ok, vhi, vh[i]);
+    w[i] = pick(ok, wi, w[i]);
   }
+  return bad != 0.0f;
+}
+
+template <bool kGuard, class G>
+FASTMLP_INLINE bool adam_dispatch(float* w, const G& g, float* m, float* v, float* vh, index_t n,
+                          const AdamArgs& p) {
+  if (p.decay != 0.0f) {
+    return vh ? adam_loop<kGuard, true, true>(w, g, m, v, vh, n, p)
+              : adam_loop<kGuard, true, false>(w, g, m, v, vh, n, p);
+  }
+  return vh ? adam_loop<kGuard, false, true>(w, g, m, v, vh, n, p)
+            : adam_loop<kGuard, false, false>(w, g, m, v, vh, n, p);
 }
 
 FASTMLP_ELEMENTWISE_CLONES
-void adam_update(float* w, GradIn g, float* m, float* v, float* vh, index_t n, float decay,
-                 float a, float eps, float c1, float c2) {
-  if (is_plain(g) && decay != 0.0f) {
-    adam_loop<true>(w, PlainGrad{g.g}, m, v, vh, n, decay, a, eps, c1, c2);
-  } else if (is_plain(g)) {
-    adam_loop<false>(w, PlainGrad{g.g}, m, v, vh, n, decay, a, eps, c1, c2);
-  } else if (decay != 0.0f) {
-    adam_loop<true>(w, g, m, v, vh, n, decay, a, eps, c1, c2);
-  } else {
-    adam_loop<false>(w, g, m, v, vh, n, decay, a, eps, c1, c2);
+bool adam_update(float* w, GradIn g, float* m, float* v, float* vh, index_t n, AdamArgs p,
+                 bool guard) {
+  if (is_plain(g)) {
+    return guard ? adam_dispatch<true>(w, PlainGrad{g.g}, m, v, vh, n, p)
+                 : adam_dispatch<false>(w, PlainGrad{g.g}, m, v, vh, n, p);
   }
+  return guard ? adam_dispatch<true>(w, g, m, v, vh, n, p)
+               : adam_dispatch<false>(w, g, m, v, vh, n, p);
 }
 
 class Adam final : public KerasOptimizer {
@@ -130,11 +195,14 @@ class Adam final : public KerasOptimizer {
     alpha_ = static_cast<float>(lr * std::sqrt(1.0 - std::pow(config_.beta_2, t)) /
                                 (1.0 - std::pow(config_.beta_1, t)));
   }
-  void update(float* w, GradIn g, float* const* s, index_t n) const override {
-    const float a = alpha_, eps = static_cast<float>(config_.epsilon);
-    const float c1 = static_cast<float>(1.0 - config_.beta_1),
-                c2 = static_cast<float>(1.0 - config_.beta_2);
-    adam_update(w, g, s[0], s[1], config_.amsgrad ? s[2] : nullptr, n, decay(), a, eps, c1, c2);
+  bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
+    const AdamArgs p{decay(),
+                     alpha_,
+                     static_cast<float>(config_.epsilon),
+                     static_cast<float>(1.0 - config_.beta_1),
+                     static_cast<float>(config_.beta_2),
+                     static_cast<float>(1.0 - config_.beta_2)};
+    return adam_update(w, g, s[0], s[1], config_.amsgrad ? s[2] : nullptr, n, p, guard);
   }
   bool fuses_weight_decay() const override { return true; }
 
@@ -142,37 +210,61 @@ class Adam final : public KerasOptimizer {
   float alpha_ = 0.0f;
 };
 
+// The rules below run one loop with loop-invariant branches (GCC unswitches them); `Rule::step`
+// is the body for element i and returns zero_if_finite(its gradient).
+template <class Rule>
+bool guarded_loop(const Rule& r, float* w, GradIn g, float* const* s, index_t n, bool guard) {
+  float bad = 0.0f;  // NaN once a non-finite gradient was seen
+  if (guard) {
+#pragma omp simd reduction(+ : bad)
+    for (index_t i = 0; i < n; ++i) bad += r.template step<true>(w, g.at(i), s, i);
+  } else {
+#pragma omp simd
+    for (index_t i = 0; i < n; ++i) r.template step<false>(w, g.at(i), s, i);
+  }
+  return bad != 0.0f;
+}
+
 // keras/src/optimizers/rmsprop.py; slots: velocity[, momentum][, average gradient].
 class RmsProp final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
 
+  struct Rule {
+    float lr, rho, eps, mu;
+    bool use_mom, centered;
+    int mom_slot, avg_slot;
+    template <bool kGuard>
+    float step(float* w, float gi, float* const* s, index_t i) const {
+      const float z = zero_if_finite(gi);
+      const bool ok = !kGuard || z == 0.0f;
+      const float vel = rho * s[0][i] + (1.0f - rho) * gi * gi;
+      float denom = vel + eps, avg = 0.0f;
+      if (centered) {
+        avg = rho * s[avg_slot][i] + (1.0f - rho) * gi;
+        // in double: avg * avg overflows float when |avg| > 1.8e19, and vel - inf (or inf - inf
+        // once vel is inf too) would make the step -inf or NaN; in double it is finite or +inf
+        denom = static_cast<float>(double(vel) - double(avg) * avg + eps);
+      }
+      const float inc = lr * gi / std::sqrt(denom);
+      const float mom = use_mom ? mu * s[mom_slot][i] + inc : 0.0f;
+      s[0][i] = pick(ok, vel, s[0][i]);
+      if (centered) s[avg_slot][i] = pick(ok, avg, s[avg_slot][i]);
+      if (use_mom) s[mom_slot][i] = pick(ok, mom, s[mom_slot][i]);
+      w[i] = pick(ok, w[i] - (use_mom ? mom : inc), w[i]);
+      return z;
+    }
+  };
+
  protected:
   int slot_count() const override { return 1 + (config_.momentum > 0.0) + config_.centered; }
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
-  void update(float* w, GradIn g, float* const* s, index_t n) const override {
-    const float lr = lr_, rho = static_cast<float>(config_.rho),
-                eps = static_cast<float>(config_.epsilon);
-    const float mu = static_cast<float>(config_.momentum);
-    const bool use_mom = config_.momentum > 0.0, centered = config_.centered;
-    float *vel = s[0], *mom = use_mom ? s[1] : nullptr,
-          *avg = centered ? s[use_mom ? 2 : 1] : nullptr;
-    for (index_t i = 0; i < n; ++i) {  // branches are loop-invariant; GCC unswitches them
-      const float gi = g.at(i);
-      vel[i] = rho * vel[i] + (1.0f - rho) * gi * gi;
-      float denom = vel[i] + eps;
-      if (centered) {
-        avg[i] = rho * avg[i] + (1.0f - rho) * gi;
-        denom = vel[i] - avg[i] * avg[i] + eps;
-      }
-      const float inc = lr * gi / std::sqrt(denom);
-      if (use_mom) {
-        mom[i] = mu * mom[i] + inc;
-        w[i] -= mom[i];
-      } else {
-        w[i] -= inc;
-      }
-    }
+  bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
+    const bool use_mom = config_.momentum > 0.0;
+    const Rule r{lr_, static_cast<float>(config_.rho), static_cast<float>(config_.epsilon),
+                 static_cast<float>(config_.momentum), use_mom, config_.centered, 1,
+                 use_mom ? 2 : 1};
+    return guarded_loop(r, w, g, s, n, guard);
   }
 
  private:
@@ -184,19 +276,25 @@ class Adagrad final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
 
+  struct Rule {
+    float lr, eps;
+    template <bool kGuard>
+    float step(float* w, float gi, float* const* s, index_t i) const {
+      const float z = zero_if_finite(gi);
+      const bool ok = !kGuard || z == 0.0f;
+      const float acc = s[0][i] + gi * gi;
+      s[0][i] = pick(ok, acc, s[0][i]);
+      w[i] = pick(ok, w[i] - lr * gi / std::sqrt(acc + eps), w[i]);
+      return z;
+    }
+  };
+
  protected:
   int slot_count() const override { return 1; }
   float slot_init() const override { return static_cast<float>(config_.initial_accumulator_value); }
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
-  void update(float* w, GradIn g, float* const* s, index_t n) const override {
-    const float lr = lr_, eps = static_cast<float>(config_.epsilon);
-    float* acc = s[0];
-#pragma omp simd
-    for (index_t i = 0; i < n; ++i) {
-      const float gi = g.at(i);
-      acc[i] += gi * gi;
-      w[i] -= lr * gi / std::sqrt(acc[i] + eps);
-    }
+  bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
+    return guarded_loop(Rule{lr_, static_cast<float>(config_.epsilon)}, w, g, s, n, guard);
   }
 
  private:
@@ -208,6 +306,20 @@ class Adamax final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
 
+  struct Rule {
+    float lr, corr, eps, c1, b2;
+    template <bool kGuard>
+    float step(float* w, float gi, float* const* s, index_t i) const {
+      const float z = zero_if_finite(gi);
+      const bool ok = !kGuard || z == 0.0f;
+      const float m = s[0][i] + (gi - s[0][i]) * c1, u = std::max(b2 * s[1][i], std::fabs(gi));
+      s[0][i] = pick(ok, m, s[0][i]);
+      s[1][i] = pick(ok, u, s[1][i]);
+      w[i] = pick(ok, w[i] - (lr * m) / (corr * (u + eps)), w[i]);
+      return z;
+    }
+  };
+
  protected:
   int slot_count() const override { return 2; }
   void prepare(double lr) override {
@@ -215,18 +327,10 @@ class Adamax final : public KerasOptimizer {
     corr_ =
         static_cast<float>(1.0 - std::pow(config_.beta_1, static_cast<double>(iterations_ + 1)));
   }
-  void update(float* w, GradIn g, float* const* s, index_t n) const override {
-    const float lr = lr_, corr = corr_, eps = static_cast<float>(config_.epsilon);
-    const float c1 = static_cast<float>(1.0 - config_.beta_1),
-                b2 = static_cast<float>(config_.beta_2);
-    float *m = s[0], *u = s[1];
-#pragma omp simd
-    for (index_t i = 0; i < n; ++i) {
-      const float gi = g.at(i);
-      m[i] += (gi - m[i]) * c1;
-      u[i] = std::max(b2 * u[i], std::fabs(gi));
-      w[i] -= (lr * m[i]) / (corr * (u[i] + eps));
-    }
+  bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
+    const Rule r{lr_, corr_, static_cast<float>(config_.epsilon),
+                 static_cast<float>(1.0 - config_.beta_1), static_cast<float>(config_.beta_2)};
+    return guarded_loop(r, w, g, s, n, guard);
   }
 
  private:
@@ -238,6 +342,24 @@ class Adamax final : public KerasOptimizer {
 class Nadam final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
+
+  struct Rule {
+    float lr, cm, cg, rs, eps, c1, b2, c2;
+    template <bool kGuard>
+    float step(float* w, float gi, float* const* s, index_t i) const {
+      const float z = zero_if_finite(gi);
+      const bool ok = !kGuard || z == 0.0f;
+      const float m = s[0][i] + (gi - s[0][i]) * c1;
+      const float v = s[1][i] * b2 + (gi * c2) * gi;  // as Adam's (no inf - inf)
+      // sqrt(v_hat) as sqrt(v) / sqrt(1 - beta_2^t): v / (1 - beta_2^t) itself overflows when
+      // v > 3.4e35 on the first step (|g| > 1.8e19), which froze the weight (update 0)
+      const float m_hat = cm * m + cg * gi;
+      s[0][i] = pick(ok, m, s[0][i]);
+      s[1][i] = pick(ok, v, s[1][i]);
+      w[i] = pick(ok, w[i] - (m_hat * lr) / (std::sqrt(v) * rs + eps), w[i]);
+      return z;
+    }
+  };
 
  protected:
   int slot_count() const override { return 2; }
@@ -256,118 +378,31 @@ class Nadam final : public KerasOptimizer {
     lr_ = static_cast<float>(lr);
     c_m_ = static_cast<float>(u_t1 / (1.0 - u_product_next));
     c_g_ = static_cast<float>((1.0 - u_t) / (1.0 - u_product_));
-    v_corr_ = static_cast<float>(1.0 - std::pow(config_.beta_2, t));
+    v_corr_rsqrt_ = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(config_.beta_2, t)));
   }
-  void update(float* w, GradIn g, float* const* s, index_t n) const override {
-    const float lr = lr_, cm = c_m_, cg = c_g_, vc = v_corr_,
-                eps = static_cast<float>(config_.epsilon);
-    const float c1 = static_cast<float>(1.0 - config_.beta_1),
-                c2 = static_cast<float>(1.0 - config_.beta_2);
-    float *m = s[0], *v = s[1];
-#pragma omp simd
-    for (index_t i = 0; i < n; ++i) {
-      const float gi = g.at(i);
-      m[i] += (gi - m[i]) * c1;
-      v[i] += (gi * gi - v[i]) * c2;
-      const float m_hat = cm * m[i] + cg * gi, v_hat = v[i] / vc;
-      w[i] -= (m_hat * lr) / (std::sqrt(v_hat) + eps);
-    }
+  bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
+    const Rule r{lr_, c_m_, c_g_, v_corr_rsqrt_, static_cast<float>(config_.epsilon),
+                 static_cast<float>(1.0 - config_.beta_1), static_cast<float>(config_.beta_2),
+                 static_cast<float>(1.0 - config_.beta_2)};
+    return guarded_loop(r, w, g, s, n, guard);
   }
 
  private:
   double u_product_ = 1.0;
-  float lr_ = 0.0f, c_m_ = 0.0f, c_g_ = 0.0f, v_corr_ = 1.0f;
+  float lr_ = 0.0f, c_m_ = 0.0f, c_g_ = 0.0f, v_corr_rsqrt_ = 1.0f;
 };
 
-std::string lower(std::string s) {
-  for (char& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
-
-void check_name(const std::string& name) {
-  if (std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames)) {
-    return;
-  }
-  std::string valid;
-  for (const char* n : kNames) {
-    valid += (valid.empty() ? "" : ", ") + std::string(n);
-  }
-  throw std::invalid_argument("unknown optimizer '" + name + "'; valid names: " + valid);
-}
-
-void check_range(const std::string& opt, const char* field, double v, double lo, double hi,
-                 bool hi_open) {
-  const bool ok = std::isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi);
-  if (!ok) {
-    throw std::invalid_argument(opt + ": " + field + " must be in [" + std::to_string(lo) + ", " +
-                                (std::isinf(hi) ? "inf" : std::to_string(hi)) +
-                                (hi_open ? ")" : "]") + ", got " + std::to_string(v));
-  }
-}
-
-void validate(const OptimizerConfig& c) {
-  const double inf = INFINITY;
-  c.learning_rate.validate();
-  check_range(c.name, "momentum", c.momentum, 0.0, 1.0, false);
-  check_range(c.name, "beta_1", c.beta_1, 0.0, 1.0, true);
-  check_range(c.name, "beta_2", c.beta_2, 0.0, 1.0, true);
-  check_range(c.name, "epsilon", c.epsilon, 0.0, inf, true);
-  check_range(c.name, "rho", c.rho, 0.0, 1.0, false);
-  check_range(c.name, "initial_accumulator_value", c.initial_accumulator_value, 0.0, inf, true);
-  check_range(c.name, "weight_decay", c.weight_decay, 0.0, inf, true);
-  check_range(c.name, "clipnorm", c.clipnorm, 0.0, inf, true);
-  check_range(c.name, "clipvalue", c.clipvalue, 0.0, inf, true);
-  check_range(c.name, "global_clipnorm", c.global_clipnorm, 0.0, inf, true);
-  if ((c.clipnorm > 0) + (c.clipvalue > 0) + (c.global_clipnorm > 0) > 1) {
-    throw std::invalid_argument(c.name +
-                                ": only one of clipnorm, clipvalue and global_clipnorm can be set");
-  }
-}
-
 }  // namespace
-}  // namespace detail
 
-std::vector<std::string> optimizer_names() {
-  return {std::begin(detail::kNames), std::end(detail::kNames)};
-}
-
-OptimizerConfig optimizer_defaults(const std::string& name) {
-  OptimizerConfig c;
-  c.name = detail::lower(name);
-  detail::check_name(c.name);
-  if (c.name == "sgd") {
-    c.learning_rate.initial_learning_rate = 0.01;
-  }
-  if (c.name == "adamw") {
-    c.weight_decay = 0.004;
-  }
-  return c;
-}
-
-std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config) {
-  OptimizerConfig c = config;
-  c.name = detail::lower(c.name);
-  detail::check_name(c.name);
-  detail::validate(c);
-  using namespace detail;
-  if (c.name == "sgd") {
-    return std::make_unique<Sgd>(c);
-  }
-  if (c.name == "adam" || c.name == "adamw") {
-    return std::make_unique<Adam>(c);
-  }
-  if (c.name == "rmsprop") {
-    return std::make_unique<RmsProp>(c);
-  }
-  if (c.name == "adagrad") {
-    return std::make_unique<Adagrad>(c);
-  }
-  if (c.name == "adamax") {
-    return std::make_unique<Adamax>(c);
-  }
+// The rule for a checked config (make_optimizer in optimizers.cpp checks it).
+std::unique_ptr<Optimizer> make_rule(const OptimizerConfig& c) {
+  if (c.name == "sgd") return std::make_unique<Sgd>(c);
+  if (c.name == "adam" || c.name == "adamw") return std::make_unique<Adam>(c);
+  if (c.name == "rmsprop") return std::make_unique<RmsProp>(c);
+  if (c.name == "adagrad") return std::make_unique<Adagrad>(c);
+  if (c.name == "adamax") return std::make_unique<Adamax>(c);
   return std::make_unique<Nadam>(c);
 }
 
+}  // namespace detail
 }  // namespace fastmlp

@@ -4,10 +4,16 @@
 #include "common/fp_mode.h"
 #include "common/thread_team.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <vector>
 
 #include "fastmlp/model.h"
 #include "fastmlp/runtime.h"
@@ -110,6 +116,72 @@ void Model::predict(const InputView& x, float* out, const std::function<bool()>&
     if (interrupted()) return;
   }
   if (first_bad.load() >= 0) detail::throw_nonfinite("x", first_bad.load());
+}
+
+// ---- fork() ------------------------------------------------------------------------------------
+// A child created by fork() has only the thread that forked. Locks that other threads held at that
+// moment (a parallel predict holds block_mutex_ throughout) would stay locked in the child forever,
+// and the buffers those threads were writing may be half-resized. The child handler, which runs
+// before any other thread exists in the child, gives such locks back unlocked and drops the buffers
+// they guard (their memory is the parent's, copy-on-write, and is not freed). A lock held by the
+// forking thread itself (fork from a callback) is left alone.
+
+namespace detail {
+
+struct ForkHandlers {
+  std::mutex mutex;  // guards models; held across fork() so the list is never caught mid-change
+  std::vector<Model*> models;
+
+  static ForkHandlers& get() {
+    static ForkHandlers* h = new ForkHandlers;  // never destroyed: models may outlive statics
+    return *h;
+  }
+  static void prepare() { get().mutex.lock(); }
+  static void parent() { get().mutex.unlock(); }
+  static void child() {
+    ForkHandlers& h = get();
+    for (Model* m : h.models) m->reset_after_fork();
+    new (&h.mutex) std::mutex;  // was locked by prepare(), in the thread that is now this one
+  }
+};
+
+[[maybe_unused]] const int g_atfork =
+    pthread_atfork(ForkHandlers::prepare, ForkHandlers::parent, ForkHandlers::child);
+
+ForkRegistration::ForkRegistration(Model* m) : model_(m) {
+  ForkHandlers& h = ForkHandlers::get();
+  std::lock_guard<std::mutex> lock(h.mutex);
+  h.models.push_back(m);
+}
+
+ForkRegistration::~ForkRegistration() {
+  ForkHandlers& h = ForkHandlers::get();
+  std::lock_guard<std::mutex> lock(h.mutex);
+  h.models.erase(std::find(h.models.begin(), h.models.end(), model_));
+}
+
+namespace {
+// True (and the mutex replaced by a fresh one) if another thread held it at the fork.
+bool reclaim(std::mutex& m) {
+  if (m.try_lock()) {
+    m.unlock();
+    return false;
+  }
+  new (&m) std::mutex;  // the old one is not destroyed: destroying a locked mutex is undefined
+  return true;
+}
+}  // namespace
+}  // namespace detail
+
+void Model::reset_after_fork() {
+  if (detail::reclaim(small_mutex_)) new (&small_ws_) Workspace();
+  if (detail::reclaim(block_mutex_)) new (&block_ws_) std::vector<Workspace>();
+  if (detail::reclaim(prepare_mutex_)) ++weights_version_;  // packed copies: made again
+  if (busy_.load() && busy_thread_ != std::this_thread::get_id()) {
+    // another thread was training: the weights are as that step left them at the fork
+    new (&train_ws_) Workspace();
+    busy_.store(false);
+  }
 }
 
 void Model::forward(const InputView& x, bool training, float* out,

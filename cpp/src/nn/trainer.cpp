@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 
 #include "fastmlp/model.h"
@@ -19,6 +20,13 @@ enum Metric { binary_accuracy, categorical_accuracy, sparse_categorical_accuracy
 const char* const kMetricNames[] = {"binary_accuracy", "categorical_accuracy",
                                     "sparse_categorical_accuracy", "mean_absolute_error",
                                     "mean_squared_error"};
+
+// True if any value is NaN or Inf; for the weights once per epoch and in error messages (the
+// per-step check of the gradients is part of the optimizer's guarded update).
+bool any_nonfinite(const std::vector<float>& v) {
+  const index_t n = static_cast<index_t>(v.size());
+  return n > 0 && detail::first_nonfinite_row(v.data(), 1, n) >= 0;
+}
 
 index_t argmax(const float* r, index_t k) {
   index_t best = 0;
@@ -64,6 +72,7 @@ struct Model::BusyGuard {
                                   ": not allowed while this model is training or evaluating "
                                   "(called from a callback or another thread?)");
     }
+    m.busy_thread_ = std::this_thread::get_id();
   }
   ~BusyGuard() { m.busy_.store(false); }
 };
@@ -258,6 +267,11 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
   auto last_check = clock::now();
   const index_t batches = (n + bs - 1) / bs, every = std::max<index_t>(1, o.callback_every);
   StepThreads step_threads(step_threads_streak_);
+  struct SkipNonfinite {  // for this loop only: apply_gradients() on its own applies everything
+    Optimizer& opt;
+    ~SkipNonfinite() { opt.set_skip_nonfinite(false); }
+  } skip{*optimizer_};
+  optimizer_->set_skip_nonfinite(o.stop_on_nonfinite);
   const bool tune = get_num_threads() > 1 && batches > 1;
   for (index_t b = 0; b < batches; ++b) {
     const index_t first = b * bs, cnt = std::min(bs, n - first);
@@ -273,7 +287,14 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
       t = batch_targets(y, idx, first, cnt, train_ws_);
       const Pass pass{true, training_step_++, false};
       loss = loss_and_gradients(train_ws_, train_ws_.input, cnt, t, pass);
+      // Applied, a NaN/Inf loss or gradient turns the weights into NaN for good: a non-finite
+      // loss stops before the step; NaN/Inf gradients with a finite loss (an overflow in the
+      // backward pass) are left out by the optimizer (set_skip_nonfinite), which says so.
+      if (o.stop_on_nonfinite && !std::isfinite(loss)) throw_nonfinite_step(b, batches, loss);
       apply_gradients();
+      if (o.stop_on_nonfinite && optimizer_->skipped_nonfinite()) {
+        throw_nonfinite_step(b, batches, loss);
+      }
     }
     if (tune && cnt == bs) {
       step_threads.record(std::chrono::duration<double>(clock::now() - step_start).count());
@@ -299,7 +320,39 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
     }
   }
   step_threads_streak_ = step_threads.streak();
+  // Finite gradients can still overflow the weights (a huge learning rate): said here, once per
+  // epoch, rather than left for the next call to find.
+  if (o.stop_on_nonfinite && any_nonfinite(params_)) {
+    throw NonFiniteStep("the weights hold NaN or Inf after the last step of the epoch although "
+                        "every batch's loss and gradients were finite: an update overflowed the "
+                        "float32 range. Lower the learning rate or scale the inputs.");
+  }
   return make_logs(loss_sum, metric_sums.data(), seen);
+}
+
+void Model::throw_nonfinite_step(index_t batch, index_t batches, double loss) const {
+  std::ostringstream what;
+  const bool finite = std::isfinite(loss);
+  what << (finite ? "the gradients" : "the loss") << " of batch " << batch + 1 << " (of "
+       << batches << ") " << (finite ? "hold NaN or Inf (the loss is " : "is ");
+  if (std::isnan(loss)) {
+    what << "nan";  // not "-nan"
+  } else {
+    what << loss;
+  }
+  what << (finite ? ")" : "") << ": ";
+  if (!finite && (any_nonfinite(params_) || any_nonfinite(state_))) {
+    what << "the weights already hold NaN or Inf (from set_weights, or an update that overflowed"
+            " the float32 range).";
+  } else {
+    what << "a value overflowed the float32 range. "
+         << (finite ? "The weights whose gradients are finite took the step, the others kept "
+                      "their values."
+                    : "The step was not applied: the weights are those after the previous step.")
+         << " Lower the learning rate or scale the inputs (e.g. standardize x).";
+  }
+  what << " To stop training without an error instead, pass callbacks=[TerminateOnNaN()].";
+  throw NonFiniteStep(what.str());
 }
 
 Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size,

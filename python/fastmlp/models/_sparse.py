@@ -121,13 +121,15 @@ def evaluate(core: Any, x: Any, y: np.ndarray, sample_weight: Optional[np.ndarra
 
 def train_epoch(core: Any, x: Any, y: np.ndarray, sample_weight: Optional[np.ndarray],
                 batch_size: int, shuffle: bool, seed: int, y_pred_out: Optional[np.ndarray],
-                batch_callback: Optional[Callable], callback_every: int) -> Dict[str, float]:
+                batch_callback: Optional[Callable], callback_every: int,
+                stop_on_nonfinite: bool = True) -> Dict[str, float]:
     """One epoch; with a CSR ``x``, block by block, each block a whole number of batches."""
     if isinstance(x, np.ndarray):
         return dict(core.train_epoch(x, y, sample_weight=sample_weight, batch_size=batch_size,
                                      shuffle=shuffle, seed=seed, y_pred_out=y_pred_out,
                                      batch_callback=batch_callback,
-                                     callback_every=callback_every))
+                                     callback_every=callback_every,
+                                     stop_on_nonfinite=stop_on_nonfinite))
     n = x.shape[0]
     if n == 0:
         raise ValueError("x has no rows")
@@ -145,7 +147,8 @@ def train_epoch(core: Any, x: Any, y: np.ndarray, sample_weight: Optional[np.nda
         logs = dict(core.train_epoch(
             block, y[rows], sample_weight=None if sample_weight is None else sample_weight[rows],
             batch_size=batch_size, shuffle=False, seed=0, y_pred_out=pred,
-            batch_callback=hook, callback_every=callback_every))
+            batch_callback=hook, callback_every=callback_every,
+            stop_on_nonfinite=stop_on_nonfinite))
         if pred is not None:
             y_pred_out[rows] = pred
         sums.add(logs, stopped[0] if stopped else len(block))

@@ -15,7 +15,7 @@ import numpy as np
 
 from fastmlp import _random, losses as losses_module, metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
-from fastmlp.callbacks import CallbackList, History, ProgbarLogger
+from fastmlp.callbacks import CallbackList, History, ProgbarLogger, TerminateOnNaN
 from fastmlp.callbacks._base import as_callback_list
 from fastmlp.models import _args, _sparse
 from fastmlp.models._data import (class_weights_to_sample_weights, prepare_sample_weight,
@@ -228,10 +228,16 @@ class TrainingMixin:
         cbs.on_train_begin()
         logs: Dict[str, float] = {}
         pacing = _BatchPacing(cbs, progbar, steps)
+        # With TerminateOnNaN a NaN/Inf loss stops training as in Keras; otherwise the core
+        # refuses the step and raises FloatingPointError.
+        pacing.stop_on_nonfinite = not any(isinstance(cb, TerminateOnNaN) for cb in user)
         for epoch in range(a.initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             ex, ey, esw = self._epoch_rows(xs, ys, sw, steps_arg, batch_size)
-            logs = self._train_one_epoch(ex, ey, esw, batch_size, a.shuffle, pacing)
+            try:
+                logs = self._train_one_epoch(ex, ey, esw, batch_size, a.shuffle, pacing)
+            except FloatingPointError as e:
+                raise FloatingPointError(f"Training stopped in epoch {epoch + 1}: {e}") from None
             if val is not None and (epoch + 1) % freq == 0:
                 cbs.on_test_begin()
                 val_logs = self._evaluate_prepared(*val, val_batch)
@@ -266,7 +272,8 @@ class TrainingMixin:
         started = time.perf_counter()
         pacing.stopped = False
         core_logs = _sparse.train_epoch(self._core, xs, ys, sw, batch_size, shuffle, seed, y_pred,
-                                        pacing.hook(self), pacing.every)
+                                        pacing.hook(self), pacing.every,
+                                        pacing.stop_on_nonfinite)
         self._epochs_seen += 1
         if pacing.stopped and y_pred is not None:
             # Stopped at a batch end: the NumPy metrics see only the rows trained on (the others
@@ -402,6 +409,7 @@ class _BatchPacing:
         self.every = 1 if others or not self.enabled else max(1, steps // 100)
         self._adaptive = self.enabled and not others
         self.stopped = False  # set when a callback stopped training inside the epoch
+        self.stop_on_nonfinite = True  # False: NaN/Inf losses are left to TerminateOnNaN
 
     def hook(self, model: Any):
         if not self.enabled:
