@@ -46,6 +46,9 @@ class KerasOptimizer : public Optimizer {
   // square root or a division for each (the adaptive rules): such an update is split across
   // threads only from 4 chunks (32k elements) up, a heavy one from 2.
   virtual bool light_update() const { return false; }
+  // Whether update(..., guard = true) costs about as much as the plain update, so that apply()
+  // need not check the gradients first (optimizers.cpp).
+  virtual bool cheap_guard() const { return false; }
   float decay() const { return decay_; }
 
  private:

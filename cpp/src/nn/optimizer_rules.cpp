@@ -205,24 +205,29 @@ class Adam final : public KerasOptimizer {
     return adam_update(w, g, s[0], s[1], config_.amsgrad ? s[2] : nullptr, n, p, guard);
   }
   bool fuses_weight_decay() const override { return true; }
+  bool cheap_guard() const override { return true; }
 
  private:
   float alpha_ = 0.0f;
 };
 
-// The rules below run one loop with loop-invariant branches (GCC unswitches them); `Rule::step`
-// is the body for element i and returns zero_if_finite(its gradient).
-template <class Rule>
-bool guarded_loop(const Rule& r, float* w, GradIn g, float* const* s, index_t n, bool guard) {
+// The rules below: Rule::step(w, gi, i) is the body for element i, the slot pointers are members
+// (copied into the loop's frame, so that the vectorizer sees them as invariant), and returns
+// zero_if_finite(gi).
+template <bool kGuard, class Rule>
+bool rule_loop(const Rule r, float* w, GradIn g, index_t n) {
   float bad = 0.0f;  // NaN once a non-finite gradient was seen
-  if (guard) {
 #pragma omp simd reduction(+ : bad)
-    for (index_t i = 0; i < n; ++i) bad += r.template step<true>(w, g.at(i), s, i);
-  } else {
-#pragma omp simd
-    for (index_t i = 0; i < n; ++i) r.template step<false>(w, g.at(i), s, i);
+  for (index_t i = 0; i < n; ++i) {
+    const float z = r.template step<kGuard>(w, g.at(i), i);
+    if (kGuard) bad += z;
   }
   return bad != 0.0f;
+}
+
+template <class Rule>
+bool run_rule(const Rule& r, float* w, GradIn g, index_t n, bool guard) {
+  return guard ? rule_loop<true>(r, w, g, n) : rule_loop<false>(r, w, g, n);
 }
 
 // keras/src/optimizers/rmsprop.py; slots: velocity[, momentum][, average gradient].
@@ -230,28 +235,29 @@ class RmsProp final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
 
+  template <bool kMom, bool kCentered>
   struct Rule {
     float lr, rho, eps, mu;
-    bool use_mom, centered;
-    int mom_slot, avg_slot;
+    float *vel, *mom, *avg;
     template <bool kGuard>
-    float step(float* w, float gi, float* const* s, index_t i) const {
+    float step(float* w, float gi, index_t i) const {
       const float z = zero_if_finite(gi);
       const bool ok = !kGuard || z == 0.0f;
-      const float vel = rho * s[0][i] + (1.0f - rho) * gi * gi;
-      float denom = vel + eps, avg = 0.0f;
-      if (centered) {
-        avg = rho * s[avg_slot][i] + (1.0f - rho) * gi;
-        // in double: avg * avg overflows float when |avg| > 1.8e19, and vel - inf (or inf - inf
-        // once vel is inf too) would make the step -inf or NaN; in double it is finite or +inf
-        denom = static_cast<float>(double(vel) - double(avg) * avg + eps);
+      const float v = rho * vel[i] + (1.0f - rho) * gi * gi;
+      float denom = v + eps, a = 0.0f;
+      if (kCentered) {
+        a = rho * avg[i] + (1.0f - rho) * gi;
+        // Keras's v - a * a, unless a * a overflows (|a| > 1.8e19): v - inf (or inf - inf once v
+        // is inf too) would make the step -inf or NaN; (sqrt(v) - |a|)(sqrt(v) + |a|) does not
+        const float a2 = a * a, sv = std::sqrt(v), fa = std::fabs(a);
+        denom = (a2 <= std::numeric_limits<float>::max() ? v - a2 : (sv - fa) * (sv + fa)) + eps;
       }
       const float inc = lr * gi / std::sqrt(denom);
-      const float mom = use_mom ? mu * s[mom_slot][i] + inc : 0.0f;
-      s[0][i] = pick(ok, vel, s[0][i]);
-      if (centered) s[avg_slot][i] = pick(ok, avg, s[avg_slot][i]);
-      if (use_mom) s[mom_slot][i] = pick(ok, mom, s[mom_slot][i]);
-      w[i] = pick(ok, w[i] - (use_mom ? mom : inc), w[i]);
+      const float m = kMom ? mu * mom[i] + inc : inc;
+      vel[i] = pick(ok, v, vel[i]);
+      if (kCentered) avg[i] = pick(ok, a, avg[i]);
+      if (kMom) mom[i] = pick(ok, m, mom[i]);
+      w[i] = pick(ok, w[i] - m, w[i]);
       return z;
     }
   };
@@ -261,10 +267,15 @@ class RmsProp final : public KerasOptimizer {
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
     const bool use_mom = config_.momentum > 0.0;
-    const Rule r{lr_, static_cast<float>(config_.rho), static_cast<float>(config_.epsilon),
-                 static_cast<float>(config_.momentum), use_mom, config_.centered, 1,
-                 use_mom ? 2 : 1};
-    return guarded_loop(r, w, g, s, n, guard);
+    const float rho = static_cast<float>(config_.rho), eps = static_cast<float>(config_.epsilon),
+                mu = static_cast<float>(config_.momentum);
+    float *vel = s[0], *mom = use_mom ? s[1] : nullptr, *avg = s[use_mom ? 2 : 1];
+    auto run = [&](auto rule) {
+      rule = {lr_, rho, eps, mu, vel, mom, avg};
+      return run_rule(rule, w, g, n, guard);
+    };
+    if (use_mom) return config_.centered ? run(Rule<true, true>{}) : run(Rule<true, false>{});
+    return config_.centered ? run(Rule<false, true>{}) : run(Rule<false, false>{});
   }
 
  private:
@@ -278,13 +289,14 @@ class Adagrad final : public KerasOptimizer {
 
   struct Rule {
     float lr, eps;
+    float* acc;
     template <bool kGuard>
-    float step(float* w, float gi, float* const* s, index_t i) const {
+    float step(float* w, float gi, index_t i) const {
       const float z = zero_if_finite(gi);
       const bool ok = !kGuard || z == 0.0f;
-      const float acc = s[0][i] + gi * gi;
-      s[0][i] = pick(ok, acc, s[0][i]);
-      w[i] = pick(ok, w[i] - lr * gi / std::sqrt(acc + eps), w[i]);
+      const float a = acc[i] + gi * gi;
+      acc[i] = pick(ok, a, acc[i]);
+      w[i] = pick(ok, w[i] - lr * gi / std::sqrt(a + eps), w[i]);
       return z;
     }
   };
@@ -294,7 +306,7 @@ class Adagrad final : public KerasOptimizer {
   float slot_init() const override { return static_cast<float>(config_.initial_accumulator_value); }
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
-    return guarded_loop(Rule{lr_, static_cast<float>(config_.epsilon)}, w, g, s, n, guard);
+    return run_rule(Rule{lr_, static_cast<float>(config_.epsilon), s[0]}, w, g, n, guard);
   }
 
  private:
@@ -308,14 +320,15 @@ class Adamax final : public KerasOptimizer {
 
   struct Rule {
     float lr, corr, eps, c1, b2;
+    float *m, *u;
     template <bool kGuard>
-    float step(float* w, float gi, float* const* s, index_t i) const {
+    float step(float* w, float gi, index_t i) const {
       const float z = zero_if_finite(gi);
       const bool ok = !kGuard || z == 0.0f;
-      const float m = s[0][i] + (gi - s[0][i]) * c1, u = std::max(b2 * s[1][i], std::fabs(gi));
-      s[0][i] = pick(ok, m, s[0][i]);
-      s[1][i] = pick(ok, u, s[1][i]);
-      w[i] = pick(ok, w[i] - (lr * m) / (corr * (u + eps)), w[i]);
+      const float mi = m[i] + (gi - m[i]) * c1, ui = std::max(b2 * u[i], std::fabs(gi));
+      m[i] = pick(ok, mi, m[i]);
+      u[i] = pick(ok, ui, u[i]);
+      w[i] = pick(ok, w[i] - (lr * mi) / (corr * (ui + eps)), w[i]);
       return z;
     }
   };
@@ -329,8 +342,9 @@ class Adamax final : public KerasOptimizer {
   }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
     const Rule r{lr_, corr_, static_cast<float>(config_.epsilon),
-                 static_cast<float>(1.0 - config_.beta_1), static_cast<float>(config_.beta_2)};
-    return guarded_loop(r, w, g, s, n, guard);
+                 static_cast<float>(1.0 - config_.beta_1), static_cast<float>(config_.beta_2),
+                 s[0], s[1]};
+    return run_rule(r, w, g, n, guard);
   }
 
  private:
@@ -345,18 +359,19 @@ class Nadam final : public KerasOptimizer {
 
   struct Rule {
     float lr, cm, cg, rs, eps, c1, b2, c2;
+    float *m, *v;
     template <bool kGuard>
-    float step(float* w, float gi, float* const* s, index_t i) const {
+    float step(float* w, float gi, index_t i) const {
       const float z = zero_if_finite(gi);
       const bool ok = !kGuard || z == 0.0f;
-      const float m = s[0][i] + (gi - s[0][i]) * c1;
-      const float v = s[1][i] * b2 + (gi * c2) * gi;  // as Adam's (no inf - inf)
+      const float mi = m[i] + (gi - m[i]) * c1;
+      const float vi = v[i] * b2 + (gi * c2) * gi;  // as Adam's (no inf - inf)
       // sqrt(v_hat) as sqrt(v) / sqrt(1 - beta_2^t): v / (1 - beta_2^t) itself overflows when
       // v > 3.4e35 on the first step (|g| > 1.8e19), which froze the weight (update 0)
-      const float m_hat = cm * m + cg * gi;
-      s[0][i] = pick(ok, m, s[0][i]);
-      s[1][i] = pick(ok, v, s[1][i]);
-      w[i] = pick(ok, w[i] - (m_hat * lr) / (std::sqrt(v) * rs + eps), w[i]);
+      const float m_hat = cm * mi + cg * gi;
+      m[i] = pick(ok, mi, m[i]);
+      v[i] = pick(ok, vi, v[i]);
+      w[i] = pick(ok, w[i] - (m_hat * lr) / (std::sqrt(vi) * rs + eps), w[i]);
       return z;
     }
   };
@@ -383,8 +398,8 @@ class Nadam final : public KerasOptimizer {
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
     const Rule r{lr_, c_m_, c_g_, v_corr_rsqrt_, static_cast<float>(config_.epsilon),
                  static_cast<float>(1.0 - config_.beta_1), static_cast<float>(config_.beta_2),
-                 static_cast<float>(1.0 - config_.beta_2)};
-    return guarded_loop(r, w, g, s, n, guard);
+                 static_cast<float>(1.0 - config_.beta_2), s[0], s[1]};
+    return run_rule(r, w, g, n, guard);
   }
 
  private:

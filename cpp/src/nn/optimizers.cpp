@@ -154,12 +154,12 @@ bool KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale) 
         w[i] -= w[i] * decay;
       }
     }
-    // Guarded steps (skip_nonfinite_) of the adaptive rules run their guarded loop throughout: it
-    // costs ~1% there (selects beside a square root and a division per element). SGD's loop does
-    // two operations per element, and the selects would cost it 5-7%: its guarded loop runs only
-    // on blocks that a check finds not finite, blocks small enough for the update to read the
-    // checked gradients from L1.
-    if (!skip_nonfinite_ || !light_update()) {
+    // Guarded steps (skip_nonfinite_): Adam's AVX2 loop runs guarded throughout, at ~1% (its
+    // selects sit beside a square root and a division per element). Elsewhere the selects cost
+    // 5-7% (SGD's two operations per element) to 13-23% (the 4-wide loops of the other rules):
+    // those run their guarded loop only on blocks that a check finds not finite, blocks small
+    // enough for the update to read the checked gradients from L1.
+    if (!skip_nonfinite_ || cheap_guard()) {
       float* s[4] = {nullptr, nullptr, nullptr, nullptr};
       for (int j = 0; j < k; ++j) s[j] = slots[j] + begin;
       if (update(w, GradIn{p.grad + begin, scale, clip}, s, n, skip_nonfinite_)) {
