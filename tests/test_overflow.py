@@ -21,7 +21,7 @@ OPTIMIZERS = {
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-@pytest.mark.parametrize("g", [1e19, 1e20, 1e30, 3e38])
+@pytest.mark.parametrize("g", [1e19, 1e20, 1e30, 3e38, float(np.finfo(np.float32).max)])
 def test_no_optimizer_turns_finite_gradients_into_nan(name, g):
     """Alternating gradients of +-g for 6 steps: the weights stay finite and the state never
     holds NaN (a second moment may saturate to +inf, which makes the update 0)."""
@@ -132,7 +132,7 @@ def test_a_step_whose_loss_overflows_is_not_applied():
         m.train_on_batch(x, y)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "sgd_momentum", "adam"])
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 def test_gradients_that_overflow_leave_their_weights_alone(optimizer):
     """Inputs of ~1e20: the loss (summed in double) is finite, but X^T dY overflows float32 in the
     first layer's kernel. Those elements keep their values; the others take the step."""
@@ -152,6 +152,13 @@ def test_gradients_that_overflow_leave_their_weights_alone(optimizer):
     for w, w_before, b in zip(m.get_weights(), w0, bad):
         assert np.isfinite(w).all()
         assert np.array_equal(w[b], w_before[b])
+    _, slots = m._core.get_optimizer_state()  # parameter-major: each parameter's slots in turn
+    per_param = len(slots) // len(grads)
+    initial = 0.1 if optimizer == "adagrad" else 0.0  # Keras's initial_accumulator_value
+    for i, b in enumerate(bad):
+        for slot in slots[i * per_param:(i + 1) * per_param]:
+            assert np.all(slot.reshape(b.shape)[b] == np.float32(initial))
+            assert not np.isnan(slot).any()
     if optimizer == "sgd":  # the rest is Keras's step
         for w, w_before, g, b in zip(m.get_weights(), w0, grads, bad):
             np.testing.assert_allclose(w[~b], (w_before - g * np.float32(0.01))[~b], rtol=1e-5)

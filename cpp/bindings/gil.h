@@ -25,6 +25,17 @@
 #include <type_traits>
 #include <utility>
 
+// libstdc++ unwinds a thread ended by pthread_exit with abi::__forced_unwind, which every catch
+// must rethrow (as pybind11's dispatcher does); other runtimes do not have it.
+#if defined(__GLIBCXX__)
+#define FASTMLP_RETHROW_FORCED_UNWIND \
+  catch (abi::__forced_unwind&) {     \
+    throw;                            \
+  }
+#else
+#define FASTMLP_RETHROW_FORCED_UNWIND
+#endif
+
 namespace fastmlp_bindings {
 namespace gil {
 
@@ -84,9 +95,10 @@ void released(F&& f) {
   t_released = ts;
   try {
     f();
-  } catch (abi::__forced_unwind&) {
-    throw;  // ended by the interpreter inside a callback: there is no GIL to retake
-  } catch (...) {
+  }
+  // ended by the interpreter inside a callback: there is no GIL to retake
+  FASTMLP_RETHROW_FORCED_UNWIND
+  catch (...) {
     t_released = outer;
     take(ts);
     untake();
@@ -135,9 +147,10 @@ auto with_gil(F&& f) -> decltype(f()) {
       done();
       return r;
     }
-  } catch (abi::__forced_unwind&) {
-    throw;  // the interpreter ended this thread inside f; it holds no GIL any more
-  } catch (...) {
+  }
+  // the interpreter ended this thread inside f; it holds no GIL any more
+  FASTMLP_RETHROW_FORCED_UNWIND
+  catch (...) {
     done();
     throw;
   }

@@ -1,14 +1,11 @@
 // The update rules of the Keras 3 optimizers, each transcribed from its `update_step` (the names,
 // defaults and argument checks are in optimizers.cpp).
 #include <algorithm>
-#include <cctype>
 #include <cmath>
-#include <cstdint>
-#include <cstring>
 #include <limits>
-#include <stdexcept>
 
 #include "nn/optimizer_base.h"
+#include "nn/optimizer_loops.h"
 #include "nn/target_clones.h"
 
 namespace fastmlp {
@@ -22,41 +19,6 @@ namespace {
 // slots, instead of writing NaN into them, and returns true if it met one. The trainer asks for it
 // unless TerminateOnNaN asks for Keras's behaviour (KerasOptimizer::apply says when it runs).
 // Unguarded, the loops are the plain Keras updates.
-
-// The loops must be inlined into the cloned entry points (sgd_update, adam_update) to be built
-// for AVX2: an out-of-line template instance is compiled once, for the baseline target.
-#if defined(__GNUC__)
-#define FASTMLP_INLINE inline __attribute__((always_inline))
-#else
-#define FASTMLP_INLINE inline
-#endif
-
-// The raw gradient, for steps with no clipvalue and no clipnorm scaling: GradIn::at would return
-// the same values (g * 1, clamped to +-inf) at the cost of three more operations per element.
-struct PlainGrad {
-  const float* g;
-  float at(index_t i) const { return g[i]; }
-};
-
-bool is_plain(const GradIn& g) {
-  return g.scale == 1.0f && g.clip == std::numeric_limits<float>::infinity();
-}
-
-// ok ? a : b, by bit masks: written as a select, GCC turns `w[i] = ok ? a : w[i]` into a masked
-// store (VMASKMOVPS, slow on many cores).
-inline float pick(bool ok, float a, float b) {
-  std::uint32_t ua, ub;
-  std::memcpy(&ua, &a, 4);
-  std::memcpy(&ub, &b, 4);
-  const std::uint32_t mask = 0u - static_cast<std::uint32_t>(ok), r = (ua & mask) | (ub & ~mask);
-  float out;
-  std::memcpy(&out, &r, 4);
-  return out;
-}
-
-// x * 0 is 0 for finite x and NaN for Inf and NaN (no -ffast-math here, so it is not folded);
-// summed as floats, which keeps the loops 8 wide under AVX2 (a bool/int reduction did not).
-inline float zero_if_finite(float x) { return x * 0.0f; }
 
 // keras/src/optimizers/sgd.py: m (null without momentum) and w for n elements.
 template <bool kGuard, class G>
@@ -135,7 +97,8 @@ class Sgd final : public KerasOptimizer {
 // gradients. This form stays finite up to |g| = sqrt(FLT_MAX / c2) (5.8e20 at the default beta_2)
 // and beyond that leaves v = inf, an update of 0, never NaN.
 struct AdamArgs {
-  float decay, a, eps, c1, b2, c2;
+  float decay, a, eps;
+  Betas b;
 };
 
 template <bool kGuard, bool kDecay, bool kAms, class G>
@@ -150,8 +113,8 @@ FASTMLP_INLINE bool adam_loop(float* w, const G& g, float* m, float* v, float* v
     if (kGuard) bad += z;
     float wi = w[i];
     if (kDecay) wi -= wi * p.decay;
-    const float mi = m[i] + (gi - m[i]) * p.c1;
-    const float vi = v[i] * p.b2 + (gi * p.c2) * gi;
+    const float mi = first_moment(m[i], gi, p.b.b1, p.b.c1);
+    const float vi = v[i] * p.b.b2 + (gi * p.b.c2) * gi;
     const float vhi = kAms ? std::max(vh[i], vi) : vi;
     wi -= mi * p.a / (std::sqrt(vhi) + p.eps);
     m[i] = pick(ok, mi, m[i]);
@@ -196,12 +159,7 @@ class Adam final : public KerasOptimizer {
                                 (1.0 - std::pow(config_.beta_1, t)));
   }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
-    const AdamArgs p{decay(),
-                     alpha_,
-                     static_cast<float>(config_.epsilon),
-                     static_cast<float>(1.0 - config_.beta_1),
-                     static_cast<float>(config_.beta_2),
-                     static_cast<float>(1.0 - config_.beta_2)};
+    const AdamArgs p{decay(), alpha_, static_cast<float>(config_.epsilon), betas(config_)};
     return adam_update(w, g, s[0], s[1], config_.amsgrad ? s[2] : nullptr, n, p, guard);
   }
   bool fuses_weight_decay() const override { return true; }
@@ -213,9 +171,10 @@ class Adam final : public KerasOptimizer {
 
 // The rules below: Rule::step(w, gi, i) is the body for element i, the slot pointers are members
 // (copied into the loop's frame, so that the vectorizer sees them as invariant), and returns
-// zero_if_finite(gi).
+// zero_if_finite(gi). Each rule's entry point is built for AVX2 too, like SGD's and Adam's
+// (bitwise the same results: no FMA contraction, and sqrt and division are exact either way).
 template <bool kGuard, class Rule>
-bool rule_loop(const Rule r, float* w, GradIn g, index_t n) {
+FASTMLP_INLINE bool rule_loop(const Rule r, float* w, GradIn g, index_t n) {
   float bad = 0.0f;  // NaN once a non-finite gradient was seen
 #pragma omp simd reduction(+ : bad)
   for (index_t i = 0; i < n; ++i) {
@@ -226,112 +185,135 @@ bool rule_loop(const Rule r, float* w, GradIn g, index_t n) {
 }
 
 template <class Rule>
-bool run_rule(const Rule& r, float* w, GradIn g, index_t n, bool guard) {
+FASTMLP_INLINE bool run_rule(const Rule& r, float* w, GradIn g, index_t n, bool guard) {
   return guard ? rule_loop<true>(r, w, g, n) : rule_loop<false>(r, w, g, n);
 }
 
 // keras/src/optimizers/rmsprop.py; slots: velocity[, momentum][, average gradient].
+struct RmsArgs {
+  float lr, rho, eps, mu;
+  float *vel, *mom, *avg;
+};
+
+template <bool kMom, bool kCentered>
+struct RmsRule {
+  RmsArgs p;
+  template <bool kGuard>
+  FASTMLP_INLINE float step(float* w, float gi, index_t i) const {
+    const float z = zero_if_finite(gi);
+    const bool ok = !kGuard || z == 0.0f;
+    const float v = p.rho * p.vel[i] + (1.0f - p.rho) * gi * gi;
+    float denom = v + p.eps, a = 0.0f;
+    if (kCentered) {
+      a = p.rho * p.avg[i] + (1.0f - p.rho) * gi;
+      // Keras's v - a * a, unless a * a overflows (|a| > 1.8e19): v - inf (or inf - inf once v
+      // is inf too) would make the step -inf or NaN; (sqrt(v) - |a|)(sqrt(v) + |a|) does not
+      const float a2 = a * a, sv = std::sqrt(v), fa = std::fabs(a);
+      denom = (a2 <= std::numeric_limits<float>::max() ? v - a2 : (sv - fa) * (sv + fa)) + p.eps;
+    }
+    const float inc = p.lr * gi / std::sqrt(denom);
+    const float m = kMom ? p.mu * p.mom[i] + inc : inc;
+    p.vel[i] = pick(ok, v, p.vel[i]);
+    if (kCentered) p.avg[i] = pick(ok, a, p.avg[i]);
+    if (kMom) p.mom[i] = pick(ok, m, p.mom[i]);
+    w[i] = pick(ok, w[i] - m, w[i]);
+    return z;
+  }
+};
+
+FASTMLP_ELEMENTWISE_CLONES
+bool rmsprop_update(const RmsArgs& p, bool mom, bool centered, float* w, GradIn g, index_t n,
+                    bool guard) {
+  if (mom) {
+    return centered ? run_rule(RmsRule<true, true>{p}, w, g, n, guard)
+                    : run_rule(RmsRule<true, false>{p}, w, g, n, guard);
+  }
+  return centered ? run_rule(RmsRule<false, true>{p}, w, g, n, guard)
+                  : run_rule(RmsRule<false, false>{p}, w, g, n, guard);
+}
+
 class RmsProp final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
-
-  template <bool kMom, bool kCentered>
-  struct Rule {
-    float lr, rho, eps, mu;
-    float *vel, *mom, *avg;
-    template <bool kGuard>
-    float step(float* w, float gi, index_t i) const {
-      const float z = zero_if_finite(gi);
-      const bool ok = !kGuard || z == 0.0f;
-      const float v = rho * vel[i] + (1.0f - rho) * gi * gi;
-      float denom = v + eps, a = 0.0f;
-      if (kCentered) {
-        a = rho * avg[i] + (1.0f - rho) * gi;
-        // Keras's v - a * a, unless a * a overflows (|a| > 1.8e19): v - inf (or inf - inf once v
-        // is inf too) would make the step -inf or NaN; (sqrt(v) - |a|)(sqrt(v) + |a|) does not
-        const float a2 = a * a, sv = std::sqrt(v), fa = std::fabs(a);
-        denom = (a2 <= std::numeric_limits<float>::max() ? v - a2 : (sv - fa) * (sv + fa)) + eps;
-      }
-      const float inc = lr * gi / std::sqrt(denom);
-      const float m = kMom ? mu * mom[i] + inc : inc;
-      vel[i] = pick(ok, v, vel[i]);
-      if (kCentered) avg[i] = pick(ok, a, avg[i]);
-      if (kMom) mom[i] = pick(ok, m, mom[i]);
-      w[i] = pick(ok, w[i] - m, w[i]);
-      return z;
-    }
-  };
 
  protected:
   int slot_count() const override { return 1 + (config_.momentum > 0.0) + config_.centered; }
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
     const bool use_mom = config_.momentum > 0.0;
-    const float rho = static_cast<float>(config_.rho), eps = static_cast<float>(config_.epsilon),
-                mu = static_cast<float>(config_.momentum);
-    float *vel = s[0], *mom = use_mom ? s[1] : nullptr, *avg = s[use_mom ? 2 : 1];
-    auto run = [&](auto rule) {
-      rule = {lr_, rho, eps, mu, vel, mom, avg};
-      return run_rule(rule, w, g, n, guard);
-    };
-    if (use_mom) return config_.centered ? run(Rule<true, true>{}) : run(Rule<true, false>{});
-    return config_.centered ? run(Rule<false, true>{}) : run(Rule<false, false>{});
+    const RmsArgs p{lr_, static_cast<float>(config_.rho), static_cast<float>(config_.epsilon),
+                    static_cast<float>(config_.momentum), s[0], use_mom ? s[1] : nullptr,
+                    s[use_mom ? 2 : 1]};
+    return rmsprop_update(p, use_mom, config_.centered, w, g, n, guard);
   }
+  bool cheap_guard() const override { return true; }
 
  private:
   float lr_ = 0.0f;
 };
 
 // keras/src/optimizers/adagrad.py
+struct AdagradRule {
+  float lr, eps;
+  float* acc;
+  template <bool kGuard>
+  FASTMLP_INLINE float step(float* w, float gi, index_t i) const {
+    const float z = zero_if_finite(gi);
+    const bool ok = !kGuard || z == 0.0f;
+    const float a = acc[i] + gi * gi;
+    acc[i] = pick(ok, a, acc[i]);
+    w[i] = pick(ok, w[i] - lr * gi / std::sqrt(a + eps), w[i]);
+    return z;
+  }
+};
+
+FASTMLP_ELEMENTWISE_CLONES
+bool adagrad_update(const AdagradRule& r, float* w, GradIn g, index_t n, bool guard) {
+  return run_rule(r, w, g, n, guard);
+}
+
 class Adagrad final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
-
-  struct Rule {
-    float lr, eps;
-    float* acc;
-    template <bool kGuard>
-    float step(float* w, float gi, index_t i) const {
-      const float z = zero_if_finite(gi);
-      const bool ok = !kGuard || z == 0.0f;
-      const float a = acc[i] + gi * gi;
-      acc[i] = pick(ok, a, acc[i]);
-      w[i] = pick(ok, w[i] - lr * gi / std::sqrt(a + eps), w[i]);
-      return z;
-    }
-  };
 
  protected:
   int slot_count() const override { return 1; }
   float slot_init() const override { return static_cast<float>(config_.initial_accumulator_value); }
   void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
-    return run_rule(Rule{lr_, static_cast<float>(config_.epsilon), s[0]}, w, g, n, guard);
+    return adagrad_update({lr_, static_cast<float>(config_.epsilon), s[0]}, w, g, n, guard);
   }
+  bool cheap_guard() const override { return true; }
 
  private:
   float lr_ = 0.0f;
 };
 
 // keras/src/optimizers/adamax.py
+struct AdamaxRule {
+  float lr, corr, eps;
+  Betas b;
+  float *m, *u;
+  template <bool kGuard>
+  FASTMLP_INLINE float step(float* w, float gi, index_t i) const {
+    const float z = zero_if_finite(gi);
+    const bool ok = !kGuard || z == 0.0f;
+    const float mi = first_moment(m[i], gi, b.b1, b.c1), ui = std::max(b.b2 * u[i], std::fabs(gi));
+    m[i] = pick(ok, mi, m[i]);
+    u[i] = pick(ok, ui, u[i]);
+    w[i] = pick(ok, w[i] - (lr * mi) / (corr * (ui + eps)), w[i]);
+    return z;
+  }
+};
+
+FASTMLP_ELEMENTWISE_CLONES
+bool adamax_update(const AdamaxRule& r, float* w, GradIn g, index_t n, bool guard) {
+  return run_rule(r, w, g, n, guard);
+}
+
 class Adamax final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
-
-  struct Rule {
-    float lr, corr, eps, c1, b2;
-    float *m, *u;
-    template <bool kGuard>
-    float step(float* w, float gi, index_t i) const {
-      const float z = zero_if_finite(gi);
-      const bool ok = !kGuard || z == 0.0f;
-      const float mi = m[i] + (gi - m[i]) * c1, ui = std::max(b2 * u[i], std::fabs(gi));
-      m[i] = pick(ok, mi, m[i]);
-      u[i] = pick(ok, ui, u[i]);
-      w[i] = pick(ok, w[i] - (lr * mi) / (corr * (ui + eps)), w[i]);
-      return z;
-    }
-  };
 
  protected:
   int slot_count() const override { return 2; }
@@ -341,40 +323,46 @@ class Adamax final : public KerasOptimizer {
         static_cast<float>(1.0 - std::pow(config_.beta_1, static_cast<double>(iterations_ + 1)));
   }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
-    const Rule r{lr_, corr_, static_cast<float>(config_.epsilon),
-                 static_cast<float>(1.0 - config_.beta_1), static_cast<float>(config_.beta_2),
-                 s[0], s[1]};
-    return run_rule(r, w, g, n, guard);
+    const AdamaxRule r{lr_, corr_, static_cast<float>(config_.epsilon), betas(config_), s[0], s[1]};
+    return adamax_update(r, w, g, n, guard);
   }
 
  private:
   float lr_ = 0.0f, corr_ = 1.0f;
 };
 
+// keras/src/optimizers/nadam.py (the class below)
+struct NadamRule {
+  float cm_lr, cg_lr, rs, eps;
+  Betas b;
+  float *m, *v;
+  template <bool kGuard>
+  FASTMLP_INLINE float step(float* w, float gi, index_t i) const {
+    const float z = zero_if_finite(gi);
+    const bool ok = !kGuard || z == 0.0f;
+    const float mi = first_moment(m[i], gi, b.b1, b.c1);
+    const float vi = v[i] * b.b2 + (gi * b.c2) * gi;  // as Adam's (no inf - inf)
+    // sqrt(v_hat) as sqrt(v) / sqrt(1 - beta_2^t): v / (1 - beta_2^t) itself overflows when
+    // v > 3.4e35 on the first step (|g| > 1.8e19), which froze the weight (update 0); and
+    // m_hat * lr as (cm * lr) * m + (cg * lr) * g: m_hat itself overflows for |g| near FLT_MAX
+    const float step = cm_lr * mi + cg_lr * gi;
+    m[i] = pick(ok, mi, m[i]);
+    v[i] = pick(ok, vi, v[i]);
+    w[i] = pick(ok, w[i] - step / (std::sqrt(vi) * rs + eps), w[i]);
+    return z;
+  }
+};
+
+FASTMLP_ELEMENTWISE_CLONES
+bool nadam_update(const NadamRule& r, float* w, GradIn g, index_t n, bool guard) {
+  return run_rule(r, w, g, n, guard);
+}
+
 // keras/src/optimizers/nadam.py: Adam with Nesterov momentum and the 0.96 momentum-cache
 // schedule; u_product (the running product of the u_t) is recomputed from `iterations` on restore.
 class Nadam final : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
-
-  struct Rule {
-    float lr, cm, cg, rs, eps, c1, b2, c2;
-    float *m, *v;
-    template <bool kGuard>
-    float step(float* w, float gi, index_t i) const {
-      const float z = zero_if_finite(gi);
-      const bool ok = !kGuard || z == 0.0f;
-      const float mi = m[i] + (gi - m[i]) * c1;
-      const float vi = v[i] * b2 + (gi * c2) * gi;  // as Adam's (no inf - inf)
-      // sqrt(v_hat) as sqrt(v) / sqrt(1 - beta_2^t): v / (1 - beta_2^t) itself overflows when
-      // v > 3.4e35 on the first step (|g| > 1.8e19), which froze the weight (update 0)
-      const float m_hat = cm * mi + cg * gi;
-      m[i] = pick(ok, mi, m[i]);
-      v[i] = pick(ok, vi, v[i]);
-      w[i] = pick(ok, w[i] - (m_hat * lr) / (std::sqrt(vi) * rs + eps), w[i]);
-      return z;
-    }
-  };
 
  protected:
   int slot_count() const override { return 2; }
@@ -390,21 +378,19 @@ class Nadam final : public KerasOptimizer {
     const double u_t = u_at(t), u_t1 = u_at(t + 1);
     u_product_ *= u_t;
     const double u_product_next = u_product_ * u_t1;
-    lr_ = static_cast<float>(lr);
-    c_m_ = static_cast<float>(u_t1 / (1.0 - u_product_next));
-    c_g_ = static_cast<float>((1.0 - u_t) / (1.0 - u_product_));
+    c_m_lr_ = static_cast<float>(u_t1 / (1.0 - u_product_next) * lr);
+    c_g_lr_ = static_cast<float>((1.0 - u_t) / (1.0 - u_product_) * lr);
     v_corr_rsqrt_ = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(config_.beta_2, t)));
   }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
-    const Rule r{lr_, c_m_, c_g_, v_corr_rsqrt_, static_cast<float>(config_.epsilon),
-                 static_cast<float>(1.0 - config_.beta_1), static_cast<float>(config_.beta_2),
-                 static_cast<float>(1.0 - config_.beta_2), s[0], s[1]};
-    return run_rule(r, w, g, n, guard);
+    const NadamRule r{c_m_lr_, c_g_lr_, v_corr_rsqrt_, static_cast<float>(config_.epsilon),
+                      betas(config_), s[0], s[1]};
+    return nadam_update(r, w, g, n, guard);
   }
 
  private:
   double u_product_ = 1.0;
-  float lr_ = 0.0f, c_m_ = 0.0f, c_g_ = 0.0f, v_corr_rsqrt_ = 1.0f;
+  float c_m_lr_ = 0.0f, c_g_lr_ = 0.0f, v_corr_rsqrt_ = 1.0f;
 };
 
 }  // namespace
