@@ -163,7 +163,6 @@ class Adam final : public KerasOptimizer {
     return adam_update(w, g, s[0], s[1], config_.amsgrad ? s[2] : nullptr, n, p, guard);
   }
   bool fuses_weight_decay() const override { return true; }
-  bool cheap_guard() const override { return true; }
 
  private:
   float alpha_ = 0.0f;
