@@ -236,5 +236,7 @@ def test_adam_step_is_bitwise_the_float32_formula():
     c1, c2, eps = np.float32(1.0 - b1), np.float32(1.0 - b2), np.float32(1e-7)
     for w, g, got in zip(w0, grads, core.get_weights()):
         m = np.zeros_like(w) + (g - np.zeros_like(w)) * c1
-        v = np.zeros_like(w) + (g * g - np.zeros_like(w)) * c2
+        # v * b2 + (g * c2) * g (PyTorch's form: Keras's v + (g * g - v) * c2 gives inf - inf
+        # once g * g overflows; tests/test_overflow.py)
+        v = np.zeros_like(w) * np.float32(b2) + (g * c2) * g
         np.testing.assert_array_equal(got, w - m * a / (np.sqrt(v) + eps))
