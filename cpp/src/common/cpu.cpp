@@ -61,15 +61,13 @@ Isa choose_isa() {
     for (Isa have : ok) {
       if (have == isa) return isa;
     }
+    std::string have;
+    for (Isa h : ok) have += std::string(have.empty() ? "" : ", ") + isa_name(h);
     throw std::invalid_argument("FASTMLP_ISA=" + want + " asks for an instruction set this CPU " +
-                                "does not support; supported here: " + [&] {
-                                  std::string s;
-                                  for (Isa h : ok) s += std::string(s.empty() ? "" : ", ") + isa_name(h);
-                                  return s;
-                                }());
+                                "does not support; supported here: " + have);
   }
-  throw std::invalid_argument("FASTMLP_ISA=" + want +
-                              " is not a known instruction set; valid values: generic, avx2, avx512");
+  throw std::invalid_argument("FASTMLP_ISA=" + want + " is not a known instruction set; " +
+                              "valid values: generic, avx2, avx512");
 }
 
 }  // namespace

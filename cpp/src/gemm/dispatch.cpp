@@ -29,16 +29,10 @@ KernelInfo with_blocksizes(KernelInfo k) {
 
 const KernelInfo* build_table() {
   static KernelInfo table[3];
-  table[0] = with_blocksizes(
-      {Isa::generic, "generic_4x16", 4, 16, 0, 0, 0, kernel_generic_4x16, nullptr, nullptr});
+  table[0] = with_blocksizes(generic_kernel_info());
 #if defined(FASTMLP_HAVE_X86_KERNELS)
-  // AVX-512 CPUs all have AVX2: the AVX2 B packs serve both (the A pack is 6-wide).
-  table[1] = with_blocksizes(
-      {Isa::avx2, "avx2_6x16", 6, 16, 0, 0, 0, kernel_avx2_6x16, pack_b_trans_avx2,
-       pack_a_rows_avx2, kernel_avx2_row_1x64, pack_b_rows_avx2, true});
-  table[2] = with_blocksizes(
-      {Isa::avx512, "avx512_12x32", 12, 32, 0, 0, 0, kernel_avx512_12x32, pack_b_trans_avx2,
-       nullptr, kernel_avx512_row_1x128, pack_b_rows_avx2});
+  table[1] = with_blocksizes(avx2_kernel_info());
+  table[2] = with_blocksizes(avx512_kernel_info());
 #else
   table[1] = table[2] = table[0];
 #endif

@@ -1,6 +1,8 @@
-// Portable micro-kernel, 4 x 16, plain C++ written so the compiler can vectorize the 16-wide rows
-// with whatever SIMD the baseline target has. Used where no x86 kernel applies, and as the path
-// FASTMLP_ISA=generic forces for testing.
+// Portable kernel, 4 x 16: plain loops the compiler vectorizes with whatever SIMD the baseline
+// target has. Used where no x86 kernel applies, and as the path FASTMLP_ISA=generic forces for
+// testing. Not an instantiation of tile_kernel.h: its results are these loops as the compiler
+// vectorizes them, down to which of two NaN operands an add returns (a matter of register
+// allocation); as an instantiation over 8-float vectors it returned the other one in some cases.
 #include "gemm/kernels.h"
 
 namespace fastmlp {
@@ -39,8 +41,6 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
   for (int i = 0; i < mr; ++i) store_row(c + i * ldc, acc[i], nr, st);
 }
 
-}  // namespace
-
 void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
                          index_t rsb, int mr, int nr, float* c, index_t ldc,
                          const TileStore& st) {
@@ -50,6 +50,18 @@ void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, co
   } else {
     tile<false>(k, a, rsa, csa, b, rsb, mr, nr, c, ldc, st);
   }
+}
+
+}  // namespace
+
+KernelInfo generic_kernel_info() {
+  KernelInfo k;
+  k.isa = Isa::generic;
+  k.name = "generic_4x16";
+  k.mr = kMR;
+  k.nr = kNR;
+  k.kernel = kernel_generic_4x16;
+  return k;
 }
 
 }  // namespace gemm

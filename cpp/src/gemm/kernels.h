@@ -53,7 +53,7 @@ using PackBRows = void (*)(const float* src, index_t rs, index_t kc, index_t col
 using PackARows = void (*)(const float* src, index_t rs, index_t kc, int rows, float* dst);
 constexpr std::size_t kPackSlack = 8;
 
-// One row of A times four full, zero-padded packed B panels (4 * NR columns; panel q at
+// One row of A times four full NR-wide B panels (packed, or B read in place; panel q at
 // b + q * panel_step, row p at + p * rsb), stored as four 1 x NR tiles would be (st.bias is the
 // first panel's). Each element is one K-ordered FMA chain, exactly as in the MR x NR kernel, so
 // the results are bitwise the same; the four panels give the lone row enough independent chains
@@ -61,19 +61,19 @@ constexpr std::size_t kPackSlack = 8;
 using RowKernel = void (*)(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
                            index_t panel_step, float* c, const TileStore& st);
 
-// One ISA's kernel and its blocksizes (BLIS naming: MR x NR register tile, MC/KC/NC cache blocks;
-// MC is a multiple of MR and NC a multiple of NR).
+// One ISA's kernels and its blocksizes (BLIS naming: MR x NR register tile, MC/KC/NC cache
+// blocks; MC is a multiple of MR and NC a multiple of NR).
 struct KernelInfo {
-  Isa isa;
-  const char* name;
-  int mr, nr;
-  index_t mc, kc, nc;
-  MicroKernel kernel;
-  PackBTrans pack_b_trans;  // null: the portable pack_b
-  PackARows pack_a_rows;    // null: the portable pack_a
-  RowKernel row4 = nullptr;  // null: single rows go through `kernel`
-  PackBRows pack_b_rows = nullptr;  // null: the portable pack_b
-  bool copies_b = false;            // the kernel honours TileStore::b_copy
+  Isa isa = Isa::generic;
+  const char* name = "";
+  int mr = 0, nr = 0;
+  index_t mc = 0, kc = 0, nc = 0;
+  MicroKernel kernel = nullptr;
+  PackBTrans pack_b_trans = nullptr;  // null: the portable pack_b
+  PackARows pack_a_rows = nullptr;    // null: the portable pack_a
+  RowKernel row4 = nullptr;           // null: single rows go through `kernel`
+  PackBRows pack_b_rows = nullptr;    // null: the portable pack_b
+  bool copies_b = false;              // the kernel honours TileStore::b_copy
 };
 
 // The kernel of the given ISA (which must be in supported_isas()), and of active_isa().
@@ -88,23 +88,18 @@ void check_args(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, con
 // No Inf or NaN among the n floats at p.
 bool all_finite(const float* p, std::size_t n);
 
-// The micro-kernels, one per translation unit compiled with that ISA's flags.
-void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
-                         index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
+// Each ISA's table entry (kernel_<isa>.cpp, compiled with that ISA's flags): its kernels and
+// packers, the blocksizes left 0 for dispatch.cpp to derive from this CPU's caches.
+KernelInfo generic_kernel_info();
 #if defined(FASTMLP_HAVE_X86_KERNELS)
-void kernel_avx2_6x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
-                      index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
-void kernel_avx2_row_1x64(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
-                          index_t panel_step, float* c, const TileStore& st);
-void kernel_avx512_row_1x128(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
-                             index_t panel_step, float* c, const TileStore& st);
+KernelInfo avx2_kernel_info();
+KernelInfo avx512_kernel_info();
+// The AVX2 packers (pack_avx2.cpp), which the AVX-512 entry uses too; nr a multiple of 8.
 void pack_b_trans_avx2(const float* src, index_t cs, index_t kc, index_t cols, int nr,
                        float* dst);
 void pack_b_rows_avx2(const float* src, index_t rs, index_t kc, index_t cols, int nr,
                       float* dst);
 void pack_a_rows_avx2(const float* src, index_t rs, index_t kc, int rows, float* dst);
-void kernel_avx512_12x32(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
-                         index_t rsb, int mr, int nr, float* c, index_t ldc, const TileStore& st);
 #endif
 
 // Packing. A source matrix is given as (pointer, row stride, column stride) of op(X), so the

@@ -1,13 +1,17 @@
-// Zero elements of a lone row of A (an image's background pixels, ReLU outputs) add exactly zero
-// to every FMA chain when B is finite: a row kernel may multiply only the others, in K order, and
-// get bitwise the same sums. Header for the x86 kernel translation units (AVX2 intrinsics); the
-// anonymous namespace gives each its own copy, compiled with its own flags.
+// The row kernel (kernels.h RowKernel): one row of A times four NR-wide packed or in-place B
+// panels, written once over the vector type V of tile_kernel.h and instantiated by the x86 kernel
+// translation units. Zero elements of a lone row of A (an image's background pixels, ReLU
+// outputs) add exactly zero to every FMA chain when B is finite: the row kernel may multiply only
+// the others, in K order, and get bitwise the same sums. The zero scan uses AVX2 intrinsics, so
+// this header is for the x86 kernels only; the anonymous namespace gives each its own copy,
+// compiled with its own flags.
 #pragma once
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "gemm/kernels.h"
+#include "gemm/tile_kernel.h"
 
 namespace fastmlp {
 namespace gemm {
@@ -71,6 +75,49 @@ inline void accumulate_row(Row& r, index_t k, const float* a, index_t csa, index
     for (index_t i = 0; i < n; ++i) r.step(a[pos[i]], pos[i] * rsb);
   } else {
     for (index_t p = 0; p < k; ++p) r.step(a[p * csa], p * rsb);
+  }
+}
+
+// Eight accumulators as named variables: in an array GCC stored all eight to the stack on every
+// step, which made the loop store-bound at half its speed.
+template <class V>
+struct Row4 {
+  typename V::Vec c0, c1, c2, c3, c4, c5, c6, c7;
+  const float *b0, *b1, *b2, *b3;
+  Row4(const float* b, index_t panel_step)
+      : b0(b), b1(b + panel_step), b2(b + 2 * panel_step), b3(b + 3 * panel_step) {
+    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = V::zero();
+  }
+  void step(float a, index_t o) {
+    constexpr int W = V::kLanes;
+    const typename V::Vec av = V::set1(a);
+    c0 = V::fmadd(av, V::load(b0 + o), c0);
+    c1 = V::fmadd(av, V::load(b0 + o + W), c1);
+    c2 = V::fmadd(av, V::load(b1 + o), c2);
+    c3 = V::fmadd(av, V::load(b1 + o + W), c3);
+    c4 = V::fmadd(av, V::load(b2 + o), c4);
+    c5 = V::fmadd(av, V::load(b2 + o + W), c5);
+    c6 = V::fmadd(av, V::load(b3 + o), c6);
+    c7 = V::fmadd(av, V::load(b3 + o + W), c7);
+  }
+};
+
+// One row of A times four full panels, stored as four 1 x NR tiles would be.
+template <class V>
+void row_kernel(index_t k, const float* a, index_t csa, const float* b, index_t rsb,
+                index_t panel_step, float* c, const TileStore& st) {
+  constexpr int W = V::kLanes, NR = 2 * W;
+  Row4<V> r(b, panel_step);
+  accumulate_row(r, k, a, csa, rsb, st);
+  const RowMask<V> all{V::mask_all(), V::mask_all()};
+  const typename V::Vec acc[4][2] = {{r.c0, r.c1}, {r.c2, r.c3}, {r.c4, r.c5}, {r.c6, r.c7}};
+  for (int q = 0; q < 4; ++q) {
+    typename V::Vec bias0 = V::zero(), bias1 = V::zero();
+    if (st.bias) {
+      bias0 = V::load(st.bias + q * NR);
+      bias1 = V::load(st.bias + q * NR + W);
+    }
+    store_row<V, true>(c + q * NR, acc[q][0], acc[q][1], all, st, bias0, bias1);
   }
 }
 
