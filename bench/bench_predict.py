@@ -34,11 +34,15 @@ def per_call_us(fn, calls):
     return (time.perf_counter() - t0) / calls * 1e6
 
 
-def best_of(runners, rounds, calls):
-    """Interleaved rounds, so load drifts on a shared machine hit every runner alike."""
+def best_of(runners, rounds, calls, quiesce=0.0):
+    """Interleaved rounds, so load drifts on a shared machine hit every runner alike. With
+    `quiesce`, each sample starts that many seconds after the previous runner's: PyTorch's and
+    ONNX Runtime's pool threads spin for a while after a call, holding the other core (and
+    fastmlp, seeing a runnable thread there, would rightly keep to one)."""
     best = {name: float("inf") for name in runners}
     for _ in range(rounds):
         for name, fn in runners.items():
+            time.sleep(quiesce)
             best[name] = min(best[name], per_call_us(fn, calls))
     return best
 
@@ -160,7 +164,7 @@ def batch(model, net, rounds, rows):
         session = onnx_session(model, threads)
         if session is not None:
             runners["onnxruntime"] = onnx_runner(session, x)
-        best = best_of(runners, rounds, 3)
+        best = best_of(runners, rounds, 3, quiesce=0.3)
         line = f"  threads {threads}: fastmlp {best['fastmlp'] / 1e3:8.3f} ms"
         for name in ("torch", "onnxruntime"):
             if name in best:

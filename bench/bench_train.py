@@ -171,6 +171,8 @@ def table(title, x, y, libs, batches, threads_list, repeats, widths, optimizer, 
             best = {name: float("inf") for name, _ in runners}
             for _ in range(repeats):
                 for name, run in runners:  # interleaved, so drifts in machine load hit all alike
+                    # after the previous library's pool threads stop spinning on the other core
+                    time.sleep(0.3)
                     t0 = time.perf_counter()
                     run()
                     best[name] = min(best[name], time.perf_counter() - t0)
