@@ -67,14 +67,12 @@ inline void store_row(float* c, typename V::Vec x0, typename V::Vec x1, const Ro
   store_vec<V, kFullN>(c + W, m.hi, x1);
 }
 
-// One step of k: acc[i][:] += A(i, p) * B(p, :), then advance A and B by one step of k, with A's
-// rows at the M pointers ar (+ the shared offset ap: one add per step, not one per row).
-// kCopy: also store the B row to the packed panel at bc (TileStore::b_copy).
-// Always inlined so that the caller's accumulator array lives in registers.
-template <class V, int M, bool kFullB, bool kCopy>
-__attribute__((always_inline)) inline void fma_step(typename V::Vec (&acc)[M][2],
-                                                    const float* const (&ar)[M], index_t& ap,
-                                                    index_t csa, const float*& b, index_t rsb,
+// One step of k: acc[i][:] += A(i, p) * B(p, :) with A(i, p) at a_row(i), then B advances by one
+// step of k. kCopy: also store the B row to the packed panel at bc (TileStore::b_copy).
+// Always inlined (as a_row must be) so that the caller's accumulator array lives in registers.
+template <class V, int M, bool kFullB, bool kCopy, class ARow>
+__attribute__((always_inline)) inline void fma_rows(typename V::Vec (&acc)[M][2], ARow a_row,
+                                                    const float*& b, index_t rsb,
                                                     const RowMask<V>& m, float*& bc) {
   const typename V::Vec b0 = load_vec<V, kFullB>(b, m.lo);
   const typename V::Vec b1 = load_vec<V, kFullB>(b + V::kLanes, m.hi);
@@ -85,37 +83,35 @@ __attribute__((always_inline)) inline void fma_step(typename V::Vec (&acc)[M][2]
   }
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
-    const typename V::Vec av = V::bcast(ar[i] + ap);
+    const typename V::Vec av = V::bcast(a_row(i));
     acc[i][0] = V::fmadd(av, b0, acc[i][0]);
     acc[i][1] = V::fmadd(av, b1, acc[i][1]);
   }
-  ap += csa;
   b += rsb;
 }
 
-// The same step where A's rows are adjacent floats (rsa = 1: a packed panel, or a transposed A
-// read in place): one pointer plus constant offsets, where rows apart need M pointers, more than
-// the 16 general registers leave free for a 12-row tile.
+// A's rows at the M pointers ar plus the shared offset ap (one add per step, not one per row).
+template <class V, int M, bool kFullB, bool kCopy>
+__attribute__((always_inline)) inline void fma_step(typename V::Vec (&acc)[M][2],
+                                                    const float* const (&ar)[M], index_t& ap,
+                                                    index_t csa, const float*& b, index_t rsb,
+                                                    const RowMask<V>& m, float*& bc) {
+  fma_rows<V, M, kFullB, kCopy>(
+      acc, [&](int i) __attribute__((always_inline)) { return ar[i] + ap; }, b, rsb, m, bc);
+  ap += csa;
+}
+
+// A's rows adjacent floats (rsa = 1: a packed panel, or a transposed A read in place): one
+// pointer plus constant offsets, where rows apart need M pointers, more than the 16 general
+// registers leave free for a 12-row tile.
 template <class V, int M, bool kFullB, bool kCopy>
 __attribute__((always_inline)) inline void fma_step_adjacent(typename V::Vec (&acc)[M][2],
                                                              const float*& a, index_t csa,
                                                              const float*& b, index_t rsb,
                                                              const RowMask<V>& m, float*& bc) {
-  const typename V::Vec b0 = load_vec<V, kFullB>(b, m.lo);
-  const typename V::Vec b1 = load_vec<V, kFullB>(b + V::kLanes, m.hi);
-  if constexpr (kCopy) {
-    V::store_aligned(bc, b0);
-    V::store_aligned(bc + V::kLanes, b1);
-    bc += 2 * V::kLanes;
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < M; ++i) {
-    const typename V::Vec av = V::bcast(a + i);
-    acc[i][0] = V::fmadd(av, b0, acc[i][0]);
-    acc[i][1] = V::fmadd(av, b1, acc[i][1]);
-  }
+  fma_rows<V, M, kFullB, kCopy>(
+      acc, [&](int i) __attribute__((always_inline)) { return a + i; }, b, rsb, m, bc);
   a += csa;
-  b += rsb;
 }
 
 // M rows by NR (or nr masked) columns. With few rows the FMA chains are too few to hide the FMA
