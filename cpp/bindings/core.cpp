@@ -18,7 +18,7 @@
 #include "tensor_bindings.h"
 #include "common/fp_mode.h"
 #include "common/thread_team.h"
-#include "nn/shuffle.h"
+#include "nn/training/shuffle.h"
 
 namespace py = pybind11;
 using fastmlp::index_t;

@@ -8,8 +8,8 @@
 
 #include "check.h"
 #include "fastmlp/initializers.h"
-#include "nn/fastmath.h"
-#include "nn/nn_kernels.h"
+#include "nn/kernels/fastmath.h"
+#include "nn/kernels/nn_kernels.h"
 
 using namespace fastmlp;
 using detail::DropoutMask;

@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "fastmlp/runtime.h"
-#include "nn/parallel.h"
+#include "nn/kernels/parallel.h"
 
 namespace fastmlp {
 

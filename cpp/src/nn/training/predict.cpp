@@ -17,7 +17,7 @@
 
 #include "fastmlp/model.h"
 #include "fastmlp/runtime.h"
-#include "nn/input.h"
+#include "nn/training/input.h"
 
 namespace fastmlp {
 namespace {

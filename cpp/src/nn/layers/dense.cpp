@@ -5,8 +5,8 @@
 
 #include "common/thread_team.h"
 #include "fastmlp/runtime.h"
-#include "nn/layer_factories.h"
-#include "nn/nn_kernels.h"
+#include "nn/layers/layer_factories.h"
+#include "nn/kernels/nn_kernels.h"
 
 namespace fastmlp {
 namespace {

@@ -12,8 +12,8 @@
 #include <cstring>
 
 #include "fastmlp/initializers.h"
-#include "nn/fastmath.h"
-#include "nn/nn_kernels.h"
+#include "nn/kernels/fastmath.h"
+#include "nn/kernels/nn_kernels.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "common/fp_mode.h"
-#include "nn/input.h"
+#include "nn/training/input.h"
 
 namespace fastmlp {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <limits>
 
-#include "nn/optimizer_base.h"
+#include "nn/optimizers/optimizer_base.h"
 
 namespace fastmlp {
 namespace detail {

@@ -2,5 +2,5 @@
 // reports AVX2 or better.
 #if defined(FASTMLP_HAVE_X86_KERNELS)
 #define FASTMLP_NN_ISA avx2
-#include "nn/nn_kernels_impl.h"
+#include "nn/kernels/nn_kernels_impl.h"
 #endif

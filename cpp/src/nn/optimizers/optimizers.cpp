@@ -18,9 +18,9 @@
 #include <string>
 
 #include "fastmlp/runtime.h"
-#include "nn/optimizer_base.h"
-#include "nn/parallel.h"
-#include "nn/target_clones.h"
+#include "nn/optimizers/optimizer_base.h"
+#include "nn/kernels/parallel.h"
+#include "nn/kernels/target_clones.h"
 
 namespace fastmlp {
 namespace detail {

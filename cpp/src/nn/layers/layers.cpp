@@ -4,10 +4,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "nn/layer_factories.h"
-#include "nn/nn_kernels.h"
-#include "nn/parallel.h"
-#include "nn/target_clones.h"
+#include "nn/layers/layer_factories.h"
+#include "nn/kernels/nn_kernels.h"
+#include "nn/kernels/parallel.h"
+#include "nn/kernels/target_clones.h"
 
 namespace fastmlp {
 namespace {

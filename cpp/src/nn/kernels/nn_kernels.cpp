@@ -1,5 +1,5 @@
 // Run-time choice between the builds of the element-wise kernels (nn_kernels.h).
-#include "nn/nn_kernels.h"
+#include "nn/kernels/nn_kernels.h"
 
 namespace fastmlp {
 namespace detail {

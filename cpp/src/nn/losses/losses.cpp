@@ -7,9 +7,9 @@
 #include <stdexcept>
 
 #include "fastmlp/runtime.h"
-#include "nn/fastmath.h"
-#include "nn/parallel.h"
-#include "nn/target_clones.h"
+#include "nn/kernels/fastmath.h"
+#include "nn/kernels/parallel.h"
+#include "nn/kernels/target_clones.h"
 
 namespace fastmlp {
 namespace {

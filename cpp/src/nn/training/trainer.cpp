@@ -10,8 +10,8 @@
 #include "fastmlp/model.h"
 #include "fastmlp/runtime.h"
 #include "common/fp_mode.h"
-#include "nn/input.h"
-#include "nn/shuffle.h"
+#include "nn/training/input.h"
+#include "nn/training/shuffle.h"
 
 namespace fastmlp {
 namespace {

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
-#include "nn/optimizer_base.h"
-#include "nn/optimizer_loops.h"
-#include "nn/target_clones.h"
+#include "nn/optimizers/optimizer_base.h"
+#include "nn/optimizers/optimizer_loops.h"
+#include "nn/kernels/target_clones.h"
 
 namespace fastmlp {
 namespace detail {

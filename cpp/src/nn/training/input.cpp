@@ -1,4 +1,4 @@
-#include "nn/input.h"
+#include "nn/training/input.h"
 
 #include <algorithm>
 #include <atomic>
@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "nn/parallel.h"
+#include "nn/kernels/parallel.h"
 
 namespace fastmlp {
 namespace detail {

@@ -7,8 +7,8 @@
 #include <stdexcept>
 
 #include "fastmlp/runtime.h"
-#include "nn/nn_kernels.h"
-#include "nn/parallel.h"
+#include "nn/kernels/nn_kernels.h"
+#include "nn/kernels/parallel.h"
 
 namespace fastmlp {
 namespace {

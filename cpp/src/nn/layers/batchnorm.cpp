@@ -3,9 +3,9 @@
 // Every reduction runs over rows in a fixed order, so results do not depend on the thread count.
 #include <cmath>
 
-#include "nn/layer_factories.h"
-#include "nn/parallel.h"
-#include "nn/target_clones.h"
+#include "nn/layers/layer_factories.h"
+#include "nn/kernels/parallel.h"
+#include "nn/kernels/target_clones.h"
 
 namespace fastmlp {
 namespace {

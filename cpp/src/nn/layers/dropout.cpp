@@ -5,9 +5,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "nn/layer_factories.h"
-#include "nn/nn_kernels.h"
-#include "nn/parallel.h"
+#include "nn/layers/layer_factories.h"
+#include "nn/kernels/nn_kernels.h"
+#include "nn/kernels/parallel.h"
 
 namespace fastmlp {
 namespace {
