@@ -50,6 +50,31 @@ def test_batchnorm_training_gradients_match_torch(scale, center):
     np.testing.assert_allclose(moving_var, 0.99 + 0.01 * var.detach().numpy(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("below", [[], [{"type": "dropout", "rate": 0.0, "seed": 1}]])
+def test_batchnorm_as_the_lowest_trainable_layer_trains_gamma_and_beta(below):
+    # The model chose where backward stops before BatchNormalization's tensors were bound, so a
+    # BatchNormalization with no trainable layer below it got no gradients and never learned.
+    torch = pytest.importorskip("torch")
+    x, y = problem()
+    m = _core.Model(5, below + [batchnorm(), dense(3, "tanh", 2)])
+    m.compile(MSE, SGD, [])
+    gamma, beta, _, _, kernel, bias = m.get_weights()
+    loss, grads = m.compute_gradients(x, y)
+    t = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (gamma, beta, kernel, bias)]
+    z = torch.tensor(x, dtype=torch.float64)
+    h = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-3) * t[0] + t[1]
+    ref = ((torch.tanh(h @ t[2] + t[3]) - torch.tensor(y, dtype=torch.float64)) ** 2).mean()
+    ref.backward()
+    assert len(grads) == 4
+    for g, r in zip(grads, t):
+        np.testing.assert_allclose(g, r.grad.numpy(), rtol=1e-3, atol=1e-5)
+    assert np.abs(grads[0]).max() > 1e-3 and np.abs(grads[1]).max() > 1e-3
+    m.train_epoch(x, y, batch_size=8, shuffle=False)
+    new_gamma, new_beta = m.get_weights()[:2]
+    np.testing.assert_allclose(new_gamma, gamma - 0.1 * grads[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(new_beta, beta - 0.1 * grads[1], rtol=1e-4, atol=1e-6)
+
+
 def test_batchnorm_inference_uses_moving_statistics():
     x, _ = problem(n=16, d=4)
     m = _core.Model(4, [batchnorm()])

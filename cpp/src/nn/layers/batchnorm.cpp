@@ -5,24 +5,24 @@
 
 #include "nn/layers/layer_factories.h"
 #include "nn/kernels/parallel.h"
-#include "nn/kernels/target_clones.h"
+#include "nn/kernels/isa_variants.h"
 
 namespace fastmlp {
 namespace {
 
 // The row loops over columns [j0, j1) of n rows of width d, built for AVX2 too.
-FASTMLP_ELEMENTWISE_CLONES
-void square_deviations(const float* x, index_t n, index_t d, index_t j0, index_t j1,
-                       const float* mu, float* acc) {
+FASTMLP_AVX2_VARIANT(void, square_deviations, (const float* x, index_t n, index_t d, index_t j0,
+                                               index_t j1, const float* mu, float* acc),
+                     (x, n, d, j0, j1, mu, acc)) {
   for (index_t i = 0; i < n; ++i) {
     const float* xr = x + i * d;
     for (index_t j = j0; j < j1; ++j) acc[j] += (xr[j] - mu[j]) * (xr[j] - mu[j]);
   }
 }
 
-FASTMLP_ELEMENTWISE_CLONES
-void scale_shift(const float* x, float* y, index_t n, index_t d, index_t j0, index_t j1,
-                 const float* a, const float* c) {
+FASTMLP_AVX2_VARIANT(void, scale_shift, (const float* x, float* y, index_t n, index_t d, index_t j0,
+                                         index_t j1, const float* a, const float* c),
+                     (x, y, n, d, j0, j1, a, c)) {
   for (index_t i = 0; i < n; ++i) {
     const float* xr = x + i * d;
     float* yr = y + i * d;
@@ -30,9 +30,10 @@ void scale_shift(const float* x, float* y, index_t n, index_t d, index_t j0, ind
   }
 }
 
-FASTMLP_ELEMENTWISE_CLONES
-void gradient_sums(const float* x, const float* dy, index_t n, index_t d, index_t j0, index_t j1,
-                   const float* mu, const float* inv, float* sum_dy, float* sum_dy_xhat) {
+FASTMLP_AVX2_VARIANT(void, gradient_sums, (const float* x, const float* dy, index_t n, index_t d,
+                                           index_t j0, index_t j1, const float* mu,
+                                           const float* inv, float* sum_dy, float* sum_dy_xhat),
+                     (x, dy, n, d, j0, j1, mu, inv, sum_dy, sum_dy_xhat)) {
   for (index_t i = 0; i < n; ++i) {
     const float *xr = x + i * d, *g = dy + i * d;
     for (index_t j = j0; j < j1; ++j) {
@@ -43,10 +44,11 @@ void gradient_sums(const float* x, const float* dy, index_t n, index_t d, index_
 }
 
 // dx = gamma * inv / n * (n dy - sum(dy) - xhat * sum(dy xhat)); gamma may be null (scale off).
-FASTMLP_ELEMENTWISE_CLONES
-void input_gradient(const float* x, const float* dy, float* dx, index_t n, index_t d, index_t j0,
-                    index_t j1, const float* mu, const float* inv, const float* gamma,
-                    const float* sum_dy, const float* sum_dy_xhat) {
+FASTMLP_AVX2_VARIANT(void, input_gradient, (const float* x, const float* dy, float* dx, index_t n,
+                                            index_t d, index_t j0, index_t j1, const float* mu,
+                                            const float* inv, const float* gamma,
+                                            const float* sum_dy, const float* sum_dy_xhat),
+                     (x, dy, dx, n, d, j0, j1, mu, inv, gamma, sum_dy, sum_dy_xhat)) {
   const float inv_n = 1.0f / static_cast<float>(n);
   for (index_t i = 0; i < n; ++i) {
     const float *xr = x + i * d, *g = dy + i * d;
@@ -85,7 +87,8 @@ class BatchNormalization final : public Layer {
     fastmlp::initialize(spec_.moving_mean_initializer, mean_, d, d, d);
     fastmlp::initialize(spec_.moving_variance_initializer, var_, d, d, d);
   }
-  bool has_trainable() const override { return gamma_ || beta_; }
+  // From the spec, not the bound pointers: the model asks before it binds the tensors.
+  bool has_trainable() const override { return spec_.scale || spec_.center; }
   // Per column: batch mean, 1/sqrt(var + eps), and two gradient sums.
   index_t scratch_floats(index_t) const override { return 4 * out_dim_; }
 
