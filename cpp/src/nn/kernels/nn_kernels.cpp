@@ -1,4 +1,6 @@
-// Run-time choice between the builds of the element-wise kernels (nn_kernels.h).
+// Run-time choice between the builds of the element-wise kernels (nn_kernels.h) and of the
+// simple loops (isa_variants.h).
+#include "nn/kernels/isa_variants.h"
 #include "nn/kernels/nn_kernels.h"
 
 namespace fastmlp {
@@ -20,6 +22,11 @@ const NnKernels* nn_kernels_for(Isa isa) {
   }
 #endif
   return nullptr;
+}
+
+bool use_avx2_loops() {
+  static const bool avx2 = active_isa() != Isa::generic;
+  return avx2;
 }
 
 const NnKernels& nn_kernels() {

@@ -7,7 +7,7 @@
 #include "nn/layers/layer_factories.h"
 #include "nn/kernels/nn_kernels.h"
 #include "nn/kernels/parallel.h"
-#include "nn/kernels/target_clones.h"
+#include "nn/kernels/isa_variants.h"
 
 namespace fastmlp {
 namespace {
@@ -132,8 +132,9 @@ std::unique_ptr<Layer> make_layer(const LayerSpec& spec, index_t in_dim) {
   throw std::invalid_argument("unknown layer type");
 }
 
-FASTMLP_ELEMENTWISE_CLONES
-void column_sums(const float* x, index_t n, index_t cols, index_t ld, float* out) {
+FASTMLP_AVX2_VARIANT(void, column_sums, (const float* x, index_t n, index_t cols, index_t ld,
+                                         float* out),
+                     (x, n, cols, ld, out)) {
   // Rows are added in order into per-column accumulators: vectorized across columns, and the
   // same summation order whatever the thread count.
   for (index_t j = 0; j < cols; ++j) out[j] = 0.0f;

@@ -9,7 +9,7 @@
 #include "fastmlp/runtime.h"
 #include "nn/kernels/fastmath.h"
 #include "nn/kernels/parallel.h"
-#include "nn/kernels/target_clones.h"
+#include "nn/kernels/isa_variants.h"
 
 namespace fastmlp {
 namespace {
@@ -107,8 +107,8 @@ double bce_row(const Row& r, bool from_logits) {
 }
 
 // e[j] = exp(p[j] - shift) for j < m: vectorized, the same bits in both builds (no FMA).
-FASTMLP_ELEMENTWISE_CLONES
-void exp_shifted(const float* p, double shift, double* e, index_t m) {
+FASTMLP_AVX2_VARIANT(void, exp_shifted, (const float* p, double shift, double* e, index_t m),
+                     (p, shift, e, m)) {
 #pragma omp simd
   for (index_t j = 0; j < m; ++j) {
     e[j] = fastmath::exp_double(double(p[j]) - shift);
@@ -119,8 +119,9 @@ void exp_shifted(const float* p, double shift, double* e, index_t m) {
 // rows' shifted logits first, then all their exponentials in one vectorized loop (one row of ten
 // leaves too few independent vectors to hide the polynomial's latency). The same bits as
 // exp_shifted row by row.
-FASTMLP_ELEMENTWISE_CLONES
-void shifted_exps(const float* p, index_t rows, index_t k, double* out, double* maxes) {
+FASTMLP_AVX2_VARIANT(void, shifted_exps, (const float* p, index_t rows, index_t k, double* out,
+                                          double* maxes),
+                     (p, rows, k, out, maxes)) {
   for (index_t i = 0; i < rows; ++i) {
     const float* pi = p + i * k;
     double mx = -INFINITY;

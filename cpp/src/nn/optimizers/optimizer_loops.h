@@ -5,18 +5,15 @@
 #include <cstring>
 #include <limits>
 
+#include "nn/kernels/isa_variants.h"
 #include "nn/optimizers/optimizer_base.h"
 
 namespace fastmlp {
 namespace detail {
 
-// The loops must be inlined into the cloned entry points (sgd_update, adam_update) to be built
-// for AVX2: an out-of-line template instance is compiled once, for the baseline target.
-#if defined(__GNUC__)
-#define FASTMLP_INLINE inline __attribute__((always_inline))
-#else
-#define FASTMLP_INLINE inline
-#endif
+// The loops are FASTMLP_INLINE: they must be inlined into the two builds of each entry point
+// (sgd_update, adam_update, ...; isa_variants.h): an out-of-line template instance is compiled
+// once, for the baseline target.
 
 // The raw gradient, for steps with no clipvalue and no clipnorm scaling: GradIn::at would return
 // the same values (g * 1, clamped to +-inf) at the cost of three more operations per element.

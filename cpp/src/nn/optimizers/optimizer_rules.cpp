@@ -6,13 +6,13 @@
 
 #include "nn/optimizers/optimizer_base.h"
 #include "nn/optimizers/optimizer_loops.h"
-#include "nn/kernels/target_clones.h"
+#include "nn/kernels/isa_variants.h"
 
 namespace fastmlp {
 namespace detail {
 namespace {
 
-// The element-wise steps below are built for AVX2 too (target_clones.h): Adam's sqrt and division
+// The element-wise steps below are built for AVX2 too (isa_variants.h): Adam's sqrt and division
 // and SGD's momentum at small batches run twice as wide.
 //
 // A guarded step (kGuard) leaves an element whose gradient is NaN or Inf as it was, weight and
@@ -60,9 +60,9 @@ FASTMLP_INLINE bool sgd_loop(float* w, const G& g, float* m, index_t n, float lr
   return bad != 0.0f;
 }
 
-FASTMLP_ELEMENTWISE_CLONES
-bool sgd_update(float* w, GradIn g, float* m, index_t n, float lr, float mu, bool nesterov,
-                bool guard) {
+FASTMLP_AVX2_VARIANT(bool, sgd_update, (float* w, GradIn g, float* m, index_t n, float lr, float mu,
+                                        bool nesterov, bool guard),
+                     (w, g, m, n, lr, mu, nesterov, guard)) {
   if (is_plain(g)) {
     return guard ? sgd_loop<true>(w, PlainGrad{g.g}, m, n, lr, mu, nesterov)
                  : sgd_loop<false>(w, PlainGrad{g.g}, m, n, lr, mu, nesterov);
@@ -136,9 +136,9 @@ FASTMLP_INLINE bool adam_dispatch(float* w, const G& g, float* m, float* v, floa
             : adam_loop<kGuard, false, false>(w, g, m, v, vh, n, p);
 }
 
-FASTMLP_ELEMENTWISE_CLONES
-bool adam_update(float* w, GradIn g, float* m, float* v, float* vh, index_t n, AdamArgs p,
-                 bool guard) {
+FASTMLP_AVX2_VARIANT(bool, adam_update, (float* w, GradIn g, float* m, float* v, float* vh,
+                                         index_t n, AdamArgs p, bool guard),
+                     (w, g, m, v, vh, n, p, guard)) {
   if (is_plain(g)) {
     return guard ? adam_dispatch<true>(w, PlainGrad{g.g}, m, v, vh, n, p)
                  : adam_dispatch<false>(w, PlainGrad{g.g}, m, v, vh, n, p);
@@ -220,9 +220,9 @@ struct RmsRule {
   }
 };
 
-FASTMLP_ELEMENTWISE_CLONES
-bool rmsprop_update(const RmsArgs& p, bool mom, bool centered, float* w, GradIn g, index_t n,
-                    bool guard) {
+FASTMLP_AVX2_VARIANT(bool, rmsprop_update, (const RmsArgs& p, bool mom, bool centered, float* w,
+                                            GradIn g, index_t n, bool guard),
+                     (p, mom, centered, w, g, n, guard)) {
   if (mom) {
     return centered ? run_rule(RmsRule<true, true>{p}, w, g, n, guard)
                     : run_rule(RmsRule<true, false>{p}, w, g, n, guard);
@@ -266,8 +266,9 @@ struct AdagradRule {
   }
 };
 
-FASTMLP_ELEMENTWISE_CLONES
-bool adagrad_update(const AdagradRule& r, float* w, GradIn g, index_t n, bool guard) {
+FASTMLP_AVX2_VARIANT(bool, adagrad_update, (const AdagradRule& r, float* w, GradIn g, index_t n,
+                                            bool guard),
+                     (r, w, g, n, guard)) {
   return run_rule(r, w, g, n, guard);
 }
 
@@ -305,8 +306,9 @@ struct AdamaxRule {
   }
 };
 
-FASTMLP_ELEMENTWISE_CLONES
-bool adamax_update(const AdamaxRule& r, float* w, GradIn g, index_t n, bool guard) {
+FASTMLP_AVX2_VARIANT(bool, adamax_update, (const AdamaxRule& r, float* w, GradIn g, index_t n,
+                                           bool guard),
+                     (r, w, g, n, guard)) {
   return run_rule(r, w, g, n, guard);
 }
 
@@ -352,8 +354,9 @@ struct NadamRule {
   }
 };
 
-FASTMLP_ELEMENTWISE_CLONES
-bool nadam_update(const NadamRule& r, float* w, GradIn g, index_t n, bool guard) {
+FASTMLP_AVX2_VARIANT(bool, nadam_update, (const NadamRule& r, float* w, GradIn g, index_t n,
+                                          bool guard),
+                     (r, w, g, n, guard)) {
   return run_rule(r, w, g, n, guard);
 }
 

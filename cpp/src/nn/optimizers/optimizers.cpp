@@ -20,7 +20,7 @@
 #include "fastmlp/runtime.h"
 #include "nn/optimizers/optimizer_base.h"
 #include "nn/kernels/parallel.h"
-#include "nn/kernels/target_clones.h"
+#include "nn/kernels/isa_variants.h"
 
 namespace fastmlp {
 namespace detail {
@@ -122,8 +122,8 @@ void KerasOptimizer::compute_clip_scales(const std::vector<ParamRef>& params) {
 namespace {
 // True if any of the n gradients is NaN or Inf: all its exponent bits are set. Branch-free integer
 // work (bit-and, max), the fastest of the forms measured (~5 us per 100k values from L2).
-FASTMLP_ELEMENTWISE_CLONES
-bool any_nonfinite(const float* g, index_t n) {
+FASTMLP_AVX2_VARIANT(bool, any_nonfinite, (const float* g, index_t n),
+                     (g, n)) {
   std::uint32_t top = 0;
 #pragma omp simd reduction(max : top)
   for (index_t i = 0; i < n; ++i) {
