@@ -23,9 +23,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from fastmlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
-# Weighting a sample is not the same as repeating it under mini-batch training (the batches
-# differ); scikit-learn's own MLPs pass this check only with lbfgs or a loose tol.
-_STOCHASTIC = "mini-batch training: a weighted sample is not a repeated sample (batches differ)"
+# The check fits 15 weighted rows against ~30 repeated ones, each in one batch (batch_size
+# 'auto'), where weight k is k repetitions (tests/test_sklearn_resume.py checks it to float
+# tolerance); but training runs in float32, so the summation order of the repeated rows moves
+# the predictions by 1-2 ulps (measured: 7e-7 relative) and the check asks rtol=1e-7. With
+# mini-batches (over 200 rows) the batches differ, as for scikit-learn's own MLP, which passes
+# only with lbfgs or a loose tol.
+_STOCHASTIC = ("float32 training: weighted and repeated fits differ by 1-2 ulps (check asks "
+               "rtol=1e-7); with mini-batches the batches differ")
 _EXPECTED_FAILURES = {"check_sample_weight_equivalence_on_dense_data": _STOCHASTIC,
                       "check_sample_weight_equivalence_on_sparse_data": _STOCHASTIC}
 
@@ -165,28 +170,6 @@ def test_partial_fit(clf_data):
         clf.partial_fit(X[:5], np.full(5, 7))
 
 
-def test_partial_fit_matches_fit_epochs(clf_data):
-    X, y = clf_data
-    params = dict(hidden_layer_sizes=(8,), random_state=0, shuffle=False, tol=0.0)
-    fitted = _quiet_fit(MLPClassifier(max_iter=4, **params), X, y)
-    inc = MLPClassifier(**params)
-    for _ in range(4):
-        inc.partial_fit(X, y, classes=np.unique(y))
-    np.testing.assert_allclose(inc.loss_curve_, fitted.loss_curve_, rtol=1e-6)
-
-
-def test_warm_start_keeps_optimizer_state(clf_data):
-    X, y = clf_data
-    params = dict(hidden_layer_sizes=(8,), random_state=0, shuffle=False, tol=0.0)
-    once = _quiet_fit(MLPClassifier(max_iter=6, **params), X, y)
-    warm = MLPClassifier(max_iter=3, warm_start=True, **params)
-    _quiet_fit(warm, X, y)
-    _quiet_fit(warm, X, y)
-    np.testing.assert_allclose(warm.loss_curve_, once.loss_curve_, rtol=1e-6)
-    with pytest.raises(ValueError, match="same classes"):
-        warm.fit(X, (y + 1) % 4)
-
-
 def test_early_stopping_restores_best(clf_data):
     X, y = clf_data
     clf = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=True, n_iter_no_change=3,
@@ -194,8 +177,6 @@ def test_early_stopping_restores_best(clf_data):
     clf.fit(X, y)
     assert len(clf.validation_scores_) == clf.n_iter_ < 300
     assert clf.best_validation_score_ == max(clf.validation_scores_) and clf.best_loss_ is None
-    with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
-        clf.partial_fit(X, y, classes=[0, 1, 2])
 
 
 def test_sgd_adaptive_divides_learning_rate(clf_data, capsys):
@@ -206,16 +187,6 @@ def test_sgd_adaptive_divides_learning_rate(clf_data, capsys):
     out = capsys.readouterr().out
     assert "Iteration 1, loss = " in out
     assert "Setting learning rate to 0.000200" in out and "Learning rate too small" in out
-
-
-def test_sample_weight_is_normalized(clf_data):
-    X, y = clf_data
-    params = dict(hidden_layer_sizes=(8,), random_state=0, max_iter=3)
-    a = _quiet_fit(MLPClassifier(**params), X, y)
-    b = _quiet_fit(MLPClassifier(**params), X, y, sample_weight=np.full(len(y), 2.5))
-    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
-    with pytest.raises(ValueError, match="non-zero|positive sum"):
-        MLPClassifier(**params).fit(X, y, sample_weight=np.zeros(len(y)))
 
 
 def test_sparse_input_equals_dense(clf_data):
