@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -103,3 +104,37 @@ def test_forked_child_runs_parallel_regions():
     out = subprocess.run([sys.executable, "-c", _FORK_CHILD], env=env, capture_output=True,
                          text=True, check=True, timeout=60).stdout
     assert out.strip() == "0"
+
+
+_SPINNER = "while True: pass"
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_a_busy_core_caps_the_threads_unless_deterministic(threads_restored):
+    from fastmlp import _core
+    cpus = len(os.sched_getaffinity(0))
+    fastmlp.set_num_threads(cpus)
+    spinner = subprocess.Popen([sys.executable, "-c", _SPINNER])
+    try:
+        _core._set_thread_adaptation(True)
+        deadline = time.monotonic() + 5.0  # the load is sampled every 50 ms
+        while _core._threads_available() > cpus - 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _core._threads_available() <= cpus - 1
+        _core._set_thread_adaptation(False)  # deterministic: the setting, whatever the load
+        assert _core._threads_available() == cpus
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def test_adaptation_is_off_when_the_environment_says_so():
+    code = "from fastmlp import _core; print(_core._thread_adaptation())"
+    env = dict(os.environ, FASTMLP_ADAPTIVE_THREADS="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
+    env.pop("FASTMLP_ADAPTIVE_THREADS")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "True"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import fastmlp
-from fastmlp import layers
+from fastmlp import _core, layers
 
 from _mlp_helpers import blobs
 
@@ -256,3 +256,21 @@ def test_parallel_predict_reports_the_first_bad_row(threads):
             m.predict(x.astype(np.float64), verbose=0)  # converted per block, in parallel
     finally:
         fastmlp.set_num_threads(os.cpu_count() or 1)
+
+
+def test_a_tiny_network_trains_on_one_thread(threads_restored):
+    # 10-128-128-10 at batch 32: each step's data fits one core's caches and every region costs
+    # more than the second core saves, so the thread policy keeps the whole step on the caller;
+    # no worker runs a share (the old per-step timing ran whole trial windows on two threads).
+    fastmlp.set_num_threads(2)
+    a = np.ones((256, 256), np.float32)
+    fastmlp.ops.matmul(a, a)  # the team has its worker
+    x, y = blobs(n=640, features=10, classes=10)
+    fastmlp.utils.set_random_seed(0)
+    model = fastmlp.Sequential([fastmlp.Input(shape=(10,)), layers.Dense(128, activation="relu"),
+                                layers.Dense(128, activation="relu"), layers.Dense(10)])
+    model.compile("adam", fastmlp.losses.SparseCategoricalCrossentropy(from_logits=True))
+    _core._team_worker_fp_modes(True)
+    model.fit(x, y, batch_size=32, epochs=3, verbose=0)
+    modes = _core._team_worker_fp_modes(True)
+    assert modes and all(m == 0 for m in modes), modes

@@ -151,6 +151,8 @@ class Model {
                      Workspace& ws);
   void layout(Workspace& ws, index_t rows, bool training);
   void prepare_inference();
+  // Multiply-adds of one row through the layers (in x out each): the thread policy's cost unit.
+  double macs_per_row() const;
   const float* run_forward(Workspace& ws, const float* input, index_t n, const Pass& pass,
                            float* final_out);
   double loss_and_gradients(Workspace& ws, const float* input, index_t n, const Targets& t,
@@ -187,7 +189,6 @@ class Model {
   std::vector<std::string> metric_names_;
   bool fused_loss_ = false;
   std::uint64_t training_step_ = 0;
-  int step_threads_streak_ = 0;  // the trainer's thread-choice trials won by all threads in a row
   std::uint64_t weights_version_ = 1;  // bumped whenever the weights change
   std::mutex prepare_mutex_;
 

@@ -11,25 +11,14 @@ int get_num_threads();
 
 // Threads a parallel region may use now: get_num_threads(), capped by the CPUs that other
 // processes leave idle (sampled from the kernel's count of runnable threads in /proc/loadavg at
-// most every 50 ms). On an oversubscribed machine a second thread waits behind other processes at
-// every barrier, so 2 threads would run slower than 1. Results never depend on it (no kernel
-// splits a sum across threads). Adaptation is on unless FASTMLP_ADAPTIVE_THREADS=0 at start-up.
+// most every 50 ms). Every thread count the core uses comes from one policy
+// (src/common/thread_policy.h) that applies this cap. Results never depend on it (no kernel
+// splits a sum across threads). set_thread_adaptation(false), or FASTMLP_ADAPTIVE_THREADS=0 at
+// start-up, turns the cap off: every thread decision then depends only on the work and
+// get_num_threads() (deterministic mode, for tests).
 int threads_available();
 void set_thread_adaptation(bool on);
 bool thread_adaptation();
-
-// While alive, caps threads_available() on the constructing thread at n (n >= 1; scopes nest).
-// The training loop uses it to run a batch step on the thread count it measured to be faster.
-class ScopedThreadCap {
- public:
-  explicit ScopedThreadCap(int n);
-  ~ScopedThreadCap();
-  ScopedThreadCap(const ScopedThreadCap&) = delete;
-  ScopedThreadCap& operator=(const ScopedThreadCap&) = delete;
-
- private:
-  int previous_;
-};
 
 // Whether fit/evaluate/predict and the other Model methods run with denormals flushed to zero
 // (FTZ + DAZ on the calling thread and the team's workers, restored on return). Default on:

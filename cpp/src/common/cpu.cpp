@@ -1,5 +1,7 @@
 // CPU detection (common/cpu.h) and the public answers built on it: the instruction sets this
-// process may use, the one it uses (FASTMLP_ISA), the cache sizes the GEMM blocks for.
+// process may use, the one it uses (FASTMLP_ISA), the cache sizes the GEMM blocks for, the CPUs
+// it may run on.
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -75,6 +77,13 @@ Isa choose_isa() {
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();
   return f;
+}
+
+int cpus_allowed() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  const int n = CPU_COUNT(&set);
+  return n > 0 ? n : 1;
 }
 
 const char* isa_name(Isa isa) {

@@ -8,8 +8,8 @@
 // opens ~10 regions of 50-300 us of work each, so 2 threads were no faster than 1. This team's
 // workers spin for a short while after each region (FASTMLP_SPIN_US, default 100 us, about the
 // cost of one wake-up) and then sleep, so back-to-back regions start in about a microsecond and an
-// idle process uses no CPU. Whether the second core is worth using at all is decided elsewhere
-// (threads_available(), the GEMM's join watch, the trainer's per-step timing).
+// idle process uses no CPU. How many threads a region gets is the thread policy's answer
+// (common/thread_policy.h).
 #pragma once
 #include <vector>
 
@@ -30,7 +30,7 @@ int run_team_raw(int threads, TeamBody body, void* ctx);
 bool in_team_region();
 
 // Workers spinning right now, waiting for the next region: runnable threads of our own that
-// the load sampler (threads_available) must not count as other processes' work.
+// the thread policy's load feedback must not count as other processes' work.
 int spinning_team_workers();
 
 // Test hook: for each worker, 1 << 31 | the floating-point mode (MXCSR) it ran its latest share

@@ -1,26 +1,21 @@
 // The GEMM entry points (sgemm, PackedB, sgemm_packed) and what a call decides before any
-// arithmetic: the thread count, the grid of units the team claims, what is packed, and so which
-// driver runs the units (gemm/driver.h). K is never split, so every element is computed the same
-// way for any thread count.
+// arithmetic: the thread count (the thread policy's answer), the grid of units the team claims,
+// what is packed, and so which driver runs the units (gemm/driver.h). K is never split, so every
+// element is computed the same way for any thread count.
 #include <algorithm>
 #include <cstdint>
 #include <new>
 #include <stdexcept>
 
+#include "common/thread_policy.h"
 #include "common/thread_team.h"
 #include "fastmlp/gemm.h"
-#include "fastmlp/runtime.h"
 #include "gemm/driver.h"
 #include "gemm/kernels.h"
-#include "gemm/team_health.h"
 
 namespace fastmlp {
 namespace gemm {
 namespace {
-
-// Below this many flops per thread (~3-5 us of work), a second thread costs more than it saves: a
-// region costs ~1 us while the team's workers spin (common/thread_team.h), plus sharing C and B.
-constexpr double kMinFlopsPerThread = 0.25e6;
 
 // One thread: MC x NC blocks (the BLIS blocking). More: about 4 units per thread so the dynamic
 // claim can even out a slow thread, cut along N first: each unit then packs only its own B strips
@@ -74,45 +69,30 @@ void scale_only(const Problem& pr) {
   if (pr.ep->post) pr.ep->post(pr.c, pr.ldc, pr.m, pr.n, 0, pr.ep->post_ctx);
 }
 
+double flops(const Problem& pr) {
+  return 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
+}
+double tiles(const Problem& pr) {
+  return static_cast<double>(ceil_div(pr.m, pr.kr->mr) * ceil_div(pr.n, pr.kr->nr));
+}
+
+// The thread policy's answer (common/thread_policy.h); `cap` > 0 (tests) is the table's answer
+// for that many threads, with no load feedback, so the team really runs.
 int choose_threads(const Problem& pr, int cap) {
-  const double flops = 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) *
-                       static_cast<double>(pr.k);
-  const double tiles = static_cast<double>(ceil_div(pr.m, pr.kr->mr) * ceil_div(pr.n, pr.kr->nr));
-  const double want = std::min({static_cast<double>(cap), flops / kMinFlopsPerThread, tiles});
-  return std::max(1, static_cast<int>(want));
+  return cap > 0 ? ThreadPolicy::table(WorkKind::gemm, flops(pr), tiles(pr), cap)
+                 : thread_policy().threads_for(WorkKind::gemm, flops(pr), tiles(pr));
 }
 
-// The default cap: threads_available(), asked only when the work deserves more than one thread,
-// so small products never wait for its (rare) load sample.
-int default_threads(const Problem& pr) {
-  const int want = choose_threads(pr, get_num_threads());
-  return want > 1 ? choose_threads(pr, threads_available()) : 1;
-}
-
-// adaptive: skip the fork while the join is slow (TeamHealth); tests asking for a thread count
-// pass false so the team really runs.
-void run(const Problem& pr, int threads, bool adaptive = true) {
-  TeamHealth& health = team_health();
-  const std::int64_t start = threads > 1 ? TeamHealth::now_ns() : 0;
-  if (adaptive && threads > 1 && !health.fork_pays(start)) threads = 1;
+void run(const Problem& pr, int threads) {
   Team team;
-  prepare_team(team, pr, threads);  // units sized for the threads that will really run
+  prepare_team(team, pr, threads);  // units sized for the threads that will run
   void (*const work)(Team&) = team.pack_a || team.pack_b ? work_packed : work_small;
   if (team.alone) {
     work(team);  // no team set-up for single-thread work
     return;
   }
-  std::int64_t own_done = start;
-  auto body = [&](int id, int) {
-    work(team);
-    if (id == 0) own_done = TeamHealth::now_ns();
-  };
-  // A worker that was asleep joins late because it had to be woken (~60 us on a VM), not because
-  // another process holds its core: only joins of workers that were awake say something.
-  const bool awake = detail::spinning_team_workers() >= threads - 1;
-  if (detail::run_team(threads, body) > 1 && awake) {
-    health.report(start, own_done, TeamHealth::now_ns());
-  }
+  auto body = [&](int, int) { work(team); };
+  detail::run_team(threads, body);
 }
 
 }  // namespace
@@ -130,7 +110,7 @@ void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_
     scale_only(pr);
     return;
   }
-  run(pr, threads > 0 ? choose_threads(pr, threads) : default_threads(pr), threads <= 0);
+  run(pr, choose_threads(pr, threads));
 }
 
 }  // namespace gemm
@@ -178,7 +158,7 @@ void sgemm_packed(bool trans_a, index_t m, float alpha, const float* a, index_t 
     gemm::scale_only(pr);
     return;
   }
-  gemm::run(pr, gemm::default_threads(pr));
+  gemm::run(pr, gemm::choose_threads(pr, 0));
 }
 
 void sgemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, float alpha,

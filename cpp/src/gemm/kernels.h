@@ -136,9 +136,10 @@ class PackBuffer {
 };
 long buffer_growths();
 
-// sgemm with an explicit kernel and thread cap (threads <= 0: the default policy; a cap > 1 always
-// forks, without the fallback to one thread while joins are slow, so tests see the team); the public
-// sgemm calls it with active_kernel(). Tests use it to run every supported ISA in one process.
+// sgemm with an explicit kernel and thread cap (threads <= 0: the thread policy's answer; a cap
+// > 0 is the policy's table for that many threads, without the load feedback, so tests see the
+// team); the public sgemm calls it with active_kernel(). Tests use it to run every supported ISA
+// in one process.
 void sgemm_with(const KernelInfo& kernel, int threads, bool trans_a, bool trans_b, index_t m,
                 index_t n, index_t k, float alpha, const float* a, index_t lda, const float* b,
                 index_t ldb, float beta, float* c, index_t ldc, const Epilogue& ep);

@@ -1,22 +1,15 @@
 // Static, deterministic work splitting for the element-wise parts of the network (the GEMMs choose
-// their own threads). Small work runs inline on the calling thread: no region at all.
+// their own threads). How many threads a loop gets is the thread policy's answer
+// (common/thread_policy.h); small work runs inline on the calling thread: no region at all.
 #pragma once
 #include <algorithm>
 
+#include "common/thread_policy.h"
 #include "common/thread_team.h"
 #include "fastmlp/gemm.h"
-#include "fastmlp/runtime.h"
 
 namespace fastmlp {
 namespace detail {
-
-// Threads that `work` element operations deserve: one per ~16k elements (16k simple operations
-// take ~3-5 us, several times a region's ~1 us start-up while the team's workers spin), at most
-// threads_available().
-inline int threads_for(index_t work, index_t grain = index_t(1) << 14) {
-  const index_t t = work / grain;
-  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(threads_available(), t)));
-}
 
 // fn(begin, end) over contiguous chunks of [0, n), one chunk per thread of a `threads` team (or
 // all of [0, n) inline). The split never changes what an item computes, so results do not depend
@@ -34,10 +27,11 @@ void split_range(int threads, index_t n, F&& fn) {
   run_team(static_cast<int>(std::min<index_t>(threads, n)), body);
 }
 
-// parallel over [0, n) when each item costs about `work_per_item` element operations.
+// split_range over [0, n) when each item costs `cost_per_item` in the unit of `kind`.
 template <class F>
-void parallel_chunks(index_t n, index_t work_per_item, F&& fn, index_t grain = index_t(1) << 14) {
-  split_range(threads_for(n * work_per_item, grain), n, fn);
+void parallel_chunks(WorkKind kind, index_t n, double cost_per_item, F&& fn) {
+  const double cost = static_cast<double>(n) * cost_per_item;
+  split_range(thread_policy().threads_for(kind, cost, static_cast<double>(n)), n, fn);
 }
 
 // fn(i) for every i in [0, n), statically split over `threads` threads.

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "fastmlp/runtime.h"
 #include "nn/kernels/nn_kernels.h"
 #include "nn/kernels/parallel.h"
 
@@ -31,16 +30,6 @@ constexpr NameKind kNames[] = {{"linear", ActivationKind::linear},
                                {"silu", ActivationKind::silu},
                                {"softmax", ActivationKind::softmax}};
 
-// Rows are split across threads only when the block is big enough to pay for the fork, and never
-// from inside a parallel region (a GEMM epilogue, a caller's own loop). Every element's value is
-// independent of the split, so results never depend on the thread count.
-int threads_for(index_t rows, index_t cols) {
-  const index_t work = rows * cols;
-  if (work < (index_t{1} << 15) || rows < 2 || detail::in_team_region()) {
-    return 1;
-  }
-  return static_cast<int>(std::min<index_t>(threads_available(), rows));
-}
 
 void check_block(const char* fn, const void* p, index_t rows, index_t cols, index_t ld) {
   if (rows < 0 || cols < 0 || ld < cols) {
@@ -52,10 +41,12 @@ void check_block(const char* fn, const void* p, index_t rows, index_t cols, inde
   }
 }
 
-// fn(r0, r1) over one contiguous block of rows per thread.
+// fn(r0, r1) over one contiguous block of rows per thread, as many as the thread policy gives the
+// block (one inside a parallel region: a GEMM epilogue, a caller's own loop). Every element's
+// value is independent of the split, so results never depend on the thread count.
 template <class F>
 void split_rows(index_t rows, index_t cols, F fn) {
-  detail::split_range(threads_for(rows, cols), rows, fn);
+  detail::parallel_chunks(WorkKind::activation, rows, static_cast<double>(cols), fn);
 }
 
 void forward_impl(const Activation& act, const float* x, float* y, index_t rows, index_t cols,
@@ -81,7 +72,7 @@ void backward_impl(const Activation& act, const float* pre, const float* post, c
 }
 
 // GEMM epilogue callback: the tile already holds alpha*AB + beta*C + bias. Runs on the calling
-// GEMM thread (threads_for keeps small tiles serial, and nested regions are inactive anyway).
+// GEMM thread (the thread policy keeps work inside a region on its thread).
 void epilogue_post(float* c, index_t ldc, index_t rows, index_t cols, index_t /*col0*/,
                    const void* ctx) {
   forward_impl(*static_cast<const Activation*>(ctx), c, c, rows, cols, ldc);

@@ -95,14 +95,14 @@ class BatchNormalization final : public Layer {
   // Columns are independent, so each thread takes a range of them through every pass; every
   // per-column reduction still runs over the rows in order, so results do not depend on the split.
   void forward(const float* x, float* y, index_t n, float* s, const Pass& pass) override {
-    detail::parallel_chunks(out_dim_, 3 * n, [&](index_t j0, index_t j1) {
+    detail::parallel_chunks(WorkKind::elementwise, out_dim_, 3.0 * n, [&](index_t j0, index_t j1) {
       forward_columns(x, y, n, s, pass.training, j0, j1);
     });
   }
 
   void backward(const float* x, const float*, float* dy, float* dx, index_t n, float* s,
                 const Pass&) override {
-    detail::parallel_chunks(out_dim_, 4 * n, [&](index_t j0, index_t j1) {
+    detail::parallel_chunks(WorkKind::elementwise, out_dim_, 4.0 * n, [&](index_t j0, index_t j1) {
       backward_columns(x, dy, dx, n, s, j0, j1);
     });
   }

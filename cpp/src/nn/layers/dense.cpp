@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/thread_policy.h"
 #include "common/thread_team.h"
-#include "fastmlp/runtime.h"
 #include "nn/layers/layer_factories.h"
 #include "nn/kernels/nn_kernels.h"
 
@@ -90,8 +90,8 @@ class Dense final : public Layer {
     }
     // dy now holds dZ = d(loss)/d(x W + b).
     if (dx && overlap_products(n)) {
+      // each product whole on its thread (the policy gives work inside a region one thread)
       auto task = [&](int id, int threads) {
-        ScopedThreadCap one(1);  // each product whole on its thread
         if (id == 0) weight_gradients(x, dy, n);
         // one share only when the team is busy with another caller's region: then both here
         if (id == 1 || threads == 1) input_gradient(dy, dx, n);
@@ -121,17 +121,12 @@ class Dense final : public Layer {
     sgemm(false, true, n, in_dim_, out_dim_, 1.0f, dy, out_dim_, w_, out_dim_, 0.0f, dx, in_dim_);
   }
 
-  // dW = x^T dZ and dX = dZ W^T are independent products of the same size. Up to a few MFLOP
-  // each, two threads do better running one product each, whole, than splitting both (each split
-  // paid a region for halves too small to run at speed). Alternating in one process on 2 threads:
-  // the seed network's epoch at batch 128 0.255 -> 0.225 s (mean of the faster half), batch 32
-  // 0.354 -> 0.336 s, the tiny 10-128-128-10 one (batch 32) 41.9 -> 40.1 ms (median). Larger
-  // products keep the split, whose dynamic units let either thread finish the other's share.
+  // dW = x^T dZ and dX = dZ W^T are independent products of the same size: the thread policy
+  // says whether they run one whole product per thread (WorkKind::gemm_pair) or each its own way.
   bool overlap_products(index_t n) const {
     const double flops = 2.0 * double(n) * double(in_dim_) * double(out_dim_);
-    return flops >= kOverlapMinFlops && flops <= kOverlapMaxFlops && threads_available() >= 2;
+    return thread_policy().threads_for(WorkKind::gemm_pair, flops, 2) >= 2;
   }
-  static constexpr double kOverlapMinFlops = 1e5, kOverlapMaxFlops = 4e6;
 
   double penalty() const override {
     double p = 0.0;

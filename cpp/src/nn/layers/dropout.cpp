@@ -34,9 +34,10 @@ class Dropout final : public Layer {
                         1.0f / (1.0f - rate_)};
     const auto& kernels = detail::nn_kernels();
     // A group (4 elements) costs about as much as 16 simple element operations.
-    detail::parallel_chunks((count + 3) / 4, 16, [&](index_t g0, index_t g1) {
-      kernels.dropout_forward(m, g0, g1, count, x, y, mask);
-    });
+    detail::parallel_chunks(WorkKind::elementwise, (count + 3) / 4, 16,
+                            [&](index_t g0, index_t g1) {
+                              kernels.dropout_forward(m, g0, g1, count, x, y, mask);
+                            });
   }
 
   void backward(const float*, const float*, float* dy, float* dx, index_t n, float* mask,
@@ -47,7 +48,7 @@ class Dropout final : public Layer {
       std::memcpy(dx, dy, sizeof(float) * count);
       return;
     }
-    detail::parallel_chunks(count, 1, [&](index_t b, index_t e) {
+    detail::parallel_chunks(WorkKind::elementwise, count, 1, [&](index_t b, index_t e) {
       for (index_t i = b; i < e; ++i) dx[i] = dy[i] * mask[i];
     });
   }

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "fastmlp/runtime.h"
+#include "common/thread_policy.h"
 #include "nn/kernels/parallel.h"
 
 namespace fastmlp {
@@ -82,8 +82,7 @@ inline double truncated_normal_at(const Philox& rng, index_t i) {
 
 template <class F>
 void fill(float* w, index_t count, F value_of) {
-  const int nt = count >= (index_t{1} << 16) ? get_num_threads() : 1;
-  detail::split_range(nt, count, [&](index_t b, index_t e) {
+  detail::parallel_chunks(WorkKind::init, count, 1, [&](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) w[i] = static_cast<float>(value_of(i));
   });
 }

@@ -44,7 +44,7 @@ class Rescaling final : public Layer {
 
   void forward(const float* x, float* y, index_t n, float*, const Pass&) override {
     const float s = scale_, o = offset_;
-    detail::parallel_chunks(n * out_dim_, 1, [&](index_t b, index_t e) {
+    detail::parallel_chunks(WorkKind::elementwise, n * out_dim_, 1, [&](index_t b, index_t e) {
       for (index_t i = b; i < e; ++i) y[i] = x[i] * s + o;
     });
   }
@@ -52,7 +52,7 @@ class Rescaling final : public Layer {
                 const Pass&) override {
     if (!dx) return;
     const float s = scale_;
-    detail::parallel_chunks(n * out_dim_, 1, [&](index_t b, index_t e) {
+    detail::parallel_chunks(WorkKind::elementwise, n * out_dim_, 1, [&](index_t b, index_t e) {
       for (index_t i = b; i < e; ++i) dx[i] = dy[i] * s;
     });
   }

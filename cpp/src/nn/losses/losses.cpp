@@ -6,7 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "fastmlp/runtime.h"
+#include "common/thread_policy.h"
 #include "nn/kernels/fastmath.h"
 #include "nn/kernels/parallel.h"
 #include "nn/kernels/isa_variants.h"
@@ -340,8 +340,8 @@ double chunked_rows(index_t n, index_t k, F&& f) {
   constexpr index_t kGroup = 64;  // chunks per pass (the partial sums live on the stack)
   double partial[kGroup];
   const index_t chunks = (n + kLossChunk - 1) / kLossChunk;
-  // ~15 ns per element (exp and log in double): two threads pay from ~1000 elements on.
-  const int threads = chunks > 1 && n * k >= 1024 ? threads_available() : 1;
+  const int threads = thread_policy().threads_for(WorkKind::loss, static_cast<double>(n * k),
+                                                  static_cast<double>(chunks));
   double total = 0.0;
   for (index_t c0 = 0; c0 < chunks; c0 += kGroup) {
     const index_t count = std::min(kGroup, chunks - c0);

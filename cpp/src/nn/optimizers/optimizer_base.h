@@ -43,8 +43,8 @@ class KerasOptimizer : public Optimizer {
   // loop, saving apply()'s separate pass over the weights; the arithmetic is the same.
   virtual bool fuses_weight_decay() const { return false; }
   // Whether update() streams memory at a few operations per element (SGD) rather than paying a
-  // square root or a division for each (the adaptive rules): such an update is split across
-  // threads only from 4 chunks (32k elements) up, a heavy one from 2.
+  // square root or a division for each (the adaptive rules): the thread policy splits the two
+  // kinds from different sizes (WorkKind::optimizer_light / optimizer).
   virtual bool light_update() const { return false; }
   // Whether update(..., guard = true) costs about as much as the plain update, so that apply()
   // need not check the gradients first (optimizers.cpp).

@@ -17,7 +17,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "fastmlp/runtime.h"
+#include "common/thread_policy.h"
 #include "nn/optimizers/optimizer_base.h"
 #include "nn/kernels/parallel.h"
 #include "nn/kernels/isa_variants.h"
@@ -82,7 +82,8 @@ void KerasOptimizer::ensure_slots(const std::vector<ParamRef>& params) {
 double KerasOptimizer::sum_squares(const float* g, index_t n) {
   const index_t chunks = (n + kChunk - 1) / kChunk;
   partials_.assign(static_cast<size_t>(chunks), 0.0);
-  const int nt = chunks > 1 ? threads_available() : 1;
+  const int nt = thread_policy().threads_for(WorkKind::optimizer, static_cast<double>(n),
+                                             static_cast<double>(chunks));
   detail::parallel_for(nt, chunks, [&](index_t c) {
     double s = 0.0;
     const index_t end = std::min(n, (c + 1) * kChunk);
@@ -141,7 +142,9 @@ bool KerasOptimizer::apply(const ParamRef& p, float* const* slots, float scale) 
   const float clip = config_.clipvalue > 0.0 ? static_cast<float>(config_.clipvalue)
                                              : std::numeric_limits<float>::infinity();
   const index_t chunks = (p.size + kChunk - 1) / kChunk;
-  const int nt = chunks > (light_update() ? 3 : 1) ? threads_available() : 1;
+  const int nt = thread_policy().threads_for(
+      light_update() ? WorkKind::optimizer_light : WorkKind::optimizer,
+      static_cast<double>(p.size), static_cast<double>(chunks));
   const int k = slot_count();
   const float decay = fuses_weight_decay() ? 0.0f : decay_;
   std::atomic<bool> skipped{false};

@@ -111,7 +111,7 @@ index_t convert_typed(const InputView& x, const index_t* idx, index_t first, ind
   const index_t group = cols * index_t(sizeof(T)) >= kGroupRowBytes ? kGroup : 1;
   std::atomic<index_t> first_bad{-1};
   parallel_chunks(
-      n, cols,
+      WorkKind::gather, n, static_cast<double>(cols),
       [&](index_t b, index_t e) {
         for (index_t g = b; g < e; g += group) {
           const index_t m = std::min(group, e - g);
@@ -136,8 +136,7 @@ index_t convert_typed(const InputView& x, const index_t* idx, index_t first, ind
             return;
           }
         }
-      },
-      index_t(1) << 15);
+      });
   return first_bad.load();
 }
 

@@ -2,6 +2,7 @@
 // allocation, no thread start); large ones in row blocks, one thread per block sequence, each
 // with its own workspace so every block keeps all layers' activations in that core's cache.
 #include "common/fp_mode.h"
+#include "common/thread_policy.h"
 #include "common/thread_team.h"
 
 #include <pthread.h>
@@ -22,11 +23,15 @@
 namespace fastmlp {
 namespace {
 constexpr index_t kBlockRows = 256;
-// Below this many multiply-adds a whole predict call stays on one thread (~50 us of work).
-constexpr double kParallelFlops = 4e6;
 // How often a long call asks whether to stop (Ctrl-C), as the training loop does.
 constexpr std::chrono::milliseconds kCheckEvery{15};
 }  // namespace
+
+double Model::macs_per_row() const {
+  double macs = 0.0;
+  for (const auto& l : layers_) macs += double(l->in_dim()) * l->out_dim();
+  return macs;
+}
 
 index_t Model::predict_block(Workspace& ws, const InputView& x, index_t first, index_t n,
                              float* out) {
@@ -49,13 +54,9 @@ void Model::predict(const InputView& x, float* out, const std::function<bool()>&
   const index_t n = x.rows;
   if (n == 0) return;
   prepare_inference();
-  double flops_per_row = 0.0;
-  for (const auto& l : layers_) flops_per_row += double(l->in_dim()) * l->out_dim();
-  const double want = std::min<double>(
-      {double(get_num_threads()), n * flops_per_row / kParallelFlops, double(n / kBlockRows)});
-  // The load sample is asked for only when threads are wanted: a one-row call never waits on it.
-  const int threads =
-      want >= 2.0 ? static_cast<int>(std::min<double>(want, threads_available())) : 1;
+  // Each thread takes whole blocks; a one-row call never asks the load feedback.
+  const int threads = thread_policy().threads_for(WorkKind::predict_rows, n * macs_per_row(),
+                                                  static_cast<double>(n / kBlockRows));
   using clock = std::chrono::steady_clock;
   auto last_check = clock::now();
   // True when the caller asked to stop (checked at most every kCheckEvery).

@@ -10,6 +10,7 @@
 #include "fastmlp/model.h"
 #include "fastmlp/runtime.h"
 #include "common/fp_mode.h"
+#include "common/thread_policy.h"
 #include "nn/training/input.h"
 #include "nn/training/shuffle.h"
 
@@ -181,61 +182,6 @@ void detail::shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>&
 }
 
 namespace {
-// Whether a batch step runs on every available thread or on one, chosen by timing. A small
-// network's step is a chain of short products and element-wise passes; on some machines (or
-// beside a busy process) waking the workers for each costs more than the split saves. Which is
-// faster depends on the machine, its load and the shapes, so it is measured: a trial window of
-// steps on each setting, then the faster one for a run of steps, then trials again. The thread
-// count never changes results, only the speed. No allocation. Only full batches are timed.
-// On a shared machine a step can lose its core for milliseconds: the trials compare medians, and
-// one thread must win clearly (5%) and then runs for a shorter stretch, because wrongly keeping
-// one thread forfeits the whole split while wrongly keeping all costs little (the caller runs
-// whatever share a worker has not started). Each trial step on one thread costs the split's
-// saving, so while all threads keep winning the runs between trials grow, up to 8x (a busy core
-// is still noticed at once by the GEMM's join watch, which falls back to one thread by itself).
-class StepThreads {
- public:
-  explicit StepThreads(int streak) : all_streak_(streak) {}
-  int streak() const { return all_streak_; }
-  // The cap for the next step (0: no cap).
-  int cap() const { return phase_ == kTrialOne || (phase_ == kRun && one_wins_) ? 1 : 0; }
-  // Records the step just run, which took `seconds` under cap().
-  void record(double seconds) {
-    ++step_;
-    if (phase_ == kRun) {
-      if (step_ >= (one_wins_ ? kRunStepsOne : kRunStepsAll << all_streak_)) next(kTrialAll);
-      return;
-    }
-    if (step_ > 1) times_[phase_][step_ - 2] = seconds;  // the first step of a trial wakes / warms up
-    if (step_ < kTrialSteps) return;
-    if (phase_ == kTrialAll) {
-      next(kTrialOne);
-      return;
-    }
-    one_wins_ = median(times_[kTrialOne]) < 0.95 * median(times_[kTrialAll]);
-    all_streak_ = one_wins_ ? 0 : std::min(all_streak_ + 1, kMaxStreak);
-    next(kRun);
-  }
-
- private:
-  enum Phase { kTrialAll = 0, kTrialOne = 1, kRun = 2 };
-  static constexpr int kTrialSteps = 6, kTimed = kTrialSteps - 1;
-  static constexpr int kRunStepsAll = 120, kRunStepsOne = 40, kMaxStreak = 3;
-  static double median(double (&t)[kTimed]) {
-    std::nth_element(t, t + kTimed / 2, t + kTimed);
-    return t[kTimed / 2];
-  }
-  void next(Phase p) {
-    phase_ = p;
-    step_ = 0;
-  }
-  Phase phase_ = kTrialAll;
-  int step_ = 0;
-  bool one_wins_ = false;
-  int all_streak_;  // trials won by all threads in a row (kept across epochs): runs 2^streak longer
-  double times_[2][kTimed] = {};
-};
-
 void check_data(const InputView& x, const TargetView& y, index_t input_dim, index_t batch_size) {
   detail::check_input(x, input_dim, "x");
   if (x.rows != y.rows) {
@@ -266,22 +212,22 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
   using clock = std::chrono::steady_clock;
   auto last_check = clock::now();
   const index_t batches = (n + bs - 1) / bs, every = std::max<index_t>(1, o.callback_every);
-  StepThreads step_threads(step_threads_streak_);
+  // A step too small to split runs every region on one thread (WorkKind::train_step); the
+  // table's answer for the configured threads, so the load feedback still acts region by region.
+  const int step_threads = ThreadPolicy::table(WorkKind::train_step, bs * macs_per_row(),
+                                               ThreadPolicy::kNoLimit, get_num_threads());
   struct SkipNonfinite {  // for this loop only: apply_gradients() on its own applies everything
     Optimizer& opt;
     ~SkipNonfinite() { opt.set_skip_nonfinite(false); }
   } skip{*optimizer_};
   optimizer_->set_skip_nonfinite(o.stop_on_nonfinite);
-  const bool tune = get_num_threads() > 1 && batches > 1;
   for (index_t b = 0; b < batches; ++b) {
     const index_t first = b * bs, cnt = std::min(bs, n - first);
     const index_t* idx = o.shuffle ? order.data() + first : nullptr;
-    const auto step_start = clock::now();
     double loss;
     Targets t;
     {
-      const int cap = tune ? step_threads.cap() : 0;
-      ScopedThreadCap scope(cap > 0 ? cap : get_num_threads());
+      ScopedThreadCap scope(step_threads);
       const index_t bad = load_input(x, idx, first, cnt, train_ws_);
       if (bad >= 0) detail::throw_nonfinite("x", idx ? idx[bad] : first + bad);
       t = batch_targets(y, idx, first, cnt, train_ws_);
@@ -295,9 +241,6 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
       if (o.stop_on_nonfinite && optimizer_->skipped_nonfinite()) {
         throw_nonfinite_step(b, batches, loss);
       }
-    }
-    if (tune && cnt == bs) {
-      step_threads.record(std::chrono::duration<double>(clock::now() - step_start).count());
     }
     const float* out = train_ws_.outputs[num_layers() - 1];
     loss_sum += loss * cnt;
@@ -319,7 +262,6 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
       if (o.interrupt_check()) break;
     }
   }
-  step_threads_streak_ = step_threads.streak();
   // Finite gradients can still overflow the weights (a huge learning rate): said here, once per
   // epoch, rather than left for the next call to find.
   if (o.stop_on_nonfinite && any_nonfinite(params_)) {
