@@ -34,3 +34,37 @@ def test_same_losses_as_keras_from_identical_weights(optimizer):
     np.testing.assert_allclose(h_ours["loss"], h_theirs["loss"], rtol=2e-4)
     np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0),
                                rtol=2e-4)
+
+
+def _binary_model(lib):
+    return lib.Sequential([lib.Input(shape=(8,)), lib.layers.Dense(16, activation="relu"),
+                           lib.layers.Dense(1, activation="sigmoid")])
+
+
+def test_same_metrics_as_keras_in_fit_validation_and_evaluate():
+    """Every built-in metric, accumulated batch by batch in the C++ loop, against Keras's."""
+    x, y = blobs(n=256, classes=2)
+    y = y.astype(np.float32)
+    ours, theirs = _binary_model(fastmlp), _binary_model(keras)
+    theirs.set_weights(ours.get_weights())
+    ours.compile(optimizer="sgd", loss="binary_crossentropy",
+                 metrics=["accuracy", fastmlp.metrics.AUC(name="auc"),
+                          fastmlp.metrics.Precision(name="precision"),
+                          fastmlp.metrics.Recall(thresholds=0.3, name="recall"),
+                          fastmlp.metrics.MeanSquaredError(name="mse"),
+                          fastmlp.metrics.RootMeanSquaredError(name="rmse")])
+    theirs.compile(optimizer="sgd", loss="binary_crossentropy",
+                   metrics=["accuracy", keras.metrics.AUC(name="auc"),
+                            keras.metrics.Precision(name="precision"),
+                            keras.metrics.Recall(thresholds=0.3, name="recall"),
+                            keras.metrics.MeanSquaredError(name="mse"),
+                            keras.metrics.RootMeanSquaredError(name="rmse")])
+    kw = dict(epochs=2, batch_size=32, shuffle=False, verbose=0, validation_data=(x[:64], y[:64]))
+    h_ours, h_theirs = ours.fit(x, y, **kw).history, theirs.fit(x, y, **kw).history
+    assert sorted(h_ours) == sorted(h_theirs)
+    for key in h_theirs:
+        np.testing.assert_allclose(h_ours[key], h_theirs[key], rtol=2e-4, atol=1e-6, err_msg=key)
+    e_ours = ours.evaluate(x, y, batch_size=50, verbose=0, return_dict=True)
+    e_theirs = theirs.evaluate(x, y, batch_size=50, verbose=0, return_dict=True)
+    for key in e_theirs:
+        assert e_ours[key] == pytest.approx(e_theirs[key], rel=2e-4, abs=1e-6), key

@@ -172,3 +172,91 @@ def test_matches_torch():
         value, grad = _core.loss(spec, target, x)
         assert value == pytest.approx(ref.item(), rel=1e-6), spec
         np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-5, atol=1e-7, err_msg=str(spec))
+
+
+# ---- fastmlp.losses: the same C++ losses, reduced as Keras 3 reduces them -----------------------
+
+def _loss_batch(name, seed=0, n=40, k=4):
+    rng = np.random.default_rng(seed)
+    logits = (rng.standard_normal((n, k)) * 2).astype(np.float32)
+    probs = rng.uniform(0.05, 0.95, (n, k)).astype(np.float32)
+    labels = rng.integers(0, k, n)
+    if name == "SparseCategoricalCrossentropy":
+        return labels, probs
+    if name == "CategoricalCrossentropy":
+        return np.eye(k, dtype=np.float32)[labels], probs
+    return rng.uniform(0, 1, (n, k)).astype(np.float32), probs if "Binary" in name else logits
+
+
+LOSS_CASES = [("MeanSquaredError", {}), ("MeanAbsoluteError", {}), ("Huber", {"delta": 0.6}),
+              ("BinaryCrossentropy", {}), ("BinaryCrossentropy", {"label_smoothing": 0.1}),
+              ("CategoricalCrossentropy", {}),
+              ("CategoricalCrossentropy", {"from_logits": True, "label_smoothing": 0.2}),
+              ("SparseCategoricalCrossentropy", {}),
+              ("SparseCategoricalCrossentropy", {"from_logits": True})]
+
+
+@pytest.fixture
+def keras():
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    return pytest.importorskip("keras", reason="keras (optional, with a backend) is not installed")
+
+
+@pytest.mark.parametrize("weights", [None, "per_sample", "scalar"])
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean",
+                                       "mean_with_sample_weight", "none"])
+@pytest.mark.parametrize("name, kwargs", LOSS_CASES, ids=[f"{c[0]}{c[1] or ''}" for c in LOSS_CASES])
+def test_loss_objects_equal_keras(keras, name, kwargs, reduction, weights):
+    from fastmlp import losses
+    y, p = _loss_batch(name)
+    if "from_logits" in kwargs:
+        p = _loss_batch("MeanSquaredError")[1]  # logits
+    w = {None: None, "per_sample": np.linspace(0.0, 2.0, len(p)).astype(np.float32),
+         "scalar": np.float32(0.5)}[weights]
+    ours = getattr(losses, name)(reduction=reduction, **kwargs)(y, p, sample_weight=w)
+    theirs = np.asarray(getattr(keras.losses, name)(reduction=reduction, **kwargs)(
+        y, p, sample_weight=w))
+    assert np.asarray(ours).dtype == np.float32 and np.shape(ours) == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("fn", ["mean_squared_error", "mean_absolute_error", "huber",
+                                "binary_crossentropy", "categorical_crossentropy",
+                                "sparse_categorical_crossentropy"])
+def test_loss_functions_equal_keras(keras, fn):
+    from fastmlp import losses
+    name = {"categorical_crossentropy": "CategoricalCrossentropy",
+            "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+            "binary_crossentropy": "BinaryCrossentropy"}.get(fn, "MeanSquaredError")
+    y, p = _loss_batch(name, seed=3)
+    np.testing.assert_allclose(getattr(losses, fn)(y, p),
+                               np.asarray(getattr(keras.losses, fn)(y, p)), rtol=2e-6, atol=1e-7)
+
+
+def test_standalone_losses_run_the_cores_loss(monkeypatch):
+    """fastmlp.losses called on arrays used to recompute every loss in NumPy."""
+    from fastmlp import losses
+    calls = []
+    real = _core.loss_values
+    monkeypatch.setattr(_core, "loss_values",
+                        lambda spec, y, p: calls.append(spec["name"]) or real(spec, y, p))
+    y, p = np.array([[0.0], [1.0]]), np.array([[0.5], [0.25]])
+    assert losses.MeanSquaredError()(y, p) == pytest.approx((0.25 + 0.5625) / 2)
+    losses.binary_crossentropy(y, p)
+    losses.SparseCategoricalCrossentropy()(np.array([0, 1]), np.array([[0.4, 0.6], [0.9, 0.1]]))
+    assert calls == ["mean_squared_error", "binary_crossentropy",
+                     "sparse_categorical_crossentropy"]
+
+
+def test_loss_reductions_of_keras_3():
+    from fastmlp import losses
+    y, p = np.array([[0.0], [1.0], [0.0]]), np.array([[1.0], [3.0], [0.0]])
+    w = np.array([1.0, 0.5, 0.0])
+    assert losses.MeanSquaredError(reduction="mean_with_sample_weight")(y, p, w) == \
+        pytest.approx((1.0 + 2.0) / 1.5)
+    assert losses.MeanSquaredError(reduction="mean")(y, p, w) == pytest.approx(3.0 / 3)
+    assert losses.MeanAbsoluteError()(y, p, sample_weight=2.0) == pytest.approx(2 * 3.0 / 3)
+    assert losses.MeanSquaredError(reduction="none")(y[:0], p[:0]).shape == (0,)
+    with pytest.raises(ValueError, match="sample_weight"):
+        losses.MeanSquaredError()(y, p, np.ones(2))

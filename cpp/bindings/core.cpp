@@ -13,7 +13,9 @@
 #include "specs.h"  // leaf config dicts; also brings the activations/losses/... headers
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
+#include "loss_bindings.h"
 #include "matmul_bindings.h"
+#include "metric_bindings.h"
 #include "model_class.h"
 #include "tensor_bindings.h"
 #include "common/fp_mode.h"
@@ -73,15 +75,8 @@ void bind_runtime_and_ops(py::module_& m) {
 
 // ---- leaf functions: activations, losses, initializers, optimizers (nnleaf) -------------------
 
-using FloatArray = fastmlp_bindings::ArrayIn<float>;
-
-FloatArray as_floats(const py::handle& x, const char* what) {
-  FloatArray a = FloatArray::ensure(x);
-  if (!a) {
-    throw std::invalid_argument(std::string(what) + ": expected an array of numbers");
-  }
-  return a;
-}
+using fastmlp_bindings::FloatArray;
+using fastmlp_bindings::as_floats;
 
 // Rows and columns of a last-axis operation (softmax, a loss row) on an array of any rank.
 std::pair<index_t, index_t> rows_cols(const py::array& x) {
@@ -123,63 +118,6 @@ FloatArray activation_backward_py(const std::string& name, const py::handle& x,
     fastmlp::activation_backward(act, xa.data(), yd, gd, rc.first, rc.second, rc.second);
   });
   return g;
-}
-
-// Integer class labels as int32; float labels must hold integers (Keras casts them).
-py::array_t<std::int32_t> labels_of(const py::handle& y, index_t n) {
-  const auto wide = fastmlp_bindings::ArrayIn<double>::ensure(y);
-  if (!wide || static_cast<index_t>(wide.size()) != n) {
-    throw std::invalid_argument("loss: sparse labels must be an array of " + std::to_string(n) +
-                                " integers (one per sample)");
-  }
-  py::array_t<std::int32_t> out(n);
-  for (index_t i = 0; i < n; ++i) {
-    const double v = wide.data()[i];
-    if (v != std::floor(v) || std::fabs(v) > 2147483647.0) {
-      throw std::invalid_argument("loss: label " + std::to_string(v) + " at index " +
-                                  std::to_string(i) + " is not a valid class index");
-    }
-    out.mutable_data()[i] = static_cast<std::int32_t>(v);
-  }
-  return out;
-}
-
-// (loss, d loss / d y_pred) for a batch; y_pred is (n,) or (n, k).
-py::tuple loss_py(const py::handle& spec_h, const py::handle& y_true, const py::handle& y_pred,
-                  const py::handle& sample_weight) {
-  const fastmlp::LossSpec spec = fastmlp_bindings::loss_spec_from(spec_h);
-  const FloatArray p = as_floats(y_pred, "loss: y_pred");
-  if (p.ndim() < 1 || p.ndim() > 2) {
-    throw std::invalid_argument("loss: y_pred must be 1-D or 2-D, got shape " + shape_of(p));
-  }
-  const index_t n = p.shape(0), k = p.ndim() == 2 ? p.shape(1) : 1;
-  fastmlp::Targets t;
-  py::array_t<std::int32_t> labels;
-  FloatArray dense, weights;
-  if (spec.kind == fastmlp::LossKind::sparse_categorical_crossentropy) {
-    labels = labels_of(y_true, n);
-    t.labels = labels.data();
-  } else {
-    dense = as_floats(y_true, "loss: y_true");
-    if (static_cast<index_t>(dense.size()) != n * k) {
-      throw std::invalid_argument("loss: y_true has shape " + shape_of(dense) +
-                                  ", y_pred has shape " + shape_of(p));
-    }
-    t.dense = dense.data();
-  }
-  if (!sample_weight.is_none()) {
-    weights = as_floats(sample_weight, "loss: sample_weight");
-    if (static_cast<index_t>(weights.size()) != n) {
-      throw std::invalid_argument("loss: sample_weight needs " + std::to_string(n) +
-                                  " values, got " + shape_of(weights));
-    }
-    t.sample_weight = weights.data();
-  }
-  FloatArray grad(std::vector<py::ssize_t>(p.shape(), p.shape() + p.ndim()));
-  float* gd = grad.mutable_data();
-  const double value =
-      without_gil([&] { return fastmlp::loss_forward_backward(spec, p.data(), n, k, t, gd); });
-  return py::make_tuple(value, grad);
 }
 
 // Keras's compute_fans: 1-D (n) -> (n, n); 2-D (in, out); conv-style kernels scale by the
@@ -265,7 +203,6 @@ void optimizer_set_state(PyOptimizer& o, std::int64_t iterations, const py::list
 
 void bind_leaf(py::module_& m) {
   m.def("activation_names", &fastmlp::activation_names);
-  m.def("loss_names", &fastmlp::loss_names);
   m.def("initializer_names", &fastmlp::initializer_names);
   m.def("optimizer_names", &fastmlp::optimizer_names);
   m.def("activation_forward", &activation_forward_py,
@@ -275,12 +212,8 @@ void bind_leaf(py::module_& m) {
   m.def("activation_backward", &activation_backward_py,
         "grad * f'(x) (softmax: the Jacobian-vector product per row), a new float32 array.",
         py::arg("name"), py::arg("x"), py::arg("grad"), py::arg("param") = 0.0f);
-  m.def("loss", &loss_py,
-        "(loss, d loss / d y_pred) with Keras semantics (sum_over_batch_size). spec: a name or "
-        "{name, from_logits, label_smoothing, delta}; y_pred (n,) or (n, k); y_true integer "
-        "labels (n,) for sparse_categorical_crossentropy, else the shape of y_pred.",
-        py::arg("spec"), py::arg("y_true"), py::arg("y_pred"),
-        py::arg("sample_weight") = py::none());
+  fastmlp_bindings::bind_losses(m);
+  fastmlp_bindings::bind_metrics(m);
   m.def("initialize", &initialize_py,
         "A float32 array of `shape` from an initializer spec (a name or {name, seed, value, "
         "minval, maxval, mean, stddev}); fans as Keras's compute_fans.",

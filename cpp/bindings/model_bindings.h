@@ -152,7 +152,7 @@ inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::ha
                             const py::handle& sample_weight, index_t batch_size, bool shuffle,
                             std::uint64_t seed, const py::handle& y_pred_out,
                             const py::object& batch_callback, index_t callback_every,
-                            bool stop_on_nonfinite) {
+                            bool stop_on_nonfinite, bool reset_metrics) {
   check_batch_size(batch_size);
   if (!m.compiled()) throw std::invalid_argument("train_epoch: the model must be compiled first");
   py::array xa;
@@ -165,6 +165,7 @@ inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::ha
   o.y_pred_out = output_buffer(m, y_pred_out, xv.rows, "y_pred_out");
   o.callback_every = callback_every;
   o.stop_on_nonfinite = stop_on_nonfinite;
+  o.reset_metrics = reset_metrics;
   if (!batch_callback.is_none()) {
     o.batch_callback = [&batch_callback](index_t batch, const fastmlp::Logs& logs) {
       return with_gil([&] {
@@ -185,7 +186,7 @@ inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::ha
 
 inline py::dict evaluate(fastmlp::Model& m, const py::handle& x, const py::handle& y,
                          const py::handle& sample_weight, index_t batch_size,
-                         const py::handle& y_pred_out) {
+                         const py::handle& y_pred_out, bool reset_metrics) {
   check_batch_size(batch_size);
   if (!m.compiled()) throw std::invalid_argument("evaluate: the model must be compiled first");
   py::array xa;
@@ -194,7 +195,8 @@ inline py::dict evaluate(fastmlp::Model& m, const py::handle& x, const py::handl
   float* out = output_buffer(m, y_pred_out, xv.rows, "y_pred_out");
   Interrupts interrupts;
   const fastmlp::Logs logs =
-      without_gil([&] { return m.evaluate(xv, t.view, batch_size, out, interrupts.check()); });
+      without_gil([&] { return m.evaluate(xv, t.view, batch_size, out, interrupts.check(),
+                                          reset_metrics); });
   interrupts.raise_if_interrupted();
   return to_dict(logs);
 }

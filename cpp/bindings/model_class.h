@@ -1,5 +1,6 @@
 // `_core.Model`: the class definition (helpers in model_bindings.h). Included once, by core.cpp.
 #pragma once
+#include "metric_bindings.h"
 #include "model_bindings.h"
 
 namespace fastmlp_bindings {
@@ -46,16 +47,20 @@ inline void bind_model_class(py::module_& mod) {
              m.set_weights(arrays_to_vectors(w, m.weight_decls(), "set_weights"));
            }, py::arg("weights"))
       .def("compile", [](Model& m, const py::object& loss, const py::object& optimizer,
-                         const std::vector<std::string>& metrics) {
-             m.compile(loss_spec_from(loss), optimizer_config_from(optimizer), metrics);
-           }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics") = std::vector<std::string>{})
+                         const py::list& metrics) {
+             std::vector<fastmlp::MetricSpec> specs;
+             for (const py::handle h : metrics) specs.push_back(metric_spec_from(h));
+             m.compile(loss_spec_from(loss), optimizer_config_from(optimizer), specs);
+           }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics") = py::list(),
+           "metrics: kind names or {kind, name, Keras arguments} dicts, as _core.Metric takes")
       .def("train_epoch", &train_epoch, py::arg("x"), py::arg("y"),
            py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32,
            py::arg("shuffle") = true, py::arg("seed") = 0, py::arg("y_pred_out") = py::none(),
            py::arg("batch_callback") = py::none(), py::arg("callback_every") = 1,
-           py::arg("stop_on_nonfinite") = true)
+           py::arg("stop_on_nonfinite") = true, py::arg("reset_metrics") = true)
       .def("evaluate", &evaluate, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
-           py::arg("batch_size") = 32, py::arg("y_pred_out") = py::none())
+           py::arg("batch_size") = 32, py::arg("y_pred_out") = py::none(),
+           py::arg("reset_metrics") = true)
       .def("predict", [](Model& m, const py::handle& x, const py::object& batch_size) {
              if (!batch_size.is_none()) check_batch_size(batch_size.cast<index_t>());
              return predict(m, x, false);
@@ -70,13 +75,13 @@ inline void bind_model_class(py::module_& mod) {
                                 const py::handle& sw) {
              const py::array xa = as_array(x, "x");
              const index_t n = xa.ndim() >= 1 ? std::max<index_t>(1, xa.shape(0)) : 1;
-             return train_epoch(m, x, y, sw, n, false, 0, py::none(), py::none(), 1, true);
+             return train_epoch(m, x, y, sw, n, false, 0, py::none(), py::none(), 1, true, true);
            }, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
       .def("test_on_batch", [](Model& m, const py::handle& x, const py::handle& y,
                                const py::handle& sw) {
              const py::array xa = as_array(x, "x");
              const index_t n = xa.ndim() >= 1 ? std::max<index_t>(1, xa.shape(0)) : 1;
-             return evaluate(m, x, y, sw, n, py::none());
+             return evaluate(m, x, y, sw, n, py::none(), true);
            }, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
       .def_property("learning_rate", &Model::learning_rate, [](Model& m, double lr) {
              if (!(lr >= 0.0) || !std::isfinite(lr)) {

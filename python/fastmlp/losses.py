@@ -1,8 +1,9 @@
 """Losses with Keras names, aliases and arguments.
 
 In ``model.compile(loss=...)`` a loss is a description handed to the C++ core, which computes it
-(and its gradient) inside the training loop. Called directly, a loss object or function evaluates
-on NumPy arrays with the same definitions (float64 NumPy), which is handy for checking results.
+(and its gradient) inside the training loop. Called directly, a loss function returns the
+per-sample losses and a loss object reduces them as Keras does (``reduction``, ``sample_weight``),
+both from the same C++ loss the training loop runs.
 
 Example:
     >>> model.compile(loss=losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -16,7 +17,7 @@ import typing as _typing
 
 import numpy as np
 
-from fastmlp import _checks, _serialization
+from fastmlp import _checks, _core, _serialization
 
 if _typing.TYPE_CHECKING:
     from typing import Any, Callable, Dict, Optional, Union
@@ -28,76 +29,80 @@ __all__ = [
     "mean_squared_error", "mse", "serialize", "sparse_categorical_crossentropy",
 ]
 
-_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
-_EPS = 1e-7  # Keras's backend epsilon, used to clip probabilities
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
 def _as2d(y, name: str) -> np.ndarray:
-    a = _checks.real_array(y, name).astype(np.float64, copy=False)
-    return a.reshape(-1, 1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
+    a = _checks.real_array(y, name)
+    return a.reshape(-1, 1) if a.ndim <= 1 else a.reshape(a.shape[0], int(np.prod(a.shape[1:])))
+
+
+def _values(spec: Dict[str, Any], y_true, y_pred) -> np.ndarray:
+    """Per-sample losses (float32) from the C++ core, the loss the training loop runs."""
+    p = _as2d(y_pred, "y_pred")
+    if spec["name"] == "sparse_categorical_crossentropy":
+        t = _checks.real_array(y_true, "y_true").reshape(-1)
+    else:
+        t = _as2d(y_true, "y_true").reshape(p.shape)
+    return _core.loss_values(spec, t, p)
 
 
 def mean_squared_error(y_true, y_pred) -> np.ndarray:
     """Per-sample mean of squared differences."""
-    p = _as2d(y_pred, "y_pred")
-    return np.mean((_as2d(y_true, "y_true").reshape(p.shape) - p) ** 2, axis=-1)
+    return _values({"name": "mean_squared_error"}, y_true, y_pred)
 
 
 def mean_absolute_error(y_true, y_pred) -> np.ndarray:
     """Per-sample mean of absolute differences."""
-    p = _as2d(y_pred, "y_pred")
-    return np.mean(np.abs(_as2d(y_true, "y_true").reshape(p.shape) - p), axis=-1)
+    return _values({"name": "mean_absolute_error"}, y_true, y_pred)
 
 
 def huber(y_true, y_pred, delta: float = 1.0) -> np.ndarray:
     """Per-sample Huber loss: quadratic within ``delta``, linear beyond."""
-    p = _as2d(y_pred, "y_pred")
-    err = np.abs(_as2d(y_true, "y_true").reshape(p.shape) - p)
-    quad = np.minimum(err, delta)
-    return np.mean(0.5 * quad ** 2 + delta * (err - quad), axis=-1)
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return _values({"name": "huber", "delta": delta}, y_true, y_pred)
 
 
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
                         label_smoothing: float = 0.0) -> np.ndarray:
     """Per-sample binary cross-entropy (mean over the last axis)."""
-    p = _as2d(y_pred, "y_pred")
-    t = _as2d(y_true, "y_true").reshape(p.shape)
-    t = t * (1 - label_smoothing) + 0.5 * label_smoothing
-    if _checks.flag("from_logits", from_logits):
-        # the stable form: max(z, 0) - z*t + log(1 + exp(-|z|))
-        ce = np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p)))
-    else:
-        q = np.clip(p, _EPS, 1 - _EPS)
-        ce = -(t * np.log(q) + (1 - t) * np.log(1 - q))
-    return ce.mean(axis=-1)
+    return _values({"name": "binary_crossentropy", "label_smoothing": label_smoothing,
+                    "from_logits": _checks.flag("from_logits", from_logits)}, y_true, y_pred)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
                              label_smoothing: float = 0.0) -> np.ndarray:
     """Per-sample cross-entropy against one-hot (or soft) targets."""
-    p = _as2d(y_pred, "y_pred")
-    t = _as2d(y_true, "y_true").reshape(p.shape)
-    t = t * (1 - label_smoothing) + label_smoothing / p.shape[-1]
-    if _checks.flag("from_logits", from_logits):
-        logp = _log_softmax(p)
-    else:
-        q = p / p.sum(axis=-1, keepdims=True)
-        logp = np.log(np.clip(q, _EPS, 1 - _EPS))
-    return -(t * logp).sum(axis=-1)
+    return _values({"name": "categorical_crossentropy", "label_smoothing": label_smoothing,
+                    "from_logits": _checks.flag("from_logits", from_logits)}, y_true, y_pred)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
     """Per-sample cross-entropy against integer labels."""
-    p = _as2d(y_pred, "y_pred")
-    labels = _checks.real_array(y_true, "y_true").reshape(-1).astype(np.int64)
-    onehot = np.zeros_like(p)
-    onehot[np.arange(len(labels)), labels] = 1.0
-    return categorical_crossentropy(onehot, p, from_logits=from_logits)
+    return _values({"name": "sparse_categorical_crossentropy",
+                    "from_logits": _checks.flag("from_logits", from_logits)}, y_true, y_pred)
+
+
+def _reduce(values: np.ndarray, sample_weight: Any, reduction: Optional[str]):
+    """Keras's reduce_weighted_values, in float32 as Keras computes it."""
+    if sample_weight is not None:
+        w = _checks.real_array(sample_weight, "sample_weight").astype(np.float32)
+        if w.size == 1:  # Keras divides by the scalar itself under mean_with_sample_weight
+            w = w.reshape(())
+        elif w.size == values.size:
+            w = w.reshape(values.shape)
+        else:
+            raise ValueError(f"`sample_weight` needs one value per sample ({values.size}) or one "
+                             f"for all. Received: sample_weight of shape {np.shape(w)}")
+        values = values * w
+    if reduction in ("none", None) or values.shape == (0,):
+        return values
+    total = values.sum(dtype=np.float32)
+    if reduction == "sum":
+        return np.float32(total)
+    divisor = values.size
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = w.sum(dtype=np.float32)
+    return np.float32(total / divisor if divisor else 0.0)
 
 
 mse = MSE = mean_squared_error
@@ -108,7 +113,6 @@ class Loss:
     """Base of loss objects: ``loss(y_true, y_pred, sample_weight=None)`` reduces like Keras."""
 
     _core_name = ""
-    _fn: Callable = staticmethod(mean_squared_error)
 
     def __init__(self, name: Optional[str] = None,
                  reduction: Optional[str] = "sum_over_batch_size", dtype: Any = None) -> None:
@@ -122,27 +126,22 @@ class Loss:
         self.delta = 1.0
 
     def call(self, y_true, y_pred) -> np.ndarray:
-        return type(self)._fn(y_true, y_pred)
+        """The per-sample losses (float32), computed by the C++ core."""
+        return _values(self._spec(), y_true, y_pred)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        per_sample = self.call(y_true, y_pred)
-        if sample_weight is not None:
-            weights = _checks.real_array(sample_weight, "sample_weight")
-            per_sample = per_sample * weights.reshape(-1)
-        if self.reduction in ("none", None):
-            return per_sample.astype(np.float32)
-        total = per_sample.sum()
-        if self.reduction == "sum":
-            return np.float32(total)
-        return np.float32(total / max(per_sample.size, 1))
+        return _reduce(self.call(y_true, y_pred), sample_weight, self.reduction)
+
+    def _spec(self) -> Dict[str, Any]:
+        return {"name": self._core_name, "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "delta": self.delta}
 
     def to_spec(self) -> Dict[str, Any]:
         """The core's loss dict; ValueError for settings the training loop cannot run."""
         if self.reduction != "sum_over_batch_size":
             raise ValueError(f"Training supports only reduction='sum_over_batch_size' (Keras's "
                              f"default). Received: reduction={self.reduction!r}")
-        return {"name": self._core_name, "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "delta": self.delta}
+        return self._spec()
 
     def get_config(self) -> Dict[str, Any]:
         return {"name": self.name, "reduction": self.reduction}
@@ -155,13 +154,11 @@ class Loss:
 class MeanSquaredError(Loss):
     """Mean of squared errors."""
     _core_name = "mean_squared_error"
-    _fn = staticmethod(mean_squared_error)
 
 
 class MeanAbsoluteError(Loss):
     """Mean of absolute errors."""
     _core_name = "mean_absolute_error"
-    _fn = staticmethod(mean_absolute_error)
 
 
 class Huber(Loss):
@@ -175,9 +172,6 @@ class Huber(Loss):
             raise ValueError(f"Received an invalid value for `delta`, expected a positive number."
                              f" Received: delta={delta!r}")
         self.delta = float(delta)
-
-    def call(self, y_true, y_pred) -> np.ndarray:
-        return huber(y_true, y_pred, self.delta)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "delta": self.delta}
@@ -196,9 +190,6 @@ class _CrossEntropy(Loss):
         self.from_logits = _checks.flag("from_logits", from_logits)
         self.label_smoothing = float(label_smoothing)
 
-    def call(self, y_true, y_pred) -> np.ndarray:
-        return type(self)._fn(y_true, y_pred, self.from_logits, self.label_smoothing)
-
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits,
                 "label_smoothing": self.label_smoothing}
@@ -207,13 +198,11 @@ class _CrossEntropy(Loss):
 class BinaryCrossentropy(_CrossEntropy):
     """Binary cross-entropy. Args: ``from_logits``, ``label_smoothing``."""
     _core_name = "binary_crossentropy"
-    _fn = staticmethod(binary_crossentropy)
 
 
 class CategoricalCrossentropy(_CrossEntropy):
     """Cross-entropy against one-hot targets. Args: ``from_logits``, ``label_smoothing``."""
     _core_name = "categorical_crossentropy"
-    _fn = staticmethod(categorical_crossentropy)
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -227,9 +216,6 @@ class SparseCategoricalCrossentropy(Loss):
         if ignore_class is not None:
             raise ValueError("`ignore_class` is not supported.")
         self.from_logits = _checks.flag("from_logits", from_logits)
-
-    def call(self, y_true, y_pred) -> np.ndarray:
-        return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits}

@@ -43,6 +43,12 @@ struct Targets {
 double loss_forward_backward(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
                              const Targets& targets, float* grad);
 
+// The per-sample losses of the batch, unweighted (t.sample_weight is ignored), into out[n]: the
+// values Keras's loss functions return (keras.losses.mean_squared_error(y, p) ...). Same checks
+// as loss_forward_backward.
+void loss_values(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
+                 const Targets& targets, float* out);
+
 // The fused, stable gradient through the output activation: when the last layer applies softmax
 // (categorical / sparse CE) or sigmoid (binary CE) and the loss is not from_logits, the model passes
 // the pre-activation logits here and receives d(loss)/d(logits) = (p - y) * w / n directly. The

@@ -15,6 +15,7 @@
 
 #include "fastmlp/layers.h"
 #include "fastmlp/losses.h"
+#include "fastmlp/metrics.h"
 #include "fastmlp/optimizers.h"
 #include "fastmlp/workspace.h"
 
@@ -71,6 +72,9 @@ struct EpochOptions {
   // A batch whose loss or gradients are not finite throws NonFiniteStep before its step is
   // applied. false (TerminateOnNaN, as in Keras): the step is applied and the loop goes on.
   bool stop_on_nonfinite = true;
+  // false: the loss mean and the metrics go on from the previous call's state (one epoch fed in
+  // several calls), so the logs cover every call since the last reset.
+  bool reset_metrics = true;
 };
 
 // train_epoch met a loss or gradients that are NaN or Inf (a value overflowed the float32 range,
@@ -102,18 +106,22 @@ class Model {
   const TensorDecl& tensor_decl(index_t i) const;
   void copy_tensor(index_t i, float* out) const;
 
-  // metrics: binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
-  // mean_absolute_error, mean_squared_error.
+  // metrics: specs for make_metric (metric_kinds()); each is updated once per batch with the
+  // batch's outputs and unweighted targets (Keras's `metrics`, not `weighted_metrics`).
   void compile(const LossSpec& loss, const OptimizerConfig& optimizer,
-               const std::vector<std::string>& metrics);
+               const std::vector<MetricSpec>& metrics);
   bool compiled() const { return optimizer_ != nullptr; }
   const LossSpec& loss() const { return loss_; }
 
   Logs train_epoch(const InputView& x, const TargetView& y, const EpochOptions& options);
   // interrupt (optional), as EpochOptions::interrupt_check: asked between batches or row blocks
   // at most every ~15 ms; true ends the call early (the outputs are then incomplete).
+  // reset_first: as EpochOptions::reset_metrics.
   Logs evaluate(const InputView& x, const TargetView& y, index_t batch_size, float* y_pred_out,
-                const std::function<bool()>& interrupt = {});
+                const std::function<bool()>& interrupt = {}, bool reset_first = true);
+  // The compiled metrics, holding their state from the last train_epoch / evaluate.
+  const std::vector<std::unique_ptr<Metric>>& metrics() const { return metrics_; }
+  void reset_metrics();
   // out: rows x output_dim. Large inputs run in parallel row blocks; small ones directly on the
   // calling thread with no allocation.
   void predict(const InputView& x, float* out, const std::function<bool()>& interrupt = {});
@@ -159,8 +167,8 @@ class Model {
                             const Pass& pass);
   [[noreturn]] void throw_nonfinite_step(index_t batch, index_t batches, double loss) const;
   void run_backward(Workspace& ws, const float* input, index_t n, const Pass& pass);
-  void accumulate_metrics(const float* y_pred, index_t n, const Targets& t, double* sums) const;
-  Logs make_logs(double loss_sum, const double* metric_sums, index_t count) const;
+  void update_metrics(double batch_loss, const float* y_pred, index_t n, const Targets& t);
+  Logs make_logs() const;
   // Rows first .. first + n of x through the network into out (same rows); returns the first
   // row of the block holding NaN or Inf (nothing computed then), or -1.
   index_t predict_block(Workspace& ws, const InputView& x, index_t first, index_t n, float* out);
@@ -185,8 +193,8 @@ class Model {
 
   LossSpec loss_;
   std::unique_ptr<Optimizer> optimizer_;
-  std::vector<int> metrics_;
-  std::vector<std::string> metric_names_;
+  std::vector<std::unique_ptr<Metric>> metrics_;
+  double loss_total_ = 0.0, loss_count_ = 0.0;  // the loss mean over the batches since a reset
   bool fused_loss_ = false;
   std::uint64_t training_step_ = 0;
   std::uint64_t weights_version_ = 1;  // bumped whenever the weights change

@@ -1,14 +1,13 @@
 """Metrics with Keras names.
 
-In ``model.compile(metrics=[...])`` the accuracies, MAE and MSE are computed by the C++ core inside
-the batch loop; the others (AUC, Precision, Recall, top-k accuracies, RMSE, other thresholds) are
-computed vectorized in NumPy from the predictions the loop collects for the epoch. ``"accuracy"``
-resolves as Keras does: binary for one output unit, sparse categorical for a sparse loss (integer
-labels), else categorical. Metrics are not weighted by ``sample_weight`` in ``fit`` (Keras's
-``metrics``, not ``weighted_metrics``).
-
-Standalone, a metric object has Keras's stateful interface (``update_state``, ``result``,
-``reset_state``) and metric functions return per-sample values.
+Every built-in metric is computed by the C++ core (``cpp/src/nn/metrics/``) with Keras 3's
+numerics and streaming contract: in ``fit`` and ``evaluate`` the loop updates it once per batch,
+and a metric object used on its own (``m.update_state(y, p); m.result()``) runs the same C++
+state. Only a metric of your own (a function returning per-sample values, or a `Metric` subclass)
+is computed in Python, from the batch outputs the loop then keeps. ``"accuracy"`` resolves as
+Keras does: binary for one output unit, sparse categorical for a sparse loss (integer labels),
+else categorical. Metrics are not weighted by ``sample_weight`` in ``fit`` (Keras's ``metrics``,
+not ``weighted_metrics``); used on their own they take a ``sample_weight``.
 
 Grouped as Keras groups them: `base` (`Metric`, `MeanMetricWrapper`), `accuracy_metrics`,
 `regression_metrics` and `confusion_metrics` (Precision, Recall, AUC); all of them are importable
@@ -99,7 +98,7 @@ def get(identifier: Union[str, Metric, Callable], loss_name: str = "",
     elif callable(identifier):
         if identifier in _FUNCTIONS:
             return _FUNCTIONS[identifier]()
-        # A user function returning per-sample values: averaged over the epoch in NumPy.
+        # A user function returning per-sample values: averaged over the samples in Python.
         return MeanMetricWrapper(identifier)
     raise ValueError(f"Unknown metric. Expected one of {sorted(_NAMES) + ['accuracy']}, a "
                      f"fastmlp.metrics object or a function. Received: {identifier!r}")

@@ -1,4 +1,4 @@
-"""Array helpers shared by the metric families."""
+"""Helpers shared by the metric families: 2-D views of arrays, core metric specs and values."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import typing as _typing
 
 import numpy as np
 
-from fastmlp import _checks
+from fastmlp import _checks, _core
 
 if _typing.TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Dict
 
 
 def as_2d(a, name: str = "y") -> np.ndarray:
@@ -18,19 +18,26 @@ def as_2d(a, name: str = "y") -> np.ndarray:
     return a.reshape(-1, 1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
 
 
-def targets_like(y_true, p: np.ndarray) -> np.ndarray:
-    """Targets shaped like the predictions ``p``; integer labels become one-hot."""
-    t = as_2d(y_true)
-    if t.shape[1] == 1 and p.shape[1] > 1:
-        onehot = np.zeros(p.shape, dtype=np.float64)
-        onehot[np.arange(len(t)), t[:, 0].astype(np.int64)] = 1.0
-        return onehot
-    return t.reshape(p.shape)
+def spec_args(**args: Any) -> Dict[str, Any]:
+    """Keras arguments for a core metric spec: numbers or lists of numbers (never bools: flags
+    are checked by the caller and passed as 0/1), None for the default. The core checks the
+    values."""
+    out: Dict[str, Any] = {}
+    for key, value in args.items():
+        if value is None:
+            out[key] = None
+        elif _checks.is_real(value):
+            out[key] = float(value)
+        elif isinstance(value, (list, tuple, np.ndarray)) and \
+                all(_checks.is_real(v) for v in np.asarray(value, dtype=object).reshape(-1)):
+            out[key] = [float(v) for v in np.asarray(value, dtype=object).reshape(-1)]
+        else:
+            raise _checks.invalid(key, "a number", value)
+    return out
 
 
-def weighted_mean(values: np.ndarray, w: Optional[np.ndarray]) -> float:
-    """The mean of ``values``, weighted by ``w`` when given (0 for no values or zero weight)."""
-    if w is None:
-        return float(values.mean()) if values.size else 0.0
-    w = _checks.real_array(w, "sample_weight").astype(np.float64).reshape(-1)
-    return float((values * w).sum() / w.sum()) if w.sum() else 0.0
+def core_values(kind: str, y_true, y_pred, **args: Any) -> np.ndarray:
+    """The per-sample values (float32) of a core mean metric: Keras's metric functions."""
+    real = _checks.real_array
+    return _core.Metric({"kind": kind, **spec_args(**args)}).values(real(y_true, "y_true"),
+                                                                    real(y_pred, "y_pred"))

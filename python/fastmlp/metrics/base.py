@@ -1,5 +1,6 @@
-"""The metric bases: `Metric` (Keras's stateful interface) and `MeanMetricWrapper` (a per-sample
-function averaged over samples)."""
+"""The metric bases: `Metric` (Keras's stateful interface, for metrics of your own),
+`MeanMetricWrapper` (a per-sample function averaged over samples) and `CoreMetric`, the base of
+the built-in metrics, whose state and arithmetic live in the C++ core."""
 
 from __future__ import annotations
 
@@ -7,20 +8,26 @@ import typing as _typing
 
 import numpy as np
 
-from fastmlp import _checks
+from fastmlp import _checks, _core
 from fastmlp.metrics import _utils
 
 if _typing.TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional
 
-__all__ = ["MeanMetricWrapper", "Metric"]
+__all__ = ["CoreMetric", "MeanMetricWrapper", "Metric"]
 
 
 class Metric:
-    """Base: accumulates (y_true, y_pred, sample_weight) and computes ``result()`` from all.
+    """Keras's metric interface: ``update_state(y_true, y_pred, sample_weight=None)``,
+    ``result()``, ``reset_state()``; calling the object updates it and returns the result.
 
-    ``core_name`` is the C++ built-in computing the same value in the training loop, or None
-    when the model computes it from collected predictions with ``compute``.
+    Subclass it for a metric of your own, Keras's way (override the three methods), or override
+    ``compute(y_true, y_pred, sample_weight)`` alone: the default ``update_state`` keeps the
+    batches and ``result()`` calls ``compute`` on all of them. In ``fit`` and ``evaluate`` the
+    model calls ``update_state`` once per batch with that batch's targets and outputs.
+
+    ``core_name`` is the C++ metric kind that computes it (built-in metrics), None for a metric
+    computed in Python.
     """
 
     core_name: Optional[str] = None
@@ -52,14 +59,21 @@ class Metric:
 
     def compute(self, y_true: np.ndarray, y_pred: np.ndarray,
                 sample_weight: Optional[np.ndarray] = None) -> float:
-        """The metric over whole arrays (what the model calls once per epoch)."""
-        raise NotImplementedError
+        """The metric over all the rows seen (2-D arrays), for subclasses."""
+        raise NotImplementedError(f"{type(self).__name__} must override `compute`, or "
+                                  "`update_state` and `result`.")
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> np.float32:
-        return np.float32(self.compute(_utils.as_2d(y_true), _utils.as_2d(y_pred), sample_weight))
+        self.update_state(y_true, y_pred, sample_weight)
+        return self.result()
 
     def get_config(self) -> Dict[str, Any]:
         return {"name": self.name}
+
+    def _runs_in_core(self) -> bool:
+        """True for a built-in metric whose update and result are the core's, so the training
+        loop computes it; False when Python must (the model then keeps the batch outputs)."""
+        return False
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Metric":
@@ -70,13 +84,67 @@ class Metric:
 
 
 class MeanMetricWrapper(Metric):
-    """A per-sample function averaged over samples (optionally weighted)."""
+    """A per-sample function averaged over samples, weighted by ``sample_weight`` when given
+    (Keras's ``Mean``: values with more than one axis are first averaged per sample)."""
 
     def __init__(self, fn: Callable, name: Optional[str] = None, dtype: Any = None,
                  **kwargs: Any) -> None:
         self._fn, self._kwargs = fn, kwargs
         super().__init__(name=name or getattr(fn, "__name__", "metric"))
 
-    def compute(self, y_true, y_pred, sample_weight=None) -> float:
+    def reset_state(self) -> None:
+        self._total, self._count = 0.0, 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         values = np.asarray(self._fn(y_true, y_pred, **self._kwargs), dtype=np.float64)
-        return _utils.weighted_mean(values.reshape(-1), sample_weight)
+        if values.ndim > 1:
+            values = values.reshape(values.shape[0], -1).mean(axis=1)
+        if sample_weight is None:
+            self._total += float(values.sum())
+            self._count += float(values.shape[0]) if values.ndim else 1.0
+            return
+        w = np.broadcast_to(_checks.real_array(sample_weight, "sample_weight")
+                            .astype(np.float64).reshape(-1), values.shape)
+        self._total += float((values * w).sum())
+        self._count += float(w.sum())
+
+    def result(self) -> np.float32:
+        return np.float32(self._total / self._count if self._count else 0.0)
+
+    def compute(self, y_true, y_pred, sample_weight=None) -> float:
+        twin = MeanMetricWrapper(self._fn, self.name, **self._kwargs)
+        twin.update_state(y_true, y_pred, sample_weight)
+        return float(twin.result())
+
+
+class CoreMetric(Metric):
+    """A built-in metric: a handle on a C++ metric (``_core.Metric``) of kind ``core_name``, the
+    implementation the training loop runs too. Subclasses give the kind and Keras's arguments."""
+
+    core_name = ""
+
+    def __init__(self, name: Optional[str] = None, dtype: Any = None, **args: Any) -> None:
+        self.name = name or self._default_name
+        self._args = _utils.spec_args(**args)
+        self._state = _core.Metric(self.core_spec())
+
+    def core_spec(self) -> Dict[str, Any]:
+        """The spec the model compiles: kind, log name and Keras's arguments."""
+        return {"kind": self.core_name, "name": self.name, **self._args}
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        real = _checks.real_array
+        self._state.update_state(real(y_true, "y_true"), real(y_pred, "y_pred"),
+                                 None if sample_weight is None else
+                                 real(sample_weight, "sample_weight"))
+
+    def result(self) -> np.float32:
+        return np.float32(self._state.result())
+
+    def reset_state(self) -> None:
+        self._state.reset_state()
+
+    def _runs_in_core(self) -> bool:
+        cls = type(self)
+        return all(getattr(cls, m) is getattr(CoreMetric, m)
+                   for m in ("update_state", "result", "reset_state", "_runs_in_core"))

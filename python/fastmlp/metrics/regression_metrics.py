@@ -1,4 +1,5 @@
-"""Regression metrics: mean absolute and squared errors and their root."""
+"""Regression metrics: mean absolute and squared errors and their root, computed by the C++ core
+(``cpp/src/nn/metrics/regression_metrics.cpp``)."""
 
 from __future__ import annotations
 
@@ -18,42 +19,39 @@ __all__ = [
 
 
 def mean_absolute_error(y_true, y_pred) -> np.ndarray:
-    p = _utils.as_2d(y_pred).astype(np.float64)
-    return np.mean(np.abs(_utils.targets_like(y_true, p) - p), axis=-1)
+    """Per sample, the mean of ``|y_true - y_pred|``."""
+    return _utils.core_values("mean_absolute_error", y_true, y_pred)
 
 
 def mean_squared_error(y_true, y_pred) -> np.ndarray:
-    p = _utils.as_2d(y_pred).astype(np.float64)
-    return np.mean((_utils.targets_like(y_true, p) - p) ** 2, axis=-1)
+    """Per sample, the mean of ``(y_true - y_pred) ** 2``."""
+    return _utils.core_values("mean_squared_error", y_true, y_pred)
 
 
 mae = mean_absolute_error
 mse = mean_squared_error
 
 
-class MeanAbsoluteError(base.MeanMetricWrapper):
+class MeanAbsoluteError(base.CoreMetric):
     """Mean absolute error."""
 
     core_name = "mean_absolute_error"
 
     def __init__(self, name: str = "mean_absolute_error", dtype: Any = None) -> None:
-        super().__init__(mean_absolute_error, name=name)
+        super().__init__(name=name)
 
 
-class MeanSquaredError(base.MeanMetricWrapper):
+class MeanSquaredError(base.CoreMetric):
     """Mean squared error."""
 
     core_name = "mean_squared_error"
 
     def __init__(self, name: str = "mean_squared_error", dtype: Any = None) -> None:
-        super().__init__(mean_squared_error, name=name)
+        super().__init__(name=name)
 
 
-class RootMeanSquaredError(base.Metric):
-    """``sqrt(mean((y_true - y_pred)**2))`` over all values of the epoch."""
+class RootMeanSquaredError(base.CoreMetric):
+    """``sqrt(mean((y_true - y_pred)**2))`` over all values seen."""
 
+    core_name = "root_mean_squared_error"
     _default_name = "root_mean_squared_error"
-
-    def compute(self, y_true, y_pred, sample_weight=None) -> float:
-        squares = mean_squared_error(y_true, y_pred)
-        return float(np.sqrt(_utils.weighted_mean(squares, sample_weight)))

@@ -78,27 +78,6 @@ def predict(core: Any, x: Any, batch_size: Optional[int]) -> np.ndarray:
     return out
 
 
-class _LogSums:
-    """Per-row sums of the core's logs (each is a mean over its rows), merged over blocks."""
-
-    def __init__(self) -> None:
-        self.sums: Dict[str, float] = {}
-        self.rows = 0
-
-    def merged(self, logs: Dict[str, float], rows: int) -> Dict[str, float]:
-        total = self.rows + rows
-        return {k: (self.sums.get(k, 0.0) + float(v) * rows) / max(total, 1)
-                for k, v in logs.items()}
-
-    def add(self, logs: Dict[str, float], rows: int) -> None:
-        for k, v in logs.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v) * rows
-        self.rows += rows
-
-    def result(self) -> Dict[str, float]:
-        return {k: v / max(self.rows, 1) for k, v in self.sums.items()}
-
-
 def evaluate(core: Any, x: Any, y: np.ndarray, sample_weight: Optional[np.ndarray],
              batch_size: int, y_pred_out: Optional[np.ndarray]) -> Dict[str, float]:
     if isinstance(x, np.ndarray):
@@ -108,15 +87,18 @@ def evaluate(core: Any, x: Any, y: np.ndarray, sample_weight: Optional[np.ndarra
     if n == 0:
         raise ValueError("x has no rows")
     step = _block_rows(n, x.shape[1], batch_size)
-    dense, sums = _Densifier(x, step), _LogSums()
+    dense = _Densifier(x, step)
+    logs: Dict[str, float] = {}
     for start in range(0, n, step):
         rows = slice(start, start + step)
         block = dense.rows(rows)
-        logs = core.evaluate(block, y[rows], batch_size=batch_size,
-                             sample_weight=None if sample_weight is None else sample_weight[rows],
-                             y_pred_out=None if y_pred_out is None else y_pred_out[rows])
-        sums.add(dict(logs), len(block))
-    return sums.result()
+        # The loss mean and the metrics go on over the blocks: the last logs cover them all.
+        logs = dict(core.evaluate(
+            block, y[rows], batch_size=batch_size,
+            sample_weight=None if sample_weight is None else sample_weight[rows],
+            y_pred_out=None if y_pred_out is None else y_pred_out[rows],
+            reset_metrics=start == 0))
+    return logs
 
 
 def train_epoch(core: Any, x: Any, y: np.ndarray, sample_weight: Optional[np.ndarray],
@@ -136,39 +118,38 @@ def train_epoch(core: Any, x: Any, y: np.ndarray, sample_weight: Optional[np.nda
     batch_size = min(batch_size, n)
     order = _core._shuffled_order(n, seed) if shuffle else None
     step = _block_rows(n, x.shape[1], batch_size)
-    dense, sums = _Densifier(x, step), _LogSums()
+    dense = _Densifier(x, step)
+    logs: Dict[str, float] = {}
     for start in range(0, n, step):
         rows = slice(start, start + step) if order is None else order[start:start + step]
         block = dense.rows(rows)
         pred = None if y_pred_out is None else \
-            np.full((len(block), y_pred_out.shape[1]), np.nan, dtype=np.float32)
-        hook, stopped = _block_hook(batch_callback, sums, start // batch_size, batch_size,
-                                    len(block))
+            np.empty((len(block), y_pred_out.shape[1]), dtype=np.float32)
+        hook, stopped = _block_hook(batch_callback, start // batch_size)
+        # The loss mean and the metrics go on over the blocks: the last logs cover them all.
         logs = dict(core.train_epoch(
             block, y[rows], sample_weight=None if sample_weight is None else sample_weight[rows],
             batch_size=batch_size, shuffle=False, seed=0, y_pred_out=pred,
             batch_callback=hook, callback_every=callback_every,
-            stop_on_nonfinite=stop_on_nonfinite))
+            stop_on_nonfinite=stop_on_nonfinite, reset_metrics=start == 0))
         if pred is not None:
             y_pred_out[rows] = pred
-        sums.add(logs, stopped[0] if stopped else len(block))
         if stopped:
             break
-    return sums.result()
+    return logs
 
 
-def _block_hook(batch_callback: Optional[Callable], sums: _LogSums, first_batch: int,
-                batch_size: int, rows: int) -> Tuple[Optional[Callable], list]:
-    """The core's batch callback for one block: epoch-wide batch numbers and running logs.
-    ``stopped`` receives the rows trained when the callback stops the epoch."""
+def _block_hook(batch_callback: Optional[Callable], first_batch: int
+                ) -> Tuple[Optional[Callable], list]:
+    """The core's batch callback for one block, numbering batches over the epoch; ``stopped``
+    becomes non-empty when the callback stops the epoch."""
     stopped: list = []
     if batch_callback is None:
         return None, stopped
 
     def hook(batch: int, logs: Any) -> bool:
-        seen = min(rows, (batch + 1) * batch_size)
-        if batch_callback(first_batch + batch, sums.merged(dict(logs), seen)):
-            stopped.append(seen)
+        if batch_callback(first_batch + batch, logs):
+            stopped.append(first_batch + batch)
             return True
         return False
     return hook, stopped

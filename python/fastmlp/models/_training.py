@@ -18,6 +18,7 @@ from fastmlp import optimizers as optimizers_module
 from fastmlp.callbacks import CallbackList, History, ProgbarLogger, TerminateOnNaN
 from fastmlp.callbacks._base import as_callback_list
 from fastmlp.models import _args, _sparse
+from fastmlp.models._metrics import CompiledMetrics
 from fastmlp.models._data import (class_weights_to_sample_weights, prepare_sample_weight,
                                   prepare_x, prepare_y)
 
@@ -37,7 +38,7 @@ class TrainingMixin:
         self._loss_obj: Optional[losses_module.Loss] = None
         self._metric_ids: List[Any] = []
         self._metrics: List[metrics_module.Metric] = []
-        self._metric_core_names: List[Optional[str]] = []
+        self._compiled_metrics = CompiledMetrics([])
         self._core_compiled = False
 
     # ---- compile ------------------------------------------------------------------------------
@@ -86,14 +87,9 @@ class TrainingMixin:
         out_dim = int(self._core.output_dim)
         self._metrics = [metrics_module.get(m, loss_spec["name"], out_dim)
                          for m in self._metric_ids]
-        # The core's MAE/MSE read dense targets; with integer labels NumPy computes them instead
-        # (against one-hot targets).
-        sparse = loss_spec["name"] == "sparse_categorical_crossentropy"
-        self._metric_core_names = [
-            None if sparse and m.core_name in ("mean_absolute_error", "mean_squared_error")
-            else m.core_name for m in self._metrics]
-        core_names = list(dict.fromkeys(n for n in self._metric_core_names if n))
-        self._core.compile(loss_spec, self.optimizer.to_spec(), core_names)
+        self._compiled_metrics = CompiledMetrics(self._metrics)
+        self._core.compile(loss_spec, self.optimizer.to_spec(),
+                           self._compiled_metrics.core_specs())
         self.optimizer._bind(self._core)
         self._core_compiled = True
 
@@ -132,20 +128,8 @@ class TrainingMixin:
             sw = cw if sw is None else np.ascontiguousarray(sw * cw)
         return xs, ys, sw
 
-    def _logs_from(self, core_logs: Dict[str, float], y: np.ndarray,
-                   y_pred: Optional[np.ndarray]) -> Dict[str, float]:
-        logs = {"loss": float(core_logs["loss"])}
-        for m, core_name in zip(self._metrics, self._metric_core_names):
-            if core_name:
-                logs[m.name] = float(core_logs[core_name])
-            else:
-                logs[m.name] = float(m.compute(y, y_pred))
-        return dict(sorted(logs.items()))
-
     def _pred_buffer(self, n: int) -> Optional[np.ndarray]:
-        if any(name is None for name in self._metric_core_names):
-            return np.full((n, int(self._core.output_dim)), np.nan, dtype=np.float32)
-        return None
+        return self._compiled_metrics.buffer(n, int(self._core.output_dim))
 
     def _ordered(self, logs: Dict[str, float], return_dict: bool) -> Any:
         if return_dict:
@@ -275,20 +259,19 @@ class TrainingMixin:
                                         pacing.hook(self), pacing.every,
                                         pacing.stop_on_nonfinite)
         self._epochs_seen += 1
-        if pacing.stopped and y_pred is not None:
-            # Stopped at a batch end: the NumPy metrics see only the rows trained on (the others
-            # are still NaN).
-            done = np.isfinite(y_pred).all(axis=1)
-            return self._logs_from(dict(core_logs), ys[done], y_pred[done])
-        if not pacing.stopped:
+        rows = None  # all; stopped at a batch end, the rows of the batches trained
+        if pacing.stopped:
+            rows = min(xs.shape[0], (pacing.last_batch + 1) * min(batch_size, xs.shape[0]))
+        else:
             pacing.measured(time.perf_counter() - started)
-        return self._logs_from(dict(core_logs), ys, y_pred)
+        return self._compiled_metrics.logs(dict(core_logs), ys, y_pred, batch_size, rows,
+                                           seed if shuffle else None)
 
     # ---- evaluate / predict -------------------------------------------------------------------
     def _evaluate_prepared(self, xs, ys, sw, batch_size: int) -> Dict[str, float]:
         y_pred = self._pred_buffer(xs.shape[0])
         core_logs = _sparse.evaluate(self._core, xs, ys, sw, batch_size, y_pred)
-        return self._logs_from(dict(core_logs), ys, y_pred)
+        return self._compiled_metrics.logs(dict(core_logs), ys, y_pred, batch_size)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
                  verbose: Union[str, int] = "auto", sample_weight: Any = None,
@@ -382,7 +365,8 @@ class TrainingMixin:
         y_pred = self._pred_buffer(xs.shape[0])
         core_logs = self._core.train_epoch(xs, ys, sample_weight=sw, batch_size=xs.shape[0],
                                            shuffle=False, seed=0, y_pred_out=y_pred)
-        return self._ordered(self._logs_from(dict(core_logs), ys, y_pred), return_dict)
+        logs = self._compiled_metrics.logs(dict(core_logs), ys, y_pred, xs.shape[0])
+        return self._ordered(logs, return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                       return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
@@ -409,6 +393,7 @@ class _BatchPacing:
         self.every = 1 if others or not self.enabled else max(1, steps // 100)
         self._adaptive = self.enabled and not others
         self.stopped = False  # set when a callback stopped training inside the epoch
+        self.last_batch = -1  # ... after this batch
         self.stop_on_nonfinite = True  # False: NaN/Inf losses are left to TerminateOnNaN
 
     def hook(self, model: Any):
@@ -420,7 +405,7 @@ class _BatchPacing:
         def on_batch(batch: int, logs: Any) -> bool:
             cbs.on_train_batch_end(batch, dict(sorted(dict(logs).items())))
             if model.stop_training:
-                self.stopped = True
+                self.stopped, self.last_batch = True, batch
                 return True  # the core ends the epoch after this batch
             if batch + 1 < steps:
                 cbs.on_train_batch_begin(batch + 1)

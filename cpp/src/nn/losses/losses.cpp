@@ -14,21 +14,6 @@
 namespace fastmlp {
 namespace {
 
-struct NameKind {
-  const char* name;
-  LossKind kind;
-};
-constexpr NameKind kNames[] = {
-    {"mean_squared_error", LossKind::mean_squared_error},
-    {"mean_absolute_error", LossKind::mean_absolute_error},
-    {"huber", LossKind::huber},
-    {"binary_crossentropy", LossKind::binary_crossentropy},
-    {"categorical_crossentropy", LossKind::categorical_crossentropy},
-    {"sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy}};
-constexpr NameKind kAliases[] = {{"mse", LossKind::mean_squared_error},
-                                 {"mae", LossKind::mean_absolute_error},
-                                 {"huber_loss", LossKind::huber}};
-
 // Keras clips probabilities to [epsilon, 1 - epsilon] in float32; use the same float values.
 const double kClipLo = static_cast<double>(1e-7f);
 const double kClipHi = static_cast<double>(1.0f - 1e-7f);
@@ -289,44 +274,6 @@ Row make_row(const LossSpec& spec, const float* p, index_t n, index_t k, const T
 
 }  // namespace
 
-LossKind parse_loss(const std::string& name) {
-  for (const auto& nk : kNames) {
-    if (name == nk.name) {
-      return nk.kind;
-    }
-  }
-  for (const auto& nk : kAliases) {
-    if (name == nk.name) {
-      return nk.kind;
-    }
-  }
-  std::string valid;
-  for (const auto& n : loss_names()) {
-    valid += (valid.empty() ? "" : ", ") + n;
-  }
-  throw std::invalid_argument("unknown loss '" + name + "'; valid names: " + valid);
-}
-
-std::string loss_name(LossKind kind) {
-  for (const auto& nk : kNames) {
-    if (nk.kind == kind) {
-      return nk.name;
-    }
-  }
-  throw std::logic_error("loss_name: unknown kind");
-}
-
-std::vector<std::string> loss_names() {
-  std::vector<std::string> out;
-  for (const auto& nk : kNames) {
-    out.emplace_back(nk.name);
-  }
-  for (const auto& nk : kAliases) {
-    out.emplace_back(nk.name);
-  }
-  return out;
-}
-
 namespace {
 
 // Rows per partial sum of the batch loss.
@@ -383,6 +330,15 @@ double loss_forward_backward(const LossSpec& spec, const float* y_pred, index_t 
     return s;
   });
   return total / n;
+}
+
+void loss_values(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
+                 const Targets& targets, float* out) {
+  check_args(spec, y_pred, n, k, targets);
+  const Targets unweighted{targets.dense, targets.labels, nullptr};
+  for (index_t i = 0; i < n; ++i) {
+    out[i] = static_cast<float>(row_loss(spec, make_row(spec, y_pred, n, k, unweighted, i, nullptr)));
+  }
 }
 
 bool loss_fuses_with(const LossSpec& spec, const Activation& output_activation) {

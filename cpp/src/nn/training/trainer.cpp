@@ -1,5 +1,5 @@
 // The training loop (whole epochs: shuffle, batch, forward, loss, backward, optimizer step,
-// running logs), evaluation, compile-time setup and the built-in metrics.
+// running logs), evaluation and compile-time setup. The metrics themselves live in nn/metrics/.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,50 +17,11 @@
 namespace fastmlp {
 namespace {
 
-enum Metric { binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, mae, mse };
-const char* const kMetricNames[] = {"binary_accuracy", "categorical_accuracy",
-                                    "sparse_categorical_accuracy", "mean_absolute_error",
-                                    "mean_squared_error"};
-
 // True if any value is NaN or Inf; for the weights once per epoch and in error messages (the
 // per-step check of the gradients is part of the optimizer's guarded update).
 bool any_nonfinite(const std::vector<float>& v) {
   const index_t n = static_cast<index_t>(v.size());
   return n > 0 && detail::first_nonfinite_row(v.data(), 1, n) >= 0;
-}
-
-index_t argmax(const float* r, index_t k) {
-  index_t best = 0;
-  for (index_t j = 1; j < k; ++j) best = r[j] > r[best] ? j : best;
-  return best;
-}
-
-// Sum over the n samples of one metric's per-sample value (Keras's unweighted `metrics`).
-double metric_sum(int m, const float* p, index_t n, index_t k, const Targets& t) {
-  double s = 0.0;
-  for (index_t i = 0; i < n; ++i) {
-    const float* r = p + i * k;
-    const float* y = t.dense ? t.dense + i * k : nullptr;
-    double v = 0.0;
-    switch (m) {
-      case binary_accuracy:
-        for (index_t j = 0; j < k; ++j) v += (r[j] > 0.5f) == (y[j] > 0.5f);
-        v /= k;
-        break;
-      case categorical_accuracy: v = argmax(r, k) == argmax(y, k); break;
-      case sparse_categorical_accuracy: v = argmax(r, k) == t.labels[i]; break;
-      case mae:
-        for (index_t j = 0; j < k; ++j) v += std::fabs(r[j] - y[j]);
-        v /= k;
-        break;
-      case mse:
-        for (index_t j = 0; j < k; ++j) v += double(r[j] - y[j]) * (r[j] - y[j]);
-        v /= k;
-        break;
-    }
-    s += v;
-  }
-  return s;
 }
 
 }  // namespace
@@ -79,31 +40,24 @@ struct Model::BusyGuard {
 };
 
 void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
-                    const std::vector<std::string>& metrics) {
+                    const std::vector<MetricSpec>& metrics) {
   BusyGuard busy(*this, "compile");
   const bool sparse = loss.kind == LossKind::sparse_categorical_crossentropy;
-  std::vector<int> ids;
-  for (const std::string& name : metrics) {
-    int id = -1;
-    for (int i = 0; i < 5; ++i) id = name == kMetricNames[i] ? i : id;
-    if (id < 0) {
-      throw std::invalid_argument("compile: unknown built-in metric '" + name +
-                                  "'; expected one of binary_accuracy, categorical_accuracy, "
-                                  "sparse_categorical_accuracy, mean_absolute_error, "
-                                  "mean_squared_error");
+  std::vector<std::unique_ptr<Metric>> built;
+  for (const MetricSpec& spec : metrics) {
+    built.push_back(make_metric(spec));
+    if (built.back()->needs_labels() && !sparse) {
+      throw std::invalid_argument("compile: metric '" + built.back()->name() +
+                                  "' needs integer labels, but the loss is " +
+                                  loss_name(loss.kind));
     }
-    if ((id == sparse_categorical_accuracy) != sparse) {
-      throw std::invalid_argument("compile: metric '" + name + "' needs " +
-                                  (sparse ? "dense targets" : "integer labels") +
-                                  ", but the loss is " + loss_name(loss.kind));
-    }
-    ids.push_back(id);
+    built.back()->check_width(output_dim_);
   }
   auto opt = make_optimizer(optimizer);
   loss_ = loss;
   optimizer_ = std::move(opt);
-  metrics_ = ids;
-  metric_names_ = metrics;
+  metrics_ = std::move(built);
+  reset_metrics();
   const Activation* act = layers_.back()->output_activation();
   fused_loss_ = act && num_layers() - 1 >= first_layer() && loss_fuses_with(loss_, *act);
 }
@@ -154,17 +108,23 @@ Targets Model::batch_targets(const TargetView& y, const index_t* idx, index_t fi
   return t;
 }
 
-void Model::accumulate_metrics(const float* y_pred, index_t n, const Targets& t,
-                               double* sums) const {
-  for (std::size_t m = 0; m < metrics_.size(); ++m) {
-    sums[m] += metric_sum(metrics_[m], y_pred, n, output_dim_, t);
-  }
+void Model::reset_metrics() {
+  loss_total_ = loss_count_ = 0.0;
+  for (const auto& m : metrics_) m->reset_state();
 }
 
-Logs Model::make_logs(double loss_sum, const double* metric_sums, index_t count) const {
-  const double c = count > 0 ? static_cast<double>(count) : 1.0;
-  Logs logs{{"loss", loss_sum / c}};
-  for (std::size_t m = 0; m < metrics_.size(); ++m) logs.push_back({metric_names_[m], metric_sums[m] / c});
+// The loss mean is weighted by batch rows (Keras's loss tracker); metrics see the targets without
+// sample weights.
+void Model::update_metrics(double batch_loss, const float* y_pred, index_t n, const Targets& t) {
+  loss_total_ += batch_loss * static_cast<double>(n);
+  loss_count_ += static_cast<double>(n);
+  const Targets unweighted{t.dense, t.labels, nullptr};
+  for (const auto& m : metrics_) m->update_state(y_pred, n, output_dim_, unweighted);
+}
+
+Logs Model::make_logs() const {
+  Logs logs{{"loss", loss_count_ > 0.0 ? loss_total_ / loss_count_ : 0.0}};
+  for (const auto& m : metrics_) logs.push_back({m->name(), m->result()});
   return logs;
 }
 
@@ -206,9 +166,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
   layout(train_ws_, bs, true);
   std::vector<index_t> order;
   if (o.shuffle) detail::shuffled_order(n, o.seed, order);
-  std::vector<double> metric_sums(metrics_.size(), 0.0);
-  double loss_sum = 0.0;
-  index_t seen = 0;
+  if (o.reset_metrics) reset_metrics();
   using clock = std::chrono::steady_clock;
   auto last_check = clock::now();
   const index_t batches = (n + bs - 1) / bs, every = std::max<index_t>(1, o.callback_every);
@@ -243,9 +201,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
       }
     }
     const float* out = train_ws_.outputs[num_layers() - 1];
-    loss_sum += loss * cnt;
-    accumulate_metrics(out, cnt, t, metric_sums.data());
-    seen += cnt;
+    update_metrics(loss, out, cnt, t);
     if (o.y_pred_out) {
       for (index_t i = 0; i < cnt; ++i) {
         std::memcpy(o.y_pred_out + (idx ? idx[i] : first + i) * output_dim_, out + i * output_dim_,
@@ -254,7 +210,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
     }
     if (o.batch_callback && (b + 1) % every == 0) {
       const detail::CallerFpModeScope user_code(fp_mode);
-      if (o.batch_callback(b, make_logs(loss_sum, metric_sums.data(), seen))) break;
+      if (o.batch_callback(b, make_logs())) break;
     }
     if (o.interrupt_check && clock::now() - last_check > std::chrono::milliseconds(15)) {
       last_check = clock::now();
@@ -269,7 +225,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
                         "every batch's loss and gradients were finite: an update overflowed the "
                         "float32 range. Lower the learning rate or scale the inputs.");
   }
-  return make_logs(loss_sum, metric_sums.data(), seen);
+  return make_logs();
 }
 
 void Model::throw_nonfinite_step(index_t batch, index_t batches, double loss) const {
@@ -298,7 +254,8 @@ void Model::throw_nonfinite_step(index_t batch, index_t batches, double loss) co
 }
 
 Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size,
-                     float* y_pred_out, const std::function<bool()>& interrupt) {
+                     float* y_pred_out, const std::function<bool()>& interrupt,
+                     bool reset_first) {
   check_compiled("evaluate");
   BusyGuard busy(*this, "evaluate");
   check_data(x, y, input_dim_, batch_size);
@@ -311,8 +268,7 @@ Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size
   pass.prepared = true;
   double penalty = 0.0;
   for (const auto& l : layers_) penalty += l->penalty();
-  std::vector<double> metric_sums(metrics_.size(), 0.0);
-  double loss_sum = 0.0;
+  if (reset_first) reset_metrics();
   using clock = std::chrono::steady_clock;
   auto last_check = clock::now();
   for (index_t first = 0; first < n; first += bs) {
@@ -327,10 +283,10 @@ Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size
     const Targets t = batch_targets(y, nullptr, first, cnt, train_ws_);
     float* out = y_pred_out ? y_pred_out + first * output_dim_ : nullptr;
     const float* pred = run_forward(train_ws_, train_ws_.input, cnt, pass, out);
-    loss_sum += (loss_forward_backward(loss_, pred, cnt, output_dim_, t, nullptr) + penalty) * cnt;
-    accumulate_metrics(pred, cnt, t, metric_sums.data());
+    update_metrics(loss_forward_backward(loss_, pred, cnt, output_dim_, t, nullptr) + penalty, pred,
+                   cnt, t);
   }
-  return make_logs(loss_sum, metric_sums.data(), n);
+  return make_logs();
 }
 
 }  // namespace fastmlp
