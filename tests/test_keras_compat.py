@@ -47,18 +47,13 @@ def test_same_metrics_as_keras_in_fit_validation_and_evaluate():
     y = y.astype(np.float32)
     ours, theirs = _binary_model(fastmlp), _binary_model(keras)
     theirs.set_weights(ours.get_weights())
-    ours.compile(optimizer="sgd", loss="binary_crossentropy",
-                 metrics=["accuracy", fastmlp.metrics.AUC(name="auc"),
-                          fastmlp.metrics.Precision(name="precision"),
-                          fastmlp.metrics.Recall(thresholds=0.3, name="recall"),
-                          fastmlp.metrics.MeanSquaredError(name="mse"),
-                          fastmlp.metrics.RootMeanSquaredError(name="rmse")])
-    theirs.compile(optimizer="sgd", loss="binary_crossentropy",
-                   metrics=["accuracy", keras.metrics.AUC(name="auc"),
-                            keras.metrics.Precision(name="precision"),
-                            keras.metrics.Recall(thresholds=0.3, name="recall"),
-                            keras.metrics.MeanSquaredError(name="mse"),
-                            keras.metrics.RootMeanSquaredError(name="rmse")])
+    for lib, model in ((fastmlp, ours), (keras, theirs)):
+        m = lib.metrics
+        model.compile(optimizer="sgd", loss="binary_crossentropy",
+                      metrics=["accuracy", m.AUC(name="auc"), m.Precision(name="precision"),
+                               m.Recall(thresholds=0.3, name="recall"),
+                               m.MeanSquaredError(name="mse"),
+                               m.RootMeanSquaredError(name="rmse")])
     kw = dict(epochs=2, batch_size=32, shuffle=False, verbose=0, validation_data=(x[:64], y[:64]))
     h_ours, h_theirs = ours.fit(x, y, **kw).history, theirs.fit(x, y, **kw).history
     assert sorted(h_ours) == sorted(h_theirs)

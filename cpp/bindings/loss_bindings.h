@@ -49,14 +49,18 @@ inline py::array_t<std::int32_t> labels_of(const py::handle& y, fastmlp::index_t
   return out;
 }
 
-// A loss call's arrays: y_pred (n,) or (n, k), its targets and weights, kept alive while the C++
-// loss reads them.
-struct LossArgs {
-  fastmlp::LossSpec spec;
+// A batch of predictions (n rows of k), its targets and weights as fastmlp::Targets points at
+// them, the arrays kept alive while C++ reads them (losses and metrics).
+struct BatchArrays {
   FloatArray p, dense, weights;
   py::array_t<std::int32_t> labels;
   fastmlp::Targets t;
   fastmlp::index_t n = 0, k = 1;
+};
+
+// A loss call's spec and arrays: y_pred (n,) or (n, k).
+struct LossArgs : BatchArrays {
+  fastmlp::LossSpec spec;
 };
 
 inline LossArgs loss_args(const py::handle& spec_h, const py::handle& y_true,

@@ -70,20 +70,13 @@ inline py::dict metric_spec_dict(const fastmlp::MetricSpec& s) {
   return d;
 }
 
-// One update's arrays in the layout Metric::update_state reads, kept alive meanwhile. y_pred is
-// (n,) or (n, ...) (flattened to n rows); y_true dense with y_pred's size, or one integer label
-// per row (the sparse metrics always, the others as one-hot rows).
-struct MetricBatch {
-  FloatArray p, dense, weights;
-  py::array_t<std::int32_t> labels;
-  fastmlp::Targets t;
-  fastmlp::index_t n = 0, k = 1;
-};
-
-inline MetricBatch metric_batch(const fastmlp::Metric& m, const py::handle& y_true,
+// One update's arrays in the layout Metric::update_state reads. y_pred is (n,) or (n, ...)
+// (flattened to n rows); y_true dense with y_pred's size, or one integer label per row (the
+// sparse metrics always, the others as one-hot rows).
+inline BatchArrays metric_batch(const fastmlp::Metric& m, const py::handle& y_true,
                                 const py::handle& y_pred, const py::handle& sample_weight) {
   const std::string what = "metric '" + m.name() + "'";
-  MetricBatch b;
+  BatchArrays b;
   b.p = as_floats(y_pred, (what + ": y_pred").c_str());
   b.n = b.p.ndim() == 0 ? 1 : b.p.shape(0);
   b.k = 1;
@@ -138,7 +131,7 @@ inline void bind_metrics(py::module_& mod) {
       .def("update_state",
            [](Metric& m, const py::handle& y_true, const py::handle& y_pred,
               const py::handle& sample_weight) {
-             const MetricBatch b = metric_batch(m, y_true, y_pred, sample_weight);
+             const BatchArrays b = metric_batch(m, y_true, y_pred, sample_weight);
              m.update_state(b.p.data(), b.n, b.k, b.t);
            },
            py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none())
@@ -151,7 +144,7 @@ inline void bind_metrics(py::module_& mod) {
                throw std::invalid_argument("metric '" + m.spec().kind +
                                            "' has no per-sample values");
              }
-             const MetricBatch b = metric_batch(m, y_true, y_pred, py::none());
+             const BatchArrays b = metric_batch(m, y_true, y_pred, py::none());
              std::vector<double> v(static_cast<std::size_t>(b.n));
              mean->values(b.p.data(), b.n, b.k, b.t, v.data());
              FloatArray out(static_cast<py::ssize_t>(b.n));

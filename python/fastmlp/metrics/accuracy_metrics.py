@@ -62,19 +62,13 @@ class BinaryAccuracy(base.CoreMetric):
 class CategoricalAccuracy(base.CoreMetric):
     """Fraction of samples whose argmax matches the one-hot target."""
 
-    core_name = "categorical_accuracy"
-
-    def __init__(self, name: str = "categorical_accuracy", dtype: Any = None) -> None:
-        super().__init__(name=name)
+    core_name = _default_name = "categorical_accuracy"
 
 
 class SparseCategoricalAccuracy(base.CoreMetric):
     """Fraction of samples whose argmax equals the label."""
 
-    core_name = "sparse_categorical_accuracy"
-
-    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None) -> None:
-        super().__init__(name=name)
+    core_name = _default_name = "sparse_categorical_accuracy"
 
 
 class TopKCategoricalAccuracy(base.CoreMetric):

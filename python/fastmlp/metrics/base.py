@@ -67,13 +67,13 @@ class Metric:
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
-    def get_config(self) -> Dict[str, Any]:
-        return {"name": self.name}
-
     def _runs_in_core(self) -> bool:
         """True for a built-in metric whose update and result are the core's, so the training
         loop computes it; False when Python must (the model then keeps the batch outputs)."""
         return False
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"name": self.name}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Metric":

@@ -34,15 +34,13 @@ class _Confusion(base.CoreMetric):
 class Precision(_Confusion):
     """TP / (TP + FP) at threshold 0.5 (or ``thresholds``); 0 when nothing is predicted."""
 
-    core_name = "precision"
-    _default_name = "precision"
+    core_name = _default_name = "precision"
 
 
 class Recall(_Confusion):
     """TP / (TP + FN) at threshold 0.5 (or ``thresholds``); 0 when there are no positives."""
 
-    core_name = "recall"
-    _default_name = "recall"
+    core_name = _default_name = "recall"
 
 
 class AUC(base.CoreMetric):
@@ -57,8 +55,7 @@ class AUC(base.CoreMetric):
         from_logits: apply a sigmoid to predictions first. Defaults to False.
     """
 
-    core_name = "auc"
-    _default_name = "auc"
+    core_name = _default_name = "auc"
 
     def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
                  summation_method: str = "interpolation", name: Optional[str] = None,

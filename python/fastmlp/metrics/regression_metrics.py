@@ -3,14 +3,9 @@
 
 from __future__ import annotations
 
-import typing as _typing
-
 import numpy as np
 
 from fastmlp.metrics import _utils, base
-
-if _typing.TYPE_CHECKING:
-    from typing import Any
 
 __all__ = [
     "MeanAbsoluteError", "MeanSquaredError", "RootMeanSquaredError", "mae",
@@ -35,23 +30,16 @@ mse = mean_squared_error
 class MeanAbsoluteError(base.CoreMetric):
     """Mean absolute error."""
 
-    core_name = "mean_absolute_error"
-
-    def __init__(self, name: str = "mean_absolute_error", dtype: Any = None) -> None:
-        super().__init__(name=name)
+    core_name = _default_name = "mean_absolute_error"
 
 
 class MeanSquaredError(base.CoreMetric):
     """Mean squared error."""
 
-    core_name = "mean_squared_error"
-
-    def __init__(self, name: str = "mean_squared_error", dtype: Any = None) -> None:
-        super().__init__(name=name)
+    core_name = _default_name = "mean_squared_error"
 
 
 class RootMeanSquaredError(base.CoreMetric):
     """``sqrt(mean((y_true - y_pred)**2))`` over all values seen."""
 
-    core_name = "root_mean_squared_error"
-    _default_name = "root_mean_squared_error"
+    core_name = _default_name = "root_mean_squared_error"
