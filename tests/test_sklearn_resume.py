@@ -160,8 +160,9 @@ def test_validation_loss_curve_is_the_objective_on_held_out_rows(reg_data):
 def test_partial_fit_after_early_stopping_fit(reg_data):
     """scikit-learn#25693: fit(early_stopping=True) then partial_fit."""
     X, y = reg_data
+    # With dropout: the held-out rows are scored in inference mode, as predict computes.
     est = _fit(MLPRegressor(hidden_layer_sizes=(8,), early_stopping=True, random_state=0,
-                            max_iter=5, validation_fraction=0.2), X, y)
+                            max_iter=5, validation_fraction=0.2, dropout=0.3), X, y)
     n_scores = len(est.validation_scores_)
     est.partial_fit(X, y)
     _, val = _held_out(est, len(X), X.shape[1])
