@@ -152,12 +152,16 @@ void test_feedback_follows_the_load() {
   p.set_adaptive(true);
   p.set_load_source(&load);  // the next answer that needs the feedback samples at once
   const int idle_all = std::min(2, cpus);
+  const auto sampled = std::chrono::steady_clock::now();
   CHECK(p.threads_for(WorkKind::gemm, 1e9, 1e9) == idle_all);
   CHECK(load.asked == 1);
   CHECK(p.threads_for(WorkKind::gemm, 1e3, 1e9) == 1);  // small work: no sample needed
   CHECK(p.threads_for(WorkKind::loss, 100, 1) == 1);
   load.busy = 1;  // another process takes a core
-  CHECK(p.threads_for(WorkKind::gemm, 1e9, 1e9) == idle_all);  // the sample is still fresh
+  const int fresh = p.threads_for(WorkKind::gemm, 1e9, 1e9);
+  if (std::chrono::steady_clock::now() - sampled < std::chrono::milliseconds(40)) {
+    CHECK(fresh == idle_all);  // the sample is still fresh (unless this test was descheduled)
+  }
   sleep_past_sample();
   CHECK(p.threads_for(WorkKind::gemm, 1e9, 1e9) == std::max(1, std::min(2, cpus - 1)));
   CHECK(p.available() == std::max(1, std::min(2, cpus - 1)));
