@@ -107,6 +107,20 @@ def test_model_checkpoint_formats_epoch_and_logs_and_saves_weights_only(tmp_path
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("name, weights_only, message", [
+    ("w.h5", False, r"must end in `\.keras` .*legacy HDF5.*save_weights_only=True.*"
+                    r"Received: filepath=w\.h5$"),
+    ("w.hdf5", False, r"legacy HDF5"),
+    ("w.ckpt", False, r"must end in `\.keras` \(Keras model format\) or `\.fastmlp`"),
+    ("w.keras", True, r"save_weights_only=True.*must end in `\.weights\.h5`"),
+    ("w.h5", True, r"must end in `\.weights\.h5`.*Received: filepath=w\.h5$")])
+def test_model_checkpoint_refuses_names_it_cannot_write_when_created(name, weights_only,
+                                                                     message):
+    """ModelCheckpoint("w.h5") was accepted and wrote fastmlp's own ZIP under that name."""
+    with pytest.raises(ValueError, match=message):
+        callbacks.ModelCheckpoint(name, save_weights_only=weights_only)
+
+
 def test_reduce_lr_on_plateau_reduces_and_logs_the_rate():
     x, y = blobs(n=64)
     model = classifier(optimizer=optimizers.Adam(learning_rate=0.01))

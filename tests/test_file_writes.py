@@ -28,7 +28,7 @@ _TEMP = re.compile(r"^\.m\.fastmlp\.[0-9a-f]{8}-[0-9]+-[0-9a-f]{8}\.fastmlp-tmp$
 # ---- atomic saves -----------------------------------------------------------------------------
 def _fail_on_call(n, exc):
     calls = {"n": 0}
-    real = saving._entry
+    real = saving._fastmlp_format._entry
 
     def entry(zf, name, data):
         calls["n"] += 1
@@ -45,7 +45,7 @@ def test_a_failure_mid_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monk
     path = tmp_path / "m.fastmlp"
     model.save(str(path))
     before = path.read_bytes()
-    monkeypatch.setattr(saving, "_entry", _fail_on_call(n, exc))
+    monkeypatch.setattr(saving._fastmlp_format, "_entry", _fail_on_call(n, exc))
     with pytest.raises(type(exc)):
         classifier(seed=5).save(str(path))
     assert path.read_bytes() == before
@@ -80,13 +80,13 @@ _STALLED_WRITER = r"""
 import sys, time
 import fastmlp
 from fastmlp import layers, saving
-real = saving._entry
+real = saving._fastmlp_format._entry
 def stall(zf, name, data):
     real(zf, name, data)
     if name == "arrays/0.bin":
         print("writing", flush=True)
         time.sleep(600)
-saving._entry = stall
+saving._fastmlp_format._entry = stall
 model = fastmlp.Sequential([fastmlp.Input(shape=(256,)), layers.Dense(1024)])
 model.save(sys.argv[1])
 """

@@ -319,7 +319,7 @@ def _sequential(sample_shape, layer_list, seed=0):
 
 def _check_sequential(tmp_path, model, sample_shape, **kw):
     path = tmp_path / "seq.onnx"
-    model.export(str(path), **kw)
+    assert model.export(str(path), **kw) is None  # as Keras; it returned the ModelProto
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     rng = np.random.default_rng(1)
     for n in (1, 9):

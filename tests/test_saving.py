@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import time
@@ -10,6 +11,9 @@ import fastmlp
 from fastmlp import layers, optimizers, saving
 
 from _mlp_helpers import blobs, classifier
+
+needs_h5py = pytest.mark.skipif(importlib.util.find_spec("h5py") is None,
+                                reason="h5py (the optional extra fastmlp[keras]) is not installed")
 
 
 def test_save_load_predict_is_bit_exact(tmp_path):
@@ -32,13 +36,14 @@ def test_save_load_predict_is_bit_exact(tmp_path):
     assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
 
 
-def test_resume_after_load_continues_identically(tmp_path):
+@pytest.mark.parametrize("name", ["half.fastmlp", pytest.param("half.keras", marks=needs_h5py)])
+def test_resume_after_load_continues_identically(tmp_path, name):
     x, y = blobs(n=200)
     uninterrupted = classifier(seed=4)
     uninterrupted.fit(x, y, epochs=4, verbose=0)
     first = classifier(seed=4)
     first.fit(x, y, epochs=2, verbose=0)
-    path = str(tmp_path / "half.keras")
+    path = str(tmp_path / name)
     first.save(path)
     resumed = fastmlp.models.load_model(path)
     assert resumed.optimizer.iterations == first.optimizer.iterations
@@ -47,19 +52,27 @@ def test_resume_after_load_continues_identically(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_save_weights_and_load_weights(tmp_path):
+@pytest.mark.parametrize("name, refusal", [
+    ("m.fastmlp", "weights-only"), pytest.param("m.weights.h5", "load_weights", marks=needs_h5py)])
+def test_save_weights_and_load_weights(tmp_path, name, refusal):
     model = classifier()
-    path = str(tmp_path / "m.weights.h5")
+    path = str(tmp_path / name)
     model.save_weights(path)
     other = classifier(seed=7)
     other.load_weights(path)
     for a, b in zip(other.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="weights-only"):
+    with pytest.raises(ValueError, match=refusal):
         fastmlp.models.load_model(path)
     small = fastmlp.Sequential([fastmlp.Input(shape=(8,)), layers.Dense(2)])
-    with pytest.raises(ValueError, match="shapes"):
+    with pytest.raises(ValueError, match="shape"):
         small.load_weights(path)
+
+
+def test_save_weights_names_the_two_weight_formats(tmp_path):
+    with pytest.raises(ValueError, match=r"must end in `\.weights\.h5` .* or `\.fastmlp`"):
+        classifier().save_weights(str(tmp_path / "w.npz"))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_schedule_and_optimizer_config_survive(tmp_path):
@@ -74,9 +87,13 @@ def test_schedule_and_optimizer_config_survive(tmp_path):
     assert not uncompiled.compiled
 
 
-def test_file_name_must_say_fastmlp_or_keras(tmp_path):
-    with pytest.raises(ValueError, match=".fastmlp"):
-        classifier().save(str(tmp_path / "m.h5"))
+@pytest.mark.parametrize("name", ["m.h5", "m.hdf5", "m.txt", "m"])
+def test_file_name_must_say_fastmlp_or_keras(tmp_path, name):
+    """Keras's message; fastmlp's own format stands where Keras offers legacy HDF5."""
+    with pytest.raises(ValueError, match=r"Invalid filepath extension for saving. .*`\.keras`.*"
+                                         r"`\.fastmlp`.*Received: filepath="):
+        classifier().save(str(tmp_path / name))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
@@ -87,7 +104,7 @@ def test_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr(saving, "_entry", boom)
+    monkeypatch.setattr(saving._fastmlp_format, "_entry", boom)
     with pytest.raises(OSError, match="disk full"):
         classifier(seed=3).save(str(path))
     assert path.read_bytes() == before
@@ -162,7 +179,7 @@ def test_not_a_zip_and_missing_file(tmp_path):
 
 
 def test_declared_size_limit_protects_against_zip_bombs(saved, tmp_path, monkeypatch):
-    monkeypatch.setattr(saving, "MAX_TOTAL_ARRAY_BYTES", 64)
+    monkeypatch.setattr(saving._common, "MAX_TOTAL_ARRAY_BYTES", 64)
     with pytest.raises(ValueError, match="limit"):
         fastmlp.models.load_model(saved)
 

@@ -175,6 +175,12 @@ def _check_destinations(args: argparse.Namespace) -> None:
 
     if args.save:  # model.save reads the suffix case-sensitively, matplotlib ignores the case
         _check_destination("--save", args.save, MODEL_SUFFIXES, "the model file", False)
+        if args.save.endswith(".keras"):
+            from fastmlp.saving import _common
+            try:
+                _common.import_h5py("a Keras 3 `.keras` file")
+            except ImportError as e:
+                raise CommandError(f"--save {args.save}: {e}") from None
     if args.plot:
         _check_destination("--plot", args.plot, _plot_suffixes(), "the image file", True)
 
@@ -338,8 +344,9 @@ def _add_train_parser(sub) -> None:
                         "(default: 0, or 0.1 with --plot)")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress bar, 2 one line per epoch")
-    p.add_argument("--save", metavar="PATH", help="save the trained model here (.fastmlp or "
-                   ".keras; checked before training; default: not saved)")
+    p.add_argument("--save", metavar="PATH", help="save the trained model here (.fastmlp, fastmlp's "
+                   "own format, or .keras, Keras 3's, which needs h5py; checked before "
+                   "training; default: not saved)")
     p.add_argument("--plot", metavar="PATH", help="draw training curves to this image (.png, "
                    ".pdf, .svg, ...; needs matplotlib; checked before training; default: none)")
     p.set_defaults(func=_cmd_train)

@@ -178,6 +178,26 @@ class ReduceLROnPlateau(Callback):
                     self.cooldown_counter, self.wait = self.cooldown, 0
 
 
+def _check_checkpoint_name(filepath: str, weights_only: bool) -> None:
+    """Keras's checks of the name, made when the callback is created (not after an epoch);
+    fastmlp's own format stands where Keras offers legacy HDF5, which fastmlp does not
+    write."""
+    if weights_only:
+        if not filepath.endswith((".weights.h5", ".fastmlp")):
+            raise ValueError("When using `save_weights_only=True` in `ModelCheckpoint`, the "
+                             "filepath provided must end in `.weights.h5` (Keras weights "
+                             "format) or `.fastmlp` (fastmlp's own). Received: "
+                             f"filepath={filepath}")
+    elif not filepath.endswith((".keras", ".fastmlp")):
+        legacy = filepath.endswith((".h5", ".hdf5"))
+        raise ValueError("The filepath provided must end in `.keras` (Keras model format) or "
+                         "`.fastmlp` (fastmlp's own). "
+                         + ("fastmlp does not write Keras's legacy HDF5 model files (`.h5`); "
+                            "for weights alone pass save_weights_only=True and a name ending "
+                            "in `.weights.h5`. " if legacy else "")
+                         + f"Received: filepath={filepath}")
+
+
 class ModelCheckpoint(Callback):
     """Saves the model (or its weights) at the end of epochs.
 
@@ -209,6 +229,7 @@ class ModelCheckpoint(Callback):
         self.verbose = _checks.verbosity("verbose", verbose)
         self.save_best_only = _checks.flag("save_best_only", save_best_only)
         self.save_weights_only = _checks.flag("save_weights_only", save_weights_only)
+        _check_checkpoint_name(self.filepath, self.save_weights_only)
         self.best: Optional[float] = _checks.number("initial_value_threshold",
                                                     initial_value_threshold, optional=True)
 

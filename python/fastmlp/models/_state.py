@@ -134,19 +134,29 @@ class StateMixin:
         if "training_input" in state:
             self._training_input = None if record is None else dict(record)
 
-    # ---- saving (format in fastmlp.saving) ----------------------------------------------------
+    # ---- saving (formats in fastmlp.saving) ---------------------------------------------------
     def save(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
-        """Saves architecture, weights, compile settings and optimizer state to one file
-        (".fastmlp" or ".keras"); see `fastmlp.saving` for the format."""
+        """Saves architecture, weights, compile settings and optimizer state to one file:
+        ``.keras`` is Keras 3's format (needs ``fastmlp[keras]``), ``.fastmlp`` fastmlp's own
+        (no dependency); see `fastmlp.saving`."""
         from fastmlp import saving
         saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Saves only the weights (fastmlp's format, whatever the file name says)."""
+        """Saves only the weights: ``.weights.h5`` is Keras 3's weights file (with the optimizer
+        state when compiled, as Keras does), ``.fastmlp`` fastmlp's own format."""
         from fastmlp import saving
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
-        """Loads weights saved by ``save_weights`` (or ``save``) into this built model."""
+        """Loads weights from a ``.weights.h5``, ``.keras`` or fastmlp file into this built
+        model."""
         from fastmlp import saving
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """Keras's JSON of the model (the config of a ``.keras`` file's config.json):
+        `fastmlp.models.model_from_json` and Keras 3's ``model_from_json`` read it. ``kwargs``
+        go to ``json.dumps``."""
+        from fastmlp.saving import _keras_format
+        return _keras_format.to_json(self, **kwargs)

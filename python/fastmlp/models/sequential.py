@@ -300,11 +300,12 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
         arr = prepare_x(x, self._sample_shape)
         return self._core.forward(arr, True)
 
-    def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> Any:
-        """Writes the model for inference elsewhere (Keras 3's name); see
-        `fastmlp.export.export_model`. ``format="onnx"`` needs the extra ``fastmlp[onnx]``."""
+    def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> None:
+        """Writes the model for inference elsewhere (Keras 3's name; returns None, as Keras
+        does); see `fastmlp.export.export_model`, which returns the ONNX model.
+        ``format="onnx"`` needs the extra ``fastmlp[onnx]``."""
         from fastmlp.export import export_model
-        return export_model(self, filepath, format=format, **kwargs)
+        export_model(self, filepath, format=format, **kwargs)
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> Dict[str, Any]:
