@@ -106,7 +106,7 @@ def load_model(filepath: Any, custom_objects: Any = None, compile: bool = True,
                                  "Keras `.h5` model, which fastmlp does not read (save it as "
                                  "`.keras` with Keras 3)")
     with _common.open_archive(path, path, os.path.getsize(path)) as (zf, infos):
-        if "config.json" in infos and "fastmlp.json" not in infos:
+        if _keras_format.is_keras_archive(infos):
             return _keras_format.load(zf, infos, path, compile)
         header, arrays = _fastmlp_format.read(zf, infos, path)
     return _fastmlp_format.model_from(header, arrays, path, compile)
@@ -121,7 +121,7 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None
         _keras_format.load_weights(model, path, path, skip_mismatch)
         return
     with _common.open_archive(path, path, os.path.getsize(path)) as (zf, infos):
-        if "config.json" in infos and "fastmlp.json" not in infos:
+        if _keras_format.is_keras_archive(infos):
             _keras_format.load_weights(model, (zf, infos), path, skip_mismatch)
             return
         _, arrays = _fastmlp_format.read(zf, infos, path)

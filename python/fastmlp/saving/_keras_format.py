@@ -90,6 +90,12 @@ def to_json(model: Any, **kwargs: Any) -> str:
 
 
 # ---- reading ---------------------------------------------------------------------------------
+def is_keras_archive(infos: Dict[str, zipfile.ZipInfo]) -> bool:
+    """Keras's members and not fastmlp's (whose reader then names what does not belong)."""
+    return "fastmlp.json" not in infos and any(n in infos for n in (_CONFIG, _METADATA,
+                                                                     _WEIGHTS))
+
+
 def _members(zf: zipfile.ZipFile, infos: Dict[str, zipfile.ZipInfo], path: str
              ) -> Tuple[Dict[str, Any], Dict[str, Any], bytes]:
     for name in infos:
