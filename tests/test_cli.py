@@ -325,6 +325,29 @@ def test_plot_without_matplotlib_fails_before_training(capsys, monkeypatch, tmp_
     assert "--plot: plotting needs matplotlib" in err and "pip install" in err
 
 
+def test_save_as_keras_without_h5py_fails_before_training(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import fails
+    err = _train_fails_before_training(capsys, "--save", str(tmp_path / "m.keras"))
+    assert "--save" in err and "needs h5py" in err and "fastmlp[keras]" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_reads_a_keras_3_file_with_its_input_record(trained, tmp_path):
+    pytest.importorskip("h5py", reason="h5py (the optional extra fastmlp[keras]) is absent")
+    _, model_path, _, _ = trained
+    model = fastmlp.models.load_model(model_path)
+    model.save(str(tmp_path / "m.keras"))
+    _, (x_test, _) = fashion_mnist_small.load_data()
+    np.save(tmp_path / "x.npy", x_test[:5])
+    out = run_cli("predict", tmp_path / "m.keras", tmp_path / "x.npy", "-o", tmp_path / "p.npy")
+    assert out.returncode == 0, out.stderr
+    # the record of the data fit saw travelled in metadata.json
+    assert "model expects: uint8 inputs of shape (28, 28) per sample, values in [0, 255]" \
+        in out.stdout
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"),
+                                  model.predict(x_test[:5], verbose=0))
+
+
 def _readme_cli_block():
     readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "README.md")

@@ -9,7 +9,7 @@ import fastmlp
 
 from _mlp_helpers import blobs
 
-# Keras 3 defaults to TensorFlow; the `keras` extra installs JAX as its backend.
+# Keras 3 defaults to TensorFlow; the `keras3` extra installs JAX as its backend.
 os.environ.setdefault("KERAS_BACKEND", "jax")
 keras = pytest.importorskip("keras", reason="keras (optional, with a backend) is not installed")
 
