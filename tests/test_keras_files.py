@@ -294,6 +294,18 @@ def test_clone_model_arguments():
         fastmlp.models.clone_model("model")
 
 
+def test_the_keras_reader_knows_exactly_the_classes_fastmlp_deserializes():
+    """Its tables come from the modules' public classes; a class added to a module (or to its
+    deserializer only) shows here."""
+    from fastmlp import initializers, losses, metrics, optimizers, regularizers
+    from fastmlp.optimizers import schedules
+    from fastmlp.saving import _keras_config
+    for kind, module in (("layer", layers), ("initializer", initializers),
+                         ("regularizer", regularizers), ("optimizer", optimizers),
+                         ("schedule", schedules), ("loss", losses), ("metric", metrics)):
+        assert _keras_config._TABLES[kind] == module._CLASSES, kind
+
+
 def test_fastmlp_files_named_keras_still_load(tmp_path):
     """Before Keras 3's format, `save("m.keras")` wrote fastmlp's ZIP: those files load."""
     from fastmlp.saving import _fastmlp_format

@@ -137,9 +137,11 @@ def test_set_training_state_checks_its_argument(state, name):
 
 
 # ---- saving is a client of these ---------------------------------------------------------------
-@pytest.mark.parametrize("module", ["saving.py", "_serialization.py", "_file_checks.py"])
+@pytest.mark.parametrize("module", sorted(f"saving/{p.name}" for p in (PACKAGE / "saving")
+                                           .glob("*.py")) + ["_serialization.py",
+                                                             "_file_checks.py"])
 def test_saving_reads_no_private_attribute(module):
-    """The file format goes through the model's public methods only (no ``model._core``...)."""
+    """The file formats go through the model's public methods only (no ``model._core``...)."""
     tree = ast.parse((PACKAGE / module).read_text())
     private = sorted({f"{ast.unparse(node.value)}.{node.attr} (line {node.lineno})"
                       for node in ast.walk(tree) if isinstance(node, ast.Attribute)

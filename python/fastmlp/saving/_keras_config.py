@@ -28,9 +28,24 @@ _MODULES = {"layer": "keras.layers", "initializer": "keras.initializers",
             "regularizer": "keras.regularizers", "optimizer": "keras.optimizers",
             "schedule": "keras.optimizers.schedules", "loss": "keras.losses",
             "metric": "keras.metrics"}
-_TABLES = {"layer": layers._CLASSES, "initializer": initializers._CLASSES,
-           "regularizer": regularizers._CLASSES, "optimizer": optimizers._CLASSES,
-           "schedule": schedules._CLASSES, "loss": losses._CLASSES, "metric": metrics._CLASSES}
+
+
+def _classes(module: Any, base: type) -> Dict[str, type]:
+    """The public classes of ``module`` derived from ``base`` (the ones its deserializer reads;
+    it refuses any other, so a name here is never more than a name)."""
+    found = (getattr(module, name) for name in module.__all__)
+    return {cls.__name__: cls for cls in found
+            if isinstance(cls, type) and issubclass(cls, base) and cls is not base}
+
+
+_TABLES = {"layer": _classes(layers, layers.Layer),
+           "initializer": _classes(initializers, initializers.Initializer),
+           "regularizer": _classes(regularizers, regularizers.Regularizer),
+           "optimizer": _classes(optimizers, optimizers.Optimizer),
+           "schedule": _classes(schedules, schedules.LearningRateSchedule),
+           "loss": _classes(losses, losses.Loss),
+           "metric": {name: cls for name, cls in _classes(metrics, metrics.Metric).items()
+                      if cls is not metrics.MeanMetricWrapper}}  # it wraps a function
 # Keras arguments fastmlp's classes do not take, with the values that leave them off.
 _OFF: Dict[str, Callable[[Any, Dict[str, Any]], bool]] = {
     "quantization_config": lambda v, c: v is None, "lora_alpha": lambda v, c: v is None,

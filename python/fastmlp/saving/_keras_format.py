@@ -152,7 +152,8 @@ def load(zf: zipfile.ZipFile, infos: Dict[str, zipfile.ZipInfo], path: str,
         shapes = None if declared is None else [s for _, s in declared]
         with _keras_h5.open_file(h5py, weights, path) as f:
             arrays = _keras_h5.read_layer_weights(h5py, f, built, shapes, path)
-            model = _build(name, built, build_shape, arrays)
+            model = _build(name, built, build_shape)
+            model.set_weights(arrays)
             if compile_config is not None:
                 model.compile_from_config(compile_config)
                 optimizer = _keras_h5.read_optimizer(h5py, f, model, path)
@@ -162,12 +163,11 @@ def load(zf: zipfile.ZipFile, infos: Dict[str, zipfile.ZipInfo], path: str,
     return model
 
 
-def _build(name: Any, built: List[Any], build_shape: Any, arrays: List[Any]) -> Any:
+def _build(name: Any, built: List[Any], build_shape: Any) -> Any:
     from fastmlp.models import Sequential
     model = Sequential(built, name=name)
     if build_shape is not None and _file_checks.sample_shape(built, None) is None:
         model.build_from_config({"input_shape": build_shape})  # no layer declares the input
-    model.set_weights(arrays)
     return model
 
 
@@ -220,8 +220,7 @@ def model_from_json(json_string: Any, custom_objects: Any = None) -> Any:
     obj = _common.parse_json(json_string, "the JSON", label)
     name, built, build_shape, compile_config = _describe(obj, label, True)
     with _common.build_errors(label):
-        from fastmlp.models import Sequential
-        model = Sequential._from_layers(name, built, build_shape)
+        model = _build(name, built, build_shape)
         if compile_config is not None:
             model.compile_from_config(compile_config)
     return model

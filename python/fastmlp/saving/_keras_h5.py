@@ -114,9 +114,9 @@ class VarsGroup:
             raise fail(label, f"{self.where} holds {sorted(keys)[:6]}, expected datasets "
                               f"'0'..'{n - 1}'")
         self.size = n
-        self._datasets: List[Any] = [self._dataset(i) for i in range(n)]
+        self.datasets: List[Any] = [self.checked(i) for i in range(n)]
 
-    def _dataset(self, i: int) -> Any:
+    def checked(self, i: int) -> Any:
         where = f"{self.where}/{i}"
         ds = _child(self.h5py, self.group, str(i), self.h5py.Dataset, where, self.label)
         if ds.external or ds.is_virtual:
@@ -128,12 +128,12 @@ class VarsGroup:
         return ds
 
     def described(self) -> List[Tuple[Tuple[int, ...], str]]:
-        return [(tuple(ds.shape), ds.dtype.kind) for ds in self._datasets]
+        return [(tuple(ds.shape), ds.dtype.kind) for ds in self.datasets]
 
     def read(self, i: int, shape: Optional[Tuple[int, ...]] = None,
              kinds: str = "f") -> np.ndarray:
         """Dataset ``i``, checked (shape, dtype kind, bytes stored) before it is read."""
-        ds, where = self._datasets[i], f"{self.where}/{i}"
+        ds, where = self.datasets[i], f"{self.where}/{i}"
         if shape is not None and tuple(ds.shape) != tuple(shape):
             raise fail(self.label, f"{where} has shape {tuple(ds.shape)}, the model's weight "
                                    f"there has shape {tuple(shape)}")

@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 
+from fastmlp import optimizers
+
 if _typing.TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -23,12 +25,21 @@ if _typing.TYPE_CHECKING:
 _NADAM_DECAY = 0.96
 
 
+def _kind(optimizer: Any) -> str:
+    """Which of fastmlp's optimizer rules (AdamW is Adam's, Nadam is not Adamax's)."""
+    for cls in (optimizers.Nadam, optimizers.Adamax, optimizers.Adam, optimizers.SGD,
+                optimizers.RMSprop, optimizers.Adagrad):
+        if isinstance(optimizer, cls):
+            return cls.__name__.lower()
+    raise ValueError(f"Optimizer {optimizer!r} has no Keras 3 variable layout here.")
+
+
 def _groups(optimizer: Any) -> List[Tuple[int, ...]]:
     """The core slot indices of each Keras ``add_optimizer_variables`` call, in order."""
-    kind = optimizer._core_name
+    kind = _kind(optimizer)
     if kind == "sgd":
         return [(0,)] if optimizer.momentum != 0 else []
-    if kind in ("adam", "adamw"):
+    if kind == "adam":
         return [(0, 1)] + ([(2,)] if optimizer.amsgrad else [])
     if kind == "rmsprop":
         groups, k = [(0,)], 1
@@ -48,8 +59,8 @@ def _trainable_shapes(model: Any) -> List[Tuple[int, ...]]:
 
 
 def _has_lr_variable(optimizer: Any) -> bool:
-    from fastmlp.optimizers import schedules
-    return not isinstance(optimizer._lr, schedules.LearningRateSchedule)
+    """Keras keeps a learning_rate variable unless the rate is a schedule."""
+    return not isinstance(optimizer.get_config()["learning_rate"], dict)
 
 
 def _u_product(beta_1: float, iterations: int) -> float:
@@ -70,7 +81,7 @@ def keras_variables(model: Any) -> List[np.ndarray]:
     per = sum(len(g) for g in groups)
     if not slots and per:  # no step taken yet: the slots' initial values, as Keras builds them
         fill = float(getattr(optimizer, "initial_accumulator_value", 0.0)) \
-            if optimizer._core_name == "adagrad" else 0.0
+            if _kind(optimizer) == "adagrad" else 0.0
         slots = [np.full(int(np.prod(s, dtype=np.int64)), fill, np.float32)
                  for s in shapes for _ in range(per)]
     out = [np.array(iterations, dtype=np.int64)]
@@ -79,7 +90,7 @@ def keras_variables(model: Any) -> List[np.ndarray]:
     for group in groups:
         for p, shape in enumerate(shapes):
             out += [np.asarray(slots[p * per + j], np.float32).reshape(shape) for j in group]
-    if optimizer._core_name == "nadam":
+    if _kind(optimizer) == "nadam":
         out.append(np.array(_u_product(optimizer.beta_1, iterations), dtype=np.float32))
     return out
 
@@ -91,7 +102,7 @@ def expected_layout(model: Any) -> List[Tuple[str, Tuple[int, ...]]]:
     layout = [("int", ())] + ([("float", ())] if _has_lr_variable(optimizer) else [])
     for group in _groups(optimizer):
         layout += [("slot", shape) for shape in shapes for _ in group]
-    if optimizer._core_name == "nadam":
+    if _kind(optimizer) == "nadam":
         layout.append(("float", ()))
     return layout
 
