@@ -35,3 +35,18 @@ def blobs(n=256, d=8, k=3, seed=0):
     y = rng.integers(0, k, size=n).astype(np.int32)
     x = (centers[y] + rng.normal(0, 0.5, size=(n, d))).astype(np.float32)
     return x, y
+
+
+def hooks():
+    """fastmlp._core._testing (what the tests see inside the core), or a skip where fastmlp was
+    built without it (FASTMLP_TEST_HOOKS=OFF: a plain `pip install .`; the README's test command
+    builds the hooks, so CI runs every test that needs them)."""
+    import pytest
+
+    from fastmlp import _core
+    testing = getattr(_core, "_testing", None)
+    if testing is None:
+        pytest.skip("fastmlp was built without its test hooks (FASTMLP_TEST_HOOKS=OFF); install "
+                    "with the README's test command to run this test",
+                    allow_module_level=True)
+    return testing

@@ -10,8 +10,8 @@ from fastmlp import _core
 def threads_restored():
     """Restores the thread setting afterwards; adaptation to machine load is off meanwhile, so
     that 2 threads really run 2 (and wide layers really split) even on a busy machine."""
-    before, adapt = fastmlp.get_num_threads(), _core._thread_adaptation()
-    _core._set_thread_adaptation(False)
+    before, adapt = fastmlp.get_num_threads(), _core.thread_adaptation()
+    _core.set_thread_adaptation(False)
     yield
     fastmlp.set_num_threads(before)
-    _core._set_thread_adaptation(adapt)
+    _core.set_thread_adaptation(adapt)

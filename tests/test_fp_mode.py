@@ -7,11 +7,12 @@ import pytest
 
 import fastmlp
 from fastmlp import _core, layers
+from _core_helpers import hooks
 
 FTZ, DAZ = 1 << 15, 1 << 6
 CONTROL = ~0x3F  # MXCSR without the sticky exception flags
 
-pytestmark = pytest.mark.skipif(_core._fp_mode() == 0, reason="no MXCSR on this CPU")
+pytestmark = pytest.mark.skipif(hooks().fp_mode() == 0, reason="no MXCSR on this CPU")
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def tiny_model(inputs=64, weight=1e-20, units=1):
 
 def worker_modes():
     """Modes of the workers that ran a share since the last call (0 entries dropped)."""
-    return [m for m in _core._team_worker_fp_modes(reset=True) if m]
+    return [m for m in hooks().team_worker_fp_modes(reset=True) if m]
 
 
 def subnormal_survives():
@@ -50,7 +51,7 @@ def test_caller_mode_restored(flush_restored, call):
     model = tiny_model()
     x = np.full((300, 64), 1e-20, np.float32)
     y = np.zeros((300, 1), np.float32)
-    before = _core._fp_mode() & CONTROL
+    before = hooks().fp_mode() & CONTROL
     assert not before & (FTZ | DAZ)
     {"fit": lambda: model.fit(x, y, epochs=1, batch_size=32, verbose=0),
      "evaluate": lambda: model.evaluate(x, y, verbose=0),
@@ -59,7 +60,7 @@ def test_caller_mode_restored(flush_restored, call):
      "train_on_batch": lambda: model.train_on_batch(x, y),
      "test_on_batch": lambda: model.test_on_batch(x, y),
      "predict_on_batch": lambda: model.predict_on_batch(x)}[call]()
-    assert _core._fp_mode() & CONTROL == before
+    assert hooks().fp_mode() & CONTROL == before
     assert subnormal_survives()
 
 
@@ -92,13 +93,13 @@ def test_callbacks_run_in_the_callers_mode(flush_restored):
 
     class Probe(fastmlp.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            seen.append((_core._fp_mode() & CONTROL, subnormal_survives(), worker_modes()))
+            seen.append((hooks().fp_mode() & CONTROL, subnormal_survives(), worker_modes()))
 
     rng = np.random.default_rng(0)
     model = fastmlp.Sequential([fastmlp.Input(shape=(784,)), layers.Dense(512, activation="relu"),
                                 layers.Dense(10)])
     model.compile(optimizer="adam", loss=fastmlp.losses.SparseCategoricalCrossentropy(from_logits=True))
-    before = _core._fp_mode() & CONTROL
+    before = hooks().fp_mode() & CONTROL
     worker_modes()
     model.fit(rng.random((1024, 784), dtype=np.float32), rng.integers(0, 10, 1024), batch_size=256,
               epochs=1, verbose=0, callbacks=[Probe()])

@@ -13,6 +13,7 @@ from fastmlp import _core, ops
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from _core_helpers import hooks
 
 ISAS = fastmlp.cpu_info()["supported_isas"]
 EPS32 = np.finfo(np.float32).eps
@@ -70,7 +71,7 @@ def test_every_isa_matches_float64_reference(isa, ta, tb, m, k, n):
     rng = np.random.default_rng(m * 10007 + k * 101 + n)
     a, b = _operands(rng, m, k, n, ta, tb)
     out = np.full((m, n), np.nan, np.float32)  # beta == 0 must ignore (not propagate) NaN in C
-    _core._gemm_test_into(a, b, out, ta, tb, 1.0, 0.0, None, False, isa, 0)
+    hooks().gemm_into(a, b, out, ta, tb, 1.0, 0.0, None, False, isa, 0)
     ref, tol = _reference(a, b, ta, tb)
     _check(out, ref, tol)
 
@@ -85,7 +86,7 @@ def test_fused_bias_relu_alpha_beta_epilogue(isa, m, k, n):
     for alpha, beta, relu in [(1.0, 0.0, True), (0.5, 2.0, True), (-1.5, 1.0, False),
                               (2.0, -0.5, True)]:
         out = c0.copy()
-        _core._gemm_test_into(a, b, out, False, True, alpha, beta, bias, relu, isa, 0)
+        hooks().gemm_into(a, b, out, False, True, alpha, beta, bias, relu, isa, 0)
         ref, tol = _reference(a, b, False, True, alpha, beta, c0, bias, relu)
         _check(out, ref, tol)
 
@@ -96,12 +97,12 @@ def test_k_zero_and_alpha_zero_scale_c_without_reading_a_b(isa):
     bias = np.array([1, -100, 0, 2], np.float32)
     out = c0.copy()
     a, b = np.empty((3, 0), np.float32), np.empty((0, 4), np.float32)
-    _core._gemm_test_into(a, b, out, False, False, 1.0, 0.5, bias, True, isa, 0)
+    hooks().gemm_into(a, b, out, False, False, 1.0, 0.5, bias, True, isa, 0)
     np.testing.assert_array_equal(out, np.maximum(0.5 * c0 + bias, 0))
     a = np.full((3, 2), np.inf, np.float32)  # alpha == 0: A and B are not referenced (BLAS)
     b = np.full((2, 4), np.nan, np.float32)
     out = c0.copy()
-    _core._gemm_test_into(a, b, out, False, False, 0.0, 2.0, None, False, isa, 0)
+    hooks().gemm_into(a, b, out, False, False, 0.0, 2.0, None, False, isa, 0)
     np.testing.assert_array_equal(out, 2.0 * c0)
 
 
@@ -166,7 +167,7 @@ def test_thread_counts_one_to_four_are_bitwise_equal(isa, m, k, n, ta, tb):
     outs = []
     for threads in (1, 2, 3, 4, 2):
         out = c0.copy()
-        _core._gemm_test_into(a, b, out, ta, tb, 0.5, 0.75, bias, False, isa, threads)
+        hooks().gemm_into(a, b, out, ta, tb, 0.5, 0.75, bias, False, isa, threads)
         outs.append(out.tobytes())
     assert all(o == outs[0] for o in outs[1:])
     ref, tol = _reference(a, b, ta, tb, 0.5, 0.75, c0, bias)
@@ -174,7 +175,7 @@ def test_thread_counts_one_to_four_are_bitwise_equal(isa, m, k, n, ta, tb):
     relu_outs = []  # the fused ReLU epilogue too
     for threads in (1, 2, 3):
         out = np.empty((m, n), np.float32)
-        _core._gemm_test_into(a, b, out, ta, tb, 1.0, 0.0, bias, True, isa, threads)
+        hooks().gemm_into(a, b, out, ta, tb, 1.0, 0.0, bias, True, isa, threads)
         relu_outs.append(out.tobytes())
     assert relu_outs[0] == relu_outs[1] == relu_outs[2]
     assert np.array_equal(np.frombuffer(relu_outs[0], np.float32),
@@ -206,12 +207,12 @@ def test_no_buffer_growth_after_warm_up():
     isa = fastmlp.cpu_info()["isa"]
     for threads in (1, fastmlp.get_num_threads()):
         for a, b, out, ta, tb in ops_:
-            _core._gemm_test_into(a, b, out, ta, tb, 1.0, 0.0, None, False, isa, threads)
-    warm = _core._gemm_buffer_growths()
+            hooks().gemm_into(a, b, out, ta, tb, 1.0, 0.0, None, False, isa, threads)
+    warm = hooks().gemm_buffer_growths()
     for _ in range(3):
         for a, b, out, ta, tb in ops_:
             ops.matmul(a, b, transpose_a=ta, transpose_b=tb, out=out)
-    assert _core._gemm_buffer_growths() == warm
+    assert hooks().gemm_buffer_growths() == warm
 
 
 def test_out_overlapping_an_operand_is_rejected_but_disjoint_views_are_fine():
@@ -232,7 +233,7 @@ def test_shape_mismatch_names_both_shapes():
     with pytest.raises(ValueError, match="float32"):
         ops.matmul(a, np.ones((4, 6)), out=np.empty((3, 6), np.float64))
     with pytest.raises(ValueError, match="bias"):
-        _core._gemm_test_into(a, np.ones((4, 6), np.float32), np.empty((3, 6), np.float32),
+        hooks().gemm_into(a, np.ones((4, 6), np.float32), np.empty((3, 6), np.float32),
                               bias=np.ones(5, np.float32))
 
 
@@ -245,17 +246,17 @@ def test_prepacked_b_matches_reference(m, k, n, ta, tb):
     bias = _rand(rng, n)
     c0 = _rand(rng, (m, n))
     out = c0.copy()
-    _core._gemm_test_into(a, b, out, ta, tb, 0.5, 1.5, bias, True, prepack=True)
+    hooks().gemm_into(a, b, out, ta, tb, 0.5, 1.5, bias, True, prepack=True)
     ref, tol = _reference(a, b, ta, tb, 0.5, 1.5, c0, bias, True)
     _check(out, ref, tol)
     plain = c0.copy()
-    _core._gemm_test_into(a, b, plain, ta, tb, 0.5, 1.5, bias, True)
+    hooks().gemm_into(a, b, plain, ta, tb, 0.5, 1.5, bias, True)
     assert plain.tobytes() == out.tobytes()  # same kernel, same K panels: bitwise equal
 
 
 def test_kernel_blocksizes_are_consistent():
     for isa in ISAS:
-        info = _core._gemm_kernel_info(isa)
+        info = hooks().gemm_kernel_info(isa)
         assert info["mc"] % info["mr"] == 0 and info["nc"] % info["nr"] == 0
         assert info["kc"] >= 64 and info["name"].startswith(isa)
 
@@ -289,7 +290,7 @@ def test_a_rows_bits_do_not_depend_on_its_position_or_the_row_count(isa, transpo
     def run(rows):
         sub = np.ascontiguousarray(a_op[:, rows]) if transpose_a else a_op[rows]
         out = np.empty((sub.shape[1] if transpose_a else sub.shape[0], n), dtype=np.float32)
-        _core._gemm_test_into(sub, b, out, transpose_a, False, 1.0, 0.0, None, False, isa, 0)
+        hooks().gemm_into(sub, b, out, transpose_a, False, 1.0, 0.0, None, False, isa, 0)
         return out
 
     full = run(slice(0, 29))
@@ -315,7 +316,7 @@ def test_avx512_kernel_equals_the_avx2_kernel_bitwise_within_one_k_panel(m, k, n
     outs = {}
     for isa in ("avx2", "avx512"):
         outs[isa] = np.full((m, n), np.nan, dtype=np.float32)
-        _core._gemm_test_into(a, b, outs[isa], ta, tb, 1.0, 0.0, bias, m % 2 == 1, isa, 1)
+        hooks().gemm_into(a, b, outs[isa], ta, tb, 1.0, 0.0, bias, m % 2 == 1, isa, 1)
     np.testing.assert_array_equal(outs["avx512"], outs["avx2"])
     ref, tol = _reference(a, b, ta, tb, bias=bias, relu=m % 2 == 1)
     _check(outs["avx512"], ref, tol)

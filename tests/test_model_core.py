@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from _core_helpers import batchnorm, blobs, dense, sgd, sparse_ce
+from _core_helpers import batchnorm, blobs, dense, sgd, sparse_ce, hooks
 from fastmlp import _core, get_num_threads, set_num_threads
 
 
@@ -99,9 +99,9 @@ def test_batch_loop_allocates_nothing():
     m.compile(sparse_ce(False), {"name": "adam"}, ["sparse_categorical_accuracy"])
     counts = []
     m.train_epoch(x, y, batch_size=96, batch_callback=lambda b, logs: counts.append(
-        m._workspace_allocations))
+        hooks().workspace_allocations(m)))
     m.train_epoch(x, y, batch_size=96, batch_callback=lambda b, logs: counts.append(
-        m._workspace_allocations))
+        hooks().workspace_allocations(m)))
     assert counts[0] >= 1
     assert len(set(counts)) == 1
 

@@ -6,6 +6,7 @@ import time
 import pytest
 
 import fastmlp
+from _core_helpers import hooks
 
 
 def test_set_and_get_num_threads_round_trip():
@@ -116,20 +117,20 @@ def test_a_busy_core_caps_the_threads_unless_deterministic(threads_restored):
     fastmlp.set_num_threads(cpus)
     spinner = subprocess.Popen([sys.executable, "-c", _SPINNER])
     try:
-        _core._set_thread_adaptation(True)
+        _core.set_thread_adaptation(True)
         deadline = time.monotonic() + 5.0  # the load is sampled every 50 ms
-        while _core._threads_available() > cpus - 1 and time.monotonic() < deadline:
+        while hooks().threads_available() > cpus - 1 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _core._threads_available() <= cpus - 1
-        _core._set_thread_adaptation(False)  # deterministic: the setting, whatever the load
-        assert _core._threads_available() == cpus
+        assert hooks().threads_available() <= cpus - 1
+        _core.set_thread_adaptation(False)  # deterministic: the setting, whatever the load
+        assert hooks().threads_available() == cpus
     finally:
         spinner.kill()
         spinner.wait()
 
 
 def test_adaptation_is_off_when_the_environment_says_so():
-    code = "from fastmlp import _core; print(_core._thread_adaptation())"
+    code = "from fastmlp import _core; print(_core.thread_adaptation())"
     env = dict(os.environ, FASTMLP_ADAPTIVE_THREADS="0")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout

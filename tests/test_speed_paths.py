@@ -6,6 +6,7 @@ import pytest
 
 import fastmlp
 from fastmlp import _core, layers
+from _core_helpers import hooks
 
 
 def _seed_model(output="softmax"):
@@ -20,11 +21,11 @@ def _seed_model(output="softmax"):
 
 def test_threads_available_stays_within_the_setting(threads_restored):
     fastmlp.set_num_threads(2)
-    assert _core._threads_available() == 2  # adaptation off: the setting
-    _core._set_thread_adaptation(True)
-    assert 1 <= _core._threads_available() <= 2
+    assert hooks().threads_available() == 2  # adaptation off: the setting
+    _core.set_thread_adaptation(True)
+    assert 1 <= hooks().threads_available() <= 2
     fastmlp.set_num_threads(1)
-    assert _core._threads_available() == 1
+    assert hooks().threads_available() == 1
 
 
 @pytest.fixture(scope="module")
@@ -215,11 +216,11 @@ def test_batch_loop_allocates_nothing_once_warm(rows, threads, threads_restored)
     core = model._core
     model.fit(rows, y, batch_size=64, epochs=1, verbose=0)
     model.predict(rows[:1])
-    warm = (core._workspace_allocations, _core._gemm_buffer_growths())
+    warm = (hooks().workspace_allocations(core), hooks().gemm_buffer_growths())
     model.fit(rows, y, batch_size=64, epochs=2, verbose=0)
     for _ in range(20):
         model.predict(rows[:1])
-    assert (core._workspace_allocations, _core._gemm_buffer_growths()) == warm
+    assert (hooks().workspace_allocations(core), hooks().gemm_buffer_growths()) == warm
 
 
 def test_adam_step_is_bitwise_the_float32_formula():

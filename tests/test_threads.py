@@ -17,6 +17,7 @@ import fastmlp
 from fastmlp import _core, layers
 
 from _mlp_helpers import blobs
+from _core_helpers import hooks
 
 
 def mlp(seed=0, width=64, features=32):
@@ -270,7 +271,7 @@ def test_a_tiny_network_trains_on_one_thread(threads_restored):
     model = fastmlp.Sequential([fastmlp.Input(shape=(10,)), layers.Dense(128, activation="relu"),
                                 layers.Dense(128, activation="relu"), layers.Dense(10)])
     model.compile("adam", fastmlp.losses.SparseCategoricalCrossentropy(from_logits=True))
-    _core._team_worker_fp_modes(True)
+    hooks().team_worker_fp_modes(True)
     model.fit(x, y, batch_size=32, epochs=3, verbose=0)
-    modes = _core._team_worker_fp_modes(True)
+    modes = hooks().team_worker_fp_modes(True)
     assert modes and all(m == 0 for m in modes), modes

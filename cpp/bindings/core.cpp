@@ -18,6 +18,9 @@
 #include "metric_bindings.h"
 #include "model_class.h"
 #include "tensor_bindings.h"
+#if defined(FASTMLP_TEST_HOOKS)
+#include "test_hooks.h"
+#endif
 #include "common/fp_mode.h"
 #include "common/thread_team.h"
 #include "nn/training/shuffle.h"
@@ -62,14 +65,11 @@ void bind_runtime_and_ops(py::module_& m) {
   m.def("_shuffled_order", &shuffled_order, py::arg("n"), py::arg("seed"));
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &fastmlp::get_num_threads);
-  m.def("_threads_available", &fastmlp::threads_available);
-  m.def("_set_thread_adaptation", &fastmlp::set_thread_adaptation, py::arg("on"));
-  m.def("_thread_adaptation", &fastmlp::thread_adaptation);
+  m.def("set_thread_adaptation", &fastmlp::set_thread_adaptation, py::arg("on"));
+  m.def("thread_adaptation", &fastmlp::thread_adaptation);
   m.def("cpu_info", &cpu_info);
   m.def("set_flush_denormals", &fastmlp::set_flush_denormals, py::arg("on"));
   m.def("flush_denormals", &fastmlp::flush_denormals);
-  m.def("_fp_mode", &fastmlp::detail::read_fp_mode);
-  m.def("_team_worker_fp_modes", &fastmlp::detail::team_worker_fp_modes, py::arg("reset") = false);
   bind_matmul(m);
 }
 
@@ -258,6 +258,9 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "fastmlp C++ core";
   m.attr("__version__") = FASTMLP_VERSION;
   bind_runtime_and_ops(m);
+#if defined(FASTMLP_TEST_HOOKS)
+  fastmlp_bindings::bind_test_hooks(m);
+#endif
   bind_leaf(m);
   bind_model(m);
   fastmlp_bindings::bind_tensor_access(m);  // after bind_model: it extends _core.Model

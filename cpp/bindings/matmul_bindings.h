@@ -96,74 +96,12 @@ inline void matmul_into(const py::array& a, const py::array& b, py::array& out, 
                                    g.b.data, g.b.ld, beta, g.c, g.ldc);
 }
 
-// Test hook: matmul_into with the fused epilogue (bias, ReLU), a chosen ISA's kernel ("" = the
-// active one) and a thread cap (0 = the default policy), or through PackedB (prepack).
-inline void gemm_test_into(const py::array& a, const py::array& b, py::array& out, bool trans_a,
-                    bool trans_b, float alpha, float beta, py::object bias, bool relu,
-                    const std::string& isa, int threads, bool prepack) {
-  const GemmArgs g = gemm_args(a, b, out, trans_a, trans_b);
-  fastmlp::Epilogue ep;
-  ArrayIn<float> bias_arr;
-  if (!bias.is_none()) {
-    bias_arr = ArrayIn<float>::ensure(bias);
-    if (!bias_arr || bias_arr.ndim() != 1 || bias_arr.shape(0) != g.n) {
-      throw std::invalid_argument("_gemm_test_into: bias must be 1-D of length " +
-                                  std::to_string(g.n));
-    }
-    ep.bias = bias_arr.data();
-  }
-  ep.relu = relu;
-  const fastmlp::gemm::KernelInfo* kernel = &fastmlp::gemm::active_kernel();
-  if (!isa.empty()) {
-    bool found = false;
-    for (auto have : {fastmlp::Isa::generic, fastmlp::Isa::avx2, fastmlp::Isa::avx512}) {
-      if (isa == fastmlp::isa_name(have)) {
-        kernel = &fastmlp::gemm::kernel_for(have);
-        found = true;
-      }
-    }
-    if (!found) throw std::invalid_argument("_gemm_test_into: unknown isa '" + isa + "'");
-  }
-  without_gil([&] {
-    if (prepack) {  // through PackedB + sgemm_packed (active kernel, default threads)
-      fastmlp::PackedB packed;
-      packed.pack(g.trans_b, g.k, g.n, g.b.data, g.b.ld);
-      fastmlp::sgemm_packed(g.trans_a, g.m, alpha, g.a.data, g.a.ld, packed, beta, g.c, g.ldc,
-                            ep);
-      return;
-    }
-    fastmlp::gemm::sgemm_with(*kernel, threads, g.trans_a, g.trans_b, g.m, g.n, g.k, alpha,
-                              g.a.data, g.a.ld, g.b.data, g.b.ld, beta, g.c, g.ldc, ep);
-  });
-}
-
-inline py::dict gemm_kernel_info(const std::string& isa) {
-  const fastmlp::gemm::KernelInfo* k = &fastmlp::gemm::active_kernel();
-  for (auto have : {fastmlp::Isa::generic, fastmlp::Isa::avx2, fastmlp::Isa::avx512}) {
-    if (isa == fastmlp::isa_name(have)) k = &fastmlp::gemm::kernel_for(have);
-  }
-  py::dict d;
-  d["name"] = k->name;
-  d["mr"] = k->mr;
-  d["nr"] = k->nr;
-  d["mc"] = k->mc;
-  d["kc"] = k->kc;
-  d["nc"] = k->nc;
-  return d;
-}
-
 inline void bind_matmul(py::module_& m) {
   m.def("matmul_into", &matmul_into, py::arg("a"), py::arg("b"), py::arg("out"),
         py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"));
   m.def("_matmul_fast", &matmul_fast, py::arg("a"), py::arg("b"),
         py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"),
         py::arg("out"));
-  m.def("_gemm_test_into", &gemm_test_into, py::arg("a"), py::arg("b"), py::arg("out"),
-        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
-        py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("relu") = false,
-        py::arg("isa") = "", py::arg("threads") = 0, py::arg("prepack") = false);
-  m.def("_gemm_buffer_growths", &fastmlp::gemm::buffer_growths);
-  m.def("_gemm_kernel_info", &gemm_kernel_info, py::arg("isa") = "");
 }
 
 }  // namespace fastmlp_bindings

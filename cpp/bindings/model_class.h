@@ -107,8 +107,7 @@ inline void bind_model_class(py::module_& mod) {
              }
              m.set_optimizer_state(v, iterations);
            }, py::arg("iterations"), py::arg("slots"))
-      .def_property("training_step", &Model::training_step, &Model::set_training_step)
-      .def_property_readonly("_workspace_allocations", &Model::workspace_allocations);
+      .def_property("training_step", &Model::training_step, &Model::set_training_step);
 }
 
 }  // namespace fastmlp_bindings
