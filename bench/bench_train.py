@@ -94,13 +94,15 @@ def fastmlp_runner(x, y, batch, threads, widths=SEED, optimizer=SGD):
                 "kernel_initializer": {"name": "glorot_uniform", "seed": seed}}
     hidden = [dense(w, "relu", i + 1) for i, w in enumerate(widths)]
     model = _core.Model(784, hidden + [dense(10, "linear", len(widths) + 1)])
-    model.compile({"name": "sparse_categorical_crossentropy", "from_logits": True}, optimizer, [])
+    loss = {"name": "sparse_categorical_crossentropy", "from_logits": True}
+    model.compile(loss, optimizer, [])
+    data = _core.Dataset(x, y, outputs=10, loss=loss)  # checked once, as fit does
     epoch = [0]
 
     def run():
         fastmlp.set_num_threads(threads)
         epoch[0] += 1
-        return model.train_epoch(x, y, batch_size=batch, seed=epoch[0])["loss"]
+        return model.train_epoch(data, batch_size=batch, seed=epoch[0])["loss"]
     return run
 
 

@@ -67,14 +67,14 @@ def test_validation_split_takes_the_last_fraction():
     x, y = blobs(n=100)
     model = classifier()
     seen = {}
-    original = model._evaluate_prepared
+    original = model._evaluate_dataset
 
-    def spy(xs, ys, sw, batch_size):
-        seen["x"] = xs.copy()
-        return original(xs, ys, sw, batch_size)
-    model._evaluate_prepared = spy
+    def spy(data, batch_size):
+        seen["y"] = np.array(data.y)
+        return original(data, batch_size)
+    model._evaluate_dataset = spy
     model.fit(x, y, epochs=1, validation_split=0.2, verbose=0)
-    np.testing.assert_array_equal(seen["x"], x[80:])
+    np.testing.assert_array_equal(seen["y"], y[80:])
 
 
 def test_validation_data_tuple_and_sample_weights():
@@ -133,16 +133,16 @@ def test_shape_and_label_errors_name_the_argument_and_expected_shape():
     model = classifier()
     with pytest.raises(ValueError, match=r"`x` must have shape \(None, 8\)"):
         model.fit(x[:, :7], y, verbose=0)
-    with pytest.raises(ValueError, match=r"same number of samples"):
+    with pytest.raises(ValueError, match=r"`y`, expected 50 samples \(as many as `x`\)"):
         model.fit(x, y[:-1], verbose=0)
-    with pytest.raises(ValueError, match=r"label value of 3 .* \[0, 2\]"):
+    with pytest.raises(ValueError, match=r"class labels in \[0, 2\].*Received: y\[\d+\]=3"):
         model.fit(x, np.where(y == 0, 3, y), verbose=0)
     with pytest.raises(ValueError, match="categorical_crossentropy"):
         model.fit(x, fastmlp.utils.to_categorical(y), verbose=0)
     onehot = classifier(loss="categorical_crossentropy")
     with pytest.raises(ValueError, match="sparse_categorical_crossentropy"):
         onehot.fit(x, y, verbose=0)
-    with pytest.raises(ValueError, match=r"`sample_weight` must have shape \(50,\)"):
+    with pytest.raises(ValueError, match=r"`sample_weight`, expected 50 samples"):
         model.fit(x, y, sample_weight=np.ones(3), verbose=0)
     with pytest.raises(ValueError, match="batch_size"):
         model.fit(x, y, batch_size=0, verbose=0)

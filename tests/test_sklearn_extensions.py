@@ -209,13 +209,13 @@ def test_huber_resists_outliers():
 def test_n_threads_applies_during_fit_and_predict_only(clf_data, monkeypatch):
     X, y = clf_data
     seen = []
-    train_epoch = _base._sparse.train_epoch
+    train_epoch = _base._core.Model.train_epoch
 
     def spy(*args, **kwargs):
         seen.append(fastmlp.get_num_threads())
         return train_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(_base._sparse, "train_epoch", spy)
+    monkeypatch.setattr(_base._core.Model, "train_epoch", spy)
     before = fastmlp.get_num_threads()
     results = []
     for n in (1, 2):

@@ -1,7 +1,7 @@
 """scipy.sparse inputs (issue 16): fit / evaluate / predict (and the scikit-learn estimators)
-accept them as Keras does, densify them block by block into a reused buffer (never whole) and
-give the dense results: bitwise the same weights and predictions, shuffled or not, the same logs.
-Everything else names the sparse argument."""
+accept them as Keras does; the core reads the CSR matrix and densifies one batch or row block at
+a time (never the whole), giving the dense results: bitwise the same weights and predictions,
+shuffled or not, the same logs. Everything else names the sparse argument."""
 
 import json
 import os
@@ -13,7 +13,6 @@ import pytest
 
 import fastmlp
 from fastmlp import layers
-from fastmlp.models import _sparse
 
 sp = pytest.importorskip("scipy.sparse")
 
@@ -34,12 +33,6 @@ def model(d=D, metrics=("accuracy", "auc")):
     return m
 
 
-@pytest.fixture
-def small_blocks(monkeypatch):
-    """Blocks of 64 rows, so that every call crosses several blocks (and a partial last one)."""
-    monkeypatch.setattr(_sparse, "BLOCK_ELEMENTS", 64 * D)
-
-
 def assert_same_weights(a, b):
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
@@ -52,7 +45,7 @@ def assert_same_logs(a, b):
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
-def test_predict_and_evaluate_equal_the_dense_results(fmt, small_blocks):
+def test_predict_and_evaluate_equal_the_dense_results(fmt):
     x, y = data()
     xs, xd = x.asformat(fmt), x.toarray()
     m = model()
@@ -69,7 +62,7 @@ def test_predict_and_evaluate_equal_the_dense_results(fmt, small_blocks):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.bool_])
-def test_fit_without_shuffle_equals_dense_bit_for_bit(dtype, small_blocks):
+def test_fit_without_shuffle_equals_dense_bit_for_bit(dtype):
     x, y = data(dtype=np.float64)
     x = (x * 3).astype(dtype)
     a, b = model(), model()
@@ -83,7 +76,7 @@ def test_fit_without_shuffle_equals_dense_bit_for_bit(dtype, small_blocks):
     assert a.optimizer.iterations == b.optimizer.iterations == 2 * 10
 
 
-def test_shuffled_epochs_equal_dense_bit_for_bit(small_blocks):
+def test_shuffled_epochs_equal_dense_bit_for_bit():
     x, y = data()
     a, b = model(), model()
     a.fit(x, y, epochs=2, batch_size=32, verbose=0)
@@ -99,7 +92,7 @@ def test_the_cores_shuffled_order_is_a_seeded_permutation():
     assert len(fastmlp._core._shuffled_order(0, 1)) == 0
 
 
-def test_train_on_batch_steps_and_validation_data_equal_dense(small_blocks):
+def test_train_on_batch_steps_and_validation_data_equal_dense():
     x, y = data()
     a, b = model(), model()
     assert a.train_on_batch(x[:50], y[:50]) == b.train_on_batch(x[:50].toarray(), y[:50])
@@ -121,10 +114,10 @@ class StopAt(fastmlp.callbacks.Callback):
             self.model.stop_training = True
 
 
-def test_batch_callbacks_see_epoch_wide_batches_and_can_stop_across_blocks(small_blocks):
+def test_batch_callbacks_see_the_dense_batches_and_can_stop():
     x, y = data()
     a, b = model(metrics=["accuracy"]), model(metrics=["accuracy"])
-    stop_a, stop_b = StopAt(6), StopAt(6)  # batch 6 of 16 rows lies in the second block
+    stop_a, stop_b = StopAt(6), StopAt(6)
     a.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0, callbacks=[stop_a])
     b.fit(x.toarray(), y, epochs=2, batch_size=16, shuffle=False, verbose=0, callbacks=[stop_b])
     assert stop_a.seen == stop_b.seen and [s[0] for s in stop_a.seen] == list(range(7))
@@ -133,14 +126,55 @@ def test_batch_callbacks_see_epoch_wide_batches_and_can_stop_across_blocks(small
     np.testing.assert_allclose(a.history.history["loss"], b.history.history["loss"], rtol=1e-12)
 
 
-def test_non_finite_values_are_reported_with_their_row():
+def test_non_finite_values_are_reported_with_their_row_and_column():
     x, y = data()
     x = x.tolil()
     x[123, 4] = np.nan
-    with pytest.raises(ValueError, match=r"x contains NaN or Inf \(row 123\)"):
+    with pytest.raises(ValueError, match=r"finite values\. Received: x\[123, 4\]=nan"):
         model().fit(x.tocsr(), y, verbose=0)
-    with pytest.raises(ValueError, match=r"x contains NaN or Inf \(row 123\)"):
+    with pytest.raises(ValueError, match=r"finite values\. Received: x\[123, 4\]=nan"):
         model().predict(x.tocsc(), verbose=0)
+    x[123, 4] = 1e300  # finite in float64, inf in float32
+    with pytest.raises(ValueError, match=r"Received: x\[123, 4\]=inf"):
+        model().evaluate(x.tocsr(), y, verbose=0)
+
+
+def test_duplicate_and_unsorted_entries_are_summed_as_toarray_sums_them():
+    x, y = data(n=40)
+    coo = x.tocoo()
+    rows, cols, vals = coo.row, coo.col, coo.data
+    # each entry split in two halves, the halves in reverse order: unsorted, duplicated indices
+    dup = sp.csr_matrix((np.r_[vals / 2, vals / 2][::-1], (np.r_[rows, rows][::-1],
+                                                           np.r_[cols, cols][::-1])),
+                        shape=x.shape)
+    dup.indices[:], dup.data[:] = dup.indices.copy(), dup.data.copy()
+    raw = sp.csr_matrix((dup.data, dup.indices, dup.indptr), shape=x.shape)  # as given
+    a, b = model(), model()
+    a.fit(raw, y, epochs=2, batch_size=8, verbose=0)
+    b.fit(raw.toarray(), y, epochs=2, batch_size=8, verbose=0)
+    assert_same_weights(a, b)
+    np.testing.assert_array_equal(a.predict(raw, verbose=0), b.predict(raw.toarray(), verbose=0))
+
+
+@pytest.mark.parametrize("change, pattern", [
+    (lambda m: m.indices.__setitem__(0, D + 5), r"column indices in \[0, 20\).*in row 0"),
+    (lambda m: m.indices.__setitem__(0, -1), r"column indices in \[0, 20\)"),
+    (lambda m: m.indptr.__setitem__(-1, m.indptr[-1] - 1), r"row offsets from 0 to nnz"),
+    (lambda m: m.indptr.__setitem__(5, m.indptr[4] - 1), "non-decreasing CSR row offsets"),
+])
+def test_a_malformed_csr_matrix_is_refused_by_the_core_before_it_is_read(change, pattern):
+    """scipy checks little of what a caller writes into a matrix's arrays; an index out of range
+    must be an error, not a read or write out of bounds, in every call that takes a matrix."""
+    x, y = data()
+    m = model()
+    core = m._core
+    bad = x.copy()
+    bad.sort_indices()
+    change(bad)
+    with pytest.raises(ValueError, match=pattern):
+        fastmlp._core.Dataset(bad, y, outputs=3, loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=pattern):
+        core.predict(bad)
 
 
 @pytest.mark.parametrize("call, exc, pattern", [

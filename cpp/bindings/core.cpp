@@ -262,6 +262,7 @@ PYBIND11_MODULE(_core, m) {
   fastmlp_bindings::bind_test_hooks(m);
 #endif
   bind_leaf(m);
+  fastmlp_bindings::bind_dataset(m);  // before bind_model: its signatures name _core.Dataset
   bind_model(m);
   fastmlp_bindings::bind_tensor_access(m);  // after bind_model: it extends _core.Model
   py::register_exception_translator([](std::exception_ptr p) {

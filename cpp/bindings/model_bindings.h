@@ -7,11 +7,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "arrays.h"
+#include "dataset_bindings.h"
 #include "fastmlp/model.h"
 #include "gil.h"
 #include "layer_specs.h"
@@ -24,104 +26,32 @@ using gil::Interrupts;
 using gil::with_gil;
 using gil::without_gil;
 
-inline py::array as_array(const py::handle& obj, const char* name) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(name) + " must be a NumPy array, got " +
-                         std::string(py::str(py::type::of(obj).attr("__name__"))));
-  }
-  return py::reinterpret_borrow<py::array>(obj);
-}
-
-// x as the model reads it; `keep` holds a contiguous copy when the layout needs one.
-inline fastmlp::InputView input_view(const py::handle& obj, const char* name, py::array& keep) {
-  py::array a = readable(as_array(obj, name));
-  if (a.ndim() != 2) {
-    throw std::invalid_argument(std::string(name) + " must be 2-D (samples, features), got shape " +
-                                shape_of(a));
-  }
-  fastmlp::InputView v;
-  if (py::isinstance<py::array_t<float>>(a)) v.dtype = fastmlp::DType::float32;
-  else if (py::isinstance<py::array_t<double>>(a)) v.dtype = fastmlp::DType::float64;
-  else if (py::isinstance<py::array_t<std::uint8_t>>(a)) v.dtype = fastmlp::DType::uint8;
-  else {
-    throw std::invalid_argument(std::string(name) + " has dtype " +
-                                std::string(py::str(a.dtype())) +
-                                "; expected float32, float64 or uint8");
-  }
-  const index_t item = a.itemsize(), rows = a.shape(0), cols = a.shape(1);
-  const bool unit_cols = cols <= 1 || a.strides(1) == item;
-  const bool rows_ok = rows <= 1 || (a.strides(0) > 0 && a.strides(0) % item == 0 &&
-                                     a.strides(0) / item >= cols);
-  if (!unit_cols || !rows_ok) a = py::module_::import("numpy").attr("ascontiguousarray")(a);
-  keep = a;
-  v.data = a.data();
-  v.rows = rows;
-  v.cols = cols;
-  v.ld = rows > 1 ? a.strides(0) / item : cols;
-  return v;
-}
-
-// Targets and sample weights, converted to the layout the loss reads; arrays kept in `keep`.
-struct TargetArrays {
-  fastmlp::TargetView view;
-  py::array labels, dense, weights;
-};
-
-inline TargetArrays target_view(const fastmlp::Model& m, const py::handle& y,
-                                const py::handle& sample_weight, index_t rows) {
-  TargetArrays t;
-  py::array ya = as_array(y, "y");
-  const index_t k = m.output_dim();
-  if (m.loss().kind == fastmlp::LossKind::sparse_categorical_crossentropy) {
-    if (ya.ndim() == 2 && ya.shape(1) == 1) ya = ya.attr("reshape")(-1);
-    if (ya.ndim() != 1 || ya.shape(0) != rows) {
-      throw std::invalid_argument("y must have shape (" + std::to_string(rows) +
-                                  ",) of integer labels for the sparse loss, got " + shape_of(ya));
+// The Dataset a call reads: `data` itself, or one made for this model's loss from arrays (checked
+// as every Dataset is). `dataset` is where a made one lives.
+inline const fastmlp::Dataset& dataset_for(const fastmlp::Model& m, const py::handle& data,
+                                           const py::handle& y, const py::handle& sample_weight,
+                                           const char* what, std::unique_ptr<PyDataset>& dataset) {
+  if (py::isinstance<PyDataset>(data)) {
+    if (!y.is_none() || !sample_weight.is_none()) {
+      throw py::type_error(std::string(what) + ": y and sample_weight are part of the Dataset");
     }
-    if (!py::isinstance<py::array_t<std::int32_t>>(ya)) {
-      const char kind = ya.dtype().kind();
-      if (kind != 'i' && kind != 'u') {
-        throw std::invalid_argument("y: the sparse loss needs integer labels, got dtype " +
-                                    std::string(py::str(ya.dtype())));
-      }
-      if (rows > 0 && (ya.attr("min")().cast<long long>() < 0 ||
-                       ya.attr("max")().cast<long long>() >= k)) {
-        throw std::invalid_argument("y: labels must lie in [0, " + std::to_string(k) + ")");
-      }
-    }
-    t.labels = ArrayIn<std::int32_t>::ensure(ya);
-    t.view.labels = static_cast<const std::int32_t*>(t.labels.data());
-  } else {
-    if (ya.ndim() == 1 && k == 1) ya = ya.attr("reshape")(-1, 1);
-    if (ya.ndim() != 2 || ya.shape(0) != rows || ya.shape(1) != k) {
-      throw std::invalid_argument("y must have shape (" + std::to_string(rows) + ", " +
-                                  std::to_string(k) + "), got " + shape_of(ya));
-    }
-    t.dense = ArrayIn<float>::ensure(ya);
-    t.view.dense = static_cast<const float*>(t.dense.data());
+    return data.cast<const PyDataset&>().data;
   }
-  if (!sample_weight.is_none()) {
-    py::array w = as_array(sample_weight, "sample_weight");
-    if (w.ndim() != 1 || w.shape(0) != rows) {
-      throw std::invalid_argument("sample_weight must have shape (" + std::to_string(rows) +
-                                  ",), got " + shape_of(w));
-    }
-    t.weights = ArrayIn<float>::ensure(w);
-    t.view.sample_weight = static_cast<const float*>(t.weights.data());
-  }
-  t.view.rows = rows;
-  return t;
+  m.check_compiled(what);  // its loss tells labels from dense targets
+  dataset = std::make_unique<PyDataset>(
+      make_dataset(data, y, sample_weight, m.output_dim(), m.loss(), py::none(), {}));
+  return dataset->data;
 }
 
 inline float* output_buffer(const fastmlp::Model& m, const py::handle& obj, index_t rows,
-                            const char* name) {
+                            const std::string& name) {
   if (obj.is_none()) return nullptr;
   py::array a = as_array(obj, name);
   const bool ok = py::isinstance<py::array_t<float>>(a) && aligned(a) && a.ndim() == 2 &&
                   a.shape(0) == rows && a.shape(1) == m.output_dim() && a.writeable() &&
                   (a.flags() & py::array::c_style);
   if (!ok) {
-    throw std::invalid_argument(std::string(name) + " must be a writeable, aligned, " +
+    throw std::invalid_argument(name + " must be a writeable, aligned, " +
                                 "C-contiguous float32 array of shape (" +
                                 std::to_string(rows) + ", " + std::to_string(m.output_dim()) + ")");
   }
@@ -141,28 +71,15 @@ inline py::array_t<float> to_array(const std::vector<float>& v, const std::vecto
   return a;
 }
 
-inline void check_batch_size(index_t batch_size) {
-  if (batch_size < 1) {
-    throw std::invalid_argument("batch_size must be a positive integer, got " +
-                                std::to_string(batch_size));
-  }
-}
-
-inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::handle& y,
-                            const py::handle& sample_weight, index_t batch_size, bool shuffle,
-                            std::uint64_t seed, const py::handle& y_pred_out,
-                            const py::object& batch_callback, index_t callback_every,
-                            bool stop_on_nonfinite, bool reset_metrics) {
-  check_batch_size(batch_size);
-  if (!m.compiled()) throw std::invalid_argument("train_epoch: the model must be compiled first");
-  py::array xa;
-  const fastmlp::InputView xv = input_view(x, "x", xa);
-  const TargetArrays t = target_view(m, y, sample_weight, xv.rows);
+inline py::dict run_epoch(fastmlp::Model& m, const fastmlp::Dataset& data, index_t batch_size,
+                          bool shuffle, std::uint64_t seed, const py::handle& y_pred_out,
+                          const py::object& batch_callback, index_t callback_every,
+                          bool stop_on_nonfinite, bool reset_metrics) {
   fastmlp::EpochOptions o;
   o.batch_size = batch_size;
   o.shuffle = shuffle;
   o.seed = seed;
-  o.y_pred_out = output_buffer(m, y_pred_out, xv.rows, "y_pred_out");
+  o.y_pred_out = output_buffer(m, y_pred_out, data.rows(), "y_pred_out");
   o.callback_every = callback_every;
   o.stop_on_nonfinite = stop_on_nonfinite;
   o.reset_metrics = reset_metrics;
@@ -179,7 +96,29 @@ inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::ha
   }
   Interrupts interrupts;
   o.interrupt_check = interrupts.check();
-  const fastmlp::Logs logs = without_gil([&] { return m.train_epoch(xv, t.view, o); });
+  const fastmlp::Logs logs = without_gil([&] { return m.train_epoch(data, o); });
+  interrupts.raise_if_interrupted();
+  return to_dict(logs);
+}
+
+inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::handle& y,
+                            const py::handle& sample_weight, index_t batch_size, bool shuffle,
+                            std::uint64_t seed, const py::handle& y_pred_out,
+                            const py::object& batch_callback, index_t callback_every,
+                            bool stop_on_nonfinite, bool reset_metrics) {
+  std::unique_ptr<PyDataset> made;
+  const fastmlp::Dataset& data = dataset_for(m, x, y, sample_weight, "train_epoch", made);
+  return run_epoch(m, data, batch_size, shuffle, seed, y_pred_out, batch_callback,
+                   callback_every, stop_on_nonfinite, reset_metrics);
+}
+
+inline py::dict run_evaluate(fastmlp::Model& m, const fastmlp::Dataset& data, index_t batch_size,
+                             const py::handle& y_pred_out, bool reset_metrics) {
+  float* out = output_buffer(m, y_pred_out, data.rows(), "y_pred_out");
+  Interrupts interrupts;
+  const fastmlp::Logs logs =
+      without_gil([&] { return m.evaluate(data, batch_size, out, interrupts.check(),
+                                          reset_metrics); });
   interrupts.raise_if_interrupted();
   return to_dict(logs);
 }
@@ -187,23 +126,15 @@ inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::ha
 inline py::dict evaluate(fastmlp::Model& m, const py::handle& x, const py::handle& y,
                          const py::handle& sample_weight, index_t batch_size,
                          const py::handle& y_pred_out, bool reset_metrics) {
-  check_batch_size(batch_size);
-  if (!m.compiled()) throw std::invalid_argument("evaluate: the model must be compiled first");
-  py::array xa;
-  const fastmlp::InputView xv = input_view(x, "x", xa);
-  const TargetArrays t = target_view(m, y, sample_weight, xv.rows);
-  float* out = output_buffer(m, y_pred_out, xv.rows, "y_pred_out");
-  Interrupts interrupts;
-  const fastmlp::Logs logs =
-      without_gil([&] { return m.evaluate(xv, t.view, batch_size, out, interrupts.check(),
-                                          reset_metrics); });
-  interrupts.raise_if_interrupted();
-  return to_dict(logs);
+  std::unique_ptr<PyDataset> made;
+  const fastmlp::Dataset& data = dataset_for(m, x, y, sample_weight, "evaluate", made);
+  return run_evaluate(m, data, batch_size, y_pred_out, reset_metrics);
 }
 
 inline py::array_t<float> predict(fastmlp::Model& m, const py::handle& x, bool training) {
   py::array xa;
-  const fastmlp::InputView xv = input_view(x, "x", xa);
+  py::list keep;
+  const fastmlp::InputView xv = is_csr(x) ? csr_view(x, "x", keep, true) : input_view(x, "x", xa);
   py::array_t<float> out({static_cast<py::ssize_t>(xv.rows), static_cast<py::ssize_t>(m.output_dim())});
   float* o = out.mutable_data();
   Interrupts interrupts;
@@ -213,11 +144,10 @@ inline py::array_t<float> predict(fastmlp::Model& m, const py::handle& x, bool t
 }
 
 // The lean inference path for the common small case: a C-contiguous 2-D float32 array of at most
-// kSmallRows rows and input_dim columns (batch_size, if not None, is checked as predict() checks
-// it). Returns None for anything else (the caller then takes the
+// kSmallRows rows and input_dim columns. Returns None for anything else (the caller then takes the
 // general path), so it never raises on a layout it does not handle. Below kReleaseRows rows the
 // GIL is kept: releasing and retaking it costs more than the work it would let others do.
-inline py::object predict_small(fastmlp::Model& m, const py::handle& x, const py::handle& batch_size) {
+inline py::object predict_small(fastmlp::Model& m, const py::handle& x) {
   constexpr index_t kSmallRows = 1024, kReleaseRows = 16;
   if (!py::isinstance<py::array>(x)) return py::none();
   const auto a = py::reinterpret_borrow<py::array>(x);
@@ -226,8 +156,6 @@ inline py::object predict_small(fastmlp::Model& m, const py::handle& x, const py
       !(a.flags() & py::array::c_style)) {
     return py::none();
   }
-  // Validated as predict() does (blocks are chosen internally, so the value is not used).
-  if (!batch_size.is_none()) check_batch_size(batch_size.cast<index_t>());
   fastmlp::InputView v;
   v.data = a.data();
   v.rows = a.shape(0);

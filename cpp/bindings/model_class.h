@@ -7,12 +7,9 @@ namespace fastmlp_bindings {
 
 inline py::tuple compute_gradients(fastmlp::Model& m, const py::handle& x, const py::handle& y,
                                    const py::handle& sample_weight) {
-  if (!m.compiled()) throw std::invalid_argument("compute_gradients: the model must be compiled first");
-  py::array xa;
-  const fastmlp::InputView xv = input_view(x, "x", xa);
-  if (xv.rows == 0) throw std::invalid_argument("x has no rows");
-  const TargetArrays t = target_view(m, y, sample_weight, xv.rows);
-  const double loss = without_gil([&] { return m.compute_gradients(xv, t.view); });
+  std::unique_ptr<PyDataset> made;
+  const fastmlp::Dataset& data = dataset_for(m, x, y, sample_weight, "compute_gradients", made);
+  const double loss = without_gil([&] { return m.compute_gradients(data); });
   py::list grads;
   const float* g = m.gradients().data();
   for (const auto& d : m.trainable_decls()) {
@@ -23,7 +20,7 @@ inline py::tuple compute_gradients(fastmlp::Model& m, const py::handle& x, const
 }
 
 inline void apply_gradients(fastmlp::Model& m, const py::handle& grads) {
-  if (!m.compiled()) throw std::invalid_argument("apply_gradients: the model must be compiled first");
+  m.check_compiled("apply_gradients");  // before the gradients are written into its buffer
   const auto decls = m.trainable_decls();
   const auto values = arrays_to_vectors(grads, decls, "apply_gradients");
   float* g = m.gradients().data();
@@ -53,36 +50,36 @@ inline void bind_model_class(py::module_& mod) {
              m.compile(loss_spec_from(loss), optimizer_config_from(optimizer), specs);
            }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics") = py::list(),
            "metrics: kind names or {kind, name, Keras arguments} dicts, as _core.Metric takes")
-      .def("train_epoch", &train_epoch, py::arg("x"), py::arg("y"),
+      .def("train_epoch", &train_epoch, py::arg("x"), py::arg("y") = py::none(),
            py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32,
            py::arg("shuffle") = true, py::arg("seed") = 0, py::arg("y_pred_out") = py::none(),
            py::arg("batch_callback") = py::none(), py::arg("callback_every") = 1,
            py::arg("stop_on_nonfinite") = true, py::arg("reset_metrics") = true)
-      .def("evaluate", &evaluate, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
+      .def("evaluate", &evaluate, py::arg("x"), py::arg("y") = py::none(),
+           py::arg("sample_weight") = py::none(),
            py::arg("batch_size") = 32, py::arg("y_pred_out") = py::none(),
            py::arg("reset_metrics") = true)
-      .def("predict", [](Model& m, const py::handle& x, const py::object& batch_size) {
-             if (!batch_size.is_none()) check_batch_size(batch_size.cast<index_t>());
-             return predict(m, x, false);
-           }, py::arg("x"), py::arg("batch_size") = py::none())
-      .def("_predict_small", &predict_small, py::arg("x"), py::arg("batch_size") = py::none(),
+      .def("predict", [](Model& m, const py::handle& x) { return predict(m, x, false); },
+           py::arg("x"))
+      .def("_predict_small", &predict_small, py::arg("x"),
            "predict() for a C-contiguous float32 (rows <= 1024, input_dim) array; None otherwise")
       .def("forward", &predict, py::arg("x"), py::arg("training") = false)
-      .def("compute_gradients", &compute_gradients, py::arg("x"), py::arg("y"),
+      .def("compute_gradients", &compute_gradients, py::arg("x"), py::arg("y") = py::none(),
            py::arg("sample_weight") = py::none())
       .def("apply_gradients", &apply_gradients, py::arg("gradients"))
       .def("train_on_batch", [](Model& m, const py::handle& x, const py::handle& y,
                                 const py::handle& sw) {
-             const py::array xa = as_array(x, "x");
-             const index_t n = xa.ndim() >= 1 ? std::max<index_t>(1, xa.shape(0)) : 1;
-             return train_epoch(m, x, y, sw, n, false, 0, py::none(), py::none(), 1, true, true);
-           }, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
+             std::unique_ptr<PyDataset> made;
+             const fastmlp::Dataset& data = dataset_for(m, x, y, sw, "train_on_batch", made);
+             return run_epoch(m, data, data.rows(), false, 0, py::none(), py::none(), 1, true,
+                              true);
+           }, py::arg("x"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none())
       .def("test_on_batch", [](Model& m, const py::handle& x, const py::handle& y,
                                const py::handle& sw) {
-             const py::array xa = as_array(x, "x");
-             const index_t n = xa.ndim() >= 1 ? std::max<index_t>(1, xa.shape(0)) : 1;
-             return evaluate(m, x, y, sw, n, py::none(), true);
-           }, py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
+             std::unique_ptr<PyDataset> made;
+             const fastmlp::Dataset& data = dataset_for(m, x, y, sw, "test_on_batch", made);
+             return run_evaluate(m, data, data.rows(), py::none(), true);
+           }, py::arg("x"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none())
       .def_property("learning_rate", &Model::learning_rate, [](Model& m, double lr) {
              if (!(lr >= 0.0) || !std::isfinite(lr)) {
                throw std::invalid_argument("learning_rate must be a non-negative finite float, got " +

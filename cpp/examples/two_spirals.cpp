@@ -50,13 +50,16 @@ int main() {
   model.compile(loss, opt, {"sparse_categorical_accuracy"});
 
   const fastmlp::InputView xv{x.data(), fastmlp::DType::float32, n, 2, 2};
-  const fastmlp::TargetView yv{nullptr, y.data(), nullptr, n};
+  fastmlp::TargetInput yv;
+  yv.labels = y.data();
+  yv.rows = n;
+  const fastmlp::Dataset data(xv, yv, model.output_dim());  // checked once, here
   fastmlp::EpochOptions options;
   options.batch_size = 32;
   double first_loss = 0.0, last_loss = 0.0, accuracy = 0.0;
   for (int epoch = 0; epoch < 100; ++epoch) {
     options.seed = static_cast<std::uint64_t>(epoch);
-    const fastmlp::Logs logs = model.train_epoch(xv, yv, options);
+    const fastmlp::Logs logs = model.train_epoch(data, options);
     last_loss = logs[0].second;
     accuracy = logs[1].second;
     if (epoch == 0) first_loss = last_loss;
@@ -64,7 +67,7 @@ int main() {
       std::printf("epoch %3d  loss %.4f  accuracy %.3f\n", epoch, last_loss, accuracy);
     }
   }
-  const fastmlp::Logs eval = model.evaluate(xv, yv, 256, nullptr);
+  const fastmlp::Logs eval = model.evaluate(data, 256, nullptr);
   std::printf("final: loss %.4f  accuracy %.3f\n", eval[0].second, eval[1].second);
   return (eval[1].second > 0.95 && last_loss < first_loss) ? 0 : 1;
 }

@@ -105,7 +105,10 @@ void test_train_epoch_flushes_and_callbacks_do_not() {
   m.compile(loss, sgd, {});
   std::vector<float> x(n * in, 0.5f), y(n, 1.0f);
   const fastmlp::InputView xv{x.data(), fastmlp::DType::float32, n, in, in};
-  const fastmlp::TargetView yv{y.data(), nullptr, nullptr, n};
+  fastmlp::TargetInput yv;
+  yv.dense = y.data();
+  yv.rows = n;
+  const fastmlp::Dataset data(xv, yv, 1);
   fastmlp::EpochOptions o;
   o.batch_size = 128;
   const unsigned before = read_fp_mode() & kControl;
@@ -118,7 +121,7 @@ void test_train_epoch_flushes_and_callbacks_do_not() {
     for (unsigned w : worker_modes_since_last()) workers.push_back(w);
     return false;
   };
-  m.train_epoch(xv, yv, o);
+  m.train_epoch(data, o);
   CHECK(calls == 4);
   // Whatever ran on a worker ran flushed (a worker asleep the whole epoch leaves nothing here).
   for (unsigned w : workers) CHECK((w & kFlushBits) == kFlushBits);

@@ -59,9 +59,12 @@ void check_gradients(std::vector<fastmlp::LayerSpec> layers, const char* what) {
   std::vector<std::int32_t> y(n);
   for (index_t i = 0; i < n; ++i) y[i] = static_cast<std::int32_t>(i % k);
   const fastmlp::InputView xv{x.data(), fastmlp::DType::float32, n, in, in};
-  const fastmlp::TargetView yv{nullptr, y.data(), nullptr, n};
+  fastmlp::TargetInput yv;
+  yv.labels = y.data();
+  yv.rows = n;
+  const fastmlp::Dataset d(xv, yv, k);
   m.set_training_step(5);
-  m.compute_gradients(xv, yv);
+  m.compute_gradients(d);
   const std::vector<float> grads = m.gradients();
   std::vector<std::vector<float>> w = m.get_weights();
   const auto decls = m.weight_decls();
@@ -73,9 +76,9 @@ void check_gradients(std::vector<fastmlp::LayerSpec> layers, const char* what) {
       const float orig = w[t][i], h = 1e-2f;
       double lp, lm;
       w[t][i] = orig + h, m.set_weights(w), m.set_training_step(5);
-      lp = m.compute_gradients(xv, yv);
+      lp = m.compute_gradients(d);
       w[t][i] = orig - h, m.set_weights(w), m.set_training_step(5);
-      lm = m.compute_gradients(xv, yv);
+      lm = m.compute_gradients(d);
       w[t][i] = orig;
       const double fd = (lp - lm) / (2.0 * h), an = grads[g + i];
       if (!(std::fabs(fd - an) <= 2e-3 + 3e-2 * std::fabs(fd))) {
@@ -101,7 +104,10 @@ std::vector<std::vector<float>> train(int threads, std::int64_t* allocs_after_fi
   std::vector<std::int32_t> y(n);
   for (index_t i = 0; i < n; ++i) y[i] = static_cast<std::int32_t>((x[i * in] > 0) + 2 * (x[i * in + 1] > 0));
   const fastmlp::InputView xv{x.data(), fastmlp::DType::float32, n, in, in};
-  const fastmlp::TargetView yv{nullptr, y.data(), nullptr, n};
+  fastmlp::TargetInput yv;
+  yv.labels = y.data();
+  yv.rows = n;
+  const fastmlp::Dataset d(xv, yv, 10);
   fastmlp::EpochOptions o;
   o.batch_size = 96;  // leaves a partial last batch
   o.callback_every = 1;
@@ -111,7 +117,7 @@ std::vector<std::vector<float>> train(int threads, std::int64_t* allocs_after_fi
   };
   for (int e = 0; e < 3; ++e) {
     o.seed = e;
-    m.train_epoch(xv, yv, o);
+    m.train_epoch(d, o);
   }
   *allocs_end = m.workspace_allocations();
   return m.get_weights();

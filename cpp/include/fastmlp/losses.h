@@ -20,6 +20,8 @@ struct LossSpec {
   bool from_logits = false;
   float label_smoothing = 0.0f;  // binary and categorical cross-entropy
   float delta = 1.0f;            // huber
+  // std::invalid_argument unless label_smoothing is in [0, 1] and delta finite and > 0.
+  void validate() const;
 };
 
 // Keras names and aliases ("mse", "mae", "huber", "binary_crossentropy", ...). Throws

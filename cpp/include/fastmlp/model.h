@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "fastmlp/dataset.h"
 #include "fastmlp/layers.h"
 #include "fastmlp/losses.h"
 #include "fastmlp/metrics.h"
@@ -37,24 +38,6 @@ class ForkRegistration {
 };
 struct ForkHandlers;
 }  // namespace detail
-
-enum class DType { float32, float64, uint8 };
-
-// Input rows as given by the caller: any of three dtypes, row stride ld (elements), unit column
-// stride. Converted to float32 per batch, never copied whole.
-struct InputView {
-  const void* data = nullptr;
-  DType dtype = DType::float32;
-  index_t rows = 0, cols = 0, ld = 0;
-};
-
-// Targets of a whole data set: integer labels (sparse loss) or dense rows of output_dim floats.
-struct TargetView {
-  const float* dense = nullptr;
-  const std::int32_t* labels = nullptr;
-  const float* sample_weight = nullptr;
-  index_t rows = 0;
-};
 
 using Logs = std::vector<std::pair<std::string, double>>;
 
@@ -111,13 +94,17 @@ class Model {
   void compile(const LossSpec& loss, const OptimizerConfig& optimizer,
                const std::vector<MetricSpec>& metrics);
   bool compiled() const { return optimizer_ != nullptr; }
+  // std::invalid_argument naming `what` unless compiled.
+  void check_compiled(const char* what) const;
   const LossSpec& loss() const { return loss_; }
 
-  Logs train_epoch(const InputView& x, const TargetView& y, const EpochOptions& options);
+  // The data was checked when the Dataset was made; these check only that it fits this model
+  // (its columns, outputs and kind of targets) and the options (std::invalid_argument).
+  Logs train_epoch(const Dataset& data, const EpochOptions& options);
   // interrupt (optional), as EpochOptions::interrupt_check: asked between batches or row blocks
   // at most every ~15 ms; true ends the call early (the outputs are then incomplete).
   // reset_first: as EpochOptions::reset_metrics.
-  Logs evaluate(const InputView& x, const TargetView& y, index_t batch_size, float* y_pred_out,
+  Logs evaluate(const Dataset& data, index_t batch_size, float* y_pred_out,
                 const std::function<bool()>& interrupt = {}, bool reset_first = true);
   // The compiled metrics, holding their state from the last train_epoch / evaluate.
   const std::vector<std::unique_ptr<Metric>>& metrics() const { return metrics_; }
@@ -128,9 +115,9 @@ class Model {
   void forward(const InputView& x, bool training, float* out,
                const std::function<bool()>& interrupt = {});
 
-  // One batch in training mode: gradients of the trainable tensors into the flat buffer
-  // (gradients()), returns the loss including regularization penalties.
-  double compute_gradients(const InputView& x, const TargetView& y);
+  // One batch (all of `data`) in training mode: gradients of the trainable tensors into the flat
+  // buffer (gradients()), returns the loss including regularization penalties.
+  double compute_gradients(const Dataset& data);
   // One optimizer step with the gradients in the flat buffer.
   void apply_gradients();
   std::vector<float>& gradients() { return grads_; }
@@ -151,12 +138,20 @@ class Model {
 
  private:
   struct Batch;
-  void check_compiled(const char* what) const;
-  void check_targets(const TargetView& y) const;
+  void check_dataset(const Dataset& data, const char* what) const;
+  // Whether the fused Rescaling can take a value of data's range beyond the float32 range.
+  bool rescaling_may_overflow(const Dataset& data) const;
+  void step_optimizer();
   index_t first_layer() const { return fused_rescaling_ ? 1 : 0; }
-  // Converts rows (idx or first..first+n) into ws.input; returns the first bad row or -1.
+  // Converts rows (idx or first..first+n) into ws.input; with `check`, returns the first row
+  // holding NaN or Inf after conversion (else -1).
   index_t load_input(const InputView& x, const index_t* idx, index_t first, index_t n,
-                     Workspace& ws);
+                     Workspace& ws, bool check = true);
+  // Input rows of a Dataset into train_ws_.input (throwing for a value the fused Rescaling takes
+  // beyond the float32 range, when `check`).
+  void load_rows(const Dataset& data, const index_t* idx, index_t first, index_t n, bool check);
+  [[noreturn]] void throw_nonfinite_input(const InputView& x, index_t row,
+                                          const DatasetNames& names = {}) const;
   void layout(Workspace& ws, index_t rows, bool training);
   void prepare_inference();
   // Multiply-adds of one row through the layers (in x out each): the thread policy's cost unit.

@@ -1,9 +1,10 @@
-"""Checks and converts user arrays once, at the boundary, into what the core reads.
+"""Converts user arrays once, at the boundary, into what `_core.Dataset` and predict read.
 
-x: 2-D C-contiguous float32 (used as is, no copy), float64 or uint8 (passed through; the core
-converts per batch); anything else is converted once to float32. Sample axes beyond the first are
-flattened (a free reshape for contiguous data). y: int32 labels for the sparse loss, else float32
-(n, output_dim). Every check names the argument and the shape it expects.
+Here only what Python alone can do: array-likes become arrays, x is matched with the model's input
+shape (sample axes beyond the first are flattened, a free reshape for contiguous data) and kept as
+2-D C-contiguous float32 (used as is), float64 or uint8 (the core converts per batch), anything
+else converted once to float32; class_weight becomes a table. `_core.Dataset` checks the rest,
+once: the rows, y's shape and labels, every value. Every check names the argument.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fastmlp._checks import _show, is_real, is_sparse, real_array, refuse_sparse
+from fastmlp._checks import _show, is_real, is_sparse, refuse_sparse
 
 _PASS_THROUGH = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8))
 
@@ -75,66 +76,16 @@ def infer_sample_shape(x: Any, name: str = "x") -> Tuple[int, ...]:
     return tuple(int(d) for d in arr.shape[1:])
 
 
-def prepare_y(y: Any, n: int, output_dim: int, sparse: bool, name: str = "y") -> np.ndarray:
-    """int32 labels ``(n,)`` for a sparse loss, else C-contiguous float32 ``(n, output_dim)``."""
+def targets(y: Any, name: str = "y") -> np.ndarray:
+    """``y`` as an array; `_core.Dataset` checks its shape, dtype and values."""
     if y is None:
         raise ValueError(f"Argument `{name}` (the targets) is required.")
-    arr = as_array(y, name)
-    if arr.ndim == 0 or arr.shape[0] != n:
-        raise ValueError(f"Arguments `x` and `{name}` must have the same number of samples. "
-                         f"Received: x.shape[0]={n}, {name}.shape={_shape_str(arr.shape)}")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"Argument `{name}` must hold numbers; received dtype {arr.dtype}.")
-    if sparse:
-        return _labels(arr, output_dim, name)
-    if arr.ndim == 1 and output_dim == 1:
-        arr = arr.reshape(-1, 1)
-    if arr.ndim == 1 and arr.dtype.kind in "iub" and output_dim > 1:
-        raise ValueError(f"Argument `{name}` holds integer labels of shape {_shape_str(arr.shape)}"
-                         f" but the loss expects one-hot targets of shape (None, {output_dim}). "
-                         f"Use loss='sparse_categorical_crossentropy' or "
-                         f"fastmlp.utils.to_categorical({name}).")
-    if arr.ndim != 2 or arr.shape[1] != output_dim:
-        raise ValueError(f"Argument `{name}` must have shape (None, {output_dim}) to match the "
-                         f"model's output; received shape {_shape_str(arr.shape)}.")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return as_array(y, name)
 
 
-def _labels(arr: np.ndarray, output_dim: int, name: str) -> np.ndarray:
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"Argument `{name}` must hold integer class labels of shape (None,) for "
-                         f"sparse_categorical_crossentropy; received shape "
-                         f"{_shape_str(arr.shape)}. For one-hot targets use "
-                         f"loss='categorical_crossentropy'.")
-    if arr.dtype.kind == "f" and arr.size and not np.array_equal(arr, np.floor(arr)):
-        raise ValueError(f"Argument `{name}` must hold integer class labels; received "
-                         f"non-integer values.")
-    if arr.size:
-        lo, hi = arr.min(), arr.max()
-        if lo < 0 or hi >= output_dim:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"Received a label value of {bad:g} in `{name}` which is outside the"
-                             f" valid range of [0, {output_dim - 1}] for a model with "
-                             f"{output_dim} outputs.")
-    return np.ascontiguousarray(arr, dtype=np.int32)
-
-
-def prepare_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight"
-                          ) -> Optional[np.ndarray]:
-    if sample_weight is None:
-        return None
-    w = real_array(sample_weight, name, "real numbers (one weight per sample)")
-    if w.ndim == 2 and w.shape[1] == 1:
-        w = w[:, 0]
-    if w.shape != (n,):
-        raise ValueError(f"Argument `{name}` must have shape ({n},) (one weight per sample); "
-                         f"received shape {_shape_str(w.shape)}.")
-    w = np.ascontiguousarray(w, dtype=np.float32)
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError(f"Argument `{name}` must hold finite non-negative weights.")
-    return w
+def sample_weights(sample_weight: Any, name: str = "sample_weight") -> Optional[np.ndarray]:
+    """``sample_weight`` as an array (or None); `_core.Dataset` checks it."""
+    return None if sample_weight is None else as_array(sample_weight, name)
 
 
 def check_class_weight(class_weight: Any) -> Dict[int, float]:
@@ -155,22 +106,17 @@ def check_class_weight(class_weight: Any) -> Dict[int, float]:
     return table
 
 
-def class_weights_to_sample_weights(class_weight: Any, y: np.ndarray) -> np.ndarray:
-    """Per-sample weights from ``{class: weight}`` (classes missing from the dict weigh 1)."""
+def class_weight_table(class_weight: Any, outputs: int) -> List[float]:
+    """``{class: weight}`` as a table by class index for `_core.Dataset`, which multiplies the
+    sample weights by it (classes missing from the dict weigh 1)."""
     weights = check_class_weight(class_weight)
-    if y.ndim == 1:
-        classes = y.astype(np.int64)
-    elif y.shape[1] == 1:
-        classes = (y[:, 0] > 0.5).astype(np.int64)
-    else:
-        classes = np.argmax(y, axis=1)
-    # Keys of classes that cannot occur in y change nothing (as Keras), so the table only spans
-    # the classes present: a key such as 10**20 must not size an allocation.
-    table = np.ones(int(classes.max(initial=0)) + 1, dtype=np.float32)
+    # Keys of classes that cannot occur change nothing (as Keras), so the table only spans the
+    # possible classes (two for one output column): a key such as 10**20 sizes no allocation.
+    table = [1.0] * max(int(outputs), 2)
     for k, v in weights.items():
-        if k < table.size:
+        if k < len(table):
             table[k] = v
-    return table[classes]
+    return table
 
 
 def prepare_weights(weights: Any, expected: Sequence[Tuple[int, ...]], model_name: str

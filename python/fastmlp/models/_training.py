@@ -13,14 +13,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from fastmlp import _random, losses as losses_module, metrics as metrics_module
+from fastmlp import _core, _random, losses as losses_module, metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
 from fastmlp.callbacks import CallbackList, History, ProgbarLogger, TerminateOnNaN
 from fastmlp.callbacks._base import as_callback_list
-from fastmlp.models import _args, _sparse
+from fastmlp.models import _args
+from fastmlp.models._data import class_weight_table, prepare_x, sample_weights, targets
 from fastmlp.models._metrics import CompiledMetrics
-from fastmlp.models._data import (class_weights_to_sample_weights, prepare_sample_weight,
-                                  prepare_x, prepare_y)
 
 # Up to this many rows, predict() never shows progress (the direct single-thread path).
 _SMALL_PREDICT_ROWS = 1024
@@ -103,10 +102,6 @@ class TrainingMixin:
     def metrics_names(self) -> List[str]:
         return ["loss"] + [m.name for m in self._metrics]
 
-    def _is_sparse(self) -> bool:
-        return self._loss_obj is not None and \
-            self._loss_obj._core_name == "sparse_categorical_crossentropy"
-
     def _optimizer_param_count(self) -> int:
         if not self._core_compiled or int(self._core.iterations) == 0:
             return 0
@@ -114,19 +109,20 @@ class TrainingMixin:
         return int(sum(np.asarray(s).size for s in slots)) + 2  # + iterations, learning rate
 
     # ---- data ---------------------------------------------------------------------------------
-    def _prepare(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
-                 prefix: str = "") -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    def _dataset(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
+                 names: Tuple[str, str, str] = ("x", "y", "sample_weight")) -> Tuple[Any, str]:
+        """``(x, y, sample_weight)`` as a `_core.Dataset` (checked once, whatever reads it) and
+        the name of the dtype x is read in."""
         self._ensure_built(x)
         if not self._core_compiled:
             self._compile_core()
-        xs = prepare_x(x, self._sample_shape, prefix + "x", sparse_ok=True)
-        ys = prepare_y(y, xs.shape[0], int(self._core.output_dim), self._is_sparse(),
-                       prefix + "y")
-        sw = prepare_sample_weight(sample_weight, xs.shape[0], prefix + "sample_weight")
-        if class_weight is not None:
-            cw = class_weights_to_sample_weights(class_weight, ys)
-            sw = cw if sw is None else np.ascontiguousarray(sw * cw)
-        return xs, ys, sw
+        outputs = int(self._core.output_dim)
+        table = None if class_weight is None else class_weight_table(class_weight, outputs)
+        xs = prepare_x(x, self._sample_shape, names[0], sparse_ok=True)
+        data = _core.Dataset(xs, targets(y, names[1]), sample_weights(sample_weight, names[2]),
+                             outputs=outputs, loss=self._loss_obj.to_spec(), class_weight=table,
+                             names=list(names))
+        return data, (x if isinstance(x, np.ndarray) else xs).dtype.name
 
     def _pred_buffer(self, n: int) -> Optional[np.ndarray]:
         return self._compiled_metrics.buffer(n, int(self._core.output_dim))
@@ -180,22 +176,21 @@ class TrainingMixin:
                            validation_freq)
         batch_size, epochs, validation_split = a.batch_size, a.epochs, a.validation_split
         user = as_callback_list(callbacks)
-        xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
+        # Each Dataset is checked once here, however many epochs read it.
+        data, x_dtype = self._dataset(x, y, sample_weight, class_weight)
         val = None
         if validation_data is not None:
-            val = self._validation_arrays(validation_data)
+            val = self._validation_dataset(validation_data)
         elif validation_split:
-            split = int(math.floor(xs.shape[0] * (1.0 - validation_split)))
-            if split == 0 or split == xs.shape[0]:
+            n = len(data)
+            split = int(math.floor(n * (1.0 - validation_split)))
+            if split == 0 or split == n:
                 raise ValueError(f"`validation_split`={validation_split} leaves no training or no"
-                                 f" validation samples out of {xs.shape[0]}.")
-            val = (xs[split:], ys[split:], None if sw is None else sw[split:])
-            xs, ys, sw = xs[:split], ys[:split], None if sw is None else sw[:split]
-        if xs.shape[0] == 0:
-            raise ValueError("Argument `x` has no samples.")
-        self._note_training_input(x, xs)
+                                 f" validation samples out of {n}.")
+            data, val = data.slice(0, split), data.slice(split, n)
+        self._note_training_input(x_dtype, data)
         steps_arg = a.steps_per_epoch
-        steps = steps_arg or math.ceil(xs.shape[0] / batch_size)
+        steps = steps_arg or math.ceil(len(data) / batch_size)
         val_batch, freq, verbose_level = a.validation_batch_size, a.validation_freq, a.verbose
 
         history = History()
@@ -217,14 +212,14 @@ class TrainingMixin:
         pacing.stop_on_nonfinite = not any(isinstance(cb, TerminateOnNaN) for cb in user)
         for epoch in range(a.initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            ex, ey, esw = self._epoch_rows(xs, ys, sw, steps_arg, batch_size)
             try:
-                logs = self._train_one_epoch(ex, ey, esw, batch_size, a.shuffle, pacing)
+                logs = self._train_one_epoch(self._epoch_rows(data, steps_arg, batch_size),
+                                             batch_size, a.shuffle, pacing)
             except FloatingPointError as e:
                 raise FloatingPointError(f"Training stopped in epoch {epoch + 1}: {e}") from None
             if val is not None and (epoch + 1) % freq == 0:
                 cbs.on_test_begin()
-                val_logs = self._evaluate_prepared(*val, val_batch)
+                val_logs = self._evaluate_dataset(val, val_batch)
                 cbs.on_test_end(val_logs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
@@ -233,45 +228,49 @@ class TrainingMixin:
         cbs.on_train_end(logs)
         return history
 
-    def _validation_arrays(self, data: Any) -> Tuple[np.ndarray, np.ndarray, Any]:
+    def _validation_dataset(self, data: Any) -> Any:
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
             raise ValueError("`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val,"
                              f" sample_weight_val). Received: {type(data).__name__} of length "
                              f"{len(data) if hasattr(data, '__len__') else '?'}")
-        return self._prepare(data[0], data[1], data[2] if len(data) == 3 else None,
-                             prefix="validation_data: ")
+        names = ("validation_data[0]", "validation_data[1]", "validation_data[2]")
+        return self._dataset(data[0], data[1], data[2] if len(data) == 3 else None,
+                             names=names)[0]
 
-    def _epoch_rows(self, xs, ys, sw, steps: Optional[int], batch_size: int):
+    def _epoch_rows(self, data: Any, steps: Optional[int], batch_size: int) -> Any:
         """All rows, or (with steps_per_epoch) the next window of steps * batch_size rows."""
-        if steps is None or steps * batch_size >= xs.shape[0]:
-            return xs, ys, sw
-        start = (self._epochs_seen * steps * batch_size) % xs.shape[0]
-        idx = np.arange(start, start + steps * batch_size) % xs.shape[0]
-        return xs[idx], ys[idx], None if sw is None else sw[idx]
+        n = len(data)
+        if steps is None or steps * batch_size >= n:
+            return data
+        start = (self._epochs_seen * steps * batch_size) % n
+        return data.take(np.arange(start, start + steps * batch_size) % n)
 
-    def _train_one_epoch(self, xs, ys, sw, batch_size: int, shuffle: bool,
+    def _train_one_epoch(self, data: Any, batch_size: int, shuffle: bool,
                          pacing: "_BatchPacing") -> Dict[str, float]:
-        y_pred = self._pred_buffer(xs.shape[0])
+        ys = data.y
+        y_pred = self._pred_buffer(len(data))
         seed = _random.epoch_seed(self._shuffle_seed, self._epochs_seen)
         started = time.perf_counter()
         pacing.stopped = False
-        core_logs = _sparse.train_epoch(self._core, xs, ys, sw, batch_size, shuffle, seed, y_pred,
-                                        pacing.hook(self), pacing.every,
-                                        pacing.stop_on_nonfinite)
+        core_logs = self._core.train_epoch(data, batch_size=batch_size, shuffle=shuffle,
+                                           seed=seed, y_pred_out=y_pred,
+                                           batch_callback=pacing.hook(self),
+                                           callback_every=pacing.every,
+                                           stop_on_nonfinite=pacing.stop_on_nonfinite)
         self._epochs_seen += 1
         rows = None  # all; stopped at a batch end, the rows of the batches trained
         if pacing.stopped:
-            rows = min(xs.shape[0], (pacing.last_batch + 1) * min(batch_size, xs.shape[0]))
+            rows = min(len(data), (pacing.last_batch + 1) * min(batch_size, len(data)))
         else:
             pacing.measured(time.perf_counter() - started)
         return self._compiled_metrics.logs(dict(core_logs), ys, y_pred, batch_size, rows,
                                            seed if shuffle else None)
 
     # ---- evaluate / predict -------------------------------------------------------------------
-    def _evaluate_prepared(self, xs, ys, sw, batch_size: int) -> Dict[str, float]:
-        y_pred = self._pred_buffer(xs.shape[0])
-        core_logs = _sparse.evaluate(self._core, xs, ys, sw, batch_size, y_pred)
-        return self._compiled_metrics.logs(dict(core_logs), ys, y_pred, batch_size)
+    def _evaluate_dataset(self, data: Any, batch_size: int) -> Dict[str, float]:
+        y_pred = self._pred_buffer(len(data))
+        core_logs = self._core.evaluate(data, batch_size=batch_size, y_pred_out=y_pred)
+        return self._compiled_metrics.logs(dict(core_logs), data.y, y_pred, batch_size)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
                  verbose: Union[str, int] = "auto", sample_weight: Any = None,
@@ -289,17 +288,17 @@ class TrainingMixin:
         _args.steps(steps)
         return_dict = _args.flag("return_dict", return_dict)
         cbs_list = as_callback_list(callbacks)
-        xs, ys, sw = self._prepare(x, y, sample_weight)
+        data = self._dataset(x, y, sample_weight)[0]
         cbs = CallbackList(cbs_list, model=self, params={"verbose": verbose_level, "epochs": 1,
                                                           "steps": None})
         cbs.on_test_begin()
         started = time.perf_counter()
-        logs = self._evaluate_prepared(xs, ys, sw, batch_size)
+        logs = self._evaluate_dataset(data, batch_size)
         cbs.on_test_end(logs)
         if verbose_level:
             bar = ProgbarLogger()
             bar.set_params({"verbose": verbose_level})
-            bar.show_result(math.ceil(xs.shape[0] / batch_size), time.perf_counter() - started,
+            bar.show_result(math.ceil(len(data) / batch_size), time.perf_counter() - started,
                             logs)
         return self._ordered(logs, return_dict)
 
@@ -323,7 +322,7 @@ class TrainingMixin:
                                                        and not callbacks)):
             # The lean path: the core checks the layout itself and answers None when x is not a
             # small C-contiguous float32 matrix of the input width.
-            out = core._predict_small(x, batch_size)
+            out = core._predict_small(x)
             if out is not None:
                 return out
         cbs_list = as_callback_list(callbacks)
@@ -332,7 +331,7 @@ class TrainingMixin:
         cbs = CallbackList(cbs_list, model=self, params={"verbose": verbose_level})
         cbs.on_predict_begin()
         started = time.perf_counter()
-        out = _sparse.predict(self._core, xs, batch_size)
+        out = self._core.predict(xs)  # a CSR xs is densified block by block in the core
         cbs.on_predict_end()
         if verbose_level and xs.shape[0] > _SMALL_PREDICT_ROWS:
             bar = ProgbarLogger()
@@ -357,15 +356,11 @@ class TrainingMixin:
         (scalar or list as ``evaluate``). Metrics are of this batch only (not accumulated)."""
         self._require_compiled("train_on_batch")
         return_dict = _args.flag("return_dict", return_dict)
-        xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
-        if xs.shape[0] == 0:
-            raise ValueError("Argument `x` has no samples.")
-        if _sparse.is_sparse(xs):  # one batch: densified whole, as it is trained whole
-            xs = np.ascontiguousarray(xs.toarray(), dtype=np.float32)
-        y_pred = self._pred_buffer(xs.shape[0])
-        core_logs = self._core.train_epoch(xs, ys, sample_weight=sw, batch_size=xs.shape[0],
-                                           shuffle=False, seed=0, y_pred_out=y_pred)
-        logs = self._compiled_metrics.logs(dict(core_logs), ys, y_pred, xs.shape[0])
+        data = self._dataset(x, y, sample_weight, class_weight)[0]
+        y_pred = self._pred_buffer(len(data))
+        core_logs = self._core.train_epoch(data, batch_size=len(data), shuffle=False, seed=0,
+                                           y_pred_out=y_pred)
+        logs = self._compiled_metrics.logs(dict(core_logs), data.y, y_pred, len(data))
         return self._ordered(logs, return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
@@ -373,9 +368,8 @@ class TrainingMixin:
         """Loss/metrics of one batch in inference mode (as ``evaluate``)."""
         self._require_compiled("test_on_batch")
         return_dict = _args.flag("return_dict", return_dict)
-        xs, ys, sw = self._prepare(x, y, sample_weight)
-        return self._ordered(self._evaluate_prepared(xs, ys, sw, max(xs.shape[0], 1)),
-                             return_dict)
+        data = self._dataset(x, y, sample_weight)[0]
+        return self._ordered(self._evaluate_dataset(data, len(data)), return_dict)
 
 
 class _BatchPacing:

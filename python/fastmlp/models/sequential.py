@@ -358,16 +358,11 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
         data, left_out = saving.model_to_bytes(self)
         return data, None if left_out is None else list(self._metric_ids)
 
-    def _note_training_input(self, x: Any, rows: np.ndarray) -> None:
-        """Records the dtype of ``x``, the model's input shape and the value range of ``rows``
-        (the rows fit trains on): one NumPy min and max per fit, widened over later fits with
-        the same dtype. `fastmlp predict` warns when its input is far from that range."""
-        if rows.size == 0:
-            return
-        lo, hi = float(np.min(rows)), float(np.max(rows))
-        if not (np.isfinite(lo) and np.isfinite(hi)):  # refused by the core anyway
-            return
-        dtype = (x if isinstance(x, np.ndarray) else rows).dtype.name
+    def _note_training_input(self, dtype: str, data: Any) -> None:
+        """Records the dtype of ``x``, the model's input shape and the value range of ``data``
+        (the `_core.Dataset` fit trains on, which found it while checking x), widened over later
+        fits with the same dtype. `fastmlp predict` warns when its input is far from that range."""
+        lo, hi = float(data.x_min), float(data.x_max)
         old = self._training_input
         if old is not None and old["dtype"] == dtype:
             lo, hi = min(lo, old["min"]), max(hi, old["max"])

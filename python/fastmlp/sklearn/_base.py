@@ -208,18 +208,18 @@ class BaseMLP(BaseEstimator):
         n = X_tr.shape[0]
         batch = self._batch_size_for(n)
         self._ensure_core(X.shape[1], batch)
-        targets = self._core_targets(Y_tr)
+        # Checked once, for every iteration (a CSR matrix is densified a batch at a time).
+        data = self._dataset(X_tr, Y_tr, sw_tr)
         val = None if X_val is None else \
-            (X_val, self._core_targets(Y_val), self._decode_targets(Y_val), sw_val, batch)
+            (self._dataset(X_val, Y_val, sw_val), self._decode_targets(Y_val), sw_val, batch,
+             X_val.dtype)
         self.n_iter_ = 0
         try:
             for _ in range(self.max_iter):
                 self._core.learning_rate = self._lr * (self._loss_scale if self.solver == "sgd"
                                                        else 1.0)
-                logs = _sparse.train_epoch(self._core, X_tr, targets, sw_tr, batch,
-                                           bool(self.shuffle),
-                                           int(self._random_state.randint(2**31 - 1)),
-                                           None, None, 1)
+                logs = self._core.train_epoch(data, batch_size=batch, shuffle=bool(self.shuffle),
+                                              seed=int(self._random_state.randint(2**31 - 1)))
                 self.n_iter_ += 1
                 self.t_ += n
                 self.loss_ = float(logs["loss"]) * self._loss_scale
@@ -267,15 +267,21 @@ class BaseMLP(BaseEstimator):
             self._no_improvement_count = 0
         self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
 
-    def _validate(self, X_val, targets, y_val, sw_val, batch):
+    def _dataset(self, X, Y, sample_weight):
+        """X, the core's targets for Y and the weights as a `_core.Dataset`, checked once."""
+        return _core.Dataset(_sparse.canonical(X) if _sparse.is_sparse(X) else X,
+                             self._core_targets(Y), sample_weight,
+                             outputs=int(self._core.output_dim), loss=self._core_loss())
+
+    def _validate(self, data, y_val, sw_val, batch, dtype):
         """(score, loss) on the held-out rows, from one inference pass; the loss is the
         training objective (scaled and penalized as loss_curve_)."""
-        out = np.empty((X_val.shape[0], self.n_outputs_), dtype=np.float32)
-        logs = _sparse.evaluate(self._core, X_val, targets, sw_val, batch, out)
+        out = np.empty((len(data), self.n_outputs_), dtype=np.float32)
+        logs = self._core.evaluate(data, batch_size=batch, y_pred_out=out)
         loss = float(logs["loss"]) * self._loss_scale
         if not np.isfinite(out).all():
             return np.nan, loss
-        y_pred = self._decode_output(out.astype(X_val.dtype, copy=False))
+        y_pred = self._decode_output(out.astype(dtype, copy=False))
         return self._score_function(y_val, y_pred, sample_weight=sw_val), loss
 
     def _trigger_stopping(self):
@@ -300,7 +306,7 @@ class BaseMLP(BaseEstimator):
                               dtype=(np.float64, np.float32), reset=False)
         with _network.thread_count(self.n_threads):
             if _sparse.is_sparse(X):
-                out = _sparse.predict(self._core, X.tocsr(), None)
+                out = self._core.predict(_sparse.canonical(X.tocsr()))  # densified by blocks
             else:
                 out = self._core.predict(np.ascontiguousarray(X))
         return out.astype(X.dtype, copy=False)

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "common/checks.h"
 #include "common/thread_policy.h"
+#include "nn/losses/unchecked.h"
 #include "nn/kernels/fastmath.h"
 #include "nn/kernels/parallel.h"
 #include "nn/kernels/isa_variants.h"
@@ -219,26 +221,13 @@ void check_args(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
     bad("need n >= 0 rows and k >= 1 columns, got n=" + std::to_string(n) +
         " k=" + std::to_string(k));
   }
-  if (n > 0 && y_pred == nullptr) {
-    bad("y_pred is null");
-  }
   const bool sparse = spec.kind == LossKind::sparse_categorical_crossentropy;
-  if (n > 0 && sparse && t.labels == nullptr) {
-    bad("sparse_categorical_crossentropy needs integer labels");
+  if (n > 0 && (y_pred == nullptr || (sparse ? t.labels == nullptr : t.dense == nullptr))) {
+    bad(sparse ? "y_pred and the integer labels must not be null"
+               : "y_pred and the dense targets must not be null");
   }
-  if (n > 0 && !sparse && t.dense == nullptr) {
-    bad(loss_name(spec.kind) + " needs dense targets");
-  }
-  if (!(spec.label_smoothing >= 0.0f && spec.label_smoothing <= 1.0f)) {
-    bad("label_smoothing must be in [0, 1], got " + std::to_string(spec.label_smoothing));
-  }
-  if (!(spec.delta > 0.0f) || !std::isfinite(spec.delta)) {
-    bad("huber delta must be > 0, got " + std::to_string(spec.delta));
-  }
-  if (!sparse) {
-    return;
-  }
-  for (index_t i = 0; i < n; ++i) {
+  spec.validate();
+  for (index_t i = 0; sparse && i < n; ++i) {
     if (t.labels[i] < 0 || t.labels[i] >= k) {
       bad("label " + std::to_string(t.labels[i]) + " at index " + std::to_string(i) +
           " is out of range [0, " + std::to_string(k) + ")");
@@ -303,9 +292,25 @@ double chunked_rows(index_t n, index_t k, F&& f) {
 
 }  // namespace
 
+void LossSpec::validate() const {
+  if (!(label_smoothing >= 0.0f && label_smoothing <= 1.0f)) {
+    detail::throw_invalid_value("label_smoothing", "a float in [0, 1]",
+                                "label_smoothing=" + detail::number_text(label_smoothing));
+  }
+  if (!(delta > 0.0f) || !std::isfinite(delta)) {
+    detail::throw_invalid_value("delta", "a finite float > 0",
+                                "delta=" + detail::number_text(delta));
+  }
+}
+
 double loss_forward_backward(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
                              const Targets& targets, float* grad) {
   check_args(spec, y_pred, n, k, targets);
+  return detail::loss_unchecked(spec, y_pred, n, k, targets, grad);
+}
+
+double detail::loss_unchecked(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
+                              const Targets& targets, float* grad) {
   if (n == 0) {
     return 0.0;
   }
@@ -368,8 +373,14 @@ double loss_forward_backward_fused(const LossSpec& spec, const float* /*logits*/
     throw std::invalid_argument(
         "loss_forward_backward_fused: probs (the activated outputs) is null");
   }
+  check_args(spec, probs, n, k, targets);
+  return detail::loss_fused_unchecked(spec, probs, n, k, targets, grad_logits);
+}
+
+double detail::loss_fused_unchecked(const LossSpec& spec, const float* probs, index_t n,
+                                    index_t k, const Targets& targets, float* grad_logits) {
   // The reported loss is Keras's, computed on the probabilities (with its clipping) ...
-  const double loss = loss_forward_backward(spec, probs, n, k, targets, nullptr);
+  const double loss = loss_unchecked(spec, probs, n, k, targets, nullptr);
   if (grad_logits == nullptr || n == 0) {
     return loss;
   }

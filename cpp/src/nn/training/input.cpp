@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "common/checks.h"
 #include "nn/kernels/parallel.h"
 
 namespace fastmlp {
@@ -102,12 +103,19 @@ unsigned convert_group(bool check, const T* const* src, index_t m, index_t cols,
                : convert_group<false>(src, m, cols, dst, f);
 }
 
+// Lowers first_bad to i (the rows of a parallel region report in any order).
+void note_bad(std::atomic<index_t>& first_bad, index_t i) {
+  index_t cur = first_bad.load();
+  while ((cur < 0 || i < cur) && !first_bad.compare_exchange_weak(cur, i)) {
+  }
+}
+
 template <class T>
 index_t convert_typed(const InputView& x, const index_t* idx, index_t first, index_t n,
-                      bool rescale, float s, float o, float* out) {
+                      bool rescale, float s, float o, bool check_rows, float* out) {
   const T* base = static_cast<const T*>(x.data);
   const index_t cols = x.cols;
-  const bool check = needs_check<T>(rescale, s, o);
+  const bool check = check_rows && needs_check<T>(rescale, s, o);
   const index_t group = cols * index_t(sizeof(T)) >= kGroupRowBytes ? kGroup : 1;
   std::atomic<index_t> first_bad{-1};
   parallel_chunks(
@@ -129,10 +137,7 @@ index_t convert_typed(const InputView& x, const index_t* idx, index_t first, ind
                       : convert_group(check, src, m, cols, dst,
                                       [](T v) { return static_cast<float>(v); });
           if (bad != 0) {
-            const index_t i = g + __builtin_ctz(bad);
-            index_t cur = first_bad.load();
-            while ((cur < 0 || i < cur) && !first_bad.compare_exchange_weak(cur, i)) {
-            }
+            note_bad(first_bad, g + __builtin_ctz(bad));
             return;
           }
         }
@@ -140,15 +145,53 @@ index_t convert_typed(const InputView& x, const index_t* idx, index_t first, ind
   return first_bad.load();
 }
 
+// CSR rows: zeros, the row's values scattered in (its columns are distinct), then the rescaling
+// over the whole row as the dense path applies it (0 becomes the offset).
+index_t convert_csr(const InputView& x, const index_t* idx, index_t first, index_t n,
+                    bool rescale, float s, float o, bool check, float* out) {
+  const float* values = static_cast<const float*>(x.data);
+  const index_t cols = x.cols;
+  std::atomic<index_t> first_bad{-1};
+  parallel_chunks(
+      n, cols,
+      [&](index_t b, index_t e) {
+        for (index_t i = b; i < e; ++i) {
+          const index_t r = idx ? idx[i] : first + i;
+          float* d = out + i * cols;
+          std::memset(d, 0, sizeof(float) * cols);
+          for (index_t k = x.indptr[r]; k < x.indptr[r + 1]; ++k) d[x.indices[k]] = values[k];
+          if (rescale) {
+#pragma omp simd
+            for (index_t j = 0; j < cols; ++j) d[j] = d[j] * s + o;
+          }
+          if (check && any_nonfinite(d, cols)) {
+            note_bad(first_bad, i);
+            return;
+          }
+        }
+      },
+      index_t(1) << 15);
+  return first_bad.load();
+}
+
+template <class T>
+float converted(const InputView& x, index_t row, index_t col, bool rescale, float s, float o) {
+  const float v = static_cast<float>(static_cast<const T*>(x.data)[row * x.ld + col]);
+  return rescale ? v * s + o : v;
+}
+
 }  // namespace
 
 index_t convert_rows(const InputView& x, const index_t* idx, index_t first, index_t n,
-                     bool rescale, float scale, float offset, float* out) {
+                     bool rescale, float scale, float offset, bool check, float* out) {
+  if (x.indptr) return convert_csr(x, idx, first, n, rescale, scale, offset, check, out);
   switch (x.dtype) {
-    case DType::float32: return convert_typed<float>(x, idx, first, n, rescale, scale, offset, out);
-    case DType::float64: return convert_typed<double>(x, idx, first, n, rescale, scale, offset, out);
+    case DType::float32:
+      return convert_typed<float>(x, idx, first, n, rescale, scale, offset, check, out);
+    case DType::float64:
+      return convert_typed<double>(x, idx, first, n, rescale, scale, offset, check, out);
     case DType::uint8:
-      return convert_typed<std::uint8_t>(x, idx, first, n, rescale, scale, offset, out);
+      return convert_typed<std::uint8_t>(x, idx, first, n, rescale, scale, offset, check, out);
   }
   return -1;
 }
@@ -162,17 +205,78 @@ index_t first_nonfinite_row(const float* rows, index_t n, index_t cols) {
 
 void check_input(const InputView& x, index_t dim, const char* name) {
   if (x.cols != dim) {
-    throw std::invalid_argument(std::string(name) + " has " + std::to_string(x.cols) +
-                                " columns, but the model's input_dim is " + std::to_string(dim));
+    throw_invalid_value(name, std::to_string(dim) + " values per sample (the model's input_dim)",
+                        std::string(name) + ".shape[1]=" + std::to_string(x.cols));
   }
-  if (x.rows < 0 || (x.rows > 0 && (!x.data || x.ld < x.cols))) {
-    throw std::invalid_argument(std::string(name) + ": invalid data pointer or row stride");
+  if (x.indptr) {
+    check_csr(x, name);
+  } else if (x.rows < 0 || (x.rows > 0 && (!x.data || x.ld < x.cols))) {
+    throw_invalid_value(name, "dense rows at a row stride >= the columns",
+                        std::string(name) + " with ld=" + std::to_string(x.ld));
   }
 }
 
-void throw_nonfinite(const char* name, index_t row) {
-  throw std::invalid_argument(std::string(name) + " contains NaN or Inf (row " +
-                              std::to_string(row) + ")");
+void check_csr(const InputView& x, const std::string& name, index_t first_row) {
+  const index_t* p = x.indptr;
+  if (x.rows < 0 || x.nnz < 0 || x.dtype != DType::float32 ||
+      (x.nnz > 0 && (!x.indices || !x.data)) || p[0] != 0 || p[x.rows] != x.nnz) {
+    throw_invalid_value(name, "a float32 CSR matrix with row offsets from 0 to nnz=" +
+                        std::to_string(x.nnz), name + ".indptr[0]=" + std::to_string(p[0]) +
+                        ", " + name + ".indptr[" + std::to_string(x.rows) + "]=" +
+                        std::to_string(p[x.rows]));
+  }
+  for (index_t i = 0; i < x.rows; ++i) {
+    if (p[i + 1] < p[i]) {
+      throw_invalid_value(name, "non-decreasing CSR row offsets",
+                          name + ".indptr[" + std::to_string(i + 1) + "]=" +
+                              std::to_string(p[i + 1]));
+    }
+    for (index_t k = p[i]; k < p[i + 1]; ++k) {
+      const index_t c = x.indices[k];
+      if (c < 0 || c >= x.cols || (k > p[i] && c <= x.indices[k - 1])) {
+        throw_invalid_value(name, "column indices in [0, " + std::to_string(x.cols) +
+                            "), sorted and without duplicates in each row",
+                            name + ".indices[" + std::to_string(k) + "]=" + std::to_string(c) +
+                                " in row " + std::to_string(first_row + i));
+      }
+    }
+  }
+}
+
+void throw_nonfinite(const InputView& x, index_t row, bool rescale, float s, float o,
+                     const std::string& name, index_t first_row) {
+  index_t col = 0;
+  double given = 0.0;
+  float value = 0.0f;
+  for (index_t j = 0; j < x.cols; ++j) {
+    if (x.indptr) {  // the row's stored values; an implicit zero is finite unless rescaled
+      const float* v = static_cast<const float*>(x.data) + x.indptr[row];
+      const std::int32_t* c = x.indices + x.indptr[row];
+      const index_t stored = std::lower_bound(c, c + (x.indptr[row + 1] - x.indptr[row]), j) - c;
+      const bool has = x.indptr[row] + stored < x.indptr[row + 1] && c[stored] == j;
+      given = has ? v[stored] : 0.0f;
+      value = rescale ? float(given) * s + o : float(given);
+    } else if (x.dtype == DType::float64) {
+      given = static_cast<const double*>(x.data)[row * x.ld + j];
+      value = converted<double>(x, row, j, rescale, s, o);
+    } else if (x.dtype == DType::uint8) {
+      given = static_cast<const std::uint8_t*>(x.data)[row * x.ld + j];
+      value = converted<std::uint8_t>(x, row, j, rescale, s, o);
+    } else {
+      given = static_cast<const float*>(x.data)[row * x.ld + j];
+      value = converted<float>(x, row, j, rescale, s, o);
+    }
+    col = j;
+    if (!(std::fabs(value) <= std::numeric_limits<float>::max())) break;
+  }
+  std::string received = name + "[" + std::to_string(first_row + row) + ", " +
+                         std::to_string(col) + "]=" + number_text(given);
+  if (std::isfinite(given)) {
+    received += !(std::fabs(float(given)) <= std::numeric_limits<float>::max())
+                    ? " (beyond the float32 range)"
+                    : ", which the model's Rescaling layer makes " + number_text(value);
+  }
+  throw_invalid_value(name, "finite values", received);
 }
 
 }  // namespace detail

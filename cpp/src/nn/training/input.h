@@ -8,10 +8,11 @@
 namespace fastmlp {
 namespace detail {
 
-// out (n x x.cols) = rows idx[i] (or first + i when idx is null) of x, times scale plus offset if
-// `rescale`. Returns the position i of the first row holding NaN or Inf after conversion, or -1.
+// out (n x x.cols) = rows idx[i] (or first + i when idx is null) of x (dense or CSR), times scale
+// plus offset if `rescale`. With `check`, returns the position i of the first row holding NaN or
+// Inf after conversion, else -1 (rows of a Dataset need no check: it checked them).
 index_t convert_rows(const InputView& x, const index_t* idx, index_t first, index_t n,
-                     bool rescale, float scale, float offset, float* out);
+                     bool rescale, float scale, float offset, bool check, float* out);
 
 // Position of the first of n contiguous float32 rows (cols wide) holding NaN or Inf, or -1: the
 // check convert_rows does, for rows the model reads in place.
@@ -20,7 +21,15 @@ index_t first_nonfinite_row(const float* rows, index_t n, index_t cols);
 // std::invalid_argument if x is not a valid view of rows of `dim` values.
 void check_input(const InputView& x, index_t dim, const char* name);
 
-[[noreturn]] void throw_nonfinite(const char* name, index_t row);
+// std::invalid_argument unless x's CSR structure is sound: offsets from 0 to nnz, never
+// decreasing; column indices in [0, cols), increasing within each row.
+void check_csr(const InputView& x, const std::string& name, index_t first_row = 0);
+
+// The std::invalid_argument for row `row` of x, which holds NaN or Inf after the conversion
+// (rescaled when `rescale`): names the first such column and the value as given.
+[[noreturn]] void throw_nonfinite(const InputView& x, index_t row, bool rescale, float scale,
+                                  float offset, const std::string& name = "x",
+                                  index_t first_row = 0);
 
 }  // namespace detail
 }  // namespace fastmlp

@@ -3,12 +3,16 @@
 #include "fastmlp/model.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "common/checks.h"
 #include "common/fp_mode.h"
+#include "nn/losses/unchecked.h"
 #include "nn/training/input.h"
 
 namespace fastmlp {
@@ -195,8 +199,51 @@ void Model::layout(Workspace& ws, index_t rows, bool training) {
 }
 
 index_t Model::load_input(const InputView& x, const index_t* idx, index_t first, index_t n,
-                          Workspace& ws) {
-  return detail::convert_rows(x, idx, first, n, fused_rescaling_, in_scale_, in_offset_, ws.input);
+                          Workspace& ws, bool check) {
+  return detail::convert_rows(x, idx, first, n, fused_rescaling_, in_scale_, in_offset_, check,
+                              ws.input);
+}
+
+void Model::throw_nonfinite_input(const InputView& x, index_t row,
+                                  const DatasetNames& names) const {
+  detail::throw_nonfinite(x, row, fused_rescaling_, in_scale_, in_offset_, names.x,
+                          names.first_row);
+}
+
+bool Model::rescaling_may_overflow(const Dataset& data) const {
+  if (!fused_rescaling_) return false;
+  // v * scale + offset is monotonic in v, so the range's ends bound every converted value; the
+  // margin covers rounding differences between this double arithmetic and the float one.
+  const auto image = [&](double v) { return double(float(v)) * in_scale_ + in_offset_; };
+  const double bound = 0.999 * std::numeric_limits<float>::max();
+  return !(std::fabs(image(data.x_min())) <= bound && std::fabs(image(data.x_max())) <= bound);
+}
+
+void Model::load_rows(const Dataset& data, const index_t* idx, index_t first, index_t n,
+                      bool check) {
+  const index_t bad = load_input(data.x(), idx, first, n, train_ws_, check);
+  if (bad >= 0) throw_nonfinite_input(data.x(), idx ? idx[bad] : first + bad, data.names());
+}
+
+void Model::check_dataset(const Dataset& data, const char* what) const {
+  check_compiled(what);
+  const DatasetNames& names = data.names();
+  if (data.cols() != input_dim_) {
+    detail::throw_invalid_value(names.x, std::to_string(input_dim_) +
+                                             " values per sample (the model's input_dim)",
+                                names.x + ".shape[1]=" + std::to_string(data.cols()));
+  }
+  const bool sparse = loss_.kind == LossKind::sparse_categorical_crossentropy;
+  if (data.outputs() != output_dim_ || data.sparse_labels() != sparse) {
+    detail::throw_invalid_value(
+        names.y,
+        sparse ? "class labels for " + std::to_string(output_dim_) + " outputs (the loss is "
+                     "sparse_categorical_crossentropy)"
+               : "targets of " + std::to_string(output_dim_) + " values per sample (the loss is " +
+                     loss_name(loss_.kind) + ")",
+        std::string(data.sparse_labels() ? "class labels for " : "targets of ") +
+            std::to_string(data.outputs()) + (data.sparse_labels() ? " outputs" : " values"));
+  }
 }
 
 const float* Model::run_forward(Workspace& ws, const float* input, index_t n, const Pass& pass,
@@ -227,15 +274,10 @@ void Model::run_backward(Workspace& ws, const float* input, index_t n, const Pas
 double Model::loss_and_gradients(Workspace& ws, const float* input, index_t n, const Targets& t,
                                  const Pass& pass) {
   const float* out = run_forward(ws, input, n, pass, nullptr);
-  const index_t L = num_layers();
-  double loss;
-  if (fused_loss_) {
-    const float* prev = L - 1 == first_layer() ? input : ws.outputs[L - 2];
-    const float* z = layers_[L - 1]->logits(prev, ws.scratch[L - 1]);
-    loss = loss_forward_backward_fused(loss_, z, out, n, output_dim_, t, ws.grad_a);
-  } else {
-    loss = loss_forward_backward(loss_, out, n, output_dim_, t, ws.grad_a);
-  }
+  // Fused: the gradient through softmax / sigmoid, which needs only the probabilities.
+  double loss = fused_loss_
+                    ? detail::loss_fused_unchecked(loss_, out, n, output_dim_, t, ws.grad_a)
+                    : detail::loss_unchecked(loss_, out, n, output_dim_, t, ws.grad_a);
   run_backward(ws, input, n, pass);
   for (const auto& l : layers_) loss += l->penalty();
   return loss;
@@ -244,25 +286,25 @@ double Model::loss_and_gradients(Workspace& ws, const float* input, index_t n, c
 void Model::apply_gradients() {
   check_compiled("apply_gradients");
   const detail::FlushDenormalsScope fp_mode;
+  step_optimizer();
+}
+
+void Model::step_optimizer() {
+  FASTMLP_DEBUG_CHECK(optimizer_ != nullptr);
   optimizer_->step(param_refs_);
   ++weights_version_;
 }
 
-double Model::compute_gradients(const InputView& x, const TargetView& y) {
-  check_compiled("compute_gradients");
-  detail::check_input(x, input_dim_, "x");
-  check_targets(y);
-  if (x.rows != y.rows) {
-    throw std::invalid_argument("compute_gradients: x has " + std::to_string(x.rows) +
-                                " rows but y has " + std::to_string(y.rows));
-  }
+double Model::compute_gradients(const Dataset& data) {
+  check_dataset(data, "compute_gradients");
   const detail::FlushDenormalsScope fp_mode;
-  layout(train_ws_, x.rows, true);
-  const index_t bad = load_input(x, nullptr, 0, x.rows, train_ws_);
-  if (bad >= 0) detail::throw_nonfinite("x", bad);
+  const index_t n = data.rows();
+  layout(train_ws_, n, true);
+  load_rows(data, nullptr, 0, n, rescaling_may_overflow(data));
+  const TargetView& y = data.y();
   const Targets t{y.dense, y.labels, y.sample_weight};
   Pass pass{true, training_step_++, false};
-  return loss_and_gradients(train_ws_, train_ws_.input, x.rows, t, pass);
+  return loss_and_gradients(train_ws_, train_ws_.input, n, t, pass);
 }
 
 }  // namespace fastmlp

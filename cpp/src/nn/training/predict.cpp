@@ -36,8 +36,8 @@ double Model::macs_per_row() const {
 index_t Model::predict_block(Workspace& ws, const InputView& x, index_t first, index_t n,
                              float* out) {
   // Contiguous float32 rows with nothing to rescale are read in place: no copy, only the check.
-  const bool in_place =
-      x.dtype == DType::float32 && !fused_rescaling_ && (x.rows == 1 || x.ld == x.cols);
+  const bool in_place = x.dtype == DType::float32 && !x.indptr && !fused_rescaling_ &&
+                        (x.rows == 1 || x.ld == x.cols);
   const float* rows = static_cast<const float*>(x.data) + first * x.ld;
   const index_t bad = in_place ? detail::first_nonfinite_row(rows, n, x.cols)
                                : load_input(x, nullptr, first, n, ws);
@@ -75,7 +75,7 @@ void Model::predict(const InputView& x, float* out, const std::function<bool()>&
     layout(ws, rows, false);
     for (index_t first = 0; first < n && !interrupted(); first += rows) {
       const index_t bad = predict_block(ws, x, first, std::min(rows, n - first), out);
-      if (bad >= 0) detail::throw_nonfinite("x", first + bad);
+      if (bad >= 0) throw_nonfinite_input(x, first + bad);
     }
     return;
   }
@@ -116,7 +116,7 @@ void Model::predict(const InputView& x, float* out, const std::function<bool()>&
     last_check = clock::time_point{};  // the region took kCheckEvery: ask now
     if (interrupted()) return;
   }
-  if (first_bad.load() >= 0) detail::throw_nonfinite("x", first_bad.load());
+  if (first_bad.load() >= 0) throw_nonfinite_input(x, first_bad.load());
 }
 
 // ---- fork() ------------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ void Model::forward(const InputView& x, bool training, float* out,
   const detail::FlushDenormalsScope fp_mode;
   layout(train_ws_, x.rows, true);
   const index_t bad = load_input(x, nullptr, 0, x.rows, train_ws_);
-  if (bad >= 0) detail::throw_nonfinite("x", bad);
+  if (bad >= 0) throw_nonfinite_input(x, bad);
   run_forward(train_ws_, train_ws_.input, x.rows, Pass{true, training_step_++, false}, out);
 }
 

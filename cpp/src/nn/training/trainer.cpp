@@ -9,8 +9,10 @@
 
 #include "fastmlp/model.h"
 #include "fastmlp/runtime.h"
+#include "common/checks.h"
 #include "common/fp_mode.h"
 #include "common/thread_policy.h"
+#include "nn/losses/unchecked.h"
 #include "nn/training/input.h"
 #include "nn/training/shuffle.h"
 
@@ -42,6 +44,7 @@ struct Model::BusyGuard {
 void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
                     const std::vector<MetricSpec>& metrics) {
   BusyGuard busy(*this, "compile");
+  loss.validate();
   const bool sparse = loss.kind == LossKind::sparse_categorical_crossentropy;
   std::vector<std::unique_ptr<Metric>> built;
   for (const MetricSpec& spec : metrics) {
@@ -60,29 +63,6 @@ void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
   reset_metrics();
   const Activation* act = layers_.back()->output_activation();
   fused_loss_ = act && num_layers() - 1 >= first_layer() && loss_fuses_with(loss_, *act);
-}
-
-void Model::check_targets(const TargetView& y) const {
-  const bool sparse = loss_.kind == LossKind::sparse_categorical_crossentropy;
-  if (sparse && !y.labels) throw std::invalid_argument("y: the sparse loss needs integer labels");
-  if (!sparse && !y.dense) throw std::invalid_argument("y: the loss needs float targets");
-  for (index_t i = 0; sparse && i < y.rows; ++i) {
-    if (y.labels[i] < 0 || y.labels[i] >= output_dim_) {
-      throw std::invalid_argument("y: label " + std::to_string(y.labels[i]) + " at row " +
-                                  std::to_string(i) + " is outside [0, " +
-                                  std::to_string(output_dim_) + ")");
-    }
-  }
-  for (index_t i = 0; !sparse && i < y.rows * output_dim_; ++i) {
-    if (!std::isfinite(y.dense[i])) {
-      throw std::invalid_argument("y contains NaN or Inf (row " + std::to_string(i / output_dim_) + ")");
-    }
-  }
-  for (index_t i = 0; y.sample_weight && i < y.rows; ++i) {
-    if (!std::isfinite(y.sample_weight[i])) {
-      throw std::invalid_argument("sample_weight contains NaN or Inf (row " + std::to_string(i) + ")");
-    }
-  }
 }
 
 Targets Model::batch_targets(const TargetView& y, const index_t* idx, index_t first, index_t n,
@@ -142,27 +122,23 @@ void detail::shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>&
 }
 
 namespace {
-void check_data(const InputView& x, const TargetView& y, index_t input_dim, index_t batch_size) {
-  detail::check_input(x, input_dim, "x");
-  if (x.rows != y.rows) {
-    throw std::invalid_argument("x has " + std::to_string(x.rows) + " rows but y has " +
-                                std::to_string(y.rows));
-  }
-  if (x.rows == 0) throw std::invalid_argument("x has no rows");
+// The options' one argument a caller can get wrong (the rest are flags and hooks).
+void check_batch_size(index_t batch_size) {
   if (batch_size < 1) {
-    throw std::invalid_argument("batch_size must be a positive integer, got " +
-                                std::to_string(batch_size));
+    detail::throw_invalid_value("batch_size", "a positive integer",
+                                "batch_size=" + std::to_string(batch_size));
   }
 }
 }  // namespace
 
-Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOptions& o) {
-  check_compiled("train_epoch");
+Logs Model::train_epoch(const Dataset& data, const EpochOptions& o) {
+  check_dataset(data, "train_epoch");
+  check_batch_size(o.batch_size);
   BusyGuard busy(*this, "train_epoch");
-  check_data(x, y, input_dim_, o.batch_size);
-  check_targets(y);
   const detail::FlushDenormalsScope fp_mode;
-  const index_t n = x.rows, bs = std::min(o.batch_size, n);
+  const TargetView& y = data.y();
+  const bool check_input = rescaling_may_overflow(data);
+  const index_t n = data.rows(), bs = std::min(o.batch_size, n);
   layout(train_ws_, bs, true);
   std::vector<index_t> order;
   if (o.shuffle) detail::shuffled_order(n, o.seed, order);
@@ -186,8 +162,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
     Targets t;
     {
       ScopedThreadCap scope(step_threads);
-      const index_t bad = load_input(x, idx, first, cnt, train_ws_);
-      if (bad >= 0) detail::throw_nonfinite("x", idx ? idx[bad] : first + bad);
+      load_rows(data, idx, first, cnt, check_input);
       t = batch_targets(y, idx, first, cnt, train_ws_);
       const Pass pass{true, training_step_++, false};
       loss = loss_and_gradients(train_ws_, train_ws_.input, cnt, t, pass);
@@ -195,7 +170,7 @@ Logs Model::train_epoch(const InputView& x, const TargetView& y, const EpochOpti
       // loss stops before the step; NaN/Inf gradients with a finite loss (an overflow in the
       // backward pass) are left out by the optimizer (set_skip_nonfinite), which says so.
       if (o.stop_on_nonfinite && !std::isfinite(loss)) throw_nonfinite_step(b, batches, loss);
-      apply_gradients();
+      step_optimizer();
       if (o.stop_on_nonfinite && optimizer_->skipped_nonfinite()) {
         throw_nonfinite_step(b, batches, loss);
       }
@@ -253,15 +228,15 @@ void Model::throw_nonfinite_step(index_t batch, index_t batches, double loss) co
   throw NonFiniteStep(what.str());
 }
 
-Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size,
-                     float* y_pred_out, const std::function<bool()>& interrupt,
-                     bool reset_first) {
-  check_compiled("evaluate");
+Logs Model::evaluate(const Dataset& data, index_t batch_size, float* y_pred_out,
+                     const std::function<bool()>& interrupt, bool reset_first) {
+  check_dataset(data, "evaluate");
+  check_batch_size(batch_size);
   BusyGuard busy(*this, "evaluate");
-  check_data(x, y, input_dim_, batch_size);
-  check_targets(y);
   const detail::FlushDenormalsScope fp_mode;
-  const index_t n = x.rows, bs = std::min(batch_size, n);
+  const TargetView& y = data.y();
+  const bool check_input = rescaling_may_overflow(data);
+  const index_t n = data.rows(), bs = std::min(batch_size, n);
   layout(train_ws_, bs, true);
   prepare_inference();
   Pass pass;
@@ -278,13 +253,12 @@ Logs Model::evaluate(const InputView& x, const TargetView& y, index_t batch_size
       if (interrupt()) break;
     }
     const index_t cnt = std::min(bs, n - first);
-    const index_t bad = load_input(x, nullptr, first, cnt, train_ws_);
-    if (bad >= 0) detail::throw_nonfinite("x", first + bad);
+    load_rows(data, nullptr, first, cnt, check_input);
     const Targets t = batch_targets(y, nullptr, first, cnt, train_ws_);
     float* out = y_pred_out ? y_pred_out + first * output_dim_ : nullptr;
     const float* pred = run_forward(train_ws_, train_ws_.input, cnt, pass, out);
-    update_metrics(loss_forward_backward(loss_, pred, cnt, output_dim_, t, nullptr) + penalty, pred,
-                   cnt, t);
+    update_metrics(detail::loss_unchecked(loss_, pred, cnt, output_dim_, t, nullptr) + penalty,
+                   pred, cnt, t);
   }
   return make_logs();
 }
