@@ -148,14 +148,15 @@ long epoch_allocations(fastmlp::Model& m, const std::vector<float>& x,
   xv.data = x.data();
   xv.rows = static_cast<index_t>(y.size());
   xv.cols = xv.ld = 6;
-  fastmlp::TargetView yv;
+  fastmlp::TargetInput yv;
   yv.labels = y.data();
   yv.rows = xv.rows;
+  const fastmlp::Dataset data(xv, yv, m.output_dim());
   fastmlp::EpochOptions o;
   o.batch_size = batch_size;
-  m.train_epoch(xv, yv, o);
+  m.train_epoch(data, o);
   const long before = g_allocations.load();
-  m.train_epoch(xv, yv, o);
+  m.train_epoch(data, o);
   return g_allocations.load() - before;
 }
 

@@ -241,9 +241,12 @@ void test_tiny_network_trains_on_one_thread() {
   fastmlp::EpochOptions o;
   o.batch_size = 32;
   const fastmlp::InputView xv{x.data(), fastmlp::DType::float32, n, in, in};
-  const fastmlp::TargetView yv{nullptr, y.data(), nullptr, n};
+  fastmlp::TargetInput yv;
+  yv.labels = y.data();
+  yv.rows = n;
+  const fastmlp::Dataset data(xv, yv, m.output_dim());
   fastmlp::detail::team_worker_fp_modes(true);
-  for (int epoch = 0; epoch < 3; ++epoch) m.train_epoch(xv, yv, o);
+  for (int epoch = 0; epoch < 3; ++epoch) m.train_epoch(data, o);
   const std::vector<unsigned> modes = fastmlp::detail::team_worker_fp_modes(true);
   CHECK(!modes.empty());
   for (unsigned mode : modes) CHECK(mode == 0);  // no worker ran a share

@@ -31,6 +31,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from fastmlp import _core
 from fastmlp.models import _sparse
 from fastmlp.sklearn import _network, _params
 

@@ -75,7 +75,8 @@ struct Scan {
 // The rows of x split over threads, each part scanned by part(begin, end, scan) until a bad row.
 template <class F>
 Scan scan_rows(const InputView& x, F part) {
-  const int threads = detail::threads_for(x.rows * x.cols);
+  const int threads = thread_policy().threads_for(
+      WorkKind::elementwise, static_cast<double>(x.rows) * x.cols, static_cast<double>(x.rows));
   std::vector<Scan> parts(threads);
   detail::parallel_for(threads, threads, [&](index_t t) {
     part(x.rows * t / threads, x.rows * (t + 1) / threads, parts[t]);

@@ -153,7 +153,7 @@ index_t convert_csr(const InputView& x, const index_t* idx, index_t first, index
   const index_t cols = x.cols;
   std::atomic<index_t> first_bad{-1};
   parallel_chunks(
-      n, cols,
+      WorkKind::gather, n, static_cast<double>(cols),
       [&](index_t b, index_t e) {
         for (index_t i = b; i < e; ++i) {
           const index_t r = idx ? idx[i] : first + i;
@@ -169,8 +169,7 @@ index_t convert_csr(const InputView& x, const index_t* idx, index_t first, index
             return;
           }
         }
-      },
-      index_t(1) << 15);
+      });
   return first_bad.load();
 }
 
