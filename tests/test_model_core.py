@@ -207,6 +207,17 @@ def test_optimizer_state_and_learning_rate():
     assert m.learning_rate == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("lr, shown", [(-1.0, "-1"), (float("nan"), "nan"), (float("inf"), "inf")])
+def test_a_bad_learning_rate_is_refused_once_in_keras_words(lr, shown):
+    m = _core.Model(8, [dense(3)])
+    m.compile(sparse_ce(True), sgd(0.1), [])
+    with pytest.raises(ValueError, match=r"^Received an invalid value for `learning_rate`, "
+                                         rf"expected a finite float >= 0\. Received: "
+                                         rf"learning_rate={shown}$"):
+        m.learning_rate = lr
+    assert m.learning_rate == pytest.approx(0.1)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(x=np.zeros((4, 7), np.float32)), r"expected 8 values per sample.*x\.shape\[1\]=7"),
     (dict(x=np.zeros((4,), np.float32)), r"`x`, expected a 2-D array.*x\.shape=\(4,\)"),

@@ -80,13 +80,7 @@ inline void bind_model_class(py::module_& mod) {
              const fastmlp::Dataset& data = dataset_for(m, x, y, sw, "test_on_batch", made);
              return run_evaluate(m, data, data.rows(), py::none(), true);
            }, py::arg("x"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none())
-      .def_property("learning_rate", &Model::learning_rate, [](Model& m, double lr) {
-             if (!(lr >= 0.0) || !std::isfinite(lr)) {
-               throw std::invalid_argument("learning_rate must be a non-negative finite float, got " +
-                                           std::to_string(lr));
-             }
-             m.set_learning_rate(lr);
-           })
+      .def_property("learning_rate", &Model::learning_rate, &Model::set_learning_rate)
       .def_property_readonly("iterations", &Model::iterations)
       .def("get_optimizer_state", [](const Model& m) {
              py::list slots;

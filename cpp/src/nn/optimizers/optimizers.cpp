@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/checks.h"
 #include "common/thread_policy.h"
 #include "nn/optimizers/optimizer_base.h"
 #include "nn/kernels/parallel.h"
@@ -282,7 +283,8 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config) {
 
 void Optimizer::set_learning_rate(double lr) {
   if (!(lr >= 0.0) || !std::isfinite(lr)) {
-    throw std::invalid_argument("learning_rate must be finite and >= 0, got " + std::to_string(lr));
+    detail::throw_invalid_value("learning_rate", "a finite float >= 0",
+                                "learning_rate=" + detail::number_text(lr));
   }
   config_.learning_rate = LearningRateSchedule{};
   config_.learning_rate.initial_learning_rate = lr;
