@@ -26,9 +26,9 @@ _TEMP = re.compile(r"^\.m\.fastmlp\.[0-9a-f]{8}-[0-9]+-[0-9a-f]{8}\.fastmlp-tmp$
 
 
 # ---- atomic saves -----------------------------------------------------------------------------
-def _fail_on_call(n, exc):
+def _fail_on_call(n, exc, real=None):
     calls = {"n": 0}
-    real = saving._fastmlp_format._entry
+    real = real or saving._fastmlp_format._entry
 
     def entry(zf, name, data):
         calls["n"] += 1
@@ -50,6 +50,19 @@ def test_a_failure_mid_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monk
         classifier(seed=5).save(str(path))
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.fastmlp"]
+
+
+def test_a_failure_mid_save_of_a_keras_file_keeps_the_old_file(tmp_path, monkeypatch):
+    pytest.importorskip("h5py", reason="h5py (the optional extra fastmlp[keras]) is absent")
+    path = tmp_path / "m.keras"
+    classifier().save(str(path))
+    before = path.read_bytes()
+    monkeypatch.setattr(saving._keras_format, "_entry",
+                        _fail_on_call(3, OSError("disk full"), saving._keras_format._entry))
+    with pytest.raises(OSError, match="disk full"):
+        classifier(seed=5).save(str(path))  # the weights member, the last of three
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.keras"]
 
 
 @pytest.mark.parametrize("step", ["fsync", "replace"])

@@ -11,6 +11,7 @@ a functional model, an argument in use) is a ValueError naming it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing as _typing
 
@@ -19,7 +20,7 @@ from fastmlp._file_checks import MAX_LAYERS
 from fastmlp.optimizers import schedules
 
 if _typing.TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+    from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 _POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
            "registered_name": None}
@@ -138,7 +139,8 @@ def model_out(model_config: Dict[str, Any], compile_config: Optional[Dict[str, A
 
 
 # ---- Keras -> fastmlp ------------------------------------------------------------------------
-def _accepted(cls: type) -> Set[str]:
+@functools.lru_cache(maxsize=None)
+def _accepted(cls: type) -> FrozenSet[str]:
     """The keyword arguments ``cls(...)`` takes, through the ``**kwargs`` chain of its bases."""
     names: Set[str] = set()
     for klass in cls.__mro__:
@@ -150,7 +152,7 @@ def _accepted(cls: type) -> Set[str]:
                   (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break
-    return names
+    return frozenset(names)
 
 
 def _is_keras_module(module: Any) -> bool:

@@ -98,11 +98,20 @@ def _child(h5py: Any, group: Any, name: str, kind: type, where: str, path: str) 
 class VarsGroup:
     """The checked ``<path>/vars`` group of a weights file (empty when absent)."""
 
-    def __init__(self, h5py: Any, f: Any, path: str, label: str) -> None:
+    def __init__(self, h5py: Any, f: Any, path: str, label: str,
+                 parents: Optional[Dict[str, Any]] = None) -> None:
+        """``parents`` caches the groups above (``layers``), looked up once for all layers."""
         self.h5py, self.label, self.where = h5py, label, f"{path}/vars" if path else "vars"
-        group = f
+        parents = {} if parents is None else parents
+        group, prefix = f, ""
         for part in self.where.split("/"):
-            group = _child(h5py, group, part, h5py.Group, self.where, label)
+            prefix = f"{prefix}/{part}"
+            if prefix in parents:
+                group = parents[prefix]
+            else:
+                group = _child(h5py, group, part, h5py.Group, self.where, label)
+                if prefix == "/layers":
+                    parents[prefix] = group
             if group is None:
                 break
         self.group = group
@@ -155,10 +164,10 @@ def read_layer_weights(h5py: Any, f: Any, model_layers: Sequence[Any],
     config's or the model's, when known) before it is read. With ``fallback`` (the model's
     weights, for ``skip_mismatch``) a layer whose arrays do not fit keeps its own."""
     out: List[np.ndarray] = []
-    total = 0
+    total, parents = 0, {}
     for path, layer in layer_paths(model_layers):
         n, first = len(layer.weight_names()), len(out)
-        group = VarsGroup(h5py, f, path, label)
+        group = VarsGroup(h5py, f, path, label, parents)
         found = [s for s, _ in group.described()]
         wanted = None if shapes is None else [tuple(s) for s in shapes[first:first + n]]
         if fallback is not None and (group.size != n or found != wanted):
