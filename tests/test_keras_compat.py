@@ -63,3 +63,44 @@ def test_same_metrics_as_keras_in_fit_validation_and_evaluate():
     e_theirs = theirs.evaluate(x, y, batch_size=50, verbose=0, return_dict=True)
     for key in e_theirs:
         assert e_ours[key] == pytest.approx(e_theirs[key], rel=2e-4, abs=1e-6), key
+
+
+def _targets(kind, labels, rng):
+    """Targets for a loss: a distribution, counts, regression values, {0, 1} / {-1, 1} or
+    one-hot rows (three columns, as the models' outputs)."""
+    onehot = np.eye(3, dtype=np.float32)[labels]
+    return {"distribution": (0.8 * onehot + 0.2 * rng.dirichlet(np.ones(3), len(labels))),
+            "counts": rng.poisson(onehot * 2 + 0.5), "values": onehot * 2 + rng.normal(
+                size=onehot.shape), "positive": 1.0 + onehot + rng.random(onehot.shape),
+            "binary": onehot, "signed": 2 * onehot - 1, "onehot": onehot}[kind].astype(np.float32)
+
+
+@pytest.mark.parametrize("loss, activation, targets", [
+    ("kl_divergence", "softmax", "distribution"), ("poisson", "softplus", "counts"),
+    ("log_cosh", None, "values"), ("mean_squared_logarithmic_error", "relu", "positive"),
+    ("mean_absolute_percentage_error", None, "positive"), ("cosine_similarity", None, "values"),
+    ("hinge", "tanh", "binary"), ("squared_hinge", "tanh", "signed"),
+    ("categorical_hinge", None, "onehot")])
+def test_keras_3_losses_train_as_in_keras(loss, activation, targets):
+    """Forward, the loss's gradient and the optimizer step in the C++ loop: the same history
+    and evaluation as Keras from the same weights (hinge's {0, 1} targets become {-1, 1})."""
+    x, labels = blobs(n=256)
+    y = _targets(targets, labels, np.random.default_rng(1))
+    models = []
+    for lib in (fastmlp, keras):
+        models.append(lib.Sequential([lib.Input(shape=(8,)),
+                                      lib.layers.Dense(16, activation="relu"),
+                                      lib.layers.Dense(3, activation=activation)]))
+    ours, theirs = models
+    theirs.set_weights(ours.get_weights())
+    for model in models:
+        model.compile(optimizer="sgd", loss=loss)
+    kw = dict(epochs=3, batch_size=32, shuffle=False, verbose=0, validation_data=(x[:64], y[:64]))
+    h_ours, h_theirs = ours.fit(x, y, **kw).history, theirs.fit(x, y, **kw).history
+    assert sorted(h_ours) == sorted(h_theirs) == ["loss", "val_loss"]
+    for key in h_theirs:
+        np.testing.assert_allclose(h_ours[key], h_theirs[key], rtol=2e-4, err_msg=key)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=1e-3, atol=1e-5)
+    assert ours.evaluate(x, y, batch_size=50, verbose=0) == pytest.approx(
+        theirs.evaluate(x, y, batch_size=50, verbose=0), rel=2e-4)

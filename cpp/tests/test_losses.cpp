@@ -160,6 +160,34 @@ void check_gradients() {
                      (loss_name(kind) + (logits ? " (logits)" : "")).c_str());
     }
   }
+  // Keras 3's other losses: probabilities for those that clip or take logs (and MAPE, whose
+  // kink at p = y lies on the signed grid), signed values else.
+  for (LossKind kind : {LossKind::kl_divergence, LossKind::poisson,
+                        LossKind::mean_squared_logarithmic_error, LossKind::log_cosh,
+                        LossKind::mean_absolute_percentage_error, LossKind::cosine_similarity,
+                        LossKind::hinge, LossKind::squared_hinge, LossKind::categorical_hinge}) {
+    LossSpec s;
+    s.kind = kind;
+    const bool probs = kind == LossKind::kl_divergence || kind == LossKind::poisson ||
+                       kind == LossKind::mean_squared_logarithmic_error ||
+                       kind == LossKind::mean_absolute_percentage_error;
+    check_gradient(s, probs, t, loss_name(kind).c_str());
+  }
+}
+
+// hinge maps a batch of {0, 1} targets to {-1, 1}; one other value anywhere keeps them all.
+void check_hinge_targets() {
+  LossSpec s;
+  s.kind = LossKind::hinge;
+  const float p[2] = {0.5f, -0.25f}, binary[2] = {1.f, 0.f}, signed_y[2] = {1.f, -1.f},
+              mixed[2] = {1.f, 0.5f};
+  auto at = [&](const float* y) { return loss_forward_backward(s, p, 2, 1, Targets{y}, nullptr); };
+  CHECK_CLOSE(at(binary), (0.5 + 0.75) / 2, 1e-12, 0);
+  CHECK(at(binary) == at(signed_y));
+  CHECK_CLOSE(at(mixed), (0.5 + (1.0 + 0.125)) / 2, 1e-12, 0);
+  float probs[2] = {0.5f, 0.5f}, g[2];
+  CHECK_THROWS(loss_forward_backward_fused(s, p, probs, 1, 2, Targets{binary}, g),
+               std::invalid_argument);
 }
 
 void check_extremes_fused_errors() {
@@ -255,6 +283,7 @@ int main() {
   check_chunk_and_row_exps_agree();
   check_values();
   check_gradients();
+  check_hinge_targets();
   check_extremes_fused_errors();
   return check::exit_code("test_losses");
 }

@@ -23,10 +23,14 @@ if _typing.TYPE_CHECKING:
     from typing import Any, Callable, Dict, Optional, Union
 
 __all__ = [
-    "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "Loss", "MAE", "MSE",
-    "MeanAbsoluteError", "MeanSquaredError", "SparseCategoricalCrossentropy", "binary_crossentropy",
-    "categorical_crossentropy", "deserialize", "get", "huber", "mae", "mean_absolute_error",
-    "mean_squared_error", "mse", "serialize", "sparse_categorical_crossentropy",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity",
+    "Hinge", "Huber", "KLDivergence", "LogCosh", "Loss", "MAE", "MSE", "MeanAbsoluteError",
+    "MeanAbsolutePercentageError", "MeanSquaredError", "MeanSquaredLogarithmicError", "Poisson",
+    "SparseCategoricalCrossentropy", "SquaredHinge", "binary_crossentropy",
+    "categorical_crossentropy", "categorical_hinge", "cosine_similarity", "deserialize", "get",
+    "hinge", "huber", "kl_divergence", "log_cosh", "mae", "mean_absolute_error",
+    "mean_absolute_percentage_error", "mean_squared_error", "mean_squared_logarithmic_error",
+    "mse", "poisson", "serialize", "sparse_categorical_crossentropy", "squared_hinge",
 ]
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -80,6 +84,58 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
     """Per-sample cross-entropy against integer labels."""
     return _values({"name": "sparse_categorical_crossentropy",
                     "from_logits": _checks.flag("from_logits", from_logits)}, y_true, y_pred)
+
+
+def kl_divergence(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``sum(y_true * log(y_true / y_pred))``, both clipped to [epsilon, 1]."""
+    return _values({"name": "kl_divergence"}, y_true, y_pred)
+
+
+def poisson(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean of ``y_pred - y_true * log(y_pred + epsilon)``."""
+    return _values({"name": "poisson"}, y_true, y_pred)
+
+
+def log_cosh(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean of ``log(cosh(y_pred - y_true))``."""
+    return _values({"name": "log_cosh"}, y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean of ``(log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2``."""
+    return _values({"name": "mean_squared_logarithmic_error"}, y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``100 * mean(|y_true - y_pred| / max(|y_true|, epsilon))``."""
+    return _values({"name": "mean_absolute_percentage_error"}, y_true, y_pred)
+
+
+def cosine_similarity(y_true, y_pred, axis: int = -1) -> np.ndarray:
+    """Per-sample ``-sum(l2_normalize(y_true) * l2_normalize(y_pred))``: -1 when aligned."""
+    _last_axis(axis)
+    return _values({"name": "cosine_similarity"}, y_true, y_pred)
+
+
+def hinge(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean of ``max(1 - y_true * y_pred, 0)``; targets in {-1, 1} (a call whose
+    targets are all 0 or 1 maps them to -1 and 1, as Keras does)."""
+    return _values({"name": "hinge"}, y_true, y_pred)
+
+
+def squared_hinge(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean of ``max(1 - y_true * y_pred, 0) ** 2``; targets as `hinge`."""
+    return _values({"name": "squared_hinge"}, y_true, y_pred)
+
+
+def categorical_hinge(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)``."""
+    return _values({"name": "categorical_hinge"}, y_true, y_pred)
+
+
+def _last_axis(axis: Any) -> None:
+    if axis != -1:
+        raise ValueError(f"Only axis=-1 is supported. Received: axis={axis!r}")
 
 
 def _reduce(values: np.ndarray, sample_weight: Any, reduction: Optional[str]):
@@ -138,6 +194,8 @@ class Loss:
 
     def to_spec(self) -> Dict[str, Any]:
         """The core's loss dict; ValueError for settings the training loop cannot run."""
+        if not self._core_name or type(self).call is not Loss.call:
+            raise _not_in_core(self)
         if self.reduction != "sum_over_batch_size":
             raise ValueError(f"Training supports only reduction='sum_over_batch_size' (Keras's "
                              f"default). Received: reduction={self.reduction!r}")
@@ -182,8 +240,7 @@ class _CrossEntropy(Loss):
                  reduction: Optional[str] = "sum_over_batch_size", name: Optional[str] = None,
                  dtype: Any = None) -> None:
         super().__init__(name=name, reduction=reduction)
-        if axis != -1:
-            raise ValueError(f"Only axis=-1 is supported. Received: axis={axis!r}")
+        _last_axis(axis)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"Received an invalid value for `label_smoothing`, expected a number"
                              f" in [0, 1]. Received: label_smoothing={label_smoothing!r}")
@@ -221,20 +278,112 @@ class SparseCategoricalCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
+class _Keras3Loss(Loss):
+    """A Keras 3 loss without arguments of its own: (reduction, name, dtype), in Keras's order."""
+
+    def __init__(self, reduction: Optional[str] = "sum_over_batch_size",
+                 name: Optional[str] = None, dtype: Any = None) -> None:
+        super().__init__(name=name, reduction=reduction)
+
+
+class KLDivergence(_Keras3Loss):
+    """Kullback-Leibler divergence ``sum(y_true * log(y_true / y_pred))`` (both clipped to
+    [epsilon, 1])."""
+    _core_name = "kl_divergence"
+
+
+class Poisson(_Keras3Loss):
+    """Poisson loss ``mean(y_pred - y_true * log(y_pred + epsilon))``."""
+    _core_name = "poisson"
+
+
+class LogCosh(_Keras3Loss):
+    """Mean of ``log(cosh(y_pred - y_true))``: squared error near 0, absolute error far off."""
+    _core_name = "log_cosh"
+
+
+class MeanSquaredLogarithmicError(_Keras3Loss):
+    """Mean of squared differences of ``log(max(., epsilon) + 1)``."""
+    _core_name = "mean_squared_logarithmic_error"
+
+
+class MeanAbsolutePercentageError(_Keras3Loss):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, epsilon))``."""
+    _core_name = "mean_absolute_percentage_error"
+
+
+class Hinge(_Keras3Loss):
+    """``mean(max(1 - y_true * y_pred, 0))``; {0, 1} targets become {-1, 1}."""
+    _core_name = "hinge"
+
+
+class SquaredHinge(_Keras3Loss):
+    """``mean(max(1 - y_true * y_pred, 0) ** 2)``; {0, 1} targets become {-1, 1}."""
+    _core_name = "squared_hinge"
+
+
+class CategoricalHinge(_Keras3Loss):
+    """``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`` per sample."""
+    _core_name = "categorical_hinge"
+
+
+class CosineSimilarity(_Keras3Loss):
+    """``-sum(l2_normalize(y_true) * l2_normalize(y_pred))``. Args: ``axis`` (only -1)."""
+    _core_name = "cosine_similarity"
+
+    def __init__(self, axis: int = -1, reduction: Optional[str] = "sum_over_batch_size",
+                 name: Optional[str] = None, dtype: Any = None) -> None:
+        _last_axis(axis)
+        super().__init__(reduction=reduction, name=name)
+        self.axis = axis
+
+
 _CLASSES = {c.__name__: c for c in (MeanSquaredError, MeanAbsoluteError, Huber,
                                      BinaryCrossentropy, CategoricalCrossentropy,
-                                     SparseCategoricalCrossentropy)}
-_NAMES = {
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "huber": Huber, "huber_loss": Huber, "binary_crossentropy": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-}
+                                     SparseCategoricalCrossentropy, KLDivergence, Poisson,
+                                     LogCosh, MeanSquaredLogarithmicError,
+                                     MeanAbsolutePercentageError, Hinge, SquaredHinge,
+                                     CategoricalHinge, CosineSimilarity)}
+# Keras 3's names (keras.losses.get): each class's function name, and the short ones.
+_NAMES = {c._core_name: c for c in _CLASSES.values()}
+_NAMES.update({"mse": MeanSquaredError, "mae": MeanAbsoluteError, "huber_loss": Huber,
+               "bce": BinaryCrossentropy, "kld": KLDivergence,
+               "msle": MeanSquaredLogarithmicError, "mape": MeanAbsolutePercentageError})
 _FUNCTIONS = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
               huber: Huber, binary_crossentropy: BinaryCrossentropy,
               categorical_crossentropy: CategoricalCrossentropy,
-              sparse_categorical_crossentropy: SparseCategoricalCrossentropy}
+              sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+              kl_divergence: KLDivergence, poisson: Poisson, log_cosh: LogCosh,
+              mean_squared_logarithmic_error: MeanSquaredLogarithmicError,
+              mean_absolute_percentage_error: MeanAbsolutePercentageError, hinge: Hinge,
+              squared_hinge: SquaredHinge, categorical_hinge: CategoricalHinge,
+              cosine_similarity: CosineSimilarity}
+# Arguments every loss takes or that only have their default in the training loop.
+_COMMON_ARGS = ("self", "reduction", "name", "dtype", "axis", "ignore_class")
+
+
+def _catalogue() -> str:
+    """One line per built-in loss: its names and its class with the arguments it takes."""
+    import inspect
+    lines = []
+    for cls in _CLASSES.values():
+        names = [n for n, c in _NAMES.items() if c is cls]
+        params = inspect.signature(cls.__init__).parameters.values()
+        args = ", ".join(f"{p.name}={p.default!r}" for p in params if p.name not in _COMMON_ARGS)
+        lines.append(f"{' / '.join(repr(n) for n in names)}: {cls.__name__}({args})")
+    return "; ".join(lines)
+
+
+def _not_in_core(identifier: Any) -> ValueError:
+    """The error for a loss the C++ training loop cannot run, with the losses it can."""
+    if callable(identifier) and not isinstance(identifier, (str, type)):
+        what = ("fastmlp trains in a C++ loop, which does not run Python loss functions or Loss "
+                "subclasses that override `call`")
+    else:
+        what = "Unknown loss"
+    return ValueError(f"{what}. Received: loss={identifier!r}. Use a built-in loss, by name or "
+                      f"as a fastmlp.losses object (reduction='sum_over_batch_size' in "
+                      f"training): {_catalogue()}")
 
 
 def get(identifier: Union[str, Loss, Callable, Dict[str, Any]]) -> Loss:
@@ -249,9 +398,7 @@ def get(identifier: Union[str, Loss, Callable, Dict[str, Any]]) -> Loss:
             return cls()
     elif callable(identifier) and identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
-    raise ValueError(f"Unknown loss (custom losses cannot run in the C++ training loop). Expected"
-                     f" one of {sorted(_NAMES)} or a fastmlp.losses object. "
-                     f"Received: loss={identifier!r}")
+    raise _not_in_core(identifier)
 
 
 def serialize(loss: Loss) -> Dict[str, Any]:

@@ -12,7 +12,9 @@ namespace fastmlp {
 
 enum class LossKind {
   mean_squared_error, mean_absolute_error, huber, binary_crossentropy, categorical_crossentropy,
-  sparse_categorical_crossentropy
+  sparse_categorical_crossentropy, kl_divergence, poisson, log_cosh,
+  mean_squared_logarithmic_error, mean_absolute_percentage_error, cosine_similarity, hinge,
+  squared_hinge, categorical_hinge
 };
 
 struct LossSpec {
@@ -24,7 +26,7 @@ struct LossSpec {
   void validate() const;
 };
 
-// Keras names and aliases ("mse", "mae", "huber", "binary_crossentropy", ...). Throws
+// Keras names and aliases ("mse", "mae", "huber", "binary_crossentropy", "kld", "mape", ...). Throws
 // std::invalid_argument naming the valid names.
 LossKind parse_loss(const std::string& name);
 std::string loss_name(LossKind kind);
@@ -41,7 +43,9 @@ struct Targets {
 // does. If grad is not null, writes d(loss)/d(y_pred) (n x k). Stable for extreme values. Allocates
 // nothing. Throws std::invalid_argument for a sparse label outside [0, k) (naming it), bad shapes,
 // label_smoothing outside [0, 1] or delta <= 0. label_smoothing also applies to sparse labels (as
-// smoothed one-hot rows; Keras has no such option) and is ignored by mse/mae/huber.
+// smoothed one-hot rows; Keras has no such option) and is ignored by the losses other than the
+// cross-entropies. hinge and squared_hinge read the batch's targets as {-1, 1} when all of them
+// are 0 or 1 (Keras's convert_binary_labels_to_hinge, decided per call as Keras does).
 double loss_forward_backward(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
                              const Targets& targets, float* grad);
 

@@ -18,10 +18,24 @@ constexpr NameKind kNames[] = {
     {"huber", LossKind::huber},
     {"binary_crossentropy", LossKind::binary_crossentropy},
     {"categorical_crossentropy", LossKind::categorical_crossentropy},
-    {"sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy}};
+    {"sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy},
+    {"kl_divergence", LossKind::kl_divergence},
+    {"poisson", LossKind::poisson},
+    {"log_cosh", LossKind::log_cosh},
+    {"mean_squared_logarithmic_error", LossKind::mean_squared_logarithmic_error},
+    {"mean_absolute_percentage_error", LossKind::mean_absolute_percentage_error},
+    {"cosine_similarity", LossKind::cosine_similarity},
+    {"hinge", LossKind::hinge},
+    {"squared_hinge", LossKind::squared_hinge},
+    {"categorical_hinge", LossKind::categorical_hinge}};
+// Keras 3's short names (keras.losses.get) and the Huber class's default name.
 constexpr NameKind kAliases[] = {{"mse", LossKind::mean_squared_error},
                                  {"mae", LossKind::mean_absolute_error},
-                                 {"huber_loss", LossKind::huber}};
+                                 {"huber_loss", LossKind::huber},
+                                 {"bce", LossKind::binary_crossentropy},
+                                 {"kld", LossKind::kl_divergence},
+                                 {"msle", LossKind::mean_squared_logarithmic_error},
+                                 {"mape", LossKind::mean_absolute_percentage_error}};
 
 }  // namespace
 

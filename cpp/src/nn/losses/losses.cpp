@@ -12,30 +12,17 @@
 #include "nn/kernels/fastmath.h"
 #include "nn/kernels/parallel.h"
 #include "nn/kernels/isa_variants.h"
+#include "nn/losses/loss_row.h"
 
 namespace fastmlp {
 namespace {
 
-// Keras clips probabilities to [epsilon, 1 - epsilon] in float32; use the same float values.
-const double kClipLo = static_cast<double>(1e-7f);
-const double kClipHi = static_cast<double>(1.0f - 1e-7f);
+using loss_detail::Row;
+using loss_detail::TargetMap;
 
-// One row of the batch: predictions p (k), targets, gradient row g (k, or null) to be written
-// scaled by gscale = w_i / n. Targets are produced on the fly (no buffers, so the training loop
-// allocates nothing): y(j) = base(j) * a + b, where base is the dense row or the one-hot label and
-// (a, b) apply label smoothing. Each row function returns the unweighted per-sample loss.
-struct Row {
-  const float* p;
-  const float* dense;  // k targets, or null for a sparse label
-  std::int32_t label;
-  double a, b;
-  index_t k;
-  float* g;
-  double gscale;
-  const double* exps = nullptr;  // softmax from logits: exp(p_j - max p), when computed ahead
-  double exps_max = 0.0;         // ... and that max p
-  double y(index_t j) const { return (dense ? double(dense[j]) : double(j == label)) * a + b; }
-};
+// Keras clips probabilities to [epsilon, 1 - epsilon] in float32; use the same float values.
+const double kClipLo = loss_detail::kEpsilon;
+const double kClipHi = static_cast<double>(1.0f - 1e-7f);
 
 double mse_row(const Row& r) {
   double s = 0;
@@ -201,6 +188,7 @@ double cce_row(const Row& r, bool from_logits) {
 }
 
 double row_loss(const LossSpec& spec, const Row& r) {
+  using namespace loss_detail;
   switch (spec.kind) {
     case LossKind::mean_squared_error:
       return mse_row(r);
@@ -210,9 +198,28 @@ double row_loss(const LossSpec& spec, const Row& r) {
       return huber_row(r, spec.delta);
     case LossKind::binary_crossentropy:
       return bce_row(r, spec.from_logits);
-    default:
+    case LossKind::categorical_crossentropy:
+    case LossKind::sparse_categorical_crossentropy:
       return cce_row(r, spec.from_logits);
+    case LossKind::kl_divergence:
+      return kl_divergence_row(r);
+    case LossKind::poisson:
+      return poisson_row(r);
+    case LossKind::log_cosh:
+      return log_cosh_row(r);
+    case LossKind::mean_squared_logarithmic_error:
+      return msle_row(r);
+    case LossKind::mean_absolute_percentage_error:
+      return mape_row(r);
+    case LossKind::cosine_similarity:
+      return cosine_similarity_row(r);
+    case LossKind::hinge:
+    case LossKind::squared_hinge:
+      return hinge_row(r, spec.kind == LossKind::squared_hinge);
+    case LossKind::categorical_hinge:
+      return categorical_hinge_row(r);
   }
+  throw std::logic_error("row_loss: unknown loss kind");
 }
 
 void check_args(const LossSpec& spec, const float* y_pred, index_t n, index_t k, const Targets& t) {
@@ -235,33 +242,45 @@ void check_args(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
   }
 }
 
-// Row i with label smoothing (categorical: y(1-s) + s/k; binary: y(1-s) + s/2; sparse labels act
-// as one-hot rows, smoothed like categorical ones).
-Row make_row(const LossSpec& spec, const float* p, index_t n, index_t k, const Targets& t,
-             index_t i, float* grad) {
+// Row i of the batch, its targets read through the batch's TargetMap.
+Row make_row(const LossSpec& spec, const TargetMap& map, const float* p, index_t n, index_t k,
+             const Targets& t, index_t i, float* grad) {
   const bool sparse = spec.kind == LossKind::sparse_categorical_crossentropy;
-  const bool categorical = sparse || spec.kind == LossKind::categorical_crossentropy;
-  const double s = spec.label_smoothing;
-  double b = 0.0;
-  if (categorical) {
-    b = s / k;
-  }
-  if (spec.kind == LossKind::binary_crossentropy) {
-    b = 0.5 * s;
-  }
-  const double a = categorical || spec.kind == LossKind::binary_crossentropy ? 1.0 - s : 1.0;
   const double w = t.sample_weight ? t.sample_weight[i] : 1.0;
   return Row{p + i * k,
              sparse ? nullptr : t.dense + i * k,
              sparse ? t.labels[i] : -1,
-             a,
-             b,
+             map.a,
+             map.b,
              k,
              grad ? grad + i * k : nullptr,
              w / n};
 }
 
 }  // namespace
+
+namespace loss_detail {
+
+TargetMap target_map(const LossSpec& spec, index_t n, index_t k, const Targets& t) {
+  const double s = spec.label_smoothing;
+  switch (spec.kind) {
+    case LossKind::categorical_crossentropy:
+    case LossKind::sparse_categorical_crossentropy:
+      return {1.0 - s, s / k};
+    case LossKind::binary_crossentropy:
+      return {1.0 - s, 0.5 * s};
+    case LossKind::hinge:
+    case LossKind::squared_hinge:
+      for (index_t q = 0; q < n * k; ++q) {
+        if (t.dense[q] != 0.0f && t.dense[q] != 1.0f) return {};
+      }
+      return {2.0, -1.0};
+    default:
+      return {};
+  }
+}
+
+}  // namespace loss_detail
 
 namespace {
 
@@ -319,13 +338,14 @@ double detail::loss_unchecked(const LossSpec& spec, const float* y_pred, index_t
   const bool chunk_exps = spec.from_logits && k <= kChunkExpCols &&
                           (spec.kind == LossKind::categorical_crossentropy ||
                            spec.kind == LossKind::sparse_categorical_crossentropy);
+  const TargetMap map = loss_detail::target_map(spec, n, k, targets);
   const double total = chunked_rows(n, k, [&](index_t b, index_t e) {
     double exps[kLossChunk * kChunkExpCols], maxes[kLossChunk];
     if (chunk_exps) shifted_exps(y_pred + b * k, e - b, k, exps, maxes);
     double s = 0.0;
     for (index_t i = b; i < e; ++i) {
       const double w = targets.sample_weight ? targets.sample_weight[i] : 1.0;
-      Row row = make_row(spec, y_pred, n, k, targets, i, grad);
+      Row row = make_row(spec, map, y_pred, n, k, targets, i, grad);
       if (chunk_exps) {
         row.exps = exps + (i - b) * k;
         row.exps_max = maxes[i - b];
@@ -341,8 +361,10 @@ void loss_values(const LossSpec& spec, const float* y_pred, index_t n, index_t k
                  const Targets& targets, float* out) {
   check_args(spec, y_pred, n, k, targets);
   const Targets unweighted{targets.dense, targets.labels, nullptr};
+  const TargetMap map = loss_detail::target_map(spec, n, k, targets);
   for (index_t i = 0; i < n; ++i) {
-    out[i] = static_cast<float>(row_loss(spec, make_row(spec, y_pred, n, k, unweighted, i, nullptr)));
+    out[i] = static_cast<float>(
+        row_loss(spec, make_row(spec, map, y_pred, n, k, unweighted, i, nullptr)));
   }
 }
 
@@ -364,8 +386,10 @@ bool loss_fuses_with(const LossSpec& spec, const Activation& output_activation) 
 double loss_forward_backward_fused(const LossSpec& spec, const float* /*logits*/,
                                    const float* probs, index_t n, index_t k, const Targets& targets,
                                    float* grad_logits) {
-  if (spec.from_logits || spec.kind == LossKind::mean_squared_error ||
-      spec.kind == LossKind::mean_absolute_error || spec.kind == LossKind::huber) {
+  const bool cross_entropy = spec.kind == LossKind::binary_crossentropy ||
+                             spec.kind == LossKind::categorical_crossentropy ||
+                             spec.kind == LossKind::sparse_categorical_crossentropy;
+  if (spec.from_logits || !cross_entropy) {
     throw std::invalid_argument("loss_forward_backward_fused: " + loss_name(spec.kind) +
                                 (spec.from_logits ? " with from_logits" : "") + " does not fuse");
   }
@@ -386,9 +410,10 @@ double detail::loss_fused_unchecked(const LossSpec& spec, const float* probs, in
   }
   // ... while the gradient through the activation needs only the probabilities.
   const bool binary = spec.kind == LossKind::binary_crossentropy;
+  const TargetMap map = loss_detail::target_map(spec, n, k, targets);
   chunked_rows(n, k, [&](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) {
-      const Row r = make_row(spec, probs, n, k, targets, i, grad_logits);
+      const Row r = make_row(spec, map, probs, n, k, targets, i, grad_logits);
       double ysum = 0.0;
       for (index_t j = 0; j < k; ++j) {
         ysum += r.y(j);
