@@ -14,6 +14,7 @@
 #include "fastmlp/gemm.h"
 #include "fastmlp/runtime.h"
 #include "loss_bindings.h"
+#include "matmul_bf16_bindings.h"
 #include "matmul_bindings.h"
 #include "metric_bindings.h"
 #include "model_class.h"
@@ -32,6 +33,7 @@ using fastmlp_bindings::gil::without_gil;
 namespace {
 
 using fastmlp_bindings::bind_matmul;
+using fastmlp_bindings::bind_matmul_bf16;
 using fastmlp_bindings::shape_of;
 
 // ---- runtime -------------------------------------------------------------------------------
@@ -42,6 +44,10 @@ py::dict cpu_info() {
   py::list supported;
   for (auto isa : fastmlp::supported_isas()) supported.append(fastmlp::isa_name(isa));
   d["supported_isas"] = supported;
+  d["bf16_kernel"] = fastmlp::bf16_kernel_name(fastmlp::active_bf16_kernel());
+  py::list bf16;
+  for (auto k : fastmlp::supported_bf16_kernels()) bf16.append(fastmlp::bf16_kernel_name(k));
+  d["supported_bf16_kernels"] = bf16;
   const auto caches = fastmlp::cache_sizes();
   d["l1d_cache"] = caches.l1d;
   d["l2_cache"] = caches.l2;
@@ -71,6 +77,7 @@ void bind_runtime_and_ops(py::module_& m) {
   m.def("set_flush_denormals", &fastmlp::set_flush_denormals, py::arg("on"));
   m.def("flush_denormals", &fastmlp::flush_denormals);
   bind_matmul(m);
+  bind_matmul_bf16(m);
 }
 
 // ---- leaf functions: activations, losses, initializers, optimizers (nnleaf) -------------------
@@ -260,6 +267,7 @@ PYBIND11_MODULE(_core, m) {
   bind_runtime_and_ops(m);
 #if defined(FASTMLP_TEST_HOOKS)
   fastmlp_bindings::bind_test_hooks(m);
+  fastmlp_bindings::bind_bf16_test_hooks(m);
 #endif
   bind_leaf(m);
   fastmlp_bindings::bind_dataset(m);  // before bind_model: its signatures name _core.Dataset

@@ -3,6 +3,9 @@
 // it may run on.
 #include <sched.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #include <cstdlib>
 #include <stdexcept>
@@ -41,17 +44,44 @@ CpuFeatures detect() {
   const bool os_avx512 = (xcr0 & 0xE6) == 0xE6;
   if (__get_cpuid_max(0, nullptr) < 7) return f;
   __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const unsigned int leaf7_subleaves = eax;
   const bool avx2 = ebx & (1u << 5);
   const bool avx512f = ebx & (1u << 16), avx512dq = ebx & (1u << 17);
   const bool avx512bw = ebx & (1u << 30), avx512vl = ebx & (1u << 31);
   f.avx2 = os_avx && avx2 && fma;
   f.avx512 = f.avx2 && os_avx512 && avx512f && avx512dq && avx512bw && avx512vl;
+  const bool amx_tile = edx & (1u << 24), amx_bf16 = edx & (1u << 22);
+  const bool os_amx = ((xcr0 >> 17) & 3) == 3;  // XTILECFG and XTILEDATA
+  if (leaf7_subleaves >= 1) {
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    f.avx512_bf16 = f.avx512 && (eax & (1u << 5));
+  }
+  f.amx_bf16 = f.avx512_bf16 && os_amx && amx_tile && amx_bf16;
 #if defined(FASTMLP_EMULATE_AVX512)
   f.avx512 = f.avx2;  // test builds: the AVX-512 kernel's intrinsics are SIMDe's portable code
+  f.avx512_bf16 = f.avx2;
+#endif
+#if defined(FASTMLP_EMULATE_AMX)
+  f.amx_bf16 = f.avx512_bf16;  // test builds: the AMX kernel's tiles are plain arrays
 #endif
 #endif
   return f;
 }
+
+#if defined(FASTMLP_EMULATE_AMX)
+// no tile state is used: nothing to ask for
+#elif defined(__linux__) && defined(SYS_arch_prctl) && defined(FASTMLP_HAVE_X86_KERNELS)
+bool request_amx_permission() {
+  constexpr int kGetPerm = 0x1022, kReqPerm = 0x1023;  // ARCH_GET/REQ_XCOMP_PERM
+  constexpr unsigned long kTileData = 18;              // XFEATURE_XTILEDATA
+  if (syscall(SYS_arch_prctl, kReqPerm, kTileData) != 0) return false;
+  unsigned long mask = 0;
+  if (syscall(SYS_arch_prctl, kGetPerm, &mask) != 0) return false;
+  return (mask >> kTileData) & 1u;
+}
+#else
+bool request_amx_permission() { return false; }
+#endif
 
 Isa choose_isa() {
   std::vector<Isa> ok = supported_isas();
@@ -84,6 +114,15 @@ int cpus_allowed() {
   if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
   const int n = CPU_COUNT(&set);
   return n > 0 ? n : 1;
+}
+
+bool amx_tiles_permitted() {
+#if defined(FASTMLP_EMULATE_AMX)
+  return cpu_features().amx_bf16;
+#else
+  static const bool permitted = cpu_features().amx_bf16 && request_amx_permission();
+  return permitted;
+#endif
 }
 
 const char* isa_name(Isa isa) {

@@ -121,6 +121,13 @@ bool should_pack_b(const KernelInfo& kr, const StridedMatrix& b, index_t rows);
 // Sets up the shared packed copy of B where the packed driver uses one (t.b_packed, t.flags).
 void prepare_shared_b(Team& t);
 
+// What a call decides before any arithmetic (gemm.cpp), shared with the bf16 GEMM, which builds a
+// Problem of its own shape (pr.kr giving its MR x NR tile) for them:
+// k == 0 or alpha == 0: C = beta * C (+ bias, activation), A and B unread (BLAS semantics).
+void scale_only(const Problem& pr);
+// Threads for the product: the thread policy's answer, or with cap > 0 the table's for cap threads.
+int choose_threads(const Problem& pr, int cap);
+
 // The drivers, run by every thread of the team: work_small when neither A nor B is packed by the
 // call (!t.pack_a && !t.pack_b), work_packed otherwise.
 void work_small(Team& t);

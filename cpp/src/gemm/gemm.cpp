@@ -55,6 +55,8 @@ void prepare_team(Team& t, const Problem& pr, int threads) {
   prepare_shared_b(t);
 }
 
+}  // namespace
+
 // k == 0 or alpha == 0: C = beta * C (+ bias, activation); A and B are not read (BLAS semantics).
 void scale_only(const Problem& pr) {
   for (index_t i = 0; i < pr.m; ++i) {
@@ -69,6 +71,8 @@ void scale_only(const Problem& pr) {
   if (pr.ep->post) pr.ep->post(pr.c, pr.ldc, pr.m, pr.n, 0, pr.ep->post_ctx);
 }
 
+namespace {
+
 double flops(const Problem& pr) {
   return 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
 }
@@ -76,12 +80,16 @@ double tiles(const Problem& pr) {
   return static_cast<double>(ceil_div(pr.m, pr.kr->mr) * ceil_div(pr.n, pr.kr->nr));
 }
 
+}  // namespace
+
 // The thread policy's answer (common/thread_policy.h); `cap` > 0 (tests) is the table's answer
 // for that many threads, with no load feedback, so the team really runs.
 int choose_threads(const Problem& pr, int cap) {
   return cap > 0 ? ThreadPolicy::table(WorkKind::gemm, flops(pr), tiles(pr), cap)
                  : thread_policy().threads_for(WorkKind::gemm, flops(pr), tiles(pr));
 }
+
+namespace {
 
 void run(const Problem& pr, int threads) {
   Team team;

@@ -4,6 +4,7 @@
 // vectorizes them, down to which of two NaN operands an add returns (a matter of register
 // allocation); as an instantiation over 8-float vectors it returned the other one in some cases.
 #include "gemm/kernels.h"
+#include "gemm/store_row.h"
 
 namespace fastmlp {
 namespace gemm {
@@ -11,18 +12,6 @@ namespace {
 
 constexpr int kMR = 4;
 constexpr int kNR = 16;
-
-// The fused epilogue for one row of the tile; the same formula as the SIMD kernels.
-void store_row(float* c, const float* acc, int nr, const TileStore& st) {
-  for (int j = 0; j < nr; ++j) {
-    float x = st.alpha * acc[j];
-    if (st.load_c) x = st.beta * c[j] + x;
-    if (st.bias) x += st.bias[j];
-    // written as a comparison so NaN propagates, as in the reference (std::max(x, 0.0f))
-    if (st.relu) x = (x < 0.0f) ? 0.0f : x;
-    c[j] = x;
-  }
-}
 
 // kFullN: all 16 columns exist in every row of B, so the inner loop has a constant trip count.
 template <bool kFullN>
@@ -38,7 +27,7 @@ void tile(index_t k, const float* a, index_t rsa, index_t csa, const float* b, i
       for (int j = 0; j < cols; ++j) acc[i][j] += av * brow[j];
     }
   }
-  for (int i = 0; i < mr; ++i) store_row(c + i * ldc, acc[i], nr, st);
+  for (int i = 0; i < mr; ++i) store_row_portable(c + i * ldc, acc[i], nr, st);
 }
 
 void kernel_generic_4x16(index_t k, const float* a, index_t rsa, index_t csa, const float* b,
