@@ -273,11 +273,14 @@ PYBIND11_MODULE(_core, m) {
   fastmlp_bindings::bind_dataset(m);  // before bind_model: its signatures name _core.Dataset
   bind_model(m);
   fastmlp_bindings::bind_tensor_access(m);  // after bind_model: it extends _core.Model
+  fastmlp_bindings::bind_distribution(m);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const fastmlp::NonFiniteStep& e) {
       PyErr_SetString(PyExc_FloatingPointError, e.what());
+    } catch (const fastmlp::RankFailure& e) {
+      fastmlp_bindings::set_rank_failure(e);
     }
   });
   // Before finalization begins: threads still inside the core park instead of being unwound.

@@ -14,6 +14,7 @@
 
 #include "arrays.h"
 #include "dataset_bindings.h"
+#include "distribution_bindings.h"
 #include "fastmlp/model.h"
 #include "gil.h"
 #include "layer_specs.h"
@@ -74,7 +75,11 @@ inline py::array_t<float> to_array(const std::vector<float>& v, const std::vecto
 inline py::dict run_epoch(fastmlp::Model& m, const fastmlp::Dataset& data, index_t batch_size,
                           bool shuffle, std::uint64_t seed, const py::handle& y_pred_out,
                           const py::object& batch_callback, index_t callback_every,
-                          bool stop_on_nonfinite, bool reset_metrics) {
+                          bool stop_on_nonfinite, bool reset_metrics,
+                          fastmlp::GradientReducer* reducer = nullptr) {
+  if (reducer && !reset_metrics) {  // each call's logs are summed over the ranks
+    throw std::invalid_argument("train_epoch: a reducer needs reset_metrics=True");
+  }
   fastmlp::EpochOptions o;
   o.batch_size = batch_size;
   o.shuffle = shuffle;
@@ -96,7 +101,9 @@ inline py::dict run_epoch(fastmlp::Model& m, const fastmlp::Dataset& data, index
   }
   Interrupts interrupts;
   o.interrupt_check = interrupts.check();
-  const fastmlp::Logs logs = without_gil([&] { return m.train_epoch(data, o); });
+  o.reducer = reducer;
+  const fastmlp::Logs logs =
+      without_gil([&] { return guarded_call(reducer, [&] { return m.train_epoch(data, o); }); });
   interrupts.raise_if_interrupted();
   return to_dict(logs);
 }
@@ -105,11 +112,13 @@ inline py::dict train_epoch(fastmlp::Model& m, const py::handle& x, const py::ha
                             const py::handle& sample_weight, index_t batch_size, bool shuffle,
                             std::uint64_t seed, const py::handle& y_pred_out,
                             const py::object& batch_callback, index_t callback_every,
-                            bool stop_on_nonfinite, bool reset_metrics) {
+                            bool stop_on_nonfinite, bool reset_metrics,
+                            const py::object& reducer) {
   std::unique_ptr<PyDataset> made;
   const fastmlp::Dataset& data = dataset_for(m, x, y, sample_weight, "train_epoch", made);
   return run_epoch(m, data, batch_size, shuffle, seed, y_pred_out, batch_callback,
-                   callback_every, stop_on_nonfinite, reset_metrics);
+                   callback_every, stop_on_nonfinite, reset_metrics,
+                   reducer.is_none() ? nullptr : reducer.cast<fastmlp::GradientReducer*>());
 }
 
 inline py::dict run_evaluate(fastmlp::Model& m, const fastmlp::Dataset& data, index_t batch_size,

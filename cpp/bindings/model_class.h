@@ -54,7 +54,14 @@ inline void bind_model_class(py::module_& mod) {
            py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32,
            py::arg("shuffle") = true, py::arg("seed") = 0, py::arg("y_pred_out") = py::none(),
            py::arg("batch_callback") = py::none(), py::arg("callback_every") = 1,
-           py::arg("stop_on_nonfinite") = true, py::arg("reset_metrics") = true)
+           py::arg("stop_on_nonfinite") = true, py::arg("reset_metrics") = true,
+           py::arg("reducer") = py::none())
+      .def("sum_logs", [](Model& m, fastmlp::GradientReducer& reducer, bool reset) {
+             if (reset) m.reset_metrics();  // a rank with no rows adds nothing
+             return to_dict(without_gil([&] { return m.sum_logs_over_ranks(reducer); }));
+           }, py::arg("reducer"), py::arg("reset") = false,
+           "Data-parallel training: the last train_epoch / evaluate logs over every rank "
+           "(collective: every rank calls it, right after an agreement)")
       .def("evaluate", &evaluate, py::arg("x"), py::arg("y") = py::none(),
            py::arg("sample_weight") = py::none(),
            py::arg("batch_size") = 32, py::arg("y_pred_out") = py::none(),

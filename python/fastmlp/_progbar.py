@@ -19,6 +19,9 @@ from typing import IO, Any, Dict, Mapping, Optional
 _BAR_WIDTH = 20
 # Minimum seconds between two redraws of the live bar (at most ~10 updates a second).
 REDRAW_INTERVAL = 0.1
+# Set on the ranks other than 0 of data-parallel training (fastmlp.distribution): only rank 0
+# prints.
+muted = False
 
 
 def stream_is_tty(stream: IO) -> bool:
@@ -127,12 +130,16 @@ class Progbar:
                         f"{format_time_per_step(per_step, self.unit_name)}{metrics}\n")
 
     def _write(self, text: str) -> None:
+        if muted:
+            return
         self.stream.write(text)
         self.stream.flush()
 
 
 def print_line(text: str, stream: Optional[IO] = None) -> None:
     """One message line from a callback (``stream`` defaults to stdout at call time)."""
+    if muted:
+        return
     out = stream if stream is not None else sys.stdout
     out.write(text + "\n")
     out.flush()

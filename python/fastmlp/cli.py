@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import sys
@@ -186,7 +187,28 @@ def _check_destinations(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    """Under `mpirun -n N`: data-parallel training, only rank 0 printing and writing files."""
+    from fastmlp import distribution
+
+    try:
+        dist = distribution._launched()
+    except ImportError as exc:
+        raise CommandError(f"started by mpirun as one of {distribution.size()} ranks: {exc}") \
+            from None
+    if dist is None:
+        return _train(args)
+    distribution.set_distribution(dist)
+    try:
+        with open(os.devnull, "w", encoding="utf-8") as sink, \
+                contextlib.redirect_stdout(sink if dist.rank else sys.stdout):
+            return _train(args)
+    finally:
+        distribution.set_distribution(None)
+
+
+def _train(args: argparse.Namespace) -> int:
     import fastmlp
+    from fastmlp import distribution
 
     _check_destinations(args)
     if args.threads is not None:
@@ -227,7 +249,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.save:
         model.save(args.save)
         print(f"saved model to {args.save}")
-    if args.plot:
+    if args.plot and distribution._writes_here():
         from fastmlp.plotting import plot_history
 
         plot_history(history, args.plot, title=f"{widths} on {_DATASET_TITLES[name]}")

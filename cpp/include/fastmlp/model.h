@@ -23,6 +23,7 @@
 namespace fastmlp {
 
 class Model;
+class GradientReducer;  // data-parallel training (nn/training/allreduce.h)
 
 namespace detail {
 // Keeps a Model in the list the fork() handlers walk (predict.cpp), from construction on.
@@ -58,6 +59,9 @@ struct EpochOptions {
   // false: the loss mean and the metrics go on from the previous call's state (one epoch fed in
   // several calls), so the logs cover every call since the last reset.
   bool reset_metrics = true;
+  // Data-parallel training: this rank trains on its rows of each global batch of batch_size
+  // rows, the reducer sums the ranks' gradients before each step and the logs over the epoch.
+  GradientReducer* reducer = nullptr;
 };
 
 // train_epoch met a loss or gradients that are NaN or Inf (a value overflowed the float32 range,
@@ -109,6 +113,10 @@ class Model {
   // The compiled metrics, holding their state from the last train_epoch / evaluate.
   const std::vector<std::unique_ptr<Metric>>& metrics() const { return metrics_; }
   void reset_metrics();
+  // Data-parallel training: the loss mean's and every metric's state summed over the ranks, so
+  // the logs (returned) are those of all their rows. Every rank calls it at the same point, right
+  // after an agreement (train_epoch does at the end of each epoch with a reducer).
+  Logs sum_logs_over_ranks(GradientReducer& reducer);
   // out: rows x output_dim. Large inputs run in parallel row blocks; small ones directly on the
   // calling thread with no allocation.
   void predict(const InputView& x, float* out, const std::function<bool()>& interrupt = {});

@@ -93,7 +93,8 @@ class TerminateOnNaN(Callback):
 
 
 class CSVLogger(Callback):
-    """Writes one CSV row per epoch: ``epoch`` then the logs' keys (sorted).
+    """Writes one CSV row per epoch: ``epoch`` then the logs' keys (sorted). In data-parallel
+    training (fastmlp.distribution) only rank 0 writes.
 
     Args:
         filename: the CSV file.
@@ -110,8 +111,13 @@ class CSVLogger(Callback):
         self.sep, self.append = separator, _checks.flag("append", append)
         self._keys = None
         self._has_header = False
+        self._writes = True
 
     def on_train_begin(self, logs: Optional[Dict] = None) -> None:
+        from fastmlp import distribution
+        self._writes = distribution._writes_here()  # data-parallel training: rank 0 only
+        if not self._writes:
+            return
         self._has_header = self.append and os.path.exists(self.filename) and \
             os.path.getsize(self.filename) > 0
         if not self.append:
@@ -120,6 +126,8 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Optional[Dict] = None) -> None:
         # The file is opened per row, so no handle stays open when fit ends by an exception.
+        if not self._writes:
+            return
         logs = logs or {}
         with open(self.filename, "a", newline="", encoding="utf-8") as f:
             if self._keys is None:

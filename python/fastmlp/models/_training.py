@@ -15,11 +15,14 @@ import numpy as np
 
 from fastmlp import _core, _random, losses as losses_module, metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
+from fastmlp import distribution as _distribution
 from fastmlp.callbacks import CallbackList, History, ProgbarLogger, TerminateOnNaN
 from fastmlp.callbacks._base import as_callback_list
+from fastmlp.distribution import _fit as _dist
 from fastmlp.models import _args
 from fastmlp.models._data import class_weight_table, prepare_x, sample_weights, targets
 from fastmlp.models._metrics import CompiledMetrics
+from fastmlp.models._pacing import BatchPacing
 
 # Up to this many rows, predict() never shows progress (the direct single-thread path).
 _SMALL_PREDICT_ROWS = 1024
@@ -170,13 +173,70 @@ class TrainingMixin:
             `History` whose ``history`` maps "loss", each metric and their "val_" forms to
             per-epoch lists.
         """
-        self._require_compiled("fit")
-        a = _args.fit_args(batch_size, epochs, verbose, validation_split, shuffle, initial_epoch,
-                           steps_per_epoch, validation_steps, validation_batch_size,
-                           validation_freq)
-        batch_size, epochs, validation_split = a.batch_size, a.epochs, a.validation_split
-        user = as_callback_list(callbacks)
-        # Each Dataset is checked once here, however many epochs read it.
+        dist = _distribution._active()
+        with _dist.phase(dist):  # under a distribution: no rank trains unless every rank can
+            self._require_compiled("fit")
+            a = _args.fit_args(batch_size, epochs, verbose, validation_split, shuffle,
+                               initial_epoch, steps_per_epoch, validation_steps,
+                               validation_batch_size, validation_freq)
+            batch_size, epochs = a.batch_size, a.epochs
+            user = _dist.local_callbacks(dist, as_callback_list(callbacks))
+            data, val = self._fit_datasets(x, y, sample_weight, class_weight, validation_data,
+                                           a.validation_split)
+            # With TerminateOnNaN a NaN/Inf loss stops training as in Keras; otherwise the core
+            # refuses the step and raises FloatingPointError.
+            stop_on_nonfinite = not any(isinstance(cb, TerminateOnNaN) for cb in user)
+        rows = len(data)  # of the whole data set, over the ranks' shards under a distribution
+        if dist is not None:
+            rows = _dist.start_fit(dist, self, data, val, a, stop_on_nonfinite,
+                                   (x, y, sample_weight))
+        steps_arg = a.steps_per_epoch
+        steps = steps_arg or math.ceil(rows / batch_size)
+        val_batch, freq = a.validation_batch_size, a.validation_freq
+        verbose_level = a.verbose if _distribution._writes_here() else 0
+
+        with _dist.phase(dist):
+            history = History()
+            # A ProgbarLogger the user passed replaces the default one (as in Keras).
+            progbar = next((cb for cb in user if isinstance(cb, ProgbarLogger)), None)
+            if progbar is None and verbose_level:
+                progbar = ProgbarLogger()
+                user.insert(0, progbar)
+            cbs = CallbackList(user + [history], model=self,
+                               params={"verbose": verbose_level, "epochs": epochs,
+                                       "steps": steps})
+            self.stop_training = False
+            self.history = history
+            cbs.on_train_begin()
+        logs: Dict[str, float] = {}
+        pacing = BatchPacing(cbs, progbar, steps)
+        pacing.stop_on_nonfinite = stop_on_nonfinite
+        for epoch in range(a.initial_epoch, epochs):
+            with _dist.phase(dist, self):  # and any rank's stop_training stops every rank
+                cbs.on_epoch_begin(epoch)
+                try:
+                    logs = self._train_one_epoch(self._epoch_rows(data, steps_arg, batch_size),
+                                                 batch_size, a.shuffle, pacing, dist)
+                except FloatingPointError as e:
+                    raise _dist.reworded(e, f"Training stopped in epoch {epoch + 1}: {e}") \
+                        from None
+                if val is not None and (epoch + 1) % freq == 0:
+                    cbs.on_test_begin()
+                    val_logs = self._evaluate_dataset(val, val_batch) if dist is None \
+                        else _dist.evaluate(dist, self, val, val_batch)
+                    cbs.on_test_end(val_logs)
+                    logs.update({"val_" + k: v for k, v in val_logs.items()})
+                cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        with _dist.phase(dist):
+            cbs.on_train_end(logs)
+        return history
+
+    def _fit_datasets(self, x: Any, y: Any, sample_weight: Any, class_weight: Any,
+                      validation_data: Any, validation_split: float) -> Tuple[Any, Any]:
+        """fit's training Dataset and its validation one (None without validation). Each is
+        checked once here, however many epochs read it."""
         data, x_dtype = self._dataset(x, y, sample_weight, class_weight)
         val = None
         if validation_data is not None:
@@ -189,44 +249,7 @@ class TrainingMixin:
                                  f" validation samples out of {n}.")
             data, val = data.slice(0, split), data.slice(split, n)
         self._note_training_input(x_dtype, data)
-        steps_arg = a.steps_per_epoch
-        steps = steps_arg or math.ceil(len(data) / batch_size)
-        val_batch, freq, verbose_level = a.validation_batch_size, a.validation_freq, a.verbose
-
-        history = History()
-        # A ProgbarLogger the user passed replaces the default one (as in Keras).
-        progbar = next((cb for cb in user if isinstance(cb, ProgbarLogger)), None)
-        if progbar is None and verbose_level:
-            progbar = ProgbarLogger()
-            user.insert(0, progbar)
-        cbs = CallbackList(user + [history],
-                           model=self, params={"verbose": verbose_level, "epochs": epochs,
-                                               "steps": steps})
-        self.stop_training = False
-        self.history = history
-        cbs.on_train_begin()
-        logs: Dict[str, float] = {}
-        pacing = _BatchPacing(cbs, progbar, steps)
-        # With TerminateOnNaN a NaN/Inf loss stops training as in Keras; otherwise the core
-        # refuses the step and raises FloatingPointError.
-        pacing.stop_on_nonfinite = not any(isinstance(cb, TerminateOnNaN) for cb in user)
-        for epoch in range(a.initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            try:
-                logs = self._train_one_epoch(self._epoch_rows(data, steps_arg, batch_size),
-                                             batch_size, a.shuffle, pacing)
-            except FloatingPointError as e:
-                raise FloatingPointError(f"Training stopped in epoch {epoch + 1}: {e}") from None
-            if val is not None and (epoch + 1) % freq == 0:
-                cbs.on_test_begin()
-                val_logs = self._evaluate_dataset(val, val_batch)
-                cbs.on_test_end(val_logs)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        return history
+        return data, val
 
     def _validation_dataset(self, data: Any) -> Any:
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
@@ -246,23 +269,29 @@ class TrainingMixin:
         return data.take(np.arange(start, start + steps * batch_size) % n)
 
     def _train_one_epoch(self, data: Any, batch_size: int, shuffle: bool,
-                         pacing: "_BatchPacing") -> Dict[str, float]:
+                         pacing: BatchPacing, dist: Any = None) -> Dict[str, float]:
         ys = data.y
-        y_pred = self._pred_buffer(len(data))
+        y_pred = self._pred_buffer(len(data)) if dist is None else \
+            _dist.pred_buffer(self, len(data))
         seed = _random.epoch_seed(self._shuffle_seed, self._epochs_seen)
+        if dist is not None:
+            seed = _dist.shuffle_seed(dist, seed)
         started = time.perf_counter()
         pacing.stopped = False
         core_logs = self._core.train_epoch(data, batch_size=batch_size, shuffle=shuffle,
                                            seed=seed, y_pred_out=y_pred,
                                            batch_callback=pacing.hook(self),
                                            callback_every=pacing.every,
-                                           stop_on_nonfinite=pacing.stop_on_nonfinite)
+                                           stop_on_nonfinite=pacing.stop_on_nonfinite,
+                                           reducer=None if dist is None else dist._reducer)
         self._epochs_seen += 1
         rows = None  # all; stopped at a batch end, the rows of the batches trained
         if pacing.stopped:
             rows = min(len(data), (pacing.last_batch + 1) * min(batch_size, len(data)))
         else:
             pacing.measured(time.perf_counter() - started)
+        if dist is not None:
+            return _dist.logs(dist, self, core_logs, ys, y_pred, batch_size)
         return self._compiled_metrics.logs(dict(core_logs), ys, y_pred, batch_size, rows,
                                            seed if shuffle else None)
 
@@ -354,9 +383,13 @@ class TrainingMixin:
                        return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
         """One optimizer step on the whole of ``(x, y)``; returns that batch's loss/metrics
         (scalar or list as ``evaluate``). Metrics are of this batch only (not accumulated)."""
-        self._require_compiled("train_on_batch")
-        return_dict = _args.flag("return_dict", return_dict)
-        data = self._dataset(x, y, sample_weight, class_weight)[0]
+        dist = _distribution._active()
+        with _dist.phase(dist):  # collective under a distribution, as fit
+            self._require_compiled("train_on_batch")
+            return_dict = _args.flag("return_dict", return_dict)
+            data = self._dataset(x, y, sample_weight, class_weight)[0]
+        if dist is not None:
+            return self._ordered(_dist.train_batch(dist, self, data), return_dict)
         y_pred = self._pred_buffer(len(data))
         core_logs = self._core.train_epoch(data, batch_size=len(data), shuffle=False, seed=0,
                                            y_pred_out=y_pred)
@@ -370,43 +403,3 @@ class TrainingMixin:
         return_dict = _args.flag("return_dict", return_dict)
         data = self._dataset(x, y, sample_weight)[0]
         return self._ordered(self._evaluate_dataset(data, len(data)), return_dict)
-
-
-class _BatchPacing:
-    """How often the C++ loop calls back into Python during an epoch.
-
-    Never when no callback needs batches; every batch when a user callback overrides a batch
-    hook; otherwise (only the live progress bar) about 20 times a second, re-estimated from the
-    measured time per step after each epoch, so the bar costs nothing measurable.
-    """
-
-    def __init__(self, cbs: CallbackList, progbar: Optional[ProgbarLogger], steps: int) -> None:
-        self.cbs, self.steps = cbs, steps
-        others = [cb for cb in cbs.batch_callbacks if cb is not progbar]
-        self.enabled = bool(cbs.batch_callbacks)
-        self.every = 1 if others or not self.enabled else max(1, steps // 100)
-        self._adaptive = self.enabled and not others
-        self.stopped = False  # set when a callback stopped training inside the epoch
-        self.last_batch = -1  # ... after this batch
-        self.stop_on_nonfinite = True  # False: NaN/Inf losses are left to TerminateOnNaN
-
-    def hook(self, model: Any):
-        if not self.enabled:
-            return None
-        cbs, steps = self.cbs, self.steps
-        cbs.on_train_batch_begin(0)
-
-        def on_batch(batch: int, logs: Any) -> bool:
-            cbs.on_train_batch_end(batch, dict(sorted(dict(logs).items())))
-            if model.stop_training:
-                self.stopped, self.last_batch = True, batch
-                return True  # the core ends the epoch after this batch
-            if batch + 1 < steps:
-                cbs.on_train_batch_begin(batch + 1)
-            return False
-        return on_batch
-
-    def measured(self, seconds: float) -> None:
-        if self._adaptive and self.steps:
-            per_step = max(seconds / self.steps, 1e-9)
-            self.every = int(max(1, min(self.steps, 0.05 / per_step)))

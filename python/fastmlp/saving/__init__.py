@@ -53,6 +53,13 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "MAX_ARRAYS", "MAX_COMPRESSION_RATIO", "M
            "save_weights"]
 
 
+def _writes_here() -> bool:
+    """Data-parallel training (fastmlp.distribution): only rank 0 writes, for every rank."""
+    from fastmlp import distribution
+    dist = distribution.distribution()
+    return dist is None or dist.rank == 0
+
+
 def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """Writes ``model`` (architecture, weights, compile settings, optimizer state) atomically:
     Keras 3's format for ``.keras``, fastmlp's own for ``.fastmlp``.
@@ -61,9 +68,14 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
         ValueError for another file name (Keras's message; legacy ``.h5`` models are not
         written), for a model Keras cannot represent in a ``.keras`` file; ImportError when
         h5py is missing for ``.keras``; FileExistsError with ``overwrite=False``.
+
+    Under a `fastmlp.distribution` set on several ranks, only rank 0 writes.
     """
     path = os.fspath(filepath)
-    if _common.model_format(path) == "keras":
+    keras = _common.model_format(path) == "keras"
+    if not _writes_here():
+        return
+    if keras:
         _keras_format.save_model(model, path, overwrite)
     else:
         _fastmlp_format.save_model(model, path, overwrite)
@@ -73,7 +85,10 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """Writes only the weights (with the optimizer state when compiled, as Keras does, for
     ``.weights.h5``) atomically: Keras 3's ``.weights.h5`` or fastmlp's ``.fastmlp``."""
     path = os.fspath(filepath)
-    if _common.weights_format(path) == "keras":
+    keras = _common.weights_format(path) == "keras"
+    if not _writes_here():
+        return
+    if keras:
         _keras_format.save_weights(model, path, overwrite)
     else:
         _fastmlp_format.save_weights(model, path, overwrite)

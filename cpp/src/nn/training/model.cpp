@@ -273,6 +273,10 @@ void Model::run_backward(Workspace& ws, const float* input, index_t n, const Pas
 
 double Model::loss_and_gradients(Workspace& ws, const float* input, index_t n, const Targets& t,
                                  const Pass& pass) {
+  if (n == 0) {  // a data-parallel rank with no rows in this batch adds nothing to the sum
+    std::fill(grads_.begin(), grads_.end(), 0.0f);
+    return 0.0;
+  }
   const float* out = run_forward(ws, input, n, pass, nullptr);
   // Fused: the gradient through softmax / sigmoid, which needs only the probabilities.
   double loss = fused_loss_

@@ -13,6 +13,7 @@
 #include "common/fp_mode.h"
 #include "common/thread_policy.h"
 #include "nn/losses/unchecked.h"
+#include "nn/training/allreduce.h"
 #include "nn/training/input.h"
 #include "nn/training/shuffle.h"
 
@@ -108,6 +109,20 @@ Logs Model::make_logs() const {
   return logs;
 }
 
+Logs Model::sum_logs_over_ranks(GradientReducer& reducer) {
+  std::vector<double> sums{loss_total_, loss_count_};
+  for (const auto& m : metrics_) sums.insert(sums.end(), m->state().begin(), m->state().end());
+  reducer.sum(sums.data(), index_t(sums.size()));
+  loss_total_ = sums[0], loss_count_ = sums[1];
+  auto at = sums.begin() + 2;
+  for (const auto& m : metrics_) {  // every state is a sum over rows (counts, totals)
+    const auto end = at + static_cast<std::ptrdiff_t>(m->state().size());
+    m->set_state(std::vector<double>(at, end));
+    at = end;
+  }
+  return make_logs();
+}
+
 void detail::shuffled_order(index_t n, std::uint64_t seed, std::vector<index_t>& order) {
   order.resize(n);
   for (index_t i = 0; i < n; ++i) order[i] = i;
@@ -138,14 +153,18 @@ Logs Model::train_epoch(const Dataset& data, const EpochOptions& o) {
   const detail::FlushDenormalsScope fp_mode;
   const TargetView& y = data.y();
   const bool check_input = rescaling_may_overflow(data);
-  const index_t n = data.rows(), bs = std::min(o.batch_size, n);
+  const index_t n = data.rows();
+  // The rows of each step: all of a batch here, this rank's part of it with a reducer.
+  const detail::StepPlan plan = o.reducer ? o.reducer->begin_epoch(n, o.batch_size)
+                                          : detail::StepPlan(n, o.batch_size);
+  const index_t bs = plan.max_rows();
   layout(train_ws_, bs, true);
   std::vector<index_t> order;
   if (o.shuffle) detail::shuffled_order(n, o.seed, order);
   if (o.reset_metrics) reset_metrics();
   using clock = std::chrono::steady_clock;
   auto last_check = clock::now();
-  const index_t batches = (n + bs - 1) / bs, every = std::max<index_t>(1, o.callback_every);
+  const index_t batches = plan.batches(), every = std::max<index_t>(1, o.callback_every);
   // A step too small to split runs every region on one thread (WorkKind::train_step); the
   // table's answer for the configured threads, so the load feedback still acts region by region.
   const int step_threads = ThreadPolicy::table(WorkKind::train_step, bs * macs_per_row(),
@@ -155,8 +174,10 @@ Logs Model::train_epoch(const Dataset& data, const EpochOptions& o) {
     ~SkipNonfinite() { opt.set_skip_nonfinite(false); }
   } skip{*optimizer_};
   optimizer_->set_skip_nonfinite(o.stop_on_nonfinite);
-  for (index_t b = 0; b < batches; ++b) {
-    const index_t first = b * bs, cnt = std::min(bs, n - first);
+  index_t b = 0;
+  for (; b < batches; ++b) {
+    const detail::StepRows rows = plan.rows(b);
+    const index_t first = rows.first, cnt = rows.count;
     const index_t* idx = o.shuffle ? order.data() + first : nullptr;
     double loss;
     Targets t;
@@ -164,8 +185,17 @@ Logs Model::train_epoch(const Dataset& data, const EpochOptions& o) {
       ScopedThreadCap scope(step_threads);
       load_rows(data, idx, first, cnt, check_input);
       t = batch_targets(y, idx, first, cnt, train_ws_);
-      const Pass pass{true, training_step_++, false};
+      const Pass pass{true, plan.dropout_stream(training_step_++), false};
       loss = loss_and_gradients(train_ws_, train_ws_.input, cnt, t, pass);
+      if (o.reducer) {
+        const StepResult global = o.reducer->reduce_step(grads_.data(), index_t(grads_.size()),
+                                                         loss, cnt);
+        if (global.stop) {  // another rank stopped the epoch before this step
+          --training_step_;
+          break;
+        }
+        loss = global.loss;
+      }
       // Applied, a NaN/Inf loss or gradient turns the weights into NaN for good: a non-finite
       // loss stops before the step; NaN/Inf gradients with a finite loss (an overflow in the
       // backward pass) are left out by the optimizer (set_skip_nonfinite), which says so.
@@ -192,6 +222,11 @@ Logs Model::train_epoch(const Dataset& data, const EpochOptions& o) {
       const detail::CallerFpModeScope user_code(fp_mode);
       if (o.interrupt_check()) break;
     }
+  }
+  if (o.reducer) {  // the moving statistics and the logs over every rank's rows
+    o.reducer->end_epoch(b + 1 < batches, index_t(loss_count_), state_.data(),
+                         index_t(state_.size()));
+    sum_logs_over_ranks(*o.reducer);
   }
   // Finite gradients can still overflow the weights (a huge learning rate): said here, once per
   // epoch, rather than left for the next call to find.
