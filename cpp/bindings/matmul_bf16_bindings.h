@@ -90,12 +90,52 @@ inline void bind_matmul_bf16(py::module_& m) {
 }
 
 #if defined(FASTMLP_TEST_HOOKS)
+// A 2-D aligned float32 array as the GEMM reads it, or ValueError naming `what`.
+inline MatrixView bf16_operand(const py::array& x, const char* what) {
+  MatrixView v{};
+  if (x.ndim() != 2 || !py::isinstance<py::array_t<float>>(x) || !aligned(x) || !view_of(x, &v)) {
+    throw std::invalid_argument(std::string("PackedBBf16: `") + what + "` must be a 2-D aligned "
+                                "float32 array with a unit stride along one axis");
+  }
+  return v;
+}
+
+inline void pack_bf16(fastmlp::PackedBBf16& self, const py::array& b, bool trans_b) {
+  const MatrixView v = bf16_operand(b, "b");
+  const index_t k = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+  gil::without_gil([&] { self.pack(trans_b != v.transposed, k, n, v.data, v.ld); });
+}
+
+// out = op(a) @ B; out C-contiguous (m, n).
+inline void matmul_packed_bf16(const fastmlp::PackedBBf16& self, const py::array& a,
+                               py::array& out, bool trans_a) {
+  const MatrixView v = bf16_operand(a, "a");
+  const index_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
+  if (k != self.k() || !py::isinstance<py::array_t<float>>(out) || out.ndim() != 2 ||
+      out.shape(0) != m || out.shape(1) != self.n() || !out.writeable() ||
+      !(out.flags() & py::array::c_style)) {
+    throw std::invalid_argument("PackedBBf16.matmul: a must be m x " + std::to_string(self.k()) +
+                                " and out a writable C-contiguous float32 (m, " +
+                                std::to_string(self.n()) + ") array");
+  }
+  float* c = static_cast<float*>(out.mutable_data());
+  gil::without_gil([&] {
+    fastmlp::sgemm_bf16_packed(trans_a != v.transposed, m, 1.0f, v.data, v.ld, self, 0.0f, c,
+                               std::max<index_t>(self.n(), 1));
+  });
+}
+
 inline void bind_bf16_test_hooks(py::module_& core) {
   py::module_ m = core.attr("_testing");
   m.def("gemm_bf16_into", &gemm_bf16, py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
         py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
         py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("relu") = false,
         py::arg("kernel") = "", py::arg("threads") = 0, py::arg("prepack") = false);
+  // op(B) packed once, for benchmarks timing the products alone (a layer's weights)
+  py::class_<fastmlp::PackedBBf16>(m, "PackedBBf16")
+      .def(py::init<>())
+      .def("pack", &pack_bf16, py::arg("b"), py::arg("trans_b") = false)
+      .def("matmul", &matmul_packed_bf16, py::arg("a"), py::arg("out"), py::arg("trans_a") = false);
   // whether this build's AMX kernel runs on emulated tiles (FASTMLP_EMULATE_AMX)
   m.def("amx_emulated", [] {
 #if defined(FASTMLP_EMULATE_AMX)
