@@ -38,6 +38,70 @@ inline fastmlp::InitializerSpec init_field(const py::dict& d, const char* key,
   }
 }
 
+inline std::vector<fastmlp::index_t> shape_field(const py::dict& d, const char* key,
+                                                 const std::string& where) {
+  const auto v = spec_get<std::vector<long long>>(d, key, {}, where);
+  return std::vector<fastmlp::index_t>(v.begin(), v.end());
+}
+
+// Keras's activation, normalization and noise layers (issue 19); false for another type.
+inline bool keras_layer_spec_from(const std::string& type, const py::dict& d,
+                                  const std::string& where, fastmlp::LayerSpec& s) {
+  using T = fastmlp::LayerSpec::Type;
+  std::vector<std::string> keys{"type"};
+  auto allow = [&](std::initializer_list<const char*> more) {
+    keys.insert(keys.end(), more.begin(), more.end());
+  };
+  if (type == "relu") {
+    s.type = T::relu, allow({"negative_slope", "max_value", "threshold"});
+    s.negative_slope = spec_get<float>(d, "negative_slope", 0.0f, where);
+    s.max_value = spec_get<float>(d, "max_value", s.max_value, where);
+    s.threshold = spec_get<float>(d, "threshold", 0.0f, where);
+  } else if (type == "elu") {
+    s.type = T::elu, allow({"alpha"});
+    s.alpha = spec_get<float>(d, "alpha", 1.0f, where);
+  } else if (type == "softmax") {
+    s.type = T::softmax, allow({"group"});
+  } else if (type == "prelu") {
+    s.type = T::prelu, allow({"sample_shape", "param_axes", "param_shape", "alpha_initializer"});
+    s.alpha_initializer = init_field(d, "alpha_initializer", s.alpha_initializer, where);
+  } else if (type == "layer_normalization") {
+    s.type = T::layer_normalization;
+    allow({"group", "param_shape", "epsilon", "center", "scale", "rms_scaling",
+           "gamma_initializer", "beta_initializer"});
+    s.epsilon = spec_get<float>(d, "epsilon", 1e-3f, where);
+    s.center = spec_get<bool>(d, "center", true, where);
+    s.scale = spec_get<bool>(d, "scale", true, where);
+    s.rms_scaling = spec_get<bool>(d, "rms_scaling", false, where);
+    s.gamma_initializer = init_field(d, "gamma_initializer", s.gamma_initializer, where);
+    s.beta_initializer = init_field(d, "beta_initializer", s.beta_initializer, where);
+  } else if (type == "normalization") {
+    s.type = T::normalization;
+    allow({"sample_shape", "param_axes", "param_shape", "mean", "variance", "invert",
+           "constant"});
+    s.mean = spec_get<std::vector<float>>(d, "mean", {}, where);
+    s.variance = spec_get<std::vector<float>>(d, "variance", {}, where);
+    s.invert = spec_get<bool>(d, "invert", false, where);
+    s.constant_statistics = spec_get<bool>(d, "constant", false, where);
+  } else if (type == "gaussian_noise") {
+    s.type = T::gaussian_noise, allow({"stddev", "seed"});
+    s.stddev = spec_get<float>(d, "stddev", 0.0f, where);
+  } else if (type == "gaussian_dropout" || type == "alpha_dropout") {
+    s.type = type == "alpha_dropout" ? T::alpha_dropout : T::gaussian_dropout;
+    allow({"rate", "seed"});
+    s.rate = spec_get<float>(d, "rate", 0.0f, where);
+  } else {
+    return false;
+  }
+  spec_check_keys(d, keys, where);
+  s.seed = spec_get<std::uint64_t>(d, "seed", 0, where);
+  s.group = spec_get<long long>(d, "group", 0, where);
+  s.sample_shape = shape_field(d, "sample_shape", where);
+  s.param_axes = shape_field(d, "param_axes", where);
+  s.param_shape = shape_field(d, "param_shape", where);
+  return true;
+}
+
 inline fastmlp::LayerSpec layer_spec_from(const py::handle& item, std::size_t index) {
   using T = fastmlp::LayerSpec::Type;
   std::string where = "layer " + std::to_string(index);
@@ -95,10 +159,12 @@ inline fastmlp::LayerSpec layer_spec_from(const py::handle& item, std::size_t in
     s.type = T::rescaling;
     s.scale_factor = spec_get<float>(d, "scale", 1.0f, where);
     s.offset = spec_get<float>(d, "offset", 0.0f, where);
-  } else {
+  } else if (!keras_layer_spec_from(type, d, where, s)) {
     throw std::invalid_argument(where + ": unknown layer type '" + type +
-                                "'; expected dense, activation, dropout, batch_normalization "
-                                "or rescaling");
+                                "'; expected dense, activation, dropout, batch_normalization, "
+                                "rescaling, relu, elu, prelu, softmax, layer_normalization, "
+                                "normalization, gaussian_noise, gaussian_dropout or "
+                                "alpha_dropout");
   }
   return s;
 }

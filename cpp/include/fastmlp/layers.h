@@ -1,4 +1,6 @@
-// Layers of a multilayer perceptron: Dense, Activation, Dropout, BatchNormalization, Rescaling.
+// Layers of a multilayer perceptron: Dense, Activation, Dropout, BatchNormalization, Rescaling,
+// and Keras's activation (ReLU, ELU, PReLU, Softmax), normalization (LayerNormalization,
+// Normalization) and noise (GaussianNoise, GaussianDropout, AlphaDropout) layers.
 //
 // A layer maps n rows of in_dim floats to n rows of out_dim floats (row-major, row stride = the
 // width). It owns no batch-sized memory: the model hands it the input, the output and `scratch`
@@ -6,6 +8,7 @@
 // size, so the batch loop allocates nothing and parallel inference can give each thread its own.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +25,10 @@ struct Regularizer {
 };
 
 struct LayerSpec {
-  enum class Type { dense, activation, dropout, batch_normalization, rescaling };
+  enum class Type {
+    dense, activation, dropout, batch_normalization, rescaling, relu, elu, prelu, softmax,
+    layer_normalization, normalization, gaussian_noise, gaussian_dropout, alpha_dropout
+  };
   Type type = Type::dense;
   // dense
   index_t units = 0;
@@ -31,7 +37,7 @@ struct LayerSpec {
   InitializerSpec kernel_initializer;
   InitializerSpec bias_initializer{"zeros"};
   Regularizer kernel_regularizer, bias_regularizer;
-  // dropout
+  // dropout, gaussian_dropout, alpha_dropout (and the seed of gaussian_noise)
   float rate = 0.0f;
   std::uint64_t seed = 0;
   // batch_normalization (Keras defaults)
@@ -41,6 +47,24 @@ struct LayerSpec {
   InitializerSpec moving_mean_initializer{"zeros"}, moving_variance_initializer{"ones"};
   // rescaling: y = x * scale_factor + offset
   float scale_factor = 1.0f, offset = 0.0f;
+  // relu: x > threshold ? min(x, max_value) : negative_slope * (x - threshold); elu: alpha
+  float negative_slope = 0.0f, max_value = std::numeric_limits<float>::infinity();
+  float threshold = 0.0f, alpha = 1.0f;
+  // softmax, layer_normalization: a sample is rows of `group` floats (the trailing axes the
+  // layer works along), 0 = the whole sample. layer_normalization also takes epsilon, center,
+  // scale and the gamma/beta initializers above, and param_shape (the shape of gamma and beta).
+  index_t group = 0;
+  bool rms_scaling = false;
+  // prelu, normalization: a tensor of shape param_shape spanning the axes param_axes of the
+  // sample shape, broadcast over its other axes.
+  std::vector<index_t> sample_shape, param_axes, param_shape;
+  InitializerSpec alpha_initializer{"zeros"};
+  // normalization: y = (x - mean) / max(sqrt(variance), 1e-7), or the inverse; mean/variance are
+  // the tensors' initial values (empty: 0 and 1), or constants without tensors.
+  std::vector<float> mean, variance;
+  bool invert = false, constant_statistics = false;
+  // gaussian_noise
+  float stddev = 0.0f;
 };
 
 std::string layer_type_name(LayerSpec::Type type);

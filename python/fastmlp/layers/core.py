@@ -1,4 +1,5 @@
-"""The core layers: the model's input (`Input`, `InputLayer`), `Dense` and `Activation`."""
+"""The core layers: the model's input (`Input`, `InputLayer`), `Dense`, `Activation` and
+`Identity`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ if _typing.TYPE_CHECKING:
 
     from fastmlp.layers.base import Shape, Variable
 
-__all__ = ["Activation", "Dense", "Input", "InputLayer", "KerasTensor"]
+__all__ = ["Activation", "Dense", "Identity", "Input", "InputLayer", "KerasTensor"]
 
 
 class InputLayer(base.Layer):
@@ -176,3 +177,7 @@ class Activation(base.Layer):
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "activation": self._activation_name}
+
+
+class Identity(base.Layer):
+    """Returns its input unchanged (a placeholder; the core skips it)."""

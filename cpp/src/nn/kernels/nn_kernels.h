@@ -39,6 +39,11 @@ struct NnKernels {
   // y[e] = x[e] * mask[e] for the elements 4g .. 4g+3 below count.
   void (*dropout_forward)(const DropoutMask& m, index_t g0, index_t g1, index_t count,
                           const float* x, float* y, float* mask);
+  // The words of Philox counters [g0, g1) of stream `stream`, in element order: word t of
+  // counter g at out[4 * (g - g0) + t] (what Dropout's element 4g + t reads). Bitwise the same
+  // in every build.
+  void (*philox_words)(const Philox& rng, std::uint64_t stream, index_t g0, index_t g1,
+                       std::uint32_t* out);
 };
 
 // Out-of-place forms of activation_forward / activation_backward (activations.h) for contiguous

@@ -321,17 +321,46 @@ void dropout_forward(const DropoutMask& m, index_t g0, index_t g1, index_t count
   }
   dropout_groups_scalar(m, g, g1, count, x, y, mask);
 }
+
+void philox_words(const Philox& rng, std::uint64_t stream, index_t g0, index_t g1,
+                  std::uint32_t* out) {
+  constexpr int kBlocks = 2;
+  constexpr index_t kGroups = 8 * kBlocks;
+  index_t g = g0;
+  for (; g + kGroups <= g1; g += kGroups) {
+    const std::uint64_t first = static_cast<std::uint64_t>(g);
+    if (static_cast<std::uint32_t>(first) > 0xFFFFFFFFu - (kGroups - 1)) break;
+    __m256i words[kBlocks][4], ordered[4];
+    philox8<kBlocks>(rng.key, first, stream, words);
+    for (int b = 0; b < kBlocks; ++b) {
+      to_element_order(words[b], ordered);
+      std::uint32_t* o = out + 4 * (g - g0 + 8 * b);
+      for (int q = 0; q < 4; ++q) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 8 * q), ordered[q]);
+      }
+    }
+  }
+  for (; g < g1; ++g) rng.generate(static_cast<std::uint64_t>(g), stream, out + 4 * (g - g0));
+}
 #else
 void dropout_forward(const DropoutMask& m, index_t g0, index_t g1, index_t count, const float* x,
                      float* y, float* mask) {
   dropout_groups_scalar(m, g0, g1, count, x, y, mask);
+}
+
+void philox_words(const Philox& rng, std::uint64_t stream, index_t g0, index_t g1,
+                  std::uint32_t* out) {
+  for (index_t g = g0; g < g1; ++g) {
+    rng.generate(static_cast<std::uint64_t>(g), stream, out + 4 * (g - g0));
+  }
 }
 #endif
 
 }  // namespace
 
 extern const NnKernels kNnKernels;
-const NnKernels kNnKernels = {&activation_forward, &activation_backward, &dropout_forward};
+const NnKernels kNnKernels = {&activation_forward, &activation_backward, &dropout_forward,
+                              &philox_words};
 
 }  // namespace FASTMLP_NN_ISA
 }  // namespace detail

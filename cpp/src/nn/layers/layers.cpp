@@ -14,7 +14,7 @@ namespace {
 
 class ActivationLayer final : public Layer {
  public:
-  ActivationLayer(const LayerSpec& spec, index_t dim) : Layer(dim, dim), act_(spec.activation) {}
+  ActivationLayer(const Activation& act, index_t dim) : Layer(dim, dim), act_(act) {}
 
   const Activation* output_activation() const override { return &act_; }
   const float* logits(const float* x, const float*) const override { return x; }
@@ -101,7 +101,7 @@ void validate(const LayerSpec& spec) {
                   "finite floats");
       }
       break;
-    case T::activation:
+    default:  // activation, and the types whose factories check their own fields
       break;
   }
 }
@@ -115,6 +115,15 @@ std::string layer_type_name(LayerSpec::Type type) {
     case LayerSpec::Type::dropout: return "dropout";
     case LayerSpec::Type::batch_normalization: return "batch_normalization";
     case LayerSpec::Type::rescaling: return "rescaling";
+    case LayerSpec::Type::relu: return "relu";
+    case LayerSpec::Type::elu: return "elu";
+    case LayerSpec::Type::prelu: return "prelu";
+    case LayerSpec::Type::softmax: return "softmax";
+    case LayerSpec::Type::layer_normalization: return "layer_normalization";
+    case LayerSpec::Type::normalization: return "normalization";
+    case LayerSpec::Type::gaussian_noise: return "gaussian_noise";
+    case LayerSpec::Type::gaussian_dropout: return "gaussian_dropout";
+    case LayerSpec::Type::alpha_dropout: return "alpha_dropout";
   }
   return "unknown";
 }
@@ -123,14 +132,30 @@ std::unique_ptr<Layer> make_layer(const LayerSpec& spec, index_t in_dim) {
   validate(spec);
   switch (spec.type) {
     case LayerSpec::Type::dense: return detail::make_dense(spec, in_dim);
-    case LayerSpec::Type::activation: return std::make_unique<ActivationLayer>(spec, in_dim);
+    case LayerSpec::Type::activation: return detail::make_activation(spec.activation, in_dim);
     case LayerSpec::Type::dropout: return detail::make_dropout(spec, in_dim);
     case LayerSpec::Type::batch_normalization:
       return detail::make_batch_normalization(spec, in_dim);
     case LayerSpec::Type::rescaling: return std::make_unique<Rescaling>(spec, in_dim);
+    case LayerSpec::Type::relu: return detail::make_relu(spec, in_dim);
+    case LayerSpec::Type::elu: return detail::make_elu(spec, in_dim);
+    case LayerSpec::Type::prelu: return detail::make_prelu(spec, in_dim);
+    case LayerSpec::Type::softmax: return detail::make_softmax(spec, in_dim);
+    case LayerSpec::Type::layer_normalization:
+      return detail::make_layer_normalization(spec, in_dim);
+    case LayerSpec::Type::normalization: return detail::make_normalization(spec, in_dim);
+    case LayerSpec::Type::gaussian_noise: return detail::make_gaussian_noise(spec, in_dim);
+    case LayerSpec::Type::gaussian_dropout: return detail::make_gaussian_dropout(spec, in_dim);
+    case LayerSpec::Type::alpha_dropout: return detail::make_alpha_dropout(spec, in_dim);
   }
   throw std::invalid_argument("unknown layer type");
 }
+
+namespace detail {
+std::unique_ptr<Layer> make_activation(const Activation& act, index_t dim) {
+  return std::make_unique<ActivationLayer>(act, dim);
+}
+}  // namespace detail
 
 FASTMLP_AVX2_VARIANT(void, column_sums, (const float* x, index_t n, index_t cols, index_t ld,
                                          float* out),
