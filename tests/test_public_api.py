@@ -76,14 +76,17 @@ def test_layers_and_metrics_live_in_their_family_modules_under_the_same_names():
     """The packages group classes as Keras does; the names configs store are unchanged (the
     saved format names classes, never modules)."""
     from fastmlp import layers, metrics
-    families = {"core": ["Activation", "Dense", "InputLayer", "KerasTensor"], "base": ["Layer"],
-                "regularization": ["Dropout"], "normalization": ["BatchNormalization"],
-                "preprocessing": ["Rescaling"], "reshaping": ["Flatten"]}
+    families = {"core": ["Activation", "Dense", "Identity", "InputLayer", "KerasTensor"],
+                "base": ["Layer"],
+                "activations": ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"],
+                "regularization": ["AlphaDropout", "Dropout", "GaussianDropout", "GaussianNoise"],
+                "normalization": ["BatchNormalization", "LayerNormalization"],
+                "preprocessing": ["Normalization", "Rescaling"], "reshaping": ["Flatten", "Reshape"]}
     for family, names in families.items():
         for name in names:
             assert getattr(layers, name).__module__ == f"fastmlp.layers.{family}"
-    assert sorted(layers._CLASSES) == ["Activation", "BatchNormalization", "Dense", "Dropout",
-                                       "Flatten", "InputLayer", "Rescaling"]
+    assert sorted(layers._CLASSES) == sorted(n for f in families.values() for n in f
+                                             if n not in ("KerasTensor", "Layer"))
     assert layers.serialize(layers.Dense(2))["class_name"] == "Dense"
     families = {"base": ["Metric", "MeanMetricWrapper"],
                 "accuracy_metrics": ["BinaryAccuracy", "CategoricalAccuracy",

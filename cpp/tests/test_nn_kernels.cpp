@@ -1,5 +1,6 @@
-// The per-ISA builds of the element-wise kernels: Dropout masks bit-identical to the scalar
-// Philox::generate definition in every build and for any split into group ranges, and the
+// The per-ISA builds of the element-wise kernels: Dropout masks and Philox words bit-identical
+// to the scalar Philox::generate definition in every build and for any split into group ranges,
+// the noise layers' normals against a double-precision Box-Muller of the same words, and the
 // activations of each build agreeing with the generic build to float rounding.
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "fastmlp/initializers.h"
 #include "nn/kernels/fastmath.h"
 #include "nn/kernels/nn_kernels.h"
+#include "nn/kernels/random_normal.h"
 
 using namespace fastmlp;
 using detail::DropoutMask;
@@ -60,6 +62,61 @@ void check_dropout_builds() {
     check_dropout(*k, 1000, 0.1f, 42, 0);
     check_dropout(*k, 1000, 1.0f / 3.0f, 9, 1);  // rate * 2^24 not an integer
   }
+}
+
+void check_philox_words_builds() {
+  for (const NnKernels* k : builds()) {
+    // Ranges of every length around the 16-counter blocks, and counters that carry into the
+    // high word (the vector path must hand those to the scalar one).
+    for (index_t first : {index_t{0}, index_t{5}, index_t{0xFFFFFFF0}, index_t{0xFFFFFFFB}}) {
+      for (index_t len : {1, 15, 16, 17, 33, 64}) {
+        std::vector<std::uint32_t> got(4 * len);
+        const Philox rng(0x9E3779B97F4A7C15ull);
+        const index_t g0 = first;
+        k->philox_words(rng, 77, g0, g0 + len, got.data());
+        int bad = 0;
+        for (index_t g = 0; g < len; ++g) {
+          std::uint32_t w[4];
+          rng.generate(static_cast<std::uint64_t>(g0 + g), 77, w);
+          for (int t = 0; t < 4; ++t) bad += got[4 * g + t] != w[t];
+        }
+        CHECK(bad == 0);
+      }
+    }
+  }
+}
+
+// Box-Muller in double from the words Philox::generate gives: the radius from the even word, the
+// angle (quadrant from the top 2 bits, then 22 bits of a quarter turn) from the odd one.
+double reference_normal(const Philox& rng, std::uint64_t step, index_t e) {
+  std::uint32_t w[4];
+  rng.generate(static_cast<std::uint64_t>(e / 4), step, w);
+  const int pair = static_cast<int>(e % 4) / 2 * 2;
+  const double u = ((w[pair] >> 8) + 1) / 16777216.0;
+  const std::uint32_t b = w[pair + 1];
+  const double angle = (b >> 30) * (M_PI / 2) + ((b >> 8) & 0x3FFFFF) * (M_PI / 2) / 4194304.0;
+  const double r = std::sqrt(-2.0 * std::log(u));
+  return e % 2 == 0 ? r * std::cos(angle) : r * std::sin(angle);
+}
+
+void check_normals() {
+  const Philox rng(12345);
+  const index_t groups = 3000;  // 12000 normals
+  std::vector<float> z(4 * groups);
+  detail::normal_groups(rng, 9, 0, groups, z.data());
+  double worst = 0.0, sum = 0.0, sq = 0.0, top = 0.0;
+  for (index_t e = 0; e < 4 * groups; ++e) {
+    const double ref = reference_normal(rng, 9, e);
+    worst = std::max(worst, std::fabs(z[e] - ref) / std::max(1.0, std::fabs(ref)));
+    sum += z[e], sq += double(z[e]) * z[e], top = std::max(top, std::fabs(double(z[e])));
+  }
+  CHECK(worst < 2e-6);
+  CHECK(std::fabs(sum / (4 * groups)) < 0.03 && std::fabs(sq / (4 * groups) - 1.0) < 0.05);
+  CHECK(top <= 5.78);
+  // A sub-range from an offset: the same values as the whole range (counter = position).
+  std::vector<float> part(4 * 70);
+  detail::normal_groups(rng, 9, 1000, 1070, part.data());
+  CHECK(std::equal(part.begin(), part.end(), z.begin() + 4000));
 }
 
 void check_activation_builds() {
@@ -120,6 +177,8 @@ void check_exp_double() {
 int main() {
   check_exp_double();
   check_dropout_builds();
+  check_philox_words_builds();
+  check_normals();
   check_activation_builds();
   return check::exit_code("test_nn_kernels");
 }

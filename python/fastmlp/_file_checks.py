@@ -95,10 +95,10 @@ def weight_shapes(built: Sequence[Any], sample: Tuple[int, ...]
             shapes = [(int(in_shape[1]), layer.units), (layer.units,)]
         elif isinstance(layer, BatchNormalization):
             shapes = [(int(in_shape[-1]),)] * len(names)
-        elif names:
-            return None
         else:
-            shapes = []
+            shapes = layer.weight_shapes(in_shape)
+            if shapes is None:
+                return None
         out += [(f"{layer.name}/{name}", s) for name, s in zip(names, shapes)]
     return out
 

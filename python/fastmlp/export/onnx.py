@@ -4,7 +4,9 @@ The graph is built with the `onnx` package's helpers (optional extra:
 ``pip install fastmlp[onnx]``). Inference semantics are exported: Dropout disappears,
 BatchNormalization uses its moving statistics and is folded into the preceding linear Dense
 layer when nothing sits between them (otherwise it becomes one Mul and one Add), Rescaling
-becomes Mul/Add, Flatten becomes an ONNX Flatten. The batch dimension is dynamic (``"batch"``).
+becomes Mul/Add, Flatten becomes an ONNX Flatten; the layers of `_onnx_layers` (ReLU, ELU,
+PReLU, Softmax, LayerNormalization, Normalization) their own nodes, the noise layers nothing.
+The batch dimension is dynamic (``"batch"``).
 
 Folding arithmetic is done in float64 and rounded once to float32, so the exported graph agrees
 with a float64 forward pass of the unfolded model to float32 rounding.
@@ -17,6 +19,8 @@ import os
 import typing as _typing
 
 import numpy as np
+
+from fastmlp.export import _onnx_layers
 
 if _typing.TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -33,7 +37,7 @@ SUPPORTED_ACTIVATIONS = (
     "tanh", "softplus", "silu", "swish", "softmax",
 )
 
-_SKIPPED_TYPES = ("dropout", "input", "input_layer")
+_SKIPPED_TYPES = ("dropout", "input", "input_layer", *_onnx_layers.NOISE_TYPES)
 
 # As in the core's parse_activation: a parameter of 0 selects the Keras default.
 _DEFAULT_PARAM = {"leaky_relu": 0.2, "elu": 1.0}
@@ -236,6 +240,10 @@ def _build_graph(g: _GraphBuilder, x: str, shape: Tuple[int, ...], layer_specs, 
                             spec.get("activation_param", 0.0), base)
         elif kind == "rescaling":
             x = _rescale(g, x, spec, base)
+        elif kind in _onnx_layers.EMITTERS:
+            if len(shape) > 1:  # they work on the flat sample, as the core does
+                x, shape = g.node("Flatten", [x], base + "_in", axis=1), (int(np.prod(shape)),)
+            x, pos = _onnx_layers.EMITTERS[kind](g, x, shape[0], spec, weights, pos, i, base)
         elif kind == "flatten":
             if len(shape) > 1:
                 x, shape = g.node("Flatten", [x], base, axis=1), (int(np.prod(shape)),)

@@ -123,7 +123,7 @@ class PReLU(base.Layer):
         shared = _axes.resolve(self, "shared_axes", self.shared_axes or [], (None, *sample))
         return [1 if axis + 1 in shared else d for axis, d in enumerate(sample)]
 
-    def _weight_shapes(self, input_shape: Shape) -> List[Tuple[int, ...]]:
+    def weight_shapes(self, input_shape: Shape) -> List[Tuple[int, ...]]:
         return [tuple(self._param_shape(tuple(input_shape[1:])))]
 
     def weight_names(self) -> List[Tuple[str, bool]]:

@@ -85,6 +85,11 @@ class Layer(_WeightLists):
         """Names of this layer's tensors in the core's order, with their trainable flag."""
         return []
 
+    def weight_shapes(self, input_shape: Shape) -> Optional[List[Tuple[int, ...]]]:
+        """The shapes of ``weight_names()``'s tensors for inputs of ``input_shape`` (None when
+        the layer does not say)."""
+        return None if self.weight_names() else []
+
     def to_spec(self) -> Optional[Dict[str, Any]]:
         """The core spec with seeds resolved (None for Python-only layers like Flatten)."""
         return None

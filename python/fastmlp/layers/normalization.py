@@ -160,7 +160,7 @@ class LayerNormalization(base.Layer):
         self._param_shape = [int(input_shape[a]) for a in axes]
         return tuple(input_shape)
 
-    def _weight_shapes(self, input_shape: Shape) -> List[Tuple[int, ...]]:
+    def weight_shapes(self, input_shape: Shape) -> List[Tuple[int, ...]]:
         self.compute_output_shape(input_shape)
         return [tuple(self._param_shape)] * len(self.weight_names())
 

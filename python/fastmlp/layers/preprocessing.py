@@ -116,7 +116,7 @@ class Normalization(base.Layer):
     def _kept_shape(self) -> Tuple[int, ...]:
         return tuple(int(self._shape[d]) for d in self._keep)
 
-    def _weight_shapes(self, input_shape: Shape) -> List[Tuple[int, ...]]:
+    def weight_shapes(self, input_shape: Shape) -> List[Tuple[int, ...]]:
         self.compute_output_shape(input_shape)
         return [] if self.input_mean is not None else [self._kept_shape()] * 2 + [()]
 

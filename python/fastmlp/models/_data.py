@@ -153,4 +153,4 @@ def weight_array(w: Any, index: int, shape: Tuple[int, ...]) -> np.ndarray:
     if a.shape != tuple(shape):
         raise ValueError(f"Weight {index} has shape {a.shape}, but the model expects shape "
                          f"{tuple(shape)}.")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    return np.asarray(a, dtype=np.float32, order="C")  # ascontiguousarray makes 0-d 1-d
