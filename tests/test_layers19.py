@@ -293,3 +293,48 @@ def test_a_file_whose_config_disagrees_with_its_new_layer_weights_is_refused_bef
     with pytest.raises(ValueError, match=r"declares weight 0 \(p_re_lu\w*/alpha\) of shape "
                                          r"\(1,\), the file holds shape \(12,\)"):
         fastmlp.models.load_model(tmp_path / "bad.fastmlp")
+
+
+# Keras's own saving reads its variables through np.array(variable), which NumPy 2 warns about.
+KERAS_SAVING_WARNING = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+
+
+@KERAS_SAVING_WARNING
+def test_keras_files_round_trip_every_new_layer(tmp_path):
+    """fastmlp -> .keras -> Keras 3 -> .keras -> fastmlp, the same predictions."""
+    pytest.importorskip("h5py")
+    k = keras()
+    x, y = _xy()
+    m = _all_layers_model()
+    m.compile(optimizer="adam", loss="mse")
+    m.fit(x, y, epochs=1, verbose=0)
+    m.save(tmp_path / "m.keras")
+    theirs = k.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), m.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    theirs.save(tmp_path / "back.keras")
+    back = fastmlp.models.load_model(tmp_path / "back.keras")
+    assert [type(a).__name__ for a in back.layers] == [type(b).__name__ for b in m.layers]
+    np.testing.assert_allclose(back.predict(x, verbose=0), m.predict(x, verbose=0),
+                               rtol=1e-6, atol=1e-7)
+
+
+@KERAS_SAVING_WARNING
+def test_a_keras_model_with_an_adapted_normalization_loads(tmp_path):
+    """Keras stores Normalization's `count` as an int32 variable; LayerNormalization's config
+    carries rms_scaling."""
+    pytest.importorskip("h5py")
+    k = keras()
+    x, _ = _xy()
+    theirs = k.Sequential([k.Input((12,)), k.layers.Normalization(), k.layers.Dense(4),
+                           k.layers.PReLU(), k.layers.LayerNormalization(), k.layers.ELU(),
+                           k.layers.Dense(1)])
+    theirs.layers[0].adapt(x)
+    theirs.save(tmp_path / "k.keras")
+    ours = fastmlp.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ours.layers[0].get_weights()[0], x.mean(0))
+    ours.save_weights(tmp_path / "w.weights.h5")
+    theirs.load_weights(tmp_path / "w.weights.h5")

@@ -119,8 +119,9 @@ class LayerNormalization(base.Layer):
                  scale: bool = True, beta_initializer: Any = "zeros",
                  gamma_initializer: Any = "ones", beta_regularizer: Any = None,
                  gamma_regularizer: Any = None, beta_constraint: Any = None,
-                 gamma_constraint: Any = None, **kwargs: Any) -> None:
-        rms_scaling = _checks.flag("rms_scaling", kwargs.pop("rms_scaling", False))
+                 gamma_constraint: Any = None, rms_scaling: bool = False,
+                 **kwargs: Any) -> None:
+        rms_scaling = _checks.flag("rms_scaling", rms_scaling)
         if rms_scaling:
             warnings.warn("You passed `rms_scaling=True`, which is deprecated. This argument "
                           "incorrectly scales the input by the variance, not the root mean "

@@ -176,13 +176,16 @@ def read_layer_weights(h5py: Any, f: Any, model_layers: Sequence[Any],
         if group.size != n:
             raise fail(label, f"{group.where} holds {group.size} arrays; layer {layer.name!r} "
                               f"({type(layer).__name__}) has {n}")
+        names = [name for name, _ in layer.weight_names()]
         for i in range(n):
             want = None if wanted is None else wanted[i]
             total += int(np.prod(want if want is not None else found[i], dtype=np.int64)) * 4
             if total > _common.MAX_TOTAL_ARRAY_BYTES:
                 raise fail(label, f"the weights exceed the limit of "
                                   f"{_common.MAX_TOTAL_ARRAY_BYTES} bytes")
-            out.append(group.read(i, want))
+            # Normalization's `count` is an integer variable in Keras (unused; kept as float32)
+            kinds = "iuf" if names[i] == "count" else "f"
+            out.append(group.read(i, want, kinds).astype(np.float32, copy=False))
     return out
 
 
