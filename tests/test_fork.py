@@ -21,6 +21,9 @@ pytestmark = [
     # Python 3.12+ warns about fork() in a multi-threaded process: that is the point here.
     pytest.mark.filterwarnings(
         "ignore:.*use of fork\\(\\) may lead to deadlocks:DeprecationWarning"),
+    # JAX, once an earlier test module imported it (the Keras comparisons), warns from its
+    # at-fork hook for the same reason.
+    pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning"),
 ]
 
 X = np.random.default_rng(0).random((20000, 64), dtype=np.float32)
