@@ -12,8 +12,33 @@ gradual underflow inside fastmlp too (as PyTorch does unless `torch.set_flush_de
 """
 
 from . import _core
+from . import dtype_policies as _dtype_policies
 
-__all__ = ["epsilon", "flush_denormals", "floatx", "set_flush_denormals"]
+__all__ = ["dtype_policy", "epsilon", "flush_denormals", "floatx", "set_dtype_policy",
+           "set_flush_denormals"]
+
+_global_policy = _dtype_policies.DTypePolicy("float32")
+
+
+def set_dtype_policy(policy):
+    """Sets the default dtype policy of the layers created afterwards (Keras 3's
+    `keras.config.set_dtype_policy`): "float32" or "mixed_bfloat16" (see
+    `fastmlp.dtype_policies`), or a `DTypePolicy`.
+
+    Args:
+        policy: a policy name or a `DTypePolicy`.
+    """
+    global _global_policy
+    if not isinstance(policy, (str, _dtype_policies.DTypePolicy)):
+        raise ValueError("Invalid `policy` argument. Expected the string name of a policy (such "
+                         "as 'mixed_bfloat16') or a `DTypePolicy` instance. Received: "
+                         f"policy={policy!r} (of type {type(policy)})")
+    _global_policy = _dtype_policies.get(policy, "policy")
+
+
+def dtype_policy():
+    """The default dtype policy of new layers (a `DTypePolicy`; "float32" unless set)."""
+    return _global_policy
 
 
 def set_flush_denormals(enabled):

@@ -12,7 +12,7 @@ import typing as _typing
 
 import numpy as np
 
-from fastmlp import _checks, _naming
+from fastmlp import _checks, _naming, dtype_policies
 from fastmlp._variable import Variable
 
 if _typing.TYPE_CHECKING:
@@ -49,9 +49,8 @@ class Layer(_WeightLists):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments: "
                             f"{sorted(kwargs)}")
-        if not _checks.float32_dtype(dtype):
-            raise ValueError(f"fastmlp computes in float32 only (dtype None or 'float32'). "
-                             f"Received: dtype={dtype!r}")
+        # None: the global policy at construction time, as in Keras.
+        self._dtype_policy = dtype_policies.get(dtype)
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise _checks.invalid("name", "a non-empty string without '/'", name)
         self.name = name or _naming.unique_name(_naming.to_snake_case(type(self).__name__))
@@ -66,6 +65,23 @@ class Layer(_WeightLists):
         self._owner = None   # the Sequential model once it is built
         self._weight_offset = 0
         self._spec: Optional[Dict[str, Any]] = None  # resolved (seeded) core spec, set at build
+
+    @property
+    def dtype_policy(self) -> dtype_policies.DTypePolicy:
+        return self._dtype_policy
+
+    @property
+    def dtype(self) -> str:
+        """The variables' dtype (Keras: `layer.dtype` is the policy's variable dtype)."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._dtype_policy.variable_dtype
 
     @property
     def trainable(self) -> bool:
@@ -144,7 +160,7 @@ class Layer(_WeightLists):
 
     def get_config(self) -> Dict[str, Any]:
         config: Dict[str, Any] = {"name": self.name, "trainable": self.trainable,
-                                  "dtype": "float32"}
+                                  "dtype": dtype_policies.serialize(self._dtype_policy)}
         if self._input_shape is not None:
             config["input_shape"] = list(self._input_shape)
         return config

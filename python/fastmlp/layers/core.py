@@ -43,8 +43,11 @@ class InputLayer(base.Layer):
                              "shape=None")
         if sparse:
             raise ValueError("Sparse inputs are not supported. Received: sparse=True")
+        if not _checks.float32_dtype(dtype):  # the data's dtype, not a policy
+            raise ValueError(f"Inputs are float32 (dtype None or 'float32'). Received: "
+                             f"dtype={dtype!r}")
         super().__init__(name=name if name is not None else _naming.unique_name("input_layer"),
-                         dtype=dtype, **kwargs)
+                         dtype="float32", **kwargs)
         self.shape = _checks.sample_shape("shape", shape)
         self.batch_size = None if batch_size is None else \
             _checks.integer("batch_size", batch_size, 1)
