@@ -111,7 +111,7 @@ inline fastmlp::LayerSpec layer_spec_from(const py::handle& item, std::size_t in
   where += " (" + type + ")";
   static const std::vector<std::string> dense_keys{
       "type", "units", "activation", "activation_param", "use_bias", "kernel_initializer",
-      "bias_initializer", "kernel_regularizer", "bias_regularizer"};
+      "bias_initializer", "kernel_regularizer", "bias_regularizer", "compute_dtype"};
   static const std::vector<std::string> bn_keys{
       "type", "momentum", "epsilon", "center", "scale", "gamma_initializer", "beta_initializer",
       "moving_mean_initializer", "moving_variance_initializer"};
@@ -138,6 +138,12 @@ inline fastmlp::LayerSpec layer_spec_from(const py::handle& item, std::size_t in
     s.bias_initializer = init_field(d, "bias_initializer", s.bias_initializer, where);
     s.kernel_regularizer = regularizer_from(d, "kernel_regularizer", where);
     s.bias_regularizer = regularizer_from(d, "bias_regularizer", where);
+    const std::string compute = spec_get<std::string>(d, "compute_dtype", "float32", where);
+    if (compute != "float32" && compute != "bfloat16") {
+      throw std::invalid_argument(where + ": field 'compute_dtype' must be 'float32' or "
+                                  "'bfloat16', got '" + compute + "'");
+    }
+    s.bf16 = compute == "bfloat16";
   } else if (type == "activation") {
     s.type = T::activation;
   } else if (type == "dropout") {

@@ -213,6 +213,7 @@ def _train(args: argparse.Namespace) -> int:
     _check_destinations(args)
     if args.threads is not None:
         fastmlp.set_num_threads(args.threads)
+    fastmlp.config.set_dtype_policy(args.dtype_policy)  # before the layers are made
     fastmlp.utils.set_random_seed(args.seed)
     name, origin, ((x_train, y_train), (x_test, y_test)) = _load_dataset(
         args.dataset, args.data_dir, not args.no_download)
@@ -233,7 +234,9 @@ def _train(args: argparse.Namespace) -> int:
           f"({args.lr_schedule}), {args.epochs} epochs, batch {args.batch_size}, "
           f"seed {args.seed}, {fastmlp.get_num_threads()} threads"
           + (f", {args.validation_split:g} held out for validation" if args.validation_split
-             else ""))
+             else "")
+          + (f", {args.dtype_policy} (bf16 kernel: {fastmlp.cpu_info().get('bf16_kernel')})"
+             if args.dtype_policy != "float32" else ""))
     t0 = time.perf_counter()
     history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, verbose=args.verbose)
@@ -359,6 +362,9 @@ def _add_train_parser(sub) -> None:
                    help="cosine: decay to 0 over the run")
     p.add_argument("--threads", type=_positive(int), metavar="N",
                    help="threads (default: all cores)")
+    p.add_argument("--dtype-policy", choices=("float32", "mixed_bfloat16"), default="float32",
+                   help="mixed_bfloat16: Dense products on bfloat16 operands (AMX / AVX512-BF16 "
+                        "where the CPU has them), float32 weights and sums")
     p.add_argument("--seed", type=_non_negative_int, default=0,
                    help="seed of the weights, dropout and shuffling")
     p.add_argument("--validation-split", type=_fraction, default=None, metavar="FRACTION",

@@ -37,6 +37,9 @@ struct LayerSpec {
   InitializerSpec kernel_initializer;
   InitializerSpec bias_initializer{"zeros"};
   Regularizer kernel_regularizer, bias_regularizer;
+  // Matrix products on bf16-rounded operands with float32 sums (sgemm_bf16: Keras's
+  // "mixed_bfloat16" policy); weights, gradients and activations stay float32.
+  bool bf16 = false;
   // dropout, gaussian_dropout, alpha_dropout (and the seed of gaussian_noise)
   float rate = 0.0f;
   std::uint64_t seed = 0;

@@ -60,6 +60,8 @@ class _GraphBuilder:
         self.helper = helper
         self.numpy_helper = numpy_helper
         self.opset = opset
+        self.float32 = helper.TensorProto.FLOAT  # Cast targets
+        self.bfloat16 = helper.TensorProto.BFLOAT16
         self.nodes: List[Any] = []
         self.initializers: List[Any] = []
         self._count = 0
@@ -172,12 +174,36 @@ class _PendingDense:
         self.kernel = self.kernel * s[None, :]
         self.bias = t if self.bias is None else self.bias * s + t
 
+    @property
+    def bf16(self) -> bool:
+        return self.spec.get("compute_dtype", "float32") == "bfloat16"
+
     def emit(self, g: _GraphBuilder, x: str, base: str) -> str:
-        y = g.node("MatMul", [x, g.const(base + "_kernel", self.kernel)], base + "_matmul")
+        kernel = self.kernel
+        if self.bf16:
+            # mixed_bfloat16: the product of bf16-rounded operands summed in float32, as the core
+            # computes it: the input through a Cast pair, the kernel stored already rounded.
+            to_bf16 = g.node("Cast", [x], base + "_to_bf16", to=g.bfloat16)
+            x = g.node("Cast", [to_bf16], base + "_from_bf16", to=g.float32)
+            kernel = round_to_bfloat16(kernel)
+        y = g.node("MatMul", [x, g.const(base + "_kernel", kernel)], base + "_matmul")
         if self.bias is not None:
             y = g.node("Add", [y, g.const(base + "_bias", self.bias)], base + "_bias_add")
         return _activation(g, y, self.spec.get("activation", "linear"),
                            self.spec.get("activation_param", 0.0), base + "_act")
+
+
+def round_to_bfloat16(a: np.ndarray) -> np.ndarray:
+    """float32 values rounded to the nearest bfloat16 (ties to even), as float32: the rounding
+    of the core's bf16 packers (NaN stays NaN, values beyond bf16's range become Inf, subnormals
+    become zero)."""
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    u = a.view(np.uint32).astype(np.uint64)
+    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16 << 16).astype(np.uint32)
+    out = rounded.view(np.float32).copy()
+    out[np.isnan(a)] = np.nan
+    out[np.abs(a) < np.finfo(np.float32).tiny] = 0.0
+    return np.copysign(out, a)
 
 
 def _shape_tuple(input_dim: Union[int, Sequence[int]]) -> Tuple[int, ...]:
@@ -213,7 +239,7 @@ def _build_graph(g: _GraphBuilder, x: str, shape: Tuple[int, ...], layer_specs, 
             raise ValueError(f"layer {i}: batch_normalization export supports 2-D inputs "
                              f"(batch, features); got per-sample shape {shape}")
         if kind == "batch_normalization" and pending is not None and fold_batchnorm and \
-                pending.spec.get("activation", "linear") == "linear":
+                pending.spec.get("activation", "linear") == "linear" and not pending.bf16:
             s, t, pos = _bn_affine(spec, weights, pos, shape[0], i)
             pending.fold(s, t)
             continue

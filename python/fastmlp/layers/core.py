@@ -143,7 +143,8 @@ class Dense(base.Layer):
                 "kernel_regularizer": self.kernel_regularizer.to_spec()
                 if self.kernel_regularizer else none,
                 "bias_regularizer": self.bias_regularizer.to_spec()
-                if self.bias_regularizer else none}
+                if self.bias_regularizer else none,
+                "compute_dtype": self.compute_dtype}
 
     @property
     def kernel(self) -> Variable:

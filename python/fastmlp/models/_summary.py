@@ -78,4 +78,17 @@ def summary_lines(model: Any, encoding: Optional[str]) -> List[str]:
     if optimizer_params:
         lines.append(f" Optimizer params: {optimizer_params:,} "
                      f"({readable_size(optimizer_params * 4)})")
+    lines.extend(_policy_lines(model.layers))
     return lines
+
+
+def _policy_lines(layers: List[Any]) -> List[str]:
+    """Which layers compute under which dtype policy, unless every layer is float32."""
+    by_policy: dict = {}
+    for layer in layers:
+        if getattr(layer, "weight_names", None) and layer.weight_names():
+            by_policy.setdefault(layer.dtype_policy.name, []).append(layer.name)
+    if set(by_policy) <= {"float32"}:
+        return []
+    return [" Dtype policies: " + "; ".join(f"{name} ({', '.join(names)})"
+                                            for name, names in by_policy.items())]

@@ -1,10 +1,14 @@
 // Dense: y = act(x W + b) with W stored (in, out). Forward is one GEMM with bias and activation in
-// its epilogue; backward is dW = x^T dZ and dX = dZ W^T through transposed GEMM operands.
+// its epilogue; backward is dW = x^T dZ and dX = dZ W^T through transposed GEMM operands. Under
+// mixed_bfloat16 (spec.bf16) all three products run on sgemm_bf16: each call rounds its operands
+// to bf16 as it packs them, so the weights are converted once per product, i.e. once per
+// optimizer step for the forward and once for dX; inference packs them once per weights version.
 #include <cmath>
 #include <cstring>
 
 #include "common/thread_policy.h"
 #include "common/thread_team.h"
+#include "fastmlp/gemm_bf16.h"
 #include "nn/layers/layer_factories.h"
 #include "nn/kernels/nn_kernels.h"
 
@@ -61,7 +65,11 @@ class Dense final : public Layer {
 
   void prepare_inference(std::uint64_t version) override {
     if (packed_version_ == version) return;
-    packed_.pack(false, in_dim_, out_dim_, w_, out_dim_);
+    if (spec_.bf16) {
+      packed_bf16_.pack(false, in_dim_, out_dim_, w_, out_dim_);
+    } else {
+      packed_.pack(false, in_dim_, out_dim_, w_, out_dim_);
+    }
     packed_version_ = version;
   }
 
@@ -73,11 +81,12 @@ class Dense final : public Layer {
       ep = make_epilogue(act_, b_);
     }
     float* z = keep_pre_ ? scratch : y;
-    if (pass.prepared) {
+    if (pass.prepared && spec_.bf16) {
+      sgemm_bf16_packed(false, n, 1.0f, x, in_dim_, packed_bf16_, 0.0f, z, out_dim_, ep);
+    } else if (pass.prepared) {
       sgemm_packed(false, n, 1.0f, x, in_dim_, packed_, 0.0f, z, out_dim_, ep);
     } else {
-      sgemm(false, false, n, out_dim_, in_dim_, 1.0f, x, in_dim_, w_, out_dim_, 0.0f, z, out_dim_,
-            ep);
+      gemm(false, false, n, out_dim_, in_dim_, x, in_dim_, w_, out_dim_, z, out_dim_, ep);
     }
     if (!keep_pre_) return;
     detail::activation_forward_to(act_, scratch, y, n, out_dim_);
@@ -105,7 +114,7 @@ class Dense final : public Layer {
 
   // dW and db (with their regularizers) from dZ.
   void weight_gradients(const float* x, const float* dy, index_t n) {
-    sgemm(true, false, in_dim_, out_dim_, n, 1.0f, x, in_dim_, dy, out_dim_, 0.0f, gw_, out_dim_);
+    gemm(true, false, in_dim_, out_dim_, n, x, in_dim_, dy, out_dim_, gw_, out_dim_);
     if (spec_.kernel_regularizer.active()) {
       add_regularizer_grad(spec_.kernel_regularizer, w_, gw_, in_dim_ * out_dim_);
     }
@@ -118,7 +127,18 @@ class Dense final : public Layer {
   }
 
   void input_gradient(const float* dy, float* dx, index_t n) const {
-    sgemm(false, true, n, in_dim_, out_dim_, 1.0f, dy, out_dim_, w_, out_dim_, 0.0f, dx, in_dim_);
+    gemm(false, true, n, in_dim_, out_dim_, dy, out_dim_, w_, out_dim_, dx, in_dim_);
+  }
+
+  // C = op(A) op(B) in the layer's precision.
+  void gemm(bool ta, bool tb, index_t m, index_t n, index_t k, const float* a, index_t lda,
+            const float* b, index_t ldb, float* c, index_t ldc,
+            const Epilogue& ep = Epilogue{}) const {
+    if (spec_.bf16) {
+      sgemm_bf16(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, ep);
+    } else {
+      sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, ep);
+    }
   }
 
   // dW = x^T dZ and dX = dZ W^T are independent products of the same size: the thread policy
@@ -145,6 +165,7 @@ class Dense final : public Layer {
   bool keep_pre_ = false;
   float *w_ = nullptr, *gw_ = nullptr, *b_ = nullptr, *gb_ = nullptr;
   PackedB packed_;  // W packed for inference, valid for weights version packed_version_
+  PackedBBf16 packed_bf16_;  // the same under mixed_bfloat16
   std::uint64_t packed_version_ = 0;
 };
 
