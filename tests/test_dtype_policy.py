@@ -2,13 +2,15 @@
 core (Dense products on bf16-rounded operands with float32 sums), and where it is carried (configs,
 saved files, summary, ONNX)."""
 
+import os
+
 import numpy as np
 import pytest
 
 import fastmlp
 from fastmlp import layers
 from fastmlp.dtype_policies import DTypePolicy
-from fastmlp.export.onnx import round_to_bfloat16
+from fastmlp.export.onnx import _round_to_bfloat16
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +80,9 @@ def test_config_carries_the_policy_in_keras_form():
     fastmlp.config.set_dtype_policy("float32")
     clone = fastmlp.Sequential.from_config(m.get_config())
     assert [layer.dtype_policy.name for layer in clone.layers] == ["mixed_bfloat16", "float32"]
-    keras = pytest.importorskip("keras")
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras 3 defaults to TensorFlow
+    keras = pytest.importorskip("keras", reason="keras (optional, with the JAX backend) is not "
+                                "installed")
     assert keras.dtype_policies.serialize(keras.DTypePolicy("mixed_bfloat16")) == dense_config
 
 
@@ -97,8 +101,8 @@ def bf16_reference(m, x):
     h = x.astype(np.float64)
     for i, layer in enumerate(m.layers):
         kernel, bias = layer.get_weights()
-        a = round_to_bfloat16(h.astype(np.float32)).astype(np.float64)
-        h = a @ round_to_bfloat16(kernel).astype(np.float64) + bias
+        a = _round_to_bfloat16(h.astype(np.float32)).astype(np.float64)
+        h = a @ _round_to_bfloat16(kernel).astype(np.float64) + bias
         if i == 0:
             h = np.maximum(h, 0.0)
     return h
@@ -122,7 +126,7 @@ def test_mixed_bfloat16_gradients_use_bf16_products():
     m = model("mixed_bfloat16")
     m.compile(optimizer="sgd", loss=fastmlp.losses.SparseCategoricalCrossentropy(from_logits=True))
     (k1, b1), (k2, b2) = (layer.get_weights() for layer in m.layers)
-    r = lambda a: round_to_bfloat16(np.asarray(a, np.float32)).astype(np.float64)  # noqa: E731
+    r = lambda a: _round_to_bfloat16(np.asarray(a, np.float32)).astype(np.float64)  # noqa: E731
     z1 = r(x) @ r(k1) + b1
     h = np.maximum(z1, 0.0)
     z2 = r(h) @ r(k2) + b2
@@ -191,3 +195,37 @@ def test_the_cli_trains_under_the_policy(tmp_path, capsys):
     loaded = fastmlp.models.load_model(tmp_path / "m.fastmlp")
     assert {layer.dtype_policy.name for layer in loaded.layers if layer.weight_names()} == \
         {"mixed_bfloat16"}
+
+
+KERNEL_SCRIPT = r"""
+import sys
+import numpy as np
+import fastmlp
+from fastmlp import layers
+fastmlp.config.set_dtype_policy("mixed_bfloat16")
+rng = np.random.default_rng(0)
+x = rng.normal(size=(300, 70)).astype(np.float32)
+m = fastmlp.Sequential([fastmlp.Input(shape=(70,)),
+                        layers.Dense(130, activation="relu",
+                                     kernel_initializer=fastmlp.initializers.GlorotUniform(seed=1)),
+                        layers.Dense(9, kernel_initializer=fastmlp.initializers.GlorotUniform(seed=2))])
+print(fastmlp.cpu_info()["bf16_kernel"])
+np.save(sys.argv[1], m.predict(x, verbose=0))
+"""
+
+
+@pytest.mark.parametrize("kernel", fastmlp.cpu_info()["supported_bf16_kernels"])
+def test_every_bf16_kernel_the_cpu_has_runs_the_policy_alike(kernel, tmp_path):
+    # FASTMLP_BF16_KERNEL forces each path down; they differ only in the order of float32 sums
+    import subprocess
+    import sys
+    outs = {}
+    for name in ("generic", kernel):
+        path = tmp_path / f"{name}.npy"
+        proc = subprocess.run([sys.executable, "-c", KERNEL_SCRIPT, str(path)], text=True,
+                              capture_output=True, env=dict(os.environ, FASTMLP_BF16_KERNEL=name),
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split()[-1] == name
+        outs[name] = np.load(path)
+    np.testing.assert_allclose(outs[kernel], outs["generic"], rtol=1e-4, atol=1e-5)

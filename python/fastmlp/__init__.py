@@ -9,8 +9,9 @@
 from fastmlp import _core
 from fastmlp import ops
 from fastmlp._core import cpu_info, get_num_threads
-from fastmlp import (activations, callbacks, config, initializers, layers, losses, metrics, models,
-                     optimizers, regularizers, saving, utils)
+from fastmlp import (activations, callbacks, config, dtype_policies, initializers, layers, losses,
+                     metrics, mixed_precision, models, optimizers, regularizers, saving, utils)
+from fastmlp.dtype_policies import DTypePolicy
 from fastmlp import datasets
 from fastmlp.layers import Input
 from fastmlp.models import Sequential, load_model
@@ -28,6 +29,7 @@ def set_num_threads(n: int) -> None:
 
 
 
-__all__ = ["Input", "Sequential", "__version__", "activations", "callbacks", "config", "cpu_info", "datasets",
-           "get_num_threads", "initializers", "layers", "load_model", "losses", "metrics",
-           "models", "ops", "optimizers", "regularizers", "saving", "set_num_threads", "utils"]
+__all__ = ["__version__", "activations", "callbacks", "config", "cpu_info", "datasets",
+           "dtype_policies", "DTypePolicy", "get_num_threads", "initializers", "Input", "layers",
+           "load_model", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers",
+           "regularizers", "saving", "Sequential", "set_num_threads", "utils"]

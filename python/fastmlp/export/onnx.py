@@ -185,7 +185,7 @@ class _PendingDense:
             # computes it: the input through a Cast pair, the kernel stored already rounded.
             to_bf16 = g.node("Cast", [x], base + "_to_bf16", to=g.bfloat16)
             x = g.node("Cast", [to_bf16], base + "_from_bf16", to=g.float32)
-            kernel = round_to_bfloat16(kernel)
+            kernel = _round_to_bfloat16(kernel)
         y = g.node("MatMul", [x, g.const(base + "_kernel", kernel)], base + "_matmul")
         if self.bias is not None:
             y = g.node("Add", [y, g.const(base + "_bias", self.bias)], base + "_bias_add")
@@ -193,7 +193,7 @@ class _PendingDense:
                            self.spec.get("activation_param", 0.0), base + "_act")
 
 
-def round_to_bfloat16(a: np.ndarray) -> np.ndarray:
+def _round_to_bfloat16(a: np.ndarray) -> np.ndarray:
     """float32 values rounded to the nearest bfloat16 (ties to even), as float32: the rounding
     of the core's bf16 packers (NaN stays NaN, values beyond bf16's range become Inf, subnormals
     become zero)."""
