@@ -1,7 +1,9 @@
 """bf16 GEMM throughput: fastmlp fp32 vs fastmlp bf16 (each bf16 kernel this CPU has) vs PyTorch's
-bf16 matmul, measured in the same run (issue 20; the model part comes with the dtype policy).
+bf16 matmul, measured in the same run (issue 20), then the models: epochs and a 10,000-row predict
+under float32 and mixed_bfloat16 against PyTorch fp32 and autocast (bench/_bf16_model.py).
 
-Usage: python bench/bench_bf16.py [--quick] [--threads 1] [--rounds N]
+Usage: python bench/bench_bf16.py [--quick] [--threads 1] [--rounds N] [--part gemm|model|all]
+                                  [--model-threads 2]
 
 First prints the CPU's bf16 units and peaks (../shared/tools/cpu_peaks.sh where it exists, else
 what cpuid says), then one line per shape: GFLOP/s of fastmlp fp32, of fastmlp bf16 on each kernel
@@ -126,7 +128,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="3 rounds, no 1024^3")
     parser.add_argument("--threads", type=int, default=1, help="threads (the goals are for 1)")
     parser.add_argument("--rounds", type=int, default=None, help="timing rounds per shape")
+    parser.add_argument("--part", choices=("gemm", "model", "all"), default="all")
+    parser.add_argument("--model-threads", type=int, default=2,
+                        help="threads of the model part (the goals are for 2)")
     args = parser.parse_args(argv)
+    if args.part == "model":
+        print_bf16_units()
+        return run_models(args)
     rounds = args.rounds or (3 if args.quick else 7)
     shapes = SHAPES[:3] if args.quick else SHAPES
     print_bf16_units()
@@ -171,6 +179,13 @@ def main(argv=None):
         elif shape in results or not args.quick:
             print(f"goal {shape[0]}x{shape[1]}x{shape[2]} >= {goal:.0f} GFLOP/s: not measurable "
                   "here (no AMX kernel)")
+    return run_models(args) if args.part == "all" else 0
+
+
+def run_models(args):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _bf16_model
+    _bf16_model.run(args.model_threads, 3 if args.quick else 5, args.quick)
     return 0
 
 
