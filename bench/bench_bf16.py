@@ -20,12 +20,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 import fastmlp
 from fastmlp import _core
+from _timing import time_interleaved
 
 try:
     import torch
@@ -38,7 +38,6 @@ SHAPES = [(128, 784, 128, "NN"), (128, 128, 784, "NT"), (784, 128, 128, "TN"),
 GOALS = {(128, 784, 128, "NN"): 1200.0, (1024, 1024, 1024, "NN"): 2000.0}
 PEAKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tools",
                      "cpu_peaks.sh")
-_QUIESCE_S = 0.15  # PyTorch's pool threads spin for a while after a call
 
 
 def print_bf16_units():
@@ -98,26 +97,6 @@ def runners(m, k, n, layout, rng, why):
         out_t = torch.empty((m, n), dtype=torch.bfloat16)
         run["torch bf16"] = lambda: torch.matmul(at, bt, out=out_t)
     return run
-
-
-def time_interleaved(run, rounds, flops):
-    """GFLOP/s of each runner, best of `rounds`; one sample lasts >= ~20 ms."""
-    reps = {}
-    for name, f in run.items():
-        f()
-        t0 = time.perf_counter()
-        f()
-        reps[name] = max(1, int(2e-2 / max(time.perf_counter() - t0, 1e-7)))
-    best = {name: float("inf") for name in run}
-    for _ in range(rounds):
-        for name, f in run.items():
-            time.sleep(_QUIESCE_S)
-            f()
-            t0 = time.perf_counter()
-            for _ in range(reps[name]):
-                f()
-            best[name] = min(best[name], (time.perf_counter() - t0) / reps[name])
-    return {name: flops / t / 1e9 for name, t in best.items()}
 
 
 COLUMNS = ["fp32", "bf16 amx", "bf16 avx512_bf16", "bf16 generic", "bf16 packed B", "torch bf16"]

@@ -11,7 +11,6 @@ GFLOP/s over the best anchor's.
 import argparse
 import os
 import sys
-import time
 
 # These machines set both variables, which slow OpenBLAS; drop them for this process only, before
 # NumPy loads OpenBLAS.
@@ -22,6 +21,7 @@ import numpy as np  # noqa: E402
 
 import fastmlp  # noqa: E402
 from fastmlp import ops  # noqa: E402
+from _timing import time_interleaved  # noqa: E402
 
 try:
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -69,31 +69,6 @@ def _set_threads(n):
         torch.set_num_threads(n)
 
 
-# OpenBLAS's idle workers keep spinning (sched_yield) for ~0.1 s after a call, and would steal the
-# second core from whichever library is timed next; each sample starts after they have gone idle.
-_QUIESCE_S = 0.15
-
-
-def _time_interleaved(run, rounds, flops):
-    """Best seconds per call of each runner; calls are repeated so one sample lasts >= ~20 ms."""
-    reps = {}
-    for name, f in run.items():
-        f()
-        t0 = time.perf_counter()
-        f()
-        reps[name] = max(1, int(2e-2 / max(time.perf_counter() - t0, 1e-7)))
-    best = {name: float("inf") for name in run}
-    for _ in range(rounds):
-        for name, f in run.items():
-            time.sleep(_QUIESCE_S)
-            f()  # wakes this library's threads and caches after the pause
-            t0 = time.perf_counter()
-            for _ in range(reps[name]):
-                f()
-            best[name] = min(best[name], (time.perf_counter() - t0) / reps[name])
-    return {name: flops / t / 1e9 for name, t in best.items()}
-
-
 def _blas_description():
     if threadpool_info is None:
         return "threadpoolctl not installed: OpenBLAS kernel unknown"
@@ -126,7 +101,7 @@ def main(argv=None):
         limit = threadpool_limits(threads, user_api="blas") if threadpool_limits else None
         try:
             for m, k, n, layout in cases:
-                res = _time_interleaved(_runners(m, k, n, layout, rng), rounds, 2.0 * m * n * k)
+                res = time_interleaved(_runners(m, k, n, layout, rng), rounds, 2.0 * m * n * k)
                 best_anchor = max(res[a] for a in anchors)
                 cells = " ".join(f"{res[a]:8.1f}" for a in anchors)
                 print(f"{f'{m}x{k}x{n} {layout}':>22} {threads:>3} {res['fastmlp']:8.1f} {cells} "
