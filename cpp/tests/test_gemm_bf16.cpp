@@ -119,14 +119,16 @@ void check_shapes(const gemm::Bf16KernelInfo& kr, std::mt19937& rng) {
   }
   // alpha == 0 never reads A or B; several units and K panels; 2 x KC
   check_case(kr, {7, 9, 5, false, false, 0.0f, 0.5f, true}, rng);
-  check_case(kr, {2 * kr.mc + 5, kr.nc + 17, 2 * kr.kc + 3, false, true, 0.75f, 0.0f, true}, rng);
+  const index_t kc_max = std::max(kr.kc, kr.kc_big_units);  // units of either size of sums
+  check_case(kr, {2 * kr.mc + 5, kr.nc + 17, 2 * kc_max + 3, false, true, 0.75f, 0.0f, true}, rng);
   check_case(kr, {kr.mc + 1, 2 * kr.nc + 1, kr.kc + 33, true, false, 1.0f, 1.0f, false}, rng);
 }
 
 // K is never split across threads and the partial sums pass between K panels unrounded: 1, 2
-// and 3 threads (different unit grids) give the same bits; a repeated call does not allocate.
+// and 3 threads (different unit grids, and so for AMX different K panels: one thread's units hold
+// more than kBigUnitBytes of sums) give the same bits; a repeated call does not allocate.
 void check_threads_bitwise(const gemm::Bf16KernelInfo& kr, std::mt19937& rng) {
-  const index_t m = 301, n = 129, k = kr.kc + 300;
+  const index_t m = 600, n = 300, k = std::max(kr.kc, kr.kc_big_units) + 300;
   const auto a = random_vec(m * k, rng), b = random_vec(k * n, rng), bias = random_vec(n, rng);
   fastmlp::Epilogue ep;
   ep.bias = bias.data();

@@ -51,9 +51,12 @@ bf16_t* bf16_buffer(PackBuffer& buf, std::size_t values) {
   return reinterpret_cast<bf16_t*>(buf.get((values + 1) / 2));
 }
 
-// KC panels of near-equal length in whole KB steps (784 = 416 + 384 at KC 512, not 512 + 272).
-index_t bf16_k_panel(const Bf16KernelInfo& kr, index_t k) {
-  return round_up(k_panel(k, kr.kc), kr.kb);
+// KC panels of near-equal length in whole KB steps (784 = 416 + 384 at KC 512, not 512 + 272),
+// longer for units with large partial sums (Bf16KernelInfo::kc_big_units).
+index_t bf16_k_panel(const Bf16KernelInfo& kr, const Units& u, index_t k) {
+  const bool big = u.rows * u.cols * static_cast<index_t>(sizeof(float)) > kBigUnitBytes;
+  const index_t kc = big && kr.kc_big_units > 0 ? kr.kc_big_units : kr.kc;
+  return round_up(k_panel(k, kc), kr.kb);
 }
 
 // One thread: MC x NC blocks. More: about 4 units per thread (the claim loop evens out a slow
@@ -95,11 +98,8 @@ void run_unit(const Bf16Team& t, index_t i0, index_t mc, index_t j0, index_t nc)
     const index_t kc = std::min(t.kc_step, pr.k - pc), kp = round_up(kc, kr.kb);
     const bool first = pc == 0, last = pc + kc == pr.k;
     st.relu = last && pr.ep->relu;
-    const float* a_rows = pr.a.p + i0 * pr.a.rs + pc * pr.a.cs;
-    // a kernel that packs row-major A itself does so in the first strip's tiles, where the tile
-    // unit's work hides it (AMX: reading and rounding A took as long as the products)
-    const bool fused = kr.fuses_a && pr.a.cs == 1;
-    if (!fused) kr.pack_a({a_rows, pr.a.rs, pr.a.cs}, mc, kc, kr.mr, kr.kb, abuf);
+    kr.pack_a({pr.a.p + i0 * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs}, mc, kc, kr.mr, kr.kb,
+              abuf);
     const bf16_t* bstrips;
     index_t bstep;
     if (pr.packed_b) {
@@ -118,10 +118,8 @@ void run_unit(const Bf16Team& t, index_t i0, index_t mc, index_t j0, index_t nc)
       for (index_t it = 0; it < mtiles; ++it) {
         const int mr = static_cast<int>(std::min<index_t>(kr.mr, mc - it * kr.mr));
         float* part = partial ? partial + (it * ntiles + jt) * tile_size : nullptr;
-        const Bf16ASource src{a_rows + it * kr.mr * pr.a.rs, pr.a.rs, mr, kc};
         kr.kernel(kp, abuf + it * kr.mr * kp, bstrips + jt * bstep, part, first, last, mr, nr,
-                  pr.c + (i0 + it * kr.mr) * pr.ldc + j0 + jt * kr.nr, pr.ldc, st,
-                  fused && jt == 0 ? &src : nullptr);
+                  pr.c + (i0 + it * kr.mr) * pr.ldc + j0 + jt * kr.nr, pr.ldc, st);
       }
     }
   }
@@ -145,7 +143,7 @@ void run(Bf16Problem& pr, int threads) {
   Bf16Team team;
   team.pr = &pr;
   team.units = make_units(pr, threads);
-  team.kc_step = bf16_k_panel(*pr.kr, pr.k);
+  team.kc_step = bf16_k_panel(*pr.kr, team.units, pr.k);
   if (threads > 1 && team.units.mu * team.units.nu > 1) {
     auto body = [&](int, int) { work(team); };
     detail::run_team(threads, body);

@@ -2,19 +2,18 @@
 // fed per 32 values of k by two A tiles (16 rows x 32 bf16 each, one 2 KiB block of the packed
 // A panel) and two B tiles (16 pair rows x 16 columns, the two halves of a 128-byte pair row of the
 // packed B strip): 4 tdpbf16ps per 4 tile loads, all 8 tile registers in use. Edge tiles of up to
-// 16 rows or columns skip the A or B tile they do not need (the packers zero-pad the rest). A
-// row-major A is packed by the kernel itself, in the first B strip's tiles, two k steps ahead of
-// its tile loads (the vector units round while the tile unit multiplies). The finished tile goes
-// through a 4 KiB buffer to the AVX-512 store path of the fp32 kernels (alpha, beta, bias, ReLU,
-// masked edge columns). Compiled with AVX-512, AVX512-BF16 and AMX flags, or (FASTMLP_EMULATE_AMX)
-// against amx_tiles.h's emulated tiles; only called when common/cpu.cpp found AMX and Linux
-// granted the tile state.
+// 16 rows or columns skip the A or B tile they do not need (the packers zero-pad the rest). The
+// finished tile goes through a 4 KiB buffer to the AVX-512 store path of the fp32 kernels (alpha,
+// beta, bias, ReLU, masked edge columns). (Packing A inside the kernel, two k steps ahead of its
+// tile loads, measured 0-7% slower than the separate packer: the rounding did not overlap the
+// tile unit's work, and the tile loads waited for the stores.) Compiled with AVX-512,
+// AVX512-BF16 and AMX flags, or (FASTMLP_EMULATE_AMX) against amx_tiles.h's emulated tiles; only
+// called when common/cpu.cpp found AMX and Linux granted the tile state.
 #if !defined(FASTMLP_EMULATE_AVX512)  // test builds get the intrinsics from SIMDe instead:
 #include <immintrin.h>                  // cpp/tests/emulated/kernel_bf16_amx_simde.cpp
 #endif
 
 #include "gemm/amx_tiles.h"
-#include "gemm/bf16_avx512.h"
 #include "gemm/kernels_bf16.h"
 #include "gemm/tile_kernel.h"
 #include "gemm/vec_avx512.h"
@@ -29,32 +28,13 @@ constexpr index_t kPartialStride = kNR * sizeof(float);  // bytes per row of a p
 constexpr index_t kBStride = 2 * kNR * sizeof(bf16_t);  // bytes per pair row of a B strip
 constexpr index_t kABlock = kMR * kKB, kBBlock = kNR * kKB;  // values per 32 k of A, of B
 
-// Packs 32 k (chunk q) of the tile's 32 rows of A from a_src into their 2 KiB block at dst, as
-// pack_a would (rows past `rows` and k past kc zero).
-void pack_chunk(const Bf16ASource& src, index_t q, bf16_t* dst) {
-  const index_t k0 = q * kKB;
-  for (int i = 0; i < kMR; ++i) {
-    const __m512i v = i < src.rows ? convert32(src.p + i * src.rs + k0, src.kc - k0)
-                                   : _mm512_setzero_si512();
-    _mm512_store_si512(dst + i * kKB, v);
-  }
-}
-
 // All four tiles over `chunks` steps of 32 k. The tile registers are not renamed: a load into one
 // waits for the products still reading it. So each register is reloaded for the next step right
 // after its second product, and the product order alternates between steps (A0B0 A0B1 A1B1 A1B0,
 // then A0B1 A0B0 A1B0 A1B1) so that the first products of a step use the registers reloaded
 // earliest: every load has at least one product (16 cycles) to arrive. Each C tile still adds
-// its steps in k order. With src, A is packed two steps ahead of its loads, by the vector units
-// while the tile unit works (and the stores have reached L1 before a tile load reads them).
-void full_chunks(index_t chunks, bf16_t* a, const bf16_t* b, const Bf16ASource* src) {
-  if (src) {
-    pack_chunk(*src, 0, a);
-    if (chunks > 1) pack_chunk(*src, 1, a + kABlock);
-  }
-  auto pack_ahead = [&](index_t q) {  // q: the step whose products come next
-    if (src && q + 2 < chunks) pack_chunk(*src, q + 2, a + (q + 2) * kABlock);
-  };
+// its steps in k order.
+void full_chunks(index_t chunks, const bf16_t* a, const bf16_t* b) {
   const bf16_t* ap = a;
   amx::load<4>(ap, amx::kRowBytes);
   amx::load<6>(b, kBStride);
@@ -66,7 +46,6 @@ void full_chunks(index_t chunks, bf16_t* a, const bf16_t* b, const Bf16ASource* 
     b += kBBlock;
     amx::dpbf16ps<0, 4, 6>();
     amx::dpbf16ps<1, 4, 7>();
-    pack_ahead(q);
     if (next) amx::load<4>(ap, amx::kRowBytes);
     amx::dpbf16ps<3, 5, 7>();
     if (next) amx::load<7>(b + 32, kBStride);
@@ -79,7 +58,6 @@ void full_chunks(index_t chunks, bf16_t* a, const bf16_t* b, const Bf16ASource* 
     b += kBBlock;
     amx::dpbf16ps<1, 4, 7>();
     amx::dpbf16ps<0, 4, 6>();
-    pack_ahead(q + 1);
     if (after) amx::load<4>(ap, amx::kRowBytes);
     amx::dpbf16ps<2, 5, 6>();
     if (after) amx::load<6>(b, kBStride);
@@ -93,8 +71,7 @@ void full_chunks(index_t chunks, bf16_t* a, const bf16_t* b, const Bf16ASource* 
 // Tile registers: C0..C3 = 0..3 (C0 C1 the top 16 rows, C2 C3 the bottom), A = 4, 5, B = 6, 7.
 // MT A tiles (row halves) x NT B tiles (column halves).
 template <int MT, int NT>
-void accumulate(index_t kp, bf16_t* a, const bf16_t* b, const float* partial, bool first,
-                const Bf16ASource* src) {
+void accumulate(index_t kp, const bf16_t* a, const bf16_t* b, const float* partial, bool first) {
   if (first) {
     amx::zero<0>();
     if (NT == 2) amx::zero<1>();
@@ -107,13 +84,12 @@ void accumulate(index_t kp, bf16_t* a, const bf16_t* b, const float* partial, bo
     if (MT == 2 && NT == 2) amx::load<3>(partial + 16 * kNR + 16, kPartialStride);
   }
   if constexpr (MT == 2 && NT == 2) {
-    full_chunks(kp / kKB, a, b, src);
+    full_chunks(kp / kKB, a, b);
     return;
   }
   for (index_t q = 0; q < kp; q += kKB) {
-    bf16_t* ab = a + q * kMR;        // 32 rows x 32 bf16: two A tiles of 1 KiB
+    const bf16_t* ab = a + q * kMR;  // 32 rows x 32 bf16: two A tiles of 1 KiB
     const bf16_t* bb = b + q * kNR;  // 16 pair rows of 32 columns x 2: 128 bytes each
-    if (src) pack_chunk(*src, q / kKB, ab);
     amx::load<4>(ab, amx::kRowBytes);
     amx::load<6>(bb, kBStride);
     amx::dpbf16ps<0, 4, 6>();
@@ -154,9 +130,9 @@ void store_c(const float* acc, int mr, int nr, float* c, index_t ldc, const Tile
 }
 
 template <int MT, int NT>
-void tile(index_t kp, bf16_t* a, const bf16_t* b, float* partial, bool first, bool last, int mr,
-          int nr, float* c, index_t ldc, const TileStore& st, const Bf16ASource* src) {
-  accumulate<MT, NT>(kp, a, b, partial, first, src);
+void tile(index_t kp, const bf16_t* a, const bf16_t* b, float* partial, bool first, bool last,
+          int mr, int nr, float* c, index_t ldc, const TileStore& st) {
+  accumulate<MT, NT>(kp, a, b, partial, first);
   if (!last) {
     store_tiles<MT, NT>(partial);
     return;
@@ -170,19 +146,19 @@ void tile(index_t kp, bf16_t* a, const bf16_t* b, float* partial, bool first, bo
   }
 }
 
-void kernel_bf16_amx_32x32(index_t kp, bf16_t* a, const bf16_t* b, float* partial,
+void kernel_bf16_amx_32x32(index_t kp, const bf16_t* a, const bf16_t* b, float* partial,
                            bool first, bool last, int mr, int nr, float* c, index_t ldc,
-                           const TileStore& st, const Bf16ASource* src) {
+                           const TileStore& st) {
   if (mr > 16) {
     if (nr > 16) {
-      tile<2, 2>(kp, a, b, partial, first, last, mr, nr, c, ldc, st, src);
+      tile<2, 2>(kp, a, b, partial, first, last, mr, nr, c, ldc, st);
     } else {
-      tile<2, 1>(kp, a, b, partial, first, last, mr, nr, c, ldc, st, src);
+      tile<2, 1>(kp, a, b, partial, first, last, mr, nr, c, ldc, st);
     }
   } else if (nr > 16) {
-    tile<1, 2>(kp, a, b, partial, first, last, mr, nr, c, ldc, st, src);
+    tile<1, 2>(kp, a, b, partial, first, last, mr, nr, c, ldc, st);
   } else {
-    tile<1, 1>(kp, a, b, partial, first, last, mr, nr, c, ldc, st, src);
+    tile<1, 1>(kp, a, b, partial, first, last, mr, nr, c, ldc, st);
   }
 }
 
@@ -204,17 +180,18 @@ Bf16KernelInfo bf16_amx_kernel_info() {
   k.mr = kMR;
   k.nr = kNR;
   k.kb = kKB;
-  // KC: a 384 x 32 B strip (24 KiB) stays in L1 while the unit's A panels stream from L2; the
-  // partial sums cost a tile store and load per K panel. MC x KC of A and KC x NC of B: 192 KiB
-  // each, in L2. (1 thread, 128x784x128, KC 288 to 512 measured within 5%; whole K 10% slower.)
+  // KC: a 384 x 32 B strip (24 KiB) stays in L1 while the unit's A panels stream from L2, but
+  // every K panel after the first costs a store and a load of the unit's partial sums. Measured
+  // (1 thread): 10% faster than one K panel at 128x784x128 and 256x784x256 (units of 64-256 KiB
+  // of sums), 10% slower at 1024^3 (units of 512 KiB), which therefore take KC 1024.
   k.mc = 256;
   k.kc = 384;
-  k.nc = 256;
+  k.kc_big_units = 1024;
+  k.nc = 512;
   k.kernel = kernel_bf16_amx_32x32;
   k.pack_a = pack_a_bf16_avx512;
   k.pack_b = pack_b_bf16_avx512;
   k.prepare_thread = amx::ensure_config;
-  k.fuses_a = true;
   return k;
 }
 

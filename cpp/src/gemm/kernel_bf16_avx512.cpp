@@ -94,9 +94,9 @@ void tile_rows(index_t kp, const bf16_t* a, const bf16_t* b, float* partial, boo
 
 // One instantiation per tile height (the rows past mr of the panel are zero, but computing them
 // would cost a 1-row edge tile as much as a full one).
-void kernel_bf16_avx512_12x32(index_t kp, bf16_t* a, const bf16_t* b, float* partial,
+void kernel_bf16_avx512_12x32(index_t kp, const bf16_t* a, const bf16_t* b, float* partial,
                               bool first, bool last, int mr, int nr, float* c, index_t ldc,
-                              const TileStore& st, const Bf16ASource*) {
+                              const TileStore& st) {
   auto rows = [&](auto m) {
     tile_rows<decltype(m)::value>(kp, a, b, partial, first, last, nr, c, ldc, st);
   };

@@ -8,7 +8,8 @@
 // Packed B (pack_b): a kc x cols block of op(B) as ceil(cols / NR) strips, each kp / 2 pair rows
 // of NR x 2 values: B(2q, j) and B(2q + 1, j) side by side (the VNNI layout that tdpbf16ps and
 // vdpbf16ps read), zero-padded in columns and in k. Strips are `strip_stride` values apart, so a
-// strip can hold all of K (PackedBBf16: the K panel at pc starts pc * NR values in).
+// strip can hold all of K (PackedBBf16: the K panel at pc starts pc * NR values in). (The portable
+// kernel's pair rows are planar instead: pack_b_bf16_planar.)
 #pragma once
 #include <cstddef>
 
@@ -22,14 +23,9 @@ namespace gemm {
 
 inline index_t round_up(index_t x, index_t to) { return (x + to - 1) / to * to; }
 
-// Where a kernel that fuses the packing of A (Bf16KernelInfo::fuses_a) finds the tile's rows of a
-// row-major op(A) for this K panel: row i (i < rows) at p + i * rs, kc real values each.
-struct Bf16ASource {
-  const float* p;
-  index_t rs;
-  int rows;
-  index_t kc;
-};
+// A unit of C (driver_bf16.cpp) with more partial sums than this takes KC kc_big_units: storing
+// and reloading them between K panels then costs more than B strips in L1 save.
+constexpr index_t kBigUnitBytes = 256 * 1024;
 
 // One MR x NR tile of C over one K panel of kp values (a multiple of KB): acc = (first ? 0 :
 // the partial sums at `partial`) + A panel x B panel (a: the tile's packed A panel, b: its B strip
@@ -37,12 +33,9 @@ struct Bf16ASource {
 // NR), where the next panel continues it, so how K is cut into panels never changes a bit. The
 // last panel: C = store(acc) through TileStore (alpha, beta, load_c, bias, relu) on the mr x nr
 // corner (1 <= mr <= MR, 1 <= nr <= NR). A panel with one K panel never touches `partial`.
-// a_src non-null (only for kernels with fuses_a): the panel at `a` is not packed yet; the kernel
-// packs it there from a_src (exactly as pack_a would) while it computes, for the tiles after it
-// in the same rows to read.
-using Bf16MicroKernel = void (*)(index_t kp, bf16_t* a, const bf16_t* b, float* partial,
+using Bf16MicroKernel = void (*)(index_t kp, const bf16_t* a, const bf16_t* b, float* partial,
                                  bool first, bool last, int mr, int nr, float* c, index_t ldc,
-                                 const TileStore& st, const Bf16ASource* a_src);
+                                 const TileStore& st);
 
 using PackABf16 = void (*)(const StridedMatrix& a, index_t rows, index_t kc, int mr, int kb,
                            bf16_t* dst);
@@ -57,17 +50,24 @@ struct Bf16KernelInfo {
   const char* name = "";
   int mr = 0, nr = 0, kb = 2;
   index_t mc = 0, kc = 0, nc = 0;
+  // KC for units whose partial sums exceed kBigUnitBytes (0: kc): the K panels may depend on
+  // anything, since the partial sums pass between them unrounded
+  index_t kc_big_units = 0;
   Bf16MicroKernel kernel = nullptr;
   PackABf16 pack_a = nullptr;
   PackBBf16 pack_b = nullptr;
   void (*prepare_thread)() = nullptr;
-  bool fuses_a = false;  // the kernel packs a row-major op(A) itself (Bf16ASource)
 };
 
 // The portable packers (pack_bf16.cpp); ISA packers must lay out exactly the same values.
 void pack_a_bf16(const StridedMatrix& a, index_t rows, index_t kc, int mr, int kb, bf16_t* dst);
 void pack_b_bf16(const StridedMatrix& b, index_t kc, index_t cols, int nr, int kb, bf16_t* dst,
                  index_t strip_stride);
+// The portable kernel's own B layout: the same strips and pair rows, but each pair row holds the
+// NR even-k values and then the NR odd-k ones (plain loops widen them to float32 in vectors, where
+// the interleaved pairs defeated the vectorizer).
+void pack_b_bf16_planar(const StridedMatrix& b, index_t kc, index_t cols, int nr, int kb,
+                        bf16_t* dst, index_t strip_stride);
 
 // Each kernel's table entry (kernel_bf16_<isa>.cpp), blocksizes included.
 Bf16KernelInfo bf16_generic_kernel_info();
@@ -90,8 +90,8 @@ const Bf16KernelInfo& bf16_kernel_for(Bf16Kernel id);
 const Bf16KernelInfo& active_bf16_kernel_info();
 
 // sgemm_bf16 with an explicit kernel and thread cap (threads <= 0: the thread policy; > 0: the
-// policy table's answer for that many threads, as sgemm_with); the public entry points call it. `packed_b`: op(B) prepacked by PackedBBf16 for
-// this kernel (b and ldb are then ignored).
+// policy table's answer for that many threads, as sgemm_with); the public entry points call it.
+// `packed_b`: op(B) prepacked by PackedBBf16 for this kernel (b and ldb are then ignored).
 void sgemm_bf16_with(const Bf16KernelInfo& kernel, int threads, bool trans_a, bool trans_b,
                      index_t m, index_t n, index_t k, float alpha, const float* a, index_t lda,
                      const float* b, index_t ldb, float beta, float* c, index_t ldc,
