@@ -46,6 +46,12 @@ def _check(name: str, value: Any, low: float = 0.0, high: float = math.inf,
                           low_open=not closed)
 
 
+# How each algorithm argument is checked: a flag, or a number in [low, high].
+_FLAGS = ("nesterov", "amsgrad", "centered")
+_RANGES = {"momentum": (0.0, 1.0), "beta_1": (0.0, 1.0), "beta_2": (0.0, 1.0), "rho": (0.0, 1.0),
+           "epsilon": (0.0, math.inf), "initial_accumulator_value": (0.0, math.inf)}
+
+
 class Optimizer:
     """Base of the optimizers: learning rate (float or schedule), clipping and weight decay."""
 
@@ -110,6 +116,12 @@ class Optimizer:
         self._core = core
 
     # ---- configuration -------------------------------------------------------------------------
+    def _set_fields(self, **values: Any) -> None:
+        """Checks and sets the algorithm's arguments (the keys of `_fields`), in order."""
+        for name, value in values.items():
+            setattr(self, name, _checks.flag(name, value) if name in _FLAGS
+                    else _check(name, value, *_RANGES[name]))
+
     def _algorithm_config(self) -> Dict[str, Any]:
         return {k: getattr(self, k) for k in self._fields}
 
@@ -155,8 +167,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: Union[float, schedules.LearningRateSchedule] = 0.01,
                  momentum: float = 0.0, nesterov: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.momentum = _check("momentum", momentum, 0.0, 1.0)
-        self.nesterov = _checks.flag("nesterov", nesterov)
+        self._set_fields(momentum=momentum, nesterov=nesterov)
 
 
 class Adam(Optimizer):
@@ -170,10 +181,7 @@ class Adam(Optimizer):
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                  amsgrad: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta_1 = _check("beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = _check("beta_2", beta_2, 0.0, 1.0)
-        self.epsilon = _check("epsilon", epsilon)
-        self.amsgrad = _checks.flag("amsgrad", amsgrad)
+        self._set_fields(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad)
 
 
 class AdamW(Adam):
@@ -199,10 +207,7 @@ class RMSprop(Optimizer):
                  rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
                  centered: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.rho = _check("rho", rho, 0.0, 1.0)
-        self.momentum = _check("momentum", momentum, 0.0, 1.0)
-        self.epsilon = _check("epsilon", epsilon)
-        self.centered = _checks.flag("centered", centered)
+        self._set_fields(rho=rho, momentum=momentum, epsilon=epsilon, centered=centered)
 
 
 class Adagrad(Optimizer):
@@ -215,9 +220,7 @@ class Adagrad(Optimizer):
                  initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
                  **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.initial_accumulator_value = _check("initial_accumulator_value",
-                                                initial_accumulator_value)
-        self.epsilon = _check("epsilon", epsilon)
+        self._set_fields(initial_accumulator_value=initial_accumulator_value, epsilon=epsilon)
 
 
 class Adamax(Optimizer):
@@ -230,9 +233,7 @@ class Adamax(Optimizer):
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                  **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta_1 = _check("beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = _check("beta_2", beta_2, 0.0, 1.0)
-        self.epsilon = _check("epsilon", epsilon)
+        self._set_fields(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
 
 
 class Nadam(Adamax):

@@ -71,21 +71,27 @@ FASTMLP_AVX2_VARIANT(bool, sgd_update, (float* w, GradIn g, float* m, index_t n,
                : sgd_loop<false>(w, g, m, n, lr, mu, nesterov);
 }
 
-class Sgd final : public KerasOptimizer {
+// An optimizer whose step needs the learning rate alone from prepare().
+class LrOptimizer : public KerasOptimizer {
  public:
   using KerasOptimizer::KerasOptimizer;
 
  protected:
+  void prepare(double lr) override { lr_ = static_cast<float>(lr); }
+  float lr_ = 0.0f;
+};
+
+class Sgd final : public LrOptimizer {
+ public:
+  using LrOptimizer::LrOptimizer;
+
+ protected:
   int slot_count() const override { return config_.momentum != 0.0 ? 1 : 0; }
   bool light_update() const override { return true; }
-  void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
     return sgd_update(w, g, slot_count() ? s[0] : nullptr, n, lr_,
                       static_cast<float>(config_.momentum), config_.nesterov, guard);
   }
-
- private:
-  float lr_ = 0.0f;
 };
 
 // keras/src/optimizers/adam.py (also AdamW: the same rule with decoupled weight decay).
@@ -188,6 +194,13 @@ FASTMLP_INLINE bool run_rule(const Rule& r, float* w, GradIn g, index_t n, bool 
   return guard ? rule_loop<true>(r, w, g, n) : rule_loop<false>(r, w, g, n);
 }
 
+// name(r, w, g, n, guard): the entry point of one Rule type, built for both targets.
+#define FASTMLP_RULE_ENTRY(name, Rule)                                                         \
+  FASTMLP_AVX2_VARIANT(bool, name, (const Rule& r, float* w, GradIn g, index_t n, bool guard), \
+                       (r, w, g, n, guard)) {                                                  \
+    return run_rule(r, w, g, n, guard);                                                        \
+  }
+
 // keras/src/optimizers/rmsprop.py; slots: velocity[, momentum][, average gradient].
 struct RmsArgs {
   float lr, rho, eps, mu;
@@ -231,13 +244,12 @@ FASTMLP_AVX2_VARIANT(bool, rmsprop_update, (const RmsArgs& p, bool mom, bool cen
                   : run_rule(RmsRule<false, false>{p}, w, g, n, guard);
 }
 
-class RmsProp final : public KerasOptimizer {
+class RmsProp final : public LrOptimizer {
  public:
-  using KerasOptimizer::KerasOptimizer;
+  using LrOptimizer::LrOptimizer;
 
  protected:
   int slot_count() const override { return 1 + (config_.momentum > 0.0) + config_.centered; }
-  void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
     const bool use_mom = config_.momentum > 0.0;
     const RmsArgs p{lr_, static_cast<float>(config_.rho), static_cast<float>(config_.epsilon),
@@ -246,9 +258,6 @@ class RmsProp final : public KerasOptimizer {
     return rmsprop_update(p, use_mom, config_.centered, w, g, n, guard);
   }
   bool cheap_guard() const override { return true; }
-
- private:
-  float lr_ = 0.0f;
 };
 
 // keras/src/optimizers/adagrad.py
@@ -266,27 +275,19 @@ struct AdagradRule {
   }
 };
 
-FASTMLP_AVX2_VARIANT(bool, adagrad_update, (const AdagradRule& r, float* w, GradIn g, index_t n,
-                                            bool guard),
-                     (r, w, g, n, guard)) {
-  return run_rule(r, w, g, n, guard);
-}
+FASTMLP_RULE_ENTRY(adagrad_update, AdagradRule)
 
-class Adagrad final : public KerasOptimizer {
+class Adagrad final : public LrOptimizer {
  public:
-  using KerasOptimizer::KerasOptimizer;
+  using LrOptimizer::LrOptimizer;
 
  protected:
   int slot_count() const override { return 1; }
   float slot_init() const override { return static_cast<float>(config_.initial_accumulator_value); }
-  void prepare(double lr) override { lr_ = static_cast<float>(lr); }
   bool update(float* w, GradIn g, float* const* s, index_t n, bool guard) const override {
     return adagrad_update({lr_, static_cast<float>(config_.epsilon), s[0]}, w, g, n, guard);
   }
   bool cheap_guard() const override { return true; }
-
- private:
-  float lr_ = 0.0f;
 };
 
 // keras/src/optimizers/adamax.py
@@ -306,20 +307,16 @@ struct AdamaxRule {
   }
 };
 
-FASTMLP_AVX2_VARIANT(bool, adamax_update, (const AdamaxRule& r, float* w, GradIn g, index_t n,
-                                           bool guard),
-                     (r, w, g, n, guard)) {
-  return run_rule(r, w, g, n, guard);
-}
+FASTMLP_RULE_ENTRY(adamax_update, AdamaxRule)
 
-class Adamax final : public KerasOptimizer {
+class Adamax final : public LrOptimizer {
  public:
-  using KerasOptimizer::KerasOptimizer;
+  using LrOptimizer::LrOptimizer;
 
  protected:
   int slot_count() const override { return 2; }
   void prepare(double lr) override {
-    lr_ = static_cast<float>(lr);
+    LrOptimizer::prepare(lr);
     corr_ =
         static_cast<float>(1.0 - std::pow(config_.beta_1, static_cast<double>(iterations_ + 1)));
   }
@@ -329,7 +326,7 @@ class Adamax final : public KerasOptimizer {
   }
 
  private:
-  float lr_ = 0.0f, corr_ = 1.0f;
+  float corr_ = 1.0f;
 };
 
 // keras/src/optimizers/nadam.py (the class below)
@@ -354,11 +351,7 @@ struct NadamRule {
   }
 };
 
-FASTMLP_AVX2_VARIANT(bool, nadam_update, (const NadamRule& r, float* w, GradIn g, index_t n,
-                                          bool guard),
-                     (r, w, g, n, guard)) {
-  return run_rule(r, w, g, n, guard);
-}
+FASTMLP_RULE_ENTRY(nadam_update, NadamRule)
 
 // keras/src/optimizers/nadam.py: Adam with Nesterov momentum and the 0.96 momentum-cache
 // schedule; u_product (the running product of the u_t) is recomputed from `iterations` on restore.
@@ -394,6 +387,8 @@ class Nadam final : public KerasOptimizer {
   double u_product_ = 1.0;
   float c_m_lr_ = 0.0f, c_g_lr_ = 0.0f, v_corr_rsqrt_ = 1.0f;
 };
+
+#undef FASTMLP_RULE_ENTRY
 
 }  // namespace
 
