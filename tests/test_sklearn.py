@@ -3,7 +3,6 @@
 import io
 import pickle
 import contextlib
-import warnings
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
+from _sklearn_helpers import clf_data, quiet_fit  # noqa: E402,F401 (fixture)
 from fastmlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 # The check fits 15 weighted rows against ~30 repeated ones, each in one batch (batch_size
@@ -43,20 +43,6 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-def _quiet_fit(est, X, y, **kw):
-    """Fits where stopping at max_iter is expected (ConvergenceWarning ignored)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y, **kw)
-
-
-@pytest.fixture(scope="module")
-def clf_data():
-    X, y = make_classification(n_samples=300, n_features=10, n_informative=6, n_classes=3,
-                               random_state=0)
-    return StandardScaler().fit_transform(X), y
-
-
 # ---------------------------------------------------------------- same trajectory as sklearn
 
 
@@ -74,8 +60,8 @@ def test_classifier_loss_curve_matches_sklearn(clf_data, solver, extra):
     params = dict(hidden_layer_sizes=(16, 8), solver=solver, shuffle=False, random_state=1,
                   max_iter=6, tol=0.0, batch_size=50, alpha=1e-2, **extra)
     ours, ref = _both(MLPClassifier, sk_nn.MLPClassifier, **params)
-    _quiet_fit(ours, X, y)
-    _quiet_fit(ref, X, y)
+    quiet_fit(ours, X, y)
+    quiet_fit(ref, X, y)
     np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=2e-4)
     for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
@@ -89,8 +75,8 @@ def test_regressor_matches_sklearn_updates(n_targets, solver):
     params = dict(hidden_layer_sizes=(12,), solver=solver, shuffle=False, random_state=2,
                   max_iter=5, tol=0.0, batch_size=40, alpha=1e-2, learning_rate_init=1e-3)
     ours, ref = _both(MLPRegressor, sk_nn.MLPRegressor, **params)
-    _quiet_fit(ours, X, y)
-    _quiet_fit(ref, X, y)
+    quiet_fit(ours, X, y)
+    quiet_fit(ref, X, y)
     # Same updates (weights) even for k > 1 outputs; the reported loss is scikit-learn's for one
     # output and the objective actually minimized (k/2 MSE + penalty) for several.
     for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
@@ -105,8 +91,8 @@ def test_multilabel_matches_sklearn():
     params = dict(hidden_layer_sizes=(10,), shuffle=False, random_state=3, max_iter=5, tol=0.0,
                   batch_size=50, alpha=1e-2)
     ours, ref = _both(MLPClassifier, sk_nn.MLPClassifier, **params)
-    _quiet_fit(ours, X, Y)
-    _quiet_fit(ref, X, Y)
+    quiet_fit(ours, X, Y)
+    quiet_fit(ref, X, Y)
     assert ours.out_activation_ == ref.out_activation_ == "logistic"
     np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=2e-4)
     assert ours.predict(X).shape == Y.shape
@@ -118,7 +104,7 @@ def test_multilabel_matches_sklearn():
 
 def test_fitted_attributes(clf_data):
     X, y = clf_data
-    clf = _quiet_fit(MLPClassifier(hidden_layer_sizes=(7,), max_iter=3, random_state=0), X, y)
+    clf = quiet_fit(MLPClassifier(hidden_layer_sizes=(7,), max_iter=3, random_state=0), X, y)
     assert [c.shape for c in clf.coefs_] == [(10, 7), (7, 3)]
     assert [b.shape for b in clf.intercepts_] == [(7,), (3,)]
     np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
@@ -149,8 +135,8 @@ def test_converges_and_stops_on_tol(clf_data):
 def test_binary_and_string_labels(clf_data):
     X, y = clf_data
     labels = np.where(y == 0, "cat", "dog")
-    clf = _quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0,
-                                   learning_rate_init=0.01), X, labels)
+    clf = quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0,
+                                  learning_rate_init=0.01), X, labels)
     assert clf.n_outputs_ == 1 and clf.out_activation_ == "logistic"
     assert clf.predict_proba(X).shape == (len(X), 2)
     assert set(clf.predict(X)) <= {"cat", "dog"} and clf.score(X, labels) > 0.7
@@ -193,15 +179,15 @@ def test_sparse_input_equals_dense(clf_data):
     sparse = pytest.importorskip("scipy.sparse")
     X, y = clf_data
     params = dict(hidden_layer_sizes=(8,), random_state=0, max_iter=3)
-    dense = _quiet_fit(MLPClassifier(**params), X, y)
-    sp = _quiet_fit(MLPClassifier(**params), sparse.csr_matrix(X), y)
+    dense = quiet_fit(MLPClassifier(**params), X, y)
+    sp = quiet_fit(MLPClassifier(**params), sparse.csr_matrix(X), y)
     np.testing.assert_allclose(sp.predict_proba(sparse.csr_matrix(X)), dense.predict_proba(X),
                                rtol=1e-6)
 
 
 def test_pickle_round_trip_keeps_predictions_and_training_state(clf_data):
     X, y = clf_data
-    clf = _quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0), X, y)
+    clf = quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0), X, y)
     copy = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
     clf.partial_fit(X, y)
@@ -218,9 +204,9 @@ def test_regressor_multi_output_and_absolute_error():
     y = y / y.std(axis=0)
     reg = MLPRegressor(hidden_layer_sizes=(32,), random_state=0, max_iter=300,
                        learning_rate_init=0.01)
-    _quiet_fit(reg, X, y)
+    quiet_fit(reg, X, y)
     assert reg.predict(X).shape == (200, 2) and reg.score(X, y) > 0.9
-    mae = _quiet_fit(MLPRegressor(loss="absolute_error", max_iter=30, random_state=0), X, y[:, 0])
+    mae = quiet_fit(MLPRegressor(loss="absolute_error", max_iter=30, random_state=0), X, y[:, 0])
     assert mae.predict(X).shape == (200,) and mae.score(X, y[:, 0]) > 0.5
     with pytest.raises(ValueError, match="'poisson' is not available"):
         MLPRegressor(loss="poisson").fit(X, y)
@@ -246,8 +232,8 @@ def test_bad_parameters_name_themselves(clf_data, param, value, match):
 def test_extra_activations_train(clf_data):
     X, y = clf_data
     for act in ("leaky_relu", "elu", "selu", "gelu", "silu", "softplus", "identity", "logistic"):
-        clf = _quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), activation=act, max_iter=20,
-                                       learning_rate_init=0.01, random_state=0), X, y)
+        clf = quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), activation=act, max_iter=20,
+                                      learning_rate_init=0.01, random_state=0), X, y)
         assert np.isfinite(clf.loss_) and clf.score(X, y) > 0.6, act
 
 
@@ -255,7 +241,7 @@ def test_feature_names_in():
     pd = pytest.importorskip("pandas")
     X, y = make_classification(n_samples=60, n_features=3, random_state=0)
     df = pd.DataFrame(X, columns=["a", "b", "c"])
-    clf = _quiet_fit(MLPClassifier(hidden_layer_sizes=(4,), max_iter=2), df, y)
+    clf = quiet_fit(MLPClassifier(hidden_layer_sizes=(4,), max_iter=2), df, y)
     assert list(clf.feature_names_in_) == ["a", "b", "c"]
 
 
@@ -288,12 +274,12 @@ def test_export_onnx_matches_predictions(clf_data, tmp_path, target):
     ort = pytest.importorskip("onnxruntime", reason="ONNX export tests need onnxruntime")
     X, y = clf_data
     if target == "regression":
-        est = _quiet_fit(MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0), X,
-                         y.astype(float))
+        est = quiet_fit(MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0), X,
+                        y.astype(float))
         want = est.predict(X).reshape(len(X), -1)
     else:
-        est = _quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0), X,
-                         y if target == "multiclass" else y == 1)
+        est = quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0), X,
+                        y if target == "multiclass" else y == 1)
         want = est.predict_proba(X)[:, -1:] if target == "binary" else est.predict_proba(X)
     est.export(tmp_path / "m.onnx")
     sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])

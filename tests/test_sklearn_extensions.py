@@ -2,7 +2,6 @@
 Huber loss, the extra activations and n_threads."""
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -13,28 +12,14 @@ from sklearn import neural_network as sk_nn  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import make_classification, make_multilabel_classification  # noqa: E402
 from sklearn.datasets import make_regression  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
 import fastmlp  # noqa: E402
+from _sklearn_helpers import clf_data, quiet_fit  # noqa: E402,F401 (fixture)
 from fastmlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 from fastmlp.sklearn import _base  # noqa: E402
-
-
-def _fit(est, X, y, **kw):
-    """Fits where stopping at max_iter is expected (ConvergenceWarning ignored)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y, **kw)
-
-
-@pytest.fixture(scope="module")
-def clf_data():
-    X, y = make_classification(n_samples=300, n_features=10, n_informative=6, n_classes=3,
-                               random_state=0)
-    return StandardScaler().fit_transform(X), y
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +67,21 @@ def _numpy_forward(est, X):
 @pytest.mark.parametrize("activation", sorted(_NUMPY_ACTS))
 def test_activations_are_the_named_functions(reg_data, activation):
     X, y = reg_data
-    reg = _fit(MLPRegressor(hidden_layer_sizes=(9, 5), activation=activation, max_iter=3,
-                            random_state=0), X, y)
+    reg = quiet_fit(MLPRegressor(hidden_layer_sizes=(9, 5), activation=activation, max_iter=3,
+                                 random_state=0), X, y)
     np.testing.assert_allclose(reg.predict(X), _numpy_forward(reg, X), rtol=2e-5, atol=2e-5)
 
 
 def test_batch_norm_is_fitted_and_predicts_with_moving_statistics(reg_data):
     X, y = reg_data
-    reg = _fit(MLPRegressor(hidden_layer_sizes=(12, 6), batch_norm=True, activation="tanh",
-                            max_iter=4, random_state=0, batch_size=32), X, y)
+    reg = quiet_fit(MLPRegressor(hidden_layer_sizes=(12, 6), batch_norm=True, activation="tanh",
+                                 max_iter=4, random_state=0, batch_size=32), X, y)
     assert [[a.shape for a in layer] for layer in reg.batch_norm_weights_] == \
         [[(12,)] * 4, [(6,)] * 4]
     mean, var = reg.batch_norm_weights_[0][2:]
     assert np.abs(mean).max() > 1e-3 and np.abs(var - 1).max() > 1e-3  # moving statistics moved
     np.testing.assert_allclose(reg.predict(X), _numpy_forward(reg, X), rtol=2e-5, atol=2e-5)
-    plain = _fit(MLPRegressor(hidden_layer_sizes=(12, 6), max_iter=1, random_state=0), X, y)
+    plain = quiet_fit(MLPRegressor(hidden_layer_sizes=(12, 6), max_iter=1, random_state=0), X, y)
     assert plain.batch_norm_weights_ is None
 
 
@@ -106,9 +91,9 @@ def test_batch_norm_is_fitted_and_predicts_with_moving_statistics(reg_data):
 def test_dropout_trains_differently_and_predicts_deterministically(clf_data):
     X, y = clf_data
     params = dict(hidden_layer_sizes=(32, 16), max_iter=5, random_state=0)
-    plain = _fit(MLPClassifier(**params), X, y)
-    drop = _fit(MLPClassifier(dropout=[0.5, 0.0], **params), X, y)
-    again = _fit(MLPClassifier(dropout=[0.5, 0.0], **params), X, y)
+    plain = quiet_fit(MLPClassifier(**params), X, y)
+    drop = quiet_fit(MLPClassifier(dropout=[0.5, 0.0], **params), X, y)
+    again = quiet_fit(MLPClassifier(dropout=[0.5, 0.0], **params), X, y)
     kinds = [spec["type"] for spec in drop._core_config[1]]
     assert kinds == ["dense", "dropout", "dense", "dense"]
     assert drop.loss_curve_ != plain.loss_curve_ and drop.loss_curve_ == again.loss_curve_
@@ -130,8 +115,8 @@ def test_class_weight_is_sample_weight_per_class(clf_data):
         per_class = compute_class_weight(cw, classes=np.unique(labels), y=labels,
                                          sample_weight=sw)
         want = sw * per_class[y]
-        a = _fit(MLPClassifier(class_weight=cw, **params), X, labels, sample_weight=sw)
-        b = _fit(MLPClassifier(**params), X, labels, sample_weight=want)
+        a = quiet_fit(MLPClassifier(class_weight=cw, **params), X, labels, sample_weight=sw)
+        b = quiet_fit(MLPClassifier(**params), X, labels, sample_weight=want)
         for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
             np.testing.assert_array_equal(u, v)
 
@@ -142,8 +127,8 @@ def test_balanced_class_weight_lifts_the_minority_class():
     X = StandardScaler().fit_transform(X)
     scores = {}
     for cw in (None, "balanced"):
-        clf = _fit(MLPClassifier(hidden_layer_sizes=(16,), class_weight=cw, max_iter=40,
-                                 random_state=0), X[:600], y[:600])
+        clf = quiet_fit(MLPClassifier(hidden_layer_sizes=(16,), class_weight=cw, max_iter=40,
+                                      random_state=0), X[:600], y[:600])
         scores[cw] = balanced_accuracy_score(y[600:], clf.predict(X[600:]))
     assert scores["balanced"] > scores[None] + 0.05, scores
 
@@ -169,8 +154,8 @@ def test_huber_with_a_large_delta_is_squared_error(reg_data, n_targets):
     X, y = reg_data
     y = y[:, 0] if n_targets == 1 else y
     params = dict(hidden_layer_sizes=(10,), max_iter=5, random_state=0, alpha=0.01)
-    huber = _fit(MLPRegressor(loss="huber", huber_delta=1e6, **params), X, y)
-    squared = _fit(MLPRegressor(**params), X, y)
+    huber = quiet_fit(MLPRegressor(loss="huber", huber_delta=1e6, **params), X, y)
+    squared = quiet_fit(MLPRegressor(**params), X, y)
     np.testing.assert_allclose(huber.loss_curve_, squared.loss_curve_, rtol=1e-6)
     np.testing.assert_allclose(huber.predict(X), squared.predict(X), rtol=1e-5, atol=1e-6)
 
@@ -179,9 +164,9 @@ def test_huber_loss_value_sums_over_outputs(reg_data):
     X, y = reg_data
     delta, alpha = 0.3, 0.1
     # One batch and a learning rate so small that the loss is that of the weights returned.
-    reg = _fit(MLPRegressor(loss="huber", huber_delta=delta, alpha=alpha, max_iter=1,
-                            batch_size=len(X), learning_rate_init=1e-10, random_state=0,
-                            hidden_layer_sizes=(8,)), X, y)
+    reg = quiet_fit(MLPRegressor(loss="huber", huber_delta=delta, alpha=alpha, max_iter=1,
+                                 batch_size=len(X), learning_rate_init=1e-10, random_state=0,
+                                 hidden_layer_sizes=(8,)), X, y)
     r = np.abs(y - reg.predict(X))
     huber = np.where(r <= delta, 0.5 * r ** 2, delta * (r - 0.5 * delta)).sum(axis=1).mean()
     penalty = alpha / (2 * len(X)) * sum(float((w.astype(np.float64) ** 2).sum())
@@ -197,8 +182,9 @@ def test_huber_resists_outliers():
     y_dirty[rng.rand(600) < 0.1] += 30.0  # one row in ten is an outlier
     errors = {}
     for loss in ("squared_error", "huber"):
-        reg = _fit(MLPRegressor(loss=loss, hidden_layer_sizes=(16,), max_iter=60,
-                                learning_rate_init=0.01, random_state=0), X[:400], y_dirty[:400])
+        reg = quiet_fit(MLPRegressor(loss=loss, hidden_layer_sizes=(16,), max_iter=60,
+                                     learning_rate_init=0.01, random_state=0),
+                        X[:400], y_dirty[:400])
         errors[loss] = np.mean((reg.predict(X[400:]) - y[400:]) ** 2)
     assert errors["huber"] < 0.5 * errors["squared_error"], errors
 
@@ -219,8 +205,8 @@ def test_n_threads_applies_during_fit_and_predict_only(clf_data, monkeypatch):
     before = fastmlp.get_num_threads()
     results = []
     for n in (1, 2):
-        clf = _fit(MLPClassifier(hidden_layer_sizes=(16,), max_iter=2, n_threads=n,
-                                 random_state=0), X, y)
+        clf = quiet_fit(MLPClassifier(hidden_layer_sizes=(16,), max_iter=2, n_threads=n,
+                                      random_state=0), X, y)
         assert fastmlp.get_num_threads() == before
         results.append(clf.predict_proba(X))
     assert seen == [1, 1, 2, 2]
@@ -263,7 +249,7 @@ def test_new_parameters_round_trip_and_pickle(clf_data, cls, settings):
     assert {k: est.get_params()[k] for k in settings} == settings
     twin = clone(est)
     assert twin.get_params() == est.get_params()
-    _fit(est, X, y)
+    quiet_fit(est, X, y)
     copy = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(copy.predict(X), est.predict(X))
     assert clone(copy).get_params() == est.get_params()
@@ -275,7 +261,7 @@ def test_export_onnx_with_dropout_and_batch_norm(clf_data, tmp_path, cls, settin
     ort = pytest.importorskip("onnxruntime", reason="ONNX export tests need onnxruntime")
     X, y = clf_data
     y = y if cls is MLPClassifier else y.astype(float)
-    est = _fit(cls(hidden_layer_sizes=(8, 4), max_iter=3, random_state=0, **settings), X, y)
+    est = quiet_fit(cls(hidden_layer_sizes=(8, 4), max_iter=3, random_state=0, **settings), X, y)
     est.export(tmp_path / "m.onnx")
     sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     (got,) = sess.run(None, {"input": X.astype(np.float32)})

@@ -2,7 +2,6 @@
 the validation loss curve, and sample weights as repetitions."""
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -10,20 +9,12 @@ import pytest
 pytest.importorskip("sklearn", reason="fastmlp.sklearn needs the `sklearn` extra")
 
 from sklearn import neural_network as sk_nn  # noqa: E402
-from sklearn.datasets import make_classification, make_regression  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.datasets import make_regression  # noqa: E402
 from sklearn.metrics import r2_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
 
+from _sklearn_helpers import clf_data, quiet_fit  # noqa: E402,F401 (fixture)
 from fastmlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
-
-
-def _fit(est, X, y, **kw):
-    """Fits where stopping at max_iter is expected (ConvergenceWarning ignored)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y, **kw)
 
 
 def _weights(est):
@@ -36,13 +27,6 @@ def _assert_same_bits(a, b):
     for u, v in zip(_weights(a), _weights(b)):
         np.testing.assert_array_equal(u, v)
     assert a.loss_curve_ == b.loss_curve_
-
-
-@pytest.fixture(scope="module")
-def clf_data():
-    X, y = make_classification(n_samples=300, n_features=10, n_informative=6, n_classes=3,
-                               random_state=0)
-    return StandardScaler().fit_transform(X), y
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +62,10 @@ def test_two_warm_started_fits_are_one_fit_bitwise(clf_data, cls, extra):
     y = y if cls is MLPClassifier else y.astype(float)
     params = dict(hidden_layer_sizes=(16, 8), shuffle=True, random_state=0, tol=0.0,
                   n_iter_no_change=100, batch_size=64, **extra)
-    once = _fit(cls(max_iter=10, **params), X, y)
+    once = quiet_fit(cls(max_iter=10, **params), X, y)
     warm = cls(max_iter=5, warm_start=True, **params)
-    _fit(warm, X, y)
-    _fit(warm, X, y)
+    quiet_fit(warm, X, y)
+    quiet_fit(warm, X, y)
     _assert_same_bits(warm, once)
     assert warm.t_ == once.t_ and warm.n_iter_ == 5
 
@@ -90,7 +74,7 @@ def test_partial_fits_are_one_fit_bitwise(clf_data):
     X, y = clf_data
     params = dict(hidden_layer_sizes=(16,), shuffle=True, random_state=3, dropout=0.25,
                   batch_size=50)
-    fitted = _fit(MLPClassifier(max_iter=6, tol=0.0, **params), X, y)
+    fitted = quiet_fit(MLPClassifier(max_iter=6, tol=0.0, **params), X, y)
     inc = MLPClassifier(**params)
     for _ in range(6):
         inc.partial_fit(X, y, classes=np.unique(y))
@@ -123,8 +107,8 @@ def test_pickled_mid_run_continues_bitwise(clf_data):
 
 def test_warm_start_keeps_the_network(clf_data):
     X, y = clf_data
-    warm = _fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, warm_start=True,
-                              random_state=0), X, y)
+    warm = quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, warm_start=True,
+                                   random_state=0), X, y)
     with pytest.raises(ValueError, match="same classes"):
         warm.fit(X, (y + 1) % 4)
     with pytest.raises(ValueError, match="`hidden_layer_sizes` cannot change"):
@@ -132,7 +116,7 @@ def test_warm_start_keeps_the_network(clf_data):
     with pytest.raises(ValueError, match="`batch_norm` cannot change"):
         warm.set_params(hidden_layer_sizes=(8,), batch_norm=True).fit(X, y)
     # Parameters that only change the computation rebuild the core model.
-    _fit(warm.set_params(batch_norm=False, alpha=0.5, dropout=0.2, solver="sgd"), X, y)
+    quiet_fit(warm.set_params(batch_norm=False, alpha=0.5, dropout=0.2, solver="sgd"), X, y)
     assert warm._core_config[3]["name"] == "sgd" and len(warm.loss_curve_) == 4
 
 
@@ -141,9 +125,9 @@ def test_warm_start_keeps_the_network(clf_data):
 
 def test_validation_loss_curve_is_the_objective_on_held_out_rows(reg_data):
     X, y = reg_data
-    est = _fit(MLPRegressor(hidden_layer_sizes=(8,), early_stopping=True, alpha=0.3,
-                            validation_fraction=0.25, batch_size=50, random_state=0,
-                            max_iter=12, tol=0.0, n_iter_no_change=100), X, y)
+    est = quiet_fit(MLPRegressor(hidden_layer_sizes=(8,), early_stopping=True, alpha=0.3,
+                                 validation_fraction=0.25, batch_size=50, random_state=0,
+                                 max_iter=12, tol=0.0, n_iter_no_change=100), X, y)
     assert len(est.validation_loss_curve_) == len(est.validation_scores_) == est.n_iter_ == 12
     _, val = _held_out(est, len(X), X.shape[1])
     best = int(np.argmax(est.validation_scores_))  # restored at the end of fit
@@ -154,15 +138,15 @@ def test_validation_loss_curve_is_the_objective_on_held_out_rows(reg_data):
                                0.5 * np.mean(residual ** 2) + penalty, rtol=1e-5)
     np.testing.assert_allclose(est.best_validation_score_, r2_score(y[val], est.predict(X[val])),
                                rtol=1e-6)
-    assert _fit(MLPRegressor(max_iter=2), X, y).validation_loss_curve_ is None
+    assert quiet_fit(MLPRegressor(max_iter=2), X, y).validation_loss_curve_ is None
 
 
 def test_partial_fit_after_early_stopping_fit(reg_data):
     """scikit-learn#25693: fit(early_stopping=True) then partial_fit."""
     X, y = reg_data
     # With dropout: the held-out rows are scored in inference mode, as predict computes.
-    est = _fit(MLPRegressor(hidden_layer_sizes=(8,), early_stopping=True, random_state=0,
-                            max_iter=5, validation_fraction=0.2, dropout=0.3), X, y)
+    est = quiet_fit(MLPRegressor(hidden_layer_sizes=(8,), early_stopping=True, random_state=0,
+                                 max_iter=5, validation_fraction=0.2, dropout=0.3), X, y)
     n_scores = len(est.validation_scores_)
     est.partial_fit(X, y)
     _, val = _held_out(est, len(X), X.shape[1])
@@ -204,8 +188,8 @@ def test_warm_started_fits_hold_out_the_same_rows(reg_data):
     X, y = reg_data
     est = MLPRegressor(hidden_layer_sizes=(8,), early_stopping=True, warm_start=True,
                        random_state=1, max_iter=3, tol=0.0)
-    _fit(est, X, y)
-    _fit(est, X, y)
+    quiet_fit(est, X, y)
+    quiet_fit(est, X, y)
     _, val = _held_out(est, len(X), X.shape[1])
     assert len(est.validation_scores_) == 6
     np.testing.assert_allclose(est.best_validation_score_,
@@ -234,8 +218,8 @@ def test_full_batch_weight_is_repetition(cls, sparse):
         X, X_rep = sp.csr_matrix(X), sp.csr_matrix(X_rep)
     params = dict(hidden_layer_sizes=(10,), alpha=1.0, max_iter=30, random_state=0,
                   learning_rate_init=0.01)
-    weighted = _fit(cls(**params), X, y, sample_weight=sw)
-    repeated = _fit(cls(**params), X_rep, y_rep)
+    weighted = quiet_fit(cls(**params), X, y, sample_weight=sw)
+    repeated = quiet_fit(cls(**params), X_rep, y_rep)
     method = "predict_proba" if cls is MLPClassifier else "predict"
     np.testing.assert_allclose(getattr(weighted, method)(X), getattr(repeated, method)(X),
                                rtol=2e-5, atol=1e-6)
@@ -245,8 +229,8 @@ def test_full_batch_weight_is_repetition(cls, sparse):
 def test_uniform_sample_weight_scales_the_penalty(clf_data):
     X, y = clf_data
     params = dict(hidden_layer_sizes=(8,), random_state=0, max_iter=3)
-    a = _fit(MLPClassifier(alpha=0.2, **params), X, y, sample_weight=np.full(len(y), 2.5))
-    b = _fit(MLPClassifier(alpha=0.2 / 2.5, **params), X, y)
+    a = quiet_fit(MLPClassifier(alpha=0.2, **params), X, y, sample_weight=np.full(len(y), 2.5))
+    b = quiet_fit(MLPClassifier(alpha=0.2 / 2.5, **params), X, y)
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
     with pytest.raises(ValueError, match="non-zero|positive sum"):
         MLPClassifier(**params).fit(X, y, sample_weight=np.zeros(len(y)))
@@ -258,8 +242,8 @@ def test_sample_weight_matches_sklearn_full_batch(cls, sk_cls):
     X, y, sw, _, _ = _weighted_and_repeated(n=120, seed=1, classify=cls is MLPClassifier)
     params = dict(hidden_layer_sizes=(10,), alpha=0.5, max_iter=6, random_state=2,
                   shuffle=False, tol=0.0, batch_size=120)
-    ours, ref = _fit(cls(**params), X, y, sample_weight=sw), \
-        _fit(sk_cls(**params), X, y, sample_weight=sw)
+    ours, ref = quiet_fit(cls(**params), X, y, sample_weight=sw), \
+        quiet_fit(sk_cls(**params), X, y, sample_weight=sw)
     np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=2e-4)
     for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
