@@ -11,17 +11,8 @@ namespace fastmlp {
 namespace gemm {
 
 KernelInfo avx2_kernel_info() {
-  KernelInfo k;
-  k.isa = Isa::avx2;
-  k.name = "avx2_6x16";
-  k.mr = 6;
-  k.nr = 2 * Avx2::kLanes;
-  k.kernel = tile_kernel<Avx2, 6>;
-  k.row4 = row_kernel<Avx2>;
-  k.copies_b = Avx2::kCopiesB;
+  KernelInfo k = x86_kernel_info<Avx2, 6>(Isa::avx2, "avx2_6x16");
   k.pack_a_rows = pack_a_rows_avx2;  // 6-wide panels: this kernel's only
-  k.pack_b_rows = pack_b_rows_avx2;
-  k.pack_b_trans = pack_b_trans_avx2;
   return k;
 }
 

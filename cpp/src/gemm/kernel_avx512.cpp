@@ -13,20 +13,8 @@
 namespace fastmlp {
 namespace gemm {
 
-KernelInfo avx512_kernel_info() {
-  KernelInfo k;
-  k.isa = Isa::avx512;
-  k.name = "avx512_12x32";
-  k.mr = 12;
-  k.nr = 2 * Avx512::kLanes;
-  k.kernel = tile_kernel<Avx512, 12>;
-  k.row4 = row_kernel<Avx512>;
-  k.copies_b = Avx512::kCopiesB;
-  // AVX-512 CPUs all have AVX2: the AVX2 B packs serve both (its A pack is 6 rows high only)
-  k.pack_b_rows = pack_b_rows_avx2;
-  k.pack_b_trans = pack_b_trans_avx2;
-  return k;
-}
+// The AVX2 A pack is 6 rows high only: A goes through the portable pack_a.
+KernelInfo avx512_kernel_info() { return x86_kernel_info<Avx512, 12>(Isa::avx512, "avx512_12x32"); }
 
 }  // namespace gemm
 }  // namespace fastmlp

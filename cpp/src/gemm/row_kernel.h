@@ -121,6 +121,23 @@ void row_kernel(index_t k, const float* a, index_t csa, const float* b, index_t 
   }
 }
 
+// The kernel table entry of an x86 ISA with vector type V: tile_kernel<V, MR> and row_kernel<V>.
+// Every such CPU has AVX2, so the AVX2 B packs serve them all.
+template <class V, int MR>
+KernelInfo x86_kernel_info(Isa isa, const char* name) {
+  KernelInfo k;
+  k.isa = isa;
+  k.name = name;
+  k.mr = MR;
+  k.nr = 2 * V::kLanes;
+  k.kernel = tile_kernel<V, MR>;
+  k.row4 = row_kernel<V>;
+  k.copies_b = V::kCopiesB;
+  k.pack_b_rows = pack_b_rows_avx2;
+  k.pack_b_trans = pack_b_trans_avx2;
+  return k;
+}
+
 }  // namespace
 }  // namespace gemm
 }  // namespace fastmlp
