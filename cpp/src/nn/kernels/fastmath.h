@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "nn/kernels/isa_variants.h"  // FASTMLP_INLINE
+
 namespace fastmlp {
 namespace fastmath {
 // Internal linkage: the per-ISA kernel builds (nn_kernels_*.cpp) include this header with different
@@ -19,6 +21,17 @@ inline float bits_to_float(std::int32_t i) {
   return f;
 }
 
+// Horner's rule, highest coefficient first: horner(x, a, b, c) = (a * x + b) * x + c, each step
+// rounded as written. Always inlined, so that `omp simd` loops keep vectorizing through it.
+template <class T>
+FASTMLP_INLINE T horner(T, T p) {
+  return p;
+}
+template <class T, class... C>
+FASTMLP_INLINE T horner(T x, T p, T c, C... rest) {
+  return horner(x, p * x + c, rest...);
+}
+
 // exp(x): x = n*ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r (Cephes expf), then
 // 2^n applied as two factors so n can reach -150 (denormals) and 128 without overflowing the
 // exponent field. Saturates to +inf above ~88.72 and to 0 below ~-103.9; NaN gives NaN.
@@ -30,12 +43,8 @@ inline float exp(float x) {
   const float nf = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = xc - nf * 0.693359375f;  // ln2 split in two for an exact first product
   r = r - nf * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
+  const float p = horner(r, 1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+                         1.6666665459e-1f, 5.0000001201e-1f);
   const float e = p * r * r + r + 1.0f;
   const std::int32_t n = static_cast<std::int32_t>(nf);
   const std::int32_t n1 = n / 2, n2 = n - n1;
@@ -59,20 +68,9 @@ inline double exp_double(double x) {
   const double nf = t - shift;
   double r = xc - nf * 6.93147180369123816490e-01;  // ln2 in two parts: nf * high is exact
   r = r - nf * 1.90821492927058770002e-10;
-  double p = 1.0 / 6227020800.0;
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
+  const double p = horner(r, 1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
+                          1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
+                          1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0);
   std::int64_t tb, sb;
   std::memcpy(&tb, &t, sizeof tb);
   sb = (tb - 0x4338000000000000LL + 1023) << 52;  // t's low bits hold n
@@ -84,13 +82,8 @@ inline double exp_double(double x) {
 
 // exp(x) - 1 without cancellation near 0: Taylor polynomial for |x| < 0.5, exp(x) - 1 beyond.
 inline float expm1(float x) {
-  float p = 1.0f / 40320.0f;
-  p = p * x + 1.0f / 5040.0f;
-  p = p * x + 1.0f / 720.0f;
-  p = p * x + 1.0f / 120.0f;
-  p = p * x + 1.0f / 24.0f;
-  p = p * x + 1.0f / 6.0f;
-  p = p * x + 0.5f;
+  const float p = horner(x, 1.0f / 40320.0f, 1.0f / 5040.0f, 1.0f / 720.0f, 1.0f / 120.0f,
+                         1.0f / 24.0f, 1.0f / 6.0f, 0.5f);
   const float small = p * x * x + x;
   const float ax = x < 0.0f ? -x : x;
   return ax < 0.5f ? small : exp(x) - 1.0f;
@@ -99,14 +92,8 @@ inline float expm1(float x) {
 // log1p(u) for u in [0, 1]: 2*atanh(s) with s = u / (2 + u) in [0, 1/3], odd series to s^17.
 inline float log1p_unit(float u) {
   const float s = u / (2.0f + u), z = s * s;
-  float p = 1.0f / 17.0f;
-  p = p * z + 1.0f / 15.0f;
-  p = p * z + 1.0f / 13.0f;
-  p = p * z + 1.0f / 11.0f;
-  p = p * z + 1.0f / 9.0f;
-  p = p * z + 1.0f / 7.0f;
-  p = p * z + 1.0f / 5.0f;
-  p = p * z + 1.0f / 3.0f;
+  const float p = horner(z, 1.0f / 17.0f, 1.0f / 15.0f, 1.0f / 13.0f, 1.0f / 11.0f, 1.0f / 9.0f,
+                         1.0f / 7.0f, 1.0f / 5.0f, 1.0f / 3.0f);
   return 2.0f * (s + s * z * p);
 }
 
@@ -116,11 +103,8 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
 // tanh: odd minimax polynomial for |x| < 0.625 (Cephes tanhf), 1 - 2/(e^{2|x|} + 1) beyond.
 inline float tanh(float x) {
   const float ax = x < 0.0f ? -x : x, z = x * x;
-  float p = -5.70498872745e-3f;
-  p = p * z + 2.06390887954e-2f;
-  p = p * z - 5.37397155531e-2f;
-  p = p * z + 1.33314422036e-1f;
-  p = p * z - 3.33332819422e-1f;
+  const float p = horner(z, -5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f,
+                         1.33314422036e-1f, -3.33332819422e-1f);
   const float small = p * z * x + x;
   const float big = 1.0f - 2.0f / (exp(2.0f * ax) + 1.0f);
   const float sbig = x < 0.0f ? -big : big;
@@ -131,16 +115,8 @@ inline float tanh(float x) {
 // all x >= 0), so tails such as Phi(-8) keep their relative accuracy.
 inline float erfc_nonneg(float x) {
   const float t = 1.0f / (1.0f + 0.5f * x);
-  float p = 0.17087277f;
-  p = p * t - 0.82215223f;
-  p = p * t + 1.48851587f;
-  p = p * t - 1.13520398f;
-  p = p * t + 0.27886807f;
-  p = p * t - 0.18628806f;
-  p = p * t + 0.09678418f;
-  p = p * t + 0.37409196f;
-  p = p * t + 1.00002368f;
-  p = p * t - 1.26551223f;
+  const float p = horner(t, 0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                         -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f);
   return t * exp(p - x * x);
 }
 
