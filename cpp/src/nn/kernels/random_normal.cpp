@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "nn/kernels/fastmath.h"
 #include "nn/kernels/isa_variants.h"
 #include "nn/kernels/nn_kernels.h"
 
@@ -13,19 +14,13 @@ namespace fastmlp {
 namespace detail {
 namespace {
 
-FASTMLP_INLINE float from_bits(std::int32_t i) {
-  float f;
-  std::memcpy(&f, &i, sizeof f);
-  return f;
-}
-
 // ln(u) for u in [2^-24, 1] (Cephes logf: u = m * 2^e, m in [sqrt(1/2), sqrt(2)), a degree-9
 // polynomial in m - 1; relative error ~1e-7).
 FASTMLP_INLINE float log_unit(float u) {
   std::int32_t i;
   std::memcpy(&i, &u, sizeof i);
   float e = static_cast<float>(((i >> 23) & 0xff) - 126);
-  float m = from_bits((i & 0x7fffff) | 0x3f000000);  // [0.5, 1)
+  float m = fastmath::bits_to_float((i & 0x7fffff) | 0x3f000000);  // [0.5, 1)
   const bool low = m < 0.707106781186547524f;
   e = low ? e - 1.0f : e;
   m = low ? m + m - 1.0f : m - 1.0f;
