@@ -35,3 +35,12 @@ def classifier(features=8, classes=3, hidden=16, seed=0, softmax=True, **compile
     kwargs.update(compile_kwargs)
     model.compile(**kwargs)
     return model
+
+
+def saved_classifier(path):
+    """classifier(hidden=4) after one epoch on blobs(n=64), saved to `path`: (model, x)."""
+    model = classifier(hidden=4)
+    x, y = blobs(n=64)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(str(path))
+    return model, x

@@ -18,16 +18,13 @@ import fastmlp
 from fastmlp import saving
 from fastmlp.models import sequential
 
-from _mlp_helpers import blobs, classifier
+from _mlp_helpers import saved_classifier
 
 
 @pytest.fixture(scope="module")
 def good_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("good") / "good.fastmlp"
-    model = classifier(hidden=4)
-    x, y = blobs(n=64)
-    model.fit(x, y, epochs=1, verbose=0)
-    model.save(str(path))
+    model, x = saved_classifier(path)
     return str(path), model.predict(x[:8]), x[:8]
 
 

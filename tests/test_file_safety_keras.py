@@ -14,7 +14,7 @@ import pytest
 import fastmlp
 from fastmlp.models import sequential
 
-from _mlp_helpers import blobs, classifier
+from _mlp_helpers import classifier, saved_classifier
 
 h5py = pytest.importorskip("h5py", reason="h5py (the optional extra fastmlp[keras]) is absent")
 
@@ -22,10 +22,7 @@ h5py = pytest.importorskip("h5py", reason="h5py (the optional extra fastmlp[kera
 @pytest.fixture(scope="module")
 def good(tmp_path_factory):
     path = tmp_path_factory.mktemp("good") / "good.keras"
-    model = classifier(hidden=4)
-    x, y = blobs(n=64)
-    model.fit(x, y, epochs=1, verbose=0)
-    model.save(str(path))
+    saved_classifier(path)
     with zipfile.ZipFile(path) as zf:
         members = {info.filename: zf.read(info) for info in zf.infolist()}
     return str(path), members
