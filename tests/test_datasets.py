@@ -120,20 +120,24 @@ def test_idx_absurd_dimensions_rejected_before_allocating(tmp_path):
         read_idx(small, max_bytes=99)
 
 
+def _peak_refusing(path, match):
+    """Peak bytes Python allocated while read_idx(path) raised a ValueError matching `match`."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=match):
+            read_idx(path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_idx_gzip_claiming_more_than_deflate_can_hold_is_refused_at_once(tmp_path):
     """A 40-byte gzip file claiming 65535 x 65535 bytes (under the 4 GiB limit): refused from the
     file's size, before any allocation (it was a 4 GB np.empty)."""
     path = tmp_path / "liar.gz"
     path.write_bytes(gzip.compress(_idx_bytes(0x08, [65535, 65535], b"")))
     assert path.stat().st_size < 64
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match="liar.gz: .*more than a gzip file of"):
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 1 << 20
+    assert _peak_refusing(path, "liar.gz: .*more than a gzip file of") < 1 << 20
 
 
 def test_idx_gzip_memory_follows_the_data_not_the_header(tmp_path):
@@ -144,14 +148,7 @@ def test_idx_gzip_memory_follows_the_data_not_the_header(tmp_path):
     path.write_bytes(gzip.compress(_idx_bytes(0x08, [200, 1000, 1000], data)))
     payload = path.stat().st_size * 1032
     assert payload > 200 * 1000 * 1000  # the claim passes the ratio test
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match="truncated IDX file.*only 1048576 present"):
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 8 << 20
+    assert _peak_refusing(path, "truncated IDX file.*only 1048576 present") < 8 << 20
 
 
 def test_idx_large_gzip_reads_through_a_growing_buffer(tmp_path):
