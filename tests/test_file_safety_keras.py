@@ -93,7 +93,7 @@ _CONFIG_CASES = {
     "mixed_precision": (_layer(1, dtype={"module": "keras", "class_name": "DTypePolicy",
                                          "config": {"name": "mixed_float16"}}),
                         "dtype .* is not float32"),
-    "frozen_layer": (_layer(1, trainable=False), "Freezing layers"),
+    "trainable_not_bool": (_layer(1, trainable="no"), "`trainable`.*Received: trainable='no'"),
     "functional": (lambda o: o.update(class_name="Functional"), "a functional model"),
     "subclassed": (lambda o: o.update(module="my_models", class_name="MyModel",
                                       registered_name="my_models>MyModel"),

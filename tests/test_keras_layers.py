@@ -121,15 +121,6 @@ def test_regularizers_compute_penalties():
         regularizers.L2(-1.0)
 
 
-def test_freezing_is_refused_not_ignored():
-    with pytest.raises(ValueError, match="trainable=False"):
-        layers.Dense(3, trainable=False)
-    layer = layers.Dense(3)
-    with pytest.raises(ValueError, match="trainable=False"):
-        layer.trainable = False
-    assert layer.trainable is True
-
-
 def test_keras_lowercase_aliases_and_clear_session():
     assert isinstance(regularizers.l2(1e-3), regularizers.L2)
     assert isinstance(initializers.he_normal(seed=1), initializers.HeNormal)

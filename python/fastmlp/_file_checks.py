@@ -50,9 +50,9 @@ def model_layers(config: Any, path: str) -> Tuple[Any, List[Any], Optional[List[
     if len(entries) > MAX_LAYERS:
         raise fail(path, f"model_config declares {len(entries)} layers, more than the limit of "
                          f"{MAX_LAYERS}")
-    if config.get("trainable", True) is not True:  # as Sequential(trainable=False) is refused
-        raise fail(path, f"model_config.trainable must be true (freezing is not supported), "
-                         f"not {config['trainable']!r:.60}")
+    if not isinstance(config.get("trainable", True), bool):
+        raise fail(path, f"model_config.trainable must be true or false, not "
+                         f"{config['trainable']!r:.60}")
     shape = config.get("build_input_shape")
     if shape is not None and not (isinstance(shape, list) and len(shape) >= 2
                                   and shape[0] is None and _shape_list(shape[1:])):
@@ -182,9 +182,7 @@ def check_slots(model: Any, slots: List[np.ndarray], path: str) -> None:
     from fastmlp import _core
     if not slots:
         return
-    sizes = [w.size for w, (_, trainable) in zip(
-        model.get_weights(), [n for layer in model.layers for n in layer.weight_names()])
-        if trainable]
+    sizes = [int(np.prod(v.shape, dtype=np.int64)) for v in model.trainable_weights]
     probe = _core.Optimizer(model.optimizer.to_spec())  # how many slots per parameter
     probe.step([np.zeros(1, np.float32)], [np.zeros(1, np.float32)])
     per = len(probe.get_state()[1])

@@ -94,6 +94,9 @@ struct Pass {
   bool grad_is_preactivation = false;
   // Inference only: layers may use what prepare_inference() made (e.g. prepacked weights).
   bool prepared = false;
+  // The layer is frozen (Keras's trainable=False): backward writes no parameter gradients (only
+  // dx), and BatchNormalization runs in inference mode even in training.
+  bool frozen = false;
 };
 
 class Layer {

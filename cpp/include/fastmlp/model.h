@@ -95,8 +95,13 @@ class Model {
 
   // metrics: specs for make_metric (metric_kinds()); each is updated once per batch with the
   // batch's outputs and unweighted targets (Keras's `metrics`, not `weighted_metrics`).
+  // frozen: one flag per layer (Keras's trainable=False; empty = none), fixed until the next
+  // compile as in Keras: a frozen layer's tensors are left out of the optimizer, its parameter
+  // gradients are not computed, its regularization penalty is not in the loss, and a frozen
+  // BatchNormalization normalizes with its moving statistics in training and leaves them alone.
   void compile(const LossSpec& loss, const OptimizerConfig& optimizer,
-               const std::vector<MetricSpec>& metrics);
+               const std::vector<MetricSpec>& metrics, const std::vector<bool>& frozen = {});
+  bool frozen(index_t layer) const { return frozen_[static_cast<std::size_t>(layer)] != 0; }
   bool compiled() const { return optimizer_ != nullptr; }
   // std::invalid_argument naming `what` unless compiled.
   void check_compiled(const char* what) const;
@@ -150,6 +155,9 @@ class Model {
   // Whether the fused Rescaling can take a value of data's range beyond the float32 range.
   bool rescaling_may_overflow(const Dataset& data) const;
   void step_optimizer();
+  // The optimizer's tensors and where backward stops, for the layers not frozen.
+  void select_trainable();
+  double penalties() const;  // of the layers not frozen
   index_t first_layer() const { return fused_rescaling_ ? 1 : 0; }
   // Converts rows (idx or first..first+n) into ws.input; with `check`, returns the first row
   // holding NaN or Inf after conversion (else -1).
@@ -184,15 +192,17 @@ class Model {
   bool fused_rescaling_ = false;
   float in_scale_ = 1.0f, in_offset_ = 0.0f;
   index_t lowest_trainable_ = 0;  // backward stops here (no dX below it)
+  std::vector<char> frozen_;      // per layer, set by compile
 
   struct TensorSlot {
     TensorDecl decl;
     float* value;
     float* grad;  // null for non-trainable tensors
+    index_t layer;
   };
   std::vector<float> params_, grads_, state_;  // trainable values, their gradients, the rest
   std::vector<TensorSlot> slots_;              // every tensor in get_weights() order
-  std::vector<ParamRef> param_refs_;
+  std::vector<ParamRef> param_refs_;  // the trainable tensors of the layers not frozen
 
   LossSpec loss_;
   std::unique_ptr<Optimizer> optimizer_;

@@ -1,6 +1,10 @@
 """`Layer`: the base of all layers (name, trainable flag, the link to the model holding the
 weights, config).
 
+``trainable=False`` freezes a layer as in Keras 3: the optimizer leaves its weights alone and a
+frozen BatchNormalization normalizes with its moving statistics (and does not update them). A
+change takes effect when the model is next compiled (see `Sequential.compile`).
+
 A layer here is a description: its arguments, validated in the constructor, and the spec dict the
 C++ core builds it from (see docs/core_api.md). The weights live in the core model that owns the
 layer once the model is built; ``layer.get_weights()`` and ``layer.weights`` read them from there.
@@ -21,11 +25,6 @@ if _typing.TYPE_CHECKING:
     Shape = Tuple[Optional[int], ...]
 
 __all__ = ["Layer", "Variable"]
-
-# Refused rather than ignored: silently training a layer the user froze would be a wrong answer.
-_FREEZE_MESSAGE = ("Freezing layers (trainable=False) is not supported by fastmlp: every layer "
-                   "with weights is trained.")
-
 
 class _WeightLists:
     """`trainable_weights` / `non_trainable_weights` of anything with a `weights` list (layers and
@@ -54,8 +53,7 @@ class Layer(_WeightLists):
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise _checks.invalid("name", "a non-empty string without '/'", name)
         self.name = name or _naming.unique_name(_naming.to_snake_case(type(self).__name__))
-        if not _checks.flag("trainable", trainable):
-            raise ValueError(_FREEZE_MESSAGE)
+        self._trainable = _checks.flag("trainable", trainable)
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
         if input_dim is not None:
@@ -85,13 +83,13 @@ class Layer(_WeightLists):
 
     @property
     def trainable(self) -> bool:
-        """Always True: freezing layers is not supported (setting False raises)."""
-        return True
+        """Whether the optimizer updates this layer's weights (settable; as in Keras, the model
+        takes a change into account when it is next compiled)."""
+        return self._trainable
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        if not _checks.flag("trainable", value):
-            raise ValueError(_FREEZE_MESSAGE)
+        self._trainable = _checks.flag("trainable", value)
 
     # ---- what the model needs from a layer ----------------------------------------------------
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -149,8 +147,8 @@ class Layer(_WeightLists):
 
     @property
     def weights(self) -> List[Variable]:
-        return [Variable(self, i, n, t) for i, (n, t) in enumerate(self.weight_names())
-                if self.built]
+        return [Variable(self, i, n, t and self._trainable)
+                for i, (n, t) in enumerate(self.weight_names()) if self.built]
 
     def count_params(self) -> int:
         if not self.built:

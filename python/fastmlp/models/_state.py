@@ -9,12 +9,14 @@ record of the data fit saw). `fastmlp.saving` reads and restores a model through
 from __future__ import annotations
 
 import typing
+import warnings
 
 import numpy as np
 
 from fastmlp import _checks
 from fastmlp import losses as losses_module, metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
+from fastmlp.models import _freezing
 
 if typing.TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional
@@ -82,7 +84,8 @@ class StateMixin:
             ``{"shuffle_seed": int (0 until built), "epochs_seen": int, "training_step": int
             (training forward passes so far; Dropout masks depend on it), "optimizer": None or
             {"iterations": int, "slots": [float32 arrays]} (copies; None unless the model is
-            built and compiled, or with ``include_optimizer=False``), "training_input": None or
+            built and compiled, with ``include_optimizer=False``, or with a warning when a
+            layer's ``trainable`` flag changed since compile), "training_input": None or
             {"dtype", "shape", "min", "max"} of the data fit saw}``.
         """
         built = self.built
@@ -93,6 +96,13 @@ class StateMixin:
                                  "training_input": None if self._training_input is None
                                  else dict(self._training_input)}
         if include_optimizer and built and self._core_compiled:
+            if _freezing.stale(self):
+                # The slots are those of the weights trainable at compile, which a file read
+                # back (compiled with the flags as they are now) would not fit.
+                warnings.warn("The optimizer state is left out: a layer's `trainable` flag "
+                              "changed since the model was compiled. Compile again to keep "
+                              "it.", UserWarning, stacklevel=3)
+                return state
             iterations, slots = self._core.get_optimizer_state()
             state["optimizer"] = {"iterations": int(iterations), "slots": list(slots)}
         return state

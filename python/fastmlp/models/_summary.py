@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
 _WIDTHS = (33, 24, 15)
+_TRAINABLE_WIDTH = 11  # the "Trainable" column of show_trainable=True
 _UNICODE = {"top": "┏━┳┓", "head": "┃┃┃", "sep_head": "┡━╇┩", "row": "│││",
             "sep": "├─┼┤", "bottom": "└─┴┘"}
 _ASCII = {"top": "+=++", "head": "|||", "sep_head": "+=++", "row": "|||",
@@ -27,49 +28,58 @@ def _shape(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def _rule(chars: str) -> str:
+def _rule(chars: str, widths: Sequence[int]) -> str:
     left, fill, mid, right = chars
-    return left + mid.join(fill * w for w in _WIDTHS) + right
+    return left + mid.join(fill * w for w in widths) + right
 
 
-def _row(cells: List[str], chars: str, right_align_last: bool = True) -> str:
+def _row(cells: List[str], chars: str, widths: Sequence[int],
+         right_align_last: bool = True) -> str:
     edge, mid, _ = chars
     parts = []
-    for i, (cell, w) in enumerate(zip(cells, _WIDTHS)):
+    for i, (cell, w) in enumerate(zip(cells, widths)):
         inner = w - 2
         cell = cell if len(cell) <= inner else cell[:inner - 1] + "…"
-        parts.append(" " + (cell.rjust(inner) if i == 2 and right_align_last
-                            else cell.ljust(inner)) + " ")
+        text = cell.rjust(inner) if i == 2 and right_align_last else \
+            cell.center(inner) if i == 3 else cell.ljust(inner)
+        parts.append(" " + text + " ")
     return edge + mid.join(parts) + edge
 
 
-def summary_lines(model: Any, encoding: Optional[str]) -> List[str]:
+def summary_lines(model: Any, encoding: Optional[str], show_trainable: bool = False
+                  ) -> List[str]:
     box = _UNICODE
     try:
         "┏━┃│└".encode(encoding or "utf-8")
     except (UnicodeEncodeError, LookupError):
         box = _ASCII
-    lines = [f'Model: "{model.name}"', _rule(box["top"]),
-             _row(["Layer (type)", "Output Shape", "Param #"], box["head"]),
-             _rule(box["sep_head"])]
+    widths = _WIDTHS + ((_TRAINABLE_WIDTH,) if show_trainable else ())
+    header = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable
+                                                           else [])
+    lines = [f'Model: "{model.name}"', _rule(box["top"], widths),
+             _row(header, box["head"], widths), _rule(box["sep_head"], widths)]
     shapes = model._output_shapes()
     # The core's shapes only: no weight is copied, and the table is linear in the layers.
     sizes = iter([int(np.prod(s, dtype=np.int64)) for s in model._core.tensor_shapes()])
     trainable = non_trainable = 0
     for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
         if i:
-            lines.append(_rule(box["sep"]))
+            lines.append(_rule(box["sep"], widths))
         count = 0
-        for _, is_trainable in layer.weight_names():
+        names = layer.weight_names()
+        for _, is_trainable in names:
             size = next(sizes)
             count += size
-            if is_trainable:
+            # as model.trainable_weights counts them (a frozen layer's or model's: none)
+            if is_trainable and layer.trainable and model.trainable:
                 trainable += size
             else:
                 non_trainable += size
-        lines.append(_row([f"{layer.name} ({type(layer).__name__})", _shape(shape),
-                           f"{count:,}"], box["row"]))
-    lines.append(_rule(box["bottom"]))
+        cells = [f"{layer.name} ({type(layer).__name__})", _shape(shape), f"{count:,}"]
+        if show_trainable:
+            cells.append(("Y" if layer.trainable else "N") if names else "-")
+        lines.append(_row(cells, box["row"], widths))
+    lines.append(_rule(box["bottom"], widths))
     optimizer_params = model._optimizer_param_count()
     total = trainable + non_trainable + optimizer_params
     lines.append(f" Total params: {total:,} ({readable_size(total * 4)})")

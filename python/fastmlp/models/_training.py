@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -19,7 +20,7 @@ from fastmlp import distribution as _distribution
 from fastmlp.callbacks import CallbackList, History, ProgbarLogger, TerminateOnNaN
 from fastmlp.callbacks._base import as_callback_list
 from fastmlp.distribution import _fit as _dist
-from fastmlp.models import _args
+from fastmlp.models import _args, _freezing
 from fastmlp.models._data import class_weight_table, prepare_x, sample_weights, targets
 from fastmlp.models._metrics import CompiledMetrics
 from fastmlp.models._pacing import BatchPacing
@@ -42,6 +43,9 @@ class TrainingMixin:
         self._metrics: List[metrics_module.Metric] = []
         self._compiled_metrics = CompiledMetrics([])
         self._core_compiled = False
+        self._compiled_trainable: Optional[Dict[Any, bool]] = None  # flags at compile
+        self._trainable_warned = False
+        self._optimizer_tensors: Optional[List[int]] = None  # what the core's optimizer updates
 
     # ---- compile ------------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
@@ -60,11 +64,20 @@ class TrainingMixin:
             loss_weights, weighted_metrics: not supported (single output, unweighted metrics).
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
                 compatibility and ignored (the loop always runs in C++).
+
+        As in Keras, the layers' ``trainable`` flags are read here: a change made later takes
+        effect at the next ``compile``. Given the optimizer object it already has, the model
+        keeps that optimizer's state (iterations, slots), as a Keras optimizer object does.
         """
         metrics = _args.compile_metrics(metrics, loss_weights, weighted_metrics, run_eagerly,
                                         steps_per_execution, jit_compile)
         _args.flag("auto_scale_loss", auto_scale_loss)
-        self.optimizer = optimizers_module.get(optimizer)
+        optimizer = optimizers_module.get(optimizer)
+        carried = None  # raises here, the model unchanged, for a weight it never had
+        if optimizer is self.optimizer and self._core is not None and self._core_compiled:
+            carried = _freezing.carried_state(self, optimizer,
+                                              _freezing.optimized_tensors(self, current=True))
+        self.optimizer = optimizer
         self._loss_obj = losses_module.get(loss) if loss is not None else None
         if self._loss_obj is not None:
             self._loss_obj.to_spec()  # rejects settings the loop cannot run, now
@@ -74,15 +87,19 @@ class TrainingMixin:
             metrics_module.get(m, "mean_squared_error", 1)
         self.compiled = True
         self._core_compiled = False
+        self._compiled_trainable, self._trainable_warned = _freezing.snapshot(self), False
         if self._core is not None:
-            self._compile_core()
+            self._compile_core(carried)
 
     def _on_built(self) -> None:
         self._core_compiled = False
         if self.compiled:
             self._compile_core()
 
-    def _compile_core(self) -> None:
+    def _compile_core(self, carried: Optional[Tuple[int, List[Any]]] = None) -> None:
+        """Compiles the core with the settings of `compile`; ``carried``: the optimizer state to
+        go on from (`_freezing.carried_state`), else it starts afresh."""
+        tensors = _freezing.optimized_tensors(self)
         loss_spec = self._loss_obj.to_spec() if self._loss_obj is not None else \
             {"name": "mean_squared_error", "from_logits": False, "label_smoothing": 0.0,
              "delta": 1.0}
@@ -91,7 +108,12 @@ class TrainingMixin:
                          for m in self._metric_ids]
         self._compiled_metrics = CompiledMetrics(self._metrics)
         self._core.compile(loss_spec, self.optimizer.to_spec(),
-                           self._compiled_metrics.core_specs())
+                           self._compiled_metrics.core_specs(), _freezing.frozen_flags(self))
+        self._optimizer_tensors = tensors
+        if carried is not None:
+            self._core.set_optimizer_state(*carried)
+        else:
+            self.optimizer._parked_slots = {}
         self.optimizer._bind(self._core)
         self._core_compiled = True
 
@@ -100,6 +122,7 @@ class TrainingMixin:
             raise RuntimeError(f"You must call `compile()` before using `{what}`.")
         if self._loss_obj is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        _freezing.warn_if_changed(self)
 
     @property
     def metrics_names(self) -> List[str]:
@@ -186,6 +209,8 @@ class TrainingMixin:
             # With TerminateOnNaN a NaN/Inf loss stops training as in Keras; otherwise the core
             # refuses the step and raises FloatingPointError.
             stop_on_nonfinite = not any(isinstance(cb, TerminateOnNaN) for cb in user)
+            if not self._optimizer_tensors:
+                warnings.warn(_freezing.NO_TRAINABLE, UserWarning, stacklevel=2)
         rows = len(data)  # of the whole data set, over the ranks' shards under a distribution
         if dist is not None:
             rows = _dist.start_fit(dist, self, data, val, a, stop_on_nonfinite,
@@ -388,6 +413,8 @@ class TrainingMixin:
             self._require_compiled("train_on_batch")
             return_dict = _args.flag("return_dict", return_dict)
             data = self._dataset(x, y, sample_weight, class_weight)[0]
+            if not self._optimizer_tensors:
+                warnings.warn(_freezing.NO_TRAINABLE, UserWarning, stacklevel=2)
         if dist is not None:
             return self._ordered(_dist.train_batch(dist, self, data), return_dict)
         y_pred = self._pred_buffer(len(data))

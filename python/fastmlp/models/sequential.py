@@ -40,14 +40,14 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
         layers: optional list of layers; the first may be ``Input(shape=...)`` or an
             `InputLayer`, or the first layer may carry ``input_shape=...``. Without an input
             shape the model is built on the first data it sees.
-        trainable: must be True (freezing is not supported).
+        trainable: False freezes the model (every layer in it; see `trainable`). Defaults to
+            True.
         name: optional name. Defaults to "sequential", "sequential_1", ...
     """
 
     def __init__(self, layers: Optional[Sequence[Any]] = None, trainable: bool = True,
                  name: Optional[str] = None) -> None:
-        if not trainable:
-            raise ValueError("Freezing a model (trainable=False) is not supported.")
+        self._trainable = _checks.flag("trainable", trainable)
         if name is not None and (not isinstance(name, str) or not name):
             raise _checks.invalid("name", "a non-empty string", name)
         self.name = name or _naming.unique_name("sequential")
@@ -280,7 +280,25 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
 
     @property
     def trainable(self) -> bool:
-        return True
+        """Settable: False freezes the model. As in Keras, setting it sets every layer's flag,
+        and a model that is not trainable has no trainable weights whatever its layers say; the
+        training loop takes a change into account at the next ``compile``."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = _checks.flag("trainable", value)
+        for layer in self._layers:
+            layer.trainable = self._trainable
+
+    @property
+    def trainable_weights(self) -> List[Variable]:
+        return [v for v in self.weights if v.trainable] if self._trainable else []
+
+    @property
+    def non_trainable_weights(self) -> List[Variable]:
+        weights = self.weights
+        return [v for v in weights if not v.trainable] if self._trainable else weights
 
     def count_params(self) -> int:
         """Number of weights (trainable and not) of the built model."""
@@ -316,7 +334,7 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
             input_layer = self._input_layer or layers_module.InputLayer(shape=sample,
                                                                         name="input_layer")
             layer_configs.insert(0, layers_module.serialize(input_layer))
-        return {"name": self.name, "trainable": True, "dtype": "float32",
+        return {"name": self.name, "trainable": self.trainable, "dtype": "float32",
                 "layers": layer_configs,
                 "build_input_shape": None if sample is None else [None, *sample]}
 
@@ -325,9 +343,12 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
         """A new, freshly initialized model from ``get_config()``'s output."""
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError(f"Invalid Sequential config: {config!r:.200}")
-        return cls._from_layers(config.get("name"),
-                                [layers_module.deserialize(c) for c in config["layers"]],
-                                config.get("build_input_shape"))
+        model = cls._from_layers(config.get("name"),
+                                 [layers_module.deserialize(c) for c in config["layers"]],
+                                 config.get("build_input_shape"))
+        # The model's own flag (the layers carry theirs); Keras's from_config drops it.
+        model._trainable = _checks.flag("trainable", config.get("trainable", True))
+        return model
 
     @classmethod
     def _from_layers(cls, name: Optional[str], layers: List[Any],
@@ -373,11 +394,14 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
     def summary(self, line_length: Optional[int] = None, positions: Any = None,
                 print_fn: Optional[Callable[[str], Any]] = None, expand_nested: bool = False,
                 show_trainable: bool = False, layer_range: Any = None) -> None:
-        """Prints a Keras-style table: layer (type), output shape, parameter count, totals."""
+        """Prints a Keras-style table: layer (type), output shape, parameter count (and with
+        ``show_trainable=True`` whether each layer is trainable: Y, N, or - without weights),
+        totals."""
         self._require_built("summary")
         stream = sys.stdout
         lines = _summary.summary_lines(self, getattr(stream, "encoding", None) if print_fn is None
-                              else "utf-8")
+                                       else "utf-8", _checks.flag("show_trainable",
+                                                                  show_trainable))
         for line in lines:
             if print_fn is not None:
                 print_fn(line)

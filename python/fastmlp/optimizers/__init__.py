@@ -87,6 +87,10 @@ class Optimizer:
             _check("global_clipnorm", global_clipnorm, closed=False)
         self.name = _checks.text("name", name, optional=True) or type(self).__name__.lower()
         self._core = None  # the compiled core model whose optimizer this is
+        # Across compile() calls with this instance (models/_freezing.py): the slots of weights
+        # frozen since, and how many slots a weight has.
+        self._parked_slots: Dict[int, Any] = {}
+        self._slots_per_tensor = 0
 
     # ---- live values ---------------------------------------------------------------------------
     @property

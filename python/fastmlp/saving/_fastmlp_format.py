@@ -226,7 +226,8 @@ def _build_model(header: Dict[str, Any], arrays: Dict[str, np.ndarray], path: st
     record = _file_checks.training_input(header.get("training_input"), sample, path)
     config = _file_checks.compile_config(header.get("compile_config"), path) if compile \
         else None
-    model = Sequential(built, name=name)
+    model = Sequential(built, name=name,
+                       trainable=header["model_config"].get("trainable", True))
     if build_shape is not None and _file_checks.sample_shape(built, None) is None:
         model.build_from_config({"input_shape": build_shape})  # no layer declares the input
     if model.built:

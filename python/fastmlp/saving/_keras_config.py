@@ -124,7 +124,8 @@ def compile_out(config: Dict[str, Any]) -> Dict[str, Any]:
 def model_out(model_config: Dict[str, Any], compile_config: Optional[Dict[str, Any]]
               ) -> Dict[str, Any]:
     """The object Keras's ``serialize_keras_object(model)`` gives for a Sequential model."""
-    config: Dict[str, Any] = {"name": model_config["name"], "trainable": True,
+    config: Dict[str, Any] = {"name": model_config["name"],
+                              "trainable": model_config.get("trainable", True),
                               "dtype": dict(_POLICY),
                               "layers": [_layer_out(c) for c in model_config["layers"]]}
     out: Dict[str, Any] = {"module": "keras", "class_name": "Sequential", "config": config,

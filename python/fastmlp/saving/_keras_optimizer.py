@@ -54,8 +54,7 @@ def _groups(optimizer: Any) -> List[Tuple[int, ...]]:
 
 
 def _trainable_shapes(model: Any) -> List[Tuple[int, ...]]:
-    flags = [t for layer in model.layers for _, t in layer.weight_names()]
-    return [w.shape for w, t in zip(model.get_weights(), flags) if t]
+    return [tuple(v.shape) for v in model.trainable_weights]
 
 
 def _has_lr_variable(optimizer: Any) -> bool:

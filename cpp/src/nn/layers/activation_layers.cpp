@@ -131,13 +131,15 @@ class PReLU final : public Layer {
     });
   }
   void backward(const float* x, const float*, float* dy, float* dx, index_t n, float* s,
-                const Pass&) override {
+                const Pass& pass) override {
     const index_t d = out_dim_;
-    float* sums = s + d;
-    detail::parallel_chunks(WorkKind::elementwise, d, 2 * n, [&](index_t j0, index_t j1) {
-      prelu_alpha_sums(x, dy, n, d, j0, j1, sums);
-    });
-    map_.reduce(sums, dalpha_, d);
+    if (!pass.frozen) {
+      float* sums = s + d;
+      detail::parallel_chunks(WorkKind::elementwise, d, 2 * n, [&](index_t j0, index_t j1) {
+        prelu_alpha_sums(x, dy, n, d, j0, j1, sums);
+      });
+      map_.reduce(sums, dalpha_, d);
+    }
     if (!dx) return;
     detail::parallel_chunks(WorkKind::elementwise, n, d, [&](index_t r0, index_t r1) {
       prelu_input_grad(x, dy, dx, r0, r1, d, s);

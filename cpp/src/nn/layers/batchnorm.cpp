@@ -1,5 +1,6 @@
 // BatchNormalization with Keras semantics: in training, normalize with the batch mean and (biased)
-// variance and move the moving statistics by `momentum`; in inference use the moving statistics.
+// variance and move the moving statistics by `momentum`; in inference, and in training when the
+// layer is frozen (Keras 3: `training and self.trainable`), use the moving statistics.
 // Every reduction runs over rows in a fixed order, so results do not depend on the thread count.
 #include <cmath>
 
@@ -96,12 +97,21 @@ class BatchNormalization final : public Layer {
   // per-column reduction still runs over the rows in order, so results do not depend on the split.
   void forward(const float* x, float* y, index_t n, float* s, const Pass& pass) override {
     detail::parallel_chunks(WorkKind::elementwise, out_dim_, 3.0 * n, [&](index_t j0, index_t j1) {
-      forward_columns(x, y, n, s, pass.training, j0, j1);
+      forward_columns(x, y, n, s, pass.training && !pass.frozen, j0, j1);
     });
   }
 
   void backward(const float* x, const float*, float* dy, float* dx, index_t n, float* s,
-                const Pass&) override {
+                const Pass& pass) override {
+    if (pass.frozen) {  // y = x * a + c with constant a, c: dx = dy * a
+      if (!dx) return;
+      float *a = s + 2 * out_dim_, *zero = s + 3 * out_dim_;  // c is no longer needed
+      for (index_t j = 0; j < out_dim_; ++j) zero[j] = 0.0f;
+      detail::parallel_chunks(WorkKind::elementwise, out_dim_, 1.0 * n, [&](index_t j0, index_t j1) {
+        scale_shift(dy, dx, n, out_dim_, j0, j1, a, zero);
+      });
+      return;
+    }
     detail::parallel_chunks(WorkKind::elementwise, out_dim_, 4.0 * n, [&](index_t j0, index_t j1) {
       backward_columns(x, dy, dx, n, s, j0, j1);
     });

@@ -98,6 +98,10 @@ class Dense final : public Layer {
       activation_backward(act_, keep_pre_ ? scratch : nullptr, y, dy, n, out_dim_, out_dim_);
     }
     // dy now holds dZ = d(loss)/d(x W + b).
+    if (pass.frozen) {  // the optimizer leaves W and b alone: only dX is needed
+      if (dx) input_gradient(dy, dx, n);
+      return;
+    }
     if (dx && overlap_products(n)) {
       // each product whole on its thread (the policy gives work inside a region one thread)
       auto task = [&](int id, int threads) {

@@ -171,11 +171,11 @@ class LayerNormalization final : public Layer {
   }
 
   void backward(const float* x, const float*, float* dy, float* dx, index_t n, float* s,
-                const Pass&) override {
+                const Pass& pass) override {
     const index_t rows = n * (out_dim_ / g_);
     const RowNorm p = params();
     const float *mu = s, *inv = s + rows;
-    if (dgamma_ || dbeta_) {
+    if ((dgamma_ || dbeta_) && !pass.frozen) {
       detail::parallel_chunks(WorkKind::elementwise, g_, 3 * rows, [&](index_t j0, index_t j1) {
         param_grads(x, dy, rows, j0, j1, p, mu, inv, dgamma_, dbeta_);
       });

@@ -47,10 +47,6 @@ Model::Model(index_t input_dim, std::vector<LayerSpec> specs)
   grads_.assign(n_params, 0.0f);
   state_.assign(n_state, 0.0f);
   index_t p = 0, s = 0;
-  lowest_trainable_ = num_layers();
-  for (index_t l = num_layers() - 1; l >= first_layer(); --l) {
-    if (layers_[l]->has_trainable()) lowest_trainable_ = l;
-  }
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     std::vector<float*> values, grads;
     for (const TensorDecl& t : layers_[i]->tensors()) {
@@ -59,8 +55,7 @@ Model::Model(index_t input_dim, std::vector<LayerSpec> specs)
       (t.trainable ? p : s) += t.size();
       values.push_back(v);
       grads.push_back(g);
-      slots_.push_back({t, v, g});
-      if (t.trainable) param_refs_.push_back({v, g, t.size()});
+      slots_.push_back({t, v, g, static_cast<index_t>(i)});
     }
     layers_[i]->bind(values, grads);
     try {
@@ -69,9 +64,32 @@ Model::Model(index_t input_dim, std::vector<LayerSpec> specs)
       throw std::invalid_argument("layer " + std::to_string(i) + ": " + e.what());
     }
   }
+  frozen_.assign(layers_.size(), 0);
+  select_trainable();
 }
 
 Model::~Model() = default;
+
+void Model::select_trainable() {
+  param_refs_.clear();
+  for (const TensorSlot& t : slots_) {
+    if (t.grad && !frozen_[static_cast<std::size_t>(t.layer)]) {
+      param_refs_.push_back({t.value, t.grad, t.decl.size()});
+    }
+  }
+  lowest_trainable_ = num_layers();
+  for (index_t l = num_layers() - 1; l >= first_layer(); --l) {
+    if (layers_[l]->has_trainable() && !frozen(l)) lowest_trainable_ = l;
+  }
+}
+
+double Model::penalties() const {
+  double p = 0.0;
+  for (index_t l = 0; l < num_layers(); ++l) {
+    if (!frozen(l)) p += layers_[l]->penalty();
+  }
+  return p;
+}
 
 std::vector<index_t> Model::layer_output_dims() const {
   std::vector<index_t> d;
@@ -252,7 +270,9 @@ const float* Model::run_forward(Workspace& ws, const float* input, index_t n, co
   const index_t L = num_layers();
   for (index_t l = first_layer(); l < L; ++l) {
     float* y = (l == L - 1 && final_out) ? final_out : ws.outputs[l];
-    layers_[l]->forward(cur, y, n, ws.scratch[l], pass);
+    Pass p = pass;
+    p.frozen = frozen(l);
+    layers_[l]->forward(cur, y, n, ws.scratch[l], p);
     cur = y;
   }
   return cur;
@@ -266,6 +286,7 @@ void Model::run_backward(Workspace& ws, const float* input, index_t n, const Pas
     float* dx = l == lowest_trainable_ ? nullptr : other;
     Pass p = pass;
     p.grad_is_preactivation = fused_loss_ && l == L - 1;
+    p.frozen = frozen(l);
     layers_[l]->backward(x, ws.outputs[l], dy, dx, n, ws.scratch[l], p);
     std::swap(dy, other);
   }
@@ -283,8 +304,7 @@ double Model::loss_and_gradients(Workspace& ws, const float* input, index_t n, c
                     ? detail::loss_fused_unchecked(loss_, out, n, output_dim_, t, ws.grad_a)
                     : detail::loss_unchecked(loss_, out, n, output_dim_, t, ws.grad_a);
   run_backward(ws, input, n, pass);
-  for (const auto& l : layers_) loss += l->penalty();
-  return loss;
+  return loss + penalties();
 }
 
 void Model::apply_gradients() {
@@ -295,6 +315,7 @@ void Model::apply_gradients() {
 
 void Model::step_optimizer() {
   FASTMLP_DEBUG_CHECK(optimizer_ != nullptr);
+  if (param_refs_.empty()) return;  // all frozen: a no-op that counts no iteration (as Keras)
   optimizer_->step(param_refs_);
   ++weights_version_;
 }

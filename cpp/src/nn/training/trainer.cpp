@@ -43,9 +43,14 @@ struct Model::BusyGuard {
 };
 
 void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
-                    const std::vector<MetricSpec>& metrics) {
+                    const std::vector<MetricSpec>& metrics, const std::vector<bool>& frozen) {
   BusyGuard busy(*this, "compile");
   loss.validate();
+  if (!frozen.empty() && frozen.size() != layers_.size()) {
+    detail::throw_invalid_value("frozen", "one flag per layer (" +
+                                std::to_string(layers_.size()) + ")",
+                                std::to_string(frozen.size()) + " flags");
+  }
   const bool sparse = loss.kind == LossKind::sparse_categorical_crossentropy;
   std::vector<std::unique_ptr<Metric>> built;
   for (const MetricSpec& spec : metrics) {
@@ -61,6 +66,9 @@ void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
   loss_ = loss;
   optimizer_ = std::move(opt);
   metrics_ = std::move(built);
+  frozen_.assign(layers_.size(), 0);
+  for (std::size_t l = 0; l < frozen.size(); ++l) frozen_[l] = frozen[l] ? 1 : 0;
+  select_trainable();
   reset_metrics();
   const Activation* act = layers_.back()->output_activation();
   fused_loss_ = act && num_layers() - 1 >= first_layer() && loss_fuses_with(loss_, *act);
@@ -276,8 +284,7 @@ Logs Model::evaluate(const Dataset& data, index_t batch_size, float* y_pred_out,
   prepare_inference();
   Pass pass;
   pass.prepared = true;
-  double penalty = 0.0;
-  for (const auto& l : layers_) penalty += l->penalty();
+  const double penalty = penalties();
   if (reset_first) reset_metrics();
   using clock = std::chrono::steady_clock;
   auto last_check = clock::now();
