@@ -90,3 +90,13 @@ def seeded():
     """Every test starts from the same global seed (initial weights, drawn noise seeds), so that
     the tolerances are checked against one reproducible draw. LAYERS19_SEED picks another."""
     fastmlp.utils.set_random_seed(int(os.environ.get("LAYERS19_SEED", "1234")))
+
+
+def train_both(ours, theirs, optimizer, epochs, n=64):
+    """Compiles both models with `optimizer` and MSE and fits them alike on data(n): the two
+    per-epoch loss histories."""
+    x, y = data(n=n)
+    for m in (ours, theirs):
+        m.compile(optimizer=optimizer, loss="mse")
+    return tuple(m.fit(x, y, epochs=epochs, batch_size=16, shuffle=False,
+                       verbose=0).history["loss"] for m in (ours, theirs))

@@ -9,7 +9,8 @@ import pytest
 import fastmlp
 from fastmlp import layers
 
-from _layers19_helpers import both, check_gradients, data, keras_weights, seeded  # noqa: F401 (autouse fixture)
+from _layers19_helpers import (both, check_gradients, data, keras_weights,  # noqa: F401
+                               seeded, train_both)  # seeded: an autouse fixture
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -119,11 +120,7 @@ def test_reshaped_outputs_match_keras(name, kwargs):
 def test_prelu_trains_as_keras():
     """Five epochs of SGD from the same weights give Keras's losses and alpha."""
     ours, theirs = both(lambda mod: [mod.PReLU(), mod.Dense(3)], flatten=False)
-    x, y = data(n=64)
-    for m in (ours, theirs):
-        m.compile(optimizer="sgd", loss="mse")
-    a = ours.fit(x, y, epochs=5, batch_size=16, shuffle=False, verbose=0).history["loss"]
-    b = theirs.fit(x, y, epochs=5, batch_size=16, shuffle=False, verbose=0).history["loss"]
+    a, b = train_both(ours, theirs, "sgd", epochs=5)
     np.testing.assert_allclose(a, b, rtol=1e-5)
     np.testing.assert_allclose(ours.layers[1].get_weights()[0],
                                keras_weights(theirs.layers[1])[0], atol=1e-6)

@@ -7,7 +7,8 @@ import pytest
 import fastmlp
 from fastmlp import layers
 
-from _layers19_helpers import both, check_gradients, data, keras, keras_weights, seeded  # noqa: F401 (autouse fixture)
+from _layers19_helpers import (both, check_gradients, data, keras, keras_weights,  # noqa: F401
+                               seeded, train_both)  # seeded: an autouse fixture
 
 torch = pytest.importorskip("torch")
 
@@ -65,11 +66,7 @@ def test_layer_normalization_outputs_match_keras(kwargs):
 
 def test_layer_normalization_trains_as_keras():
     ours, theirs = both(lambda mod: [mod.LayerNormalization(), mod.Dense(3)], flatten=False)
-    x, y = data(n=64)
-    for m in (ours, theirs):
-        m.compile(optimizer="adam", loss="mse")
-    a = ours.fit(x, y, epochs=4, batch_size=16, shuffle=False, verbose=0).history["loss"]
-    b = theirs.fit(x, y, epochs=4, batch_size=16, shuffle=False, verbose=0).history["loss"]
+    a, b = train_both(ours, theirs, "adam", epochs=4)
     np.testing.assert_allclose(a, b, rtol=2e-5)
     for w, v in zip(ours.get_weights(), keras_weights(theirs)):
         np.testing.assert_allclose(w, v, rtol=1e-4, atol=1e-5)
