@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "check.h"
+#include "dense_spec.h"
 #include "fastmlp/model.h"
 #include "fastmlp/runtime.h"
 #include "nn/training/allreduce.h"
@@ -154,14 +155,6 @@ void check_plans() {
   }
 }
 
-fastmlp::LayerSpec dense(index_t units, const char* act, std::uint64_t seed) {
-  fastmlp::LayerSpec s;
-  s.units = units;
-  s.activation = fastmlp::parse_activation(act);
-  s.kernel_initializer.seed = seed;
-  return s;
-}
-
 struct Problem {
   index_t n = 101, in = 6;
   std::vector<float> x;
@@ -175,7 +168,7 @@ struct Problem {
 
 std::unique_ptr<fastmlp::Model> model(const Problem& p) {
   auto m = std::make_unique<fastmlp::Model>(
-      p.in, std::vector<fastmlp::LayerSpec>{dense(8, "tanh", 1), dense(3, "softmax", 2)});
+      p.in, std::vector<fastmlp::LayerSpec>{dense_spec(8, "tanh", 1), dense_spec(3, "softmax", 2)});
   fastmlp::LossSpec loss;
   loss.kind = fastmlp::LossKind::sparse_categorical_crossentropy;
   fastmlp::OptimizerConfig opt;

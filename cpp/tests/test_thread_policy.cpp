@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check.h"
+#include "dense_spec.h"
 #include "common/cpu.h"
 #include "common/thread_policy.h"
 #include "common/thread_team.h"
@@ -211,14 +212,6 @@ void test_regions_and_caps() {
   fastmlp::set_num_threads(2);
 }
 
-fastmlp::LayerSpec dense(index_t units, const char* act, std::uint64_t seed) {
-  fastmlp::LayerSpec s;
-  s.units = units;
-  s.activation = fastmlp::parse_activation(act);
-  s.kernel_initializer.seed = seed;
-  return s;
-}
-
 // 10-128-128-10 (Adam, batch 32) with two threads configured: every step stays on the calling
 // thread, so no worker runs a share (the old per-step trials ran whole windows on both).
 void test_tiny_network_trains_on_one_thread() {
@@ -231,7 +224,8 @@ void test_tiny_network_trains_on_one_thread() {
   for (index_t i = 0; i < n * in; ++i) x[i] = float(i % 17) / 17.0f;
   std::vector<std::int32_t> y(n);
   for (index_t i = 0; i < n; ++i) y[i] = static_cast<std::int32_t>(i % 10);
-  fastmlp::Model m(in, {dense(128, "relu", 1), dense(128, "relu", 2), dense(10, "linear", 3)});
+  fastmlp::Model m(in, {dense_spec(128, "relu", 1), dense_spec(128, "relu", 2),
+                        dense_spec(10, "linear", 3)});
   fastmlp::LossSpec loss;
   loss.kind = fastmlp::LossKind::sparse_categorical_crossentropy;
   loss.from_logits = true;
