@@ -46,6 +46,7 @@ class TrainingMixin:
         self._compiled_trainable: Optional[Dict[Any, bool]] = None  # flags at compile
         self._trainable_warned = False
         self._optimizer_tensors: Optional[List[int]] = None  # what the core's optimizer updates
+        self._initial_epoch: Optional[int] = None  # set in on_train_begin (BackupAndRestore)
 
     # ---- compile ------------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
@@ -232,11 +233,14 @@ class TrainingMixin:
                                        "steps": steps})
             self.stop_training = False
             self.history = history
+            self._initial_epoch = None
             cbs.on_train_begin()
+            first_epoch = a.initial_epoch if self._initial_epoch is None else self._initial_epoch
+            self._initial_epoch = None
         logs: Dict[str, float] = {}
         pacing = BatchPacing(cbs, progbar, steps)
         pacing.stop_on_nonfinite = stop_on_nonfinite
-        for epoch in range(a.initial_epoch, epochs):
+        for epoch in range(first_epoch, epochs):
             with _dist.phase(dist, self):  # and any rank's stop_training stops every rank
                 cbs.on_epoch_begin(epoch)
                 try:
