@@ -75,8 +75,9 @@ def warn_if_changed(model: Any) -> None:
     state = getattr(model, "_compiled_trainable", None)
     if state is None or model._trainable_warned:
         return
+    # a layer added since compile is trained by its own flag (_trains): not a change
     changed = [obj.name for obj, flag in snapshot(model).items()
-               if obj not in state or state[obj] != flag]
+               if obj in state and state[obj] != flag]
     if changed:
         model._trainable_warned = True
         warnings.warn(_CHANGED.format(changed), UserWarning, stacklevel=4)
