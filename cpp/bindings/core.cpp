@@ -15,6 +15,7 @@
 #include "fastmlp/runtime.h"
 #include "loss_bindings.h"
 #include "matmul_bf16_bindings.h"
+#include "matmul_int8_bindings.h"
 #include "matmul_bindings.h"
 #include "metric_bindings.h"
 #include "model_class.h"
@@ -48,6 +49,10 @@ py::dict cpu_info() {
   py::list bf16;
   for (auto k : fastmlp::supported_bf16_kernels()) bf16.append(fastmlp::bf16_kernel_name(k));
   d["supported_bf16_kernels"] = bf16;
+  d["int8_kernel"] = fastmlp::int8_kernel_name(fastmlp::active_int8_kernel());
+  py::list int8;
+  for (auto k : fastmlp::supported_int8_kernels()) int8.append(fastmlp::int8_kernel_name(k));
+  d["supported_int8_kernels"] = int8;
   const auto caches = fastmlp::cache_sizes();
   d["l1d_cache"] = caches.l1d;
   d["l2_cache"] = caches.l2;
@@ -268,6 +273,7 @@ PYBIND11_MODULE(_core, m) {
 #if defined(FASTMLP_TEST_HOOKS)
   fastmlp_bindings::bind_test_hooks(m);
   fastmlp_bindings::bind_bf16_test_hooks(m);
+  fastmlp_bindings::bind_int8_test_hooks(m);
 #endif
   bind_leaf(m);
   fastmlp_bindings::bind_dataset(m);  // before bind_model: its signatures name _core.Dataset

@@ -51,18 +51,25 @@ CpuFeatures detect() {
   f.avx2 = os_avx && avx2 && fma;
   f.avx512 = f.avx2 && os_avx512 && avx512f && avx512dq && avx512bw && avx512vl;
   const bool amx_tile = edx & (1u << 24), amx_bf16 = edx & (1u << 22);
+  const bool amx_int8 = edx & (1u << 25), avx512_vnni = ecx & (1u << 11);
   const bool os_amx = ((xcr0 >> 17) & 3) == 3;  // XTILECFG and XTILEDATA
   if (leaf7_subleaves >= 1) {
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     f.avx512_bf16 = f.avx512 && (eax & (1u << 5));
+    f.avx_vnni = f.avx2 && (eax & (1u << 4));
   }
   f.amx_bf16 = f.avx512_bf16 && os_amx && amx_tile && amx_bf16;
+  f.avx512_vnni = f.avx512 && avx512_vnni;
+  f.amx_int8 = f.avx512_vnni && os_amx && amx_tile && amx_int8;
 #if defined(FASTMLP_EMULATE_AVX512)
   f.avx512 = f.avx2;  // test builds: the AVX-512 kernel's intrinsics are SIMDe's portable code
   f.avx512_bf16 = f.avx2;
+  f.avx512_vnni = f.avx2;
+  f.avx_vnni = f.avx2;
 #endif
 #if defined(FASTMLP_EMULATE_AMX)
   f.amx_bf16 = f.avx512_bf16;  // test builds: the AMX kernel's tiles are plain arrays
+  f.amx_int8 = f.avx512_vnni;
 #endif
 #endif
   return f;
@@ -118,9 +125,10 @@ int cpus_allowed() {
 
 bool amx_tiles_permitted() {
 #if defined(FASTMLP_EMULATE_AMX)
-  return cpu_features().amx_bf16;
+  return cpu_features().amx_bf16 || cpu_features().amx_int8;
 #else
-  static const bool permitted = cpu_features().amx_bf16 && request_amx_permission();
+  static const bool permitted =
+      (cpu_features().amx_bf16 || cpu_features().amx_int8) && request_amx_permission();
   return permitted;
 #endif
 }

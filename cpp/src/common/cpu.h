@@ -12,12 +12,16 @@ struct CpuFeatures {
   bool avx512 = false;  // AVX-512 F/DQ/BW/VL besides, with the OS saving the zmm and mask state
   bool avx512_bf16 = false;  // AVX512-BF16 (vdpbf16ps, vcvtne2ps2bf16) besides
   bool amx_bf16 = false;     // AMX-TILE + AMX-BF16 with the OS managing the tile state (XCR0)
+  bool avx_vnni = false;     // AVX-VNNI (256-bit vpdpbusd) besides AVX2
+  bool avx512_vnni = false;  // AVX512-VNNI besides AVX-512
+  bool amx_int8 = false;     // AMX-TILE + AMX-INT8 (tdpbusd) besides AVX512-VNNI, OS-managed
 };
 
 // Read from cpuid and XCR0 on the first call. Test builds with FASTMLP_EMULATE_AVX512 report
 // AVX-512 and AVX512-BF16 wherever AVX2 is there (the AVX-512 kernels then run on SIMDe's portable
 // code); builds with FASTMLP_EMULATE_AMX report AMX wherever AVX512-BF16 is (the AMX kernel then
-// runs on emulated tiles, gemm/amx_tiles.h).
+// runs on emulated tiles, gemm/amx_tiles.h); the int8 features likewise (AVX-VNNI and
+// AVX512-VNNI with AVX2, AMX-INT8 with AVX512-VNNI).
 const CpuFeatures& cpu_features();
 
 // The CPUs in the process's affinity mask (at least 1), read on each call.

@@ -1,7 +1,7 @@
-// The AMX tile operations the bf16 AMX kernel is written against: the intrinsics, or, in builds
+// The AMX tile operations the bf16 and int8 AMX kernels are written against: the intrinsics, or, in builds
 // with FASTMLP_EMULATE_AMX, plain arrays with the same results bit for bit, so that the kernel
 // (its tile indices, strides, edges and store path) is tested on any CPU. On a CPU with AMX the
-// tests compare tdpbf16ps itself against emulated_dpbf16ps.
+// tests compare tdpbf16ps and tdpbusd themselves against emulated_dpbf16ps and emulated_dpbusd.
 //
 // Every tile this engine uses is full size, 16 rows of 64 bytes (16 floats, or 16 bf16 pairs):
 // edges are zero-padded by the packers, so one configuration (palette 1) serves every product.
@@ -83,6 +83,24 @@ inline void emulated_dpbf16ps(unsigned char* c, const unsigned char* a, const un
   }
 }
 
+// What tdpbusd computes: c (16 x 16 int32) += a (16 rows x 64 unsigned bytes) times b (16 rows
+// of 16 groups of 4 signed bytes), each element the sum of its 64 products added to C with
+// wraparound (no saturation). Integer sums are exact, so their order does not matter.
+inline void emulated_dpbusd(unsigned char* c, const unsigned char* a, const unsigned char* b) {
+  for (int m = 0; m < kRows; ++m) {
+    for (int n = 0; n < kRows; ++n) {
+      std::uint32_t sum;
+      std::memcpy(&sum, c + m * kRowBytes + 4 * n, sizeof sum);
+      for (int k = 0; k < kRowBytes; ++k) {
+        const int x = a[m * kRowBytes + k];
+        const int w = static_cast<signed char>(b[(k / 4) * kRowBytes + 4 * n + k % 4]);
+        sum += static_cast<std::uint32_t>(x * w);
+      }
+      std::memcpy(c + m * kRowBytes + 4 * n, &sum, sizeof sum);
+    }
+  }
+}
+
 #if defined(FASTMLP_EMULATE_AMX)
 
 // The emulated tile registers and configuration of the calling thread.
@@ -119,6 +137,12 @@ template <int C, int A, int B>
 inline void dpbf16ps() {
   EmulatedTiles& t = emulated_tiles();
   emulated_dpbf16ps(t.data[C], t.data[A], t.data[B]);
+}
+
+template <int C, int A, int B>
+inline void dpbusd() {
+  EmulatedTiles& t = emulated_tiles();
+  emulated_dpbusd(t.data[C], t.data[A], t.data[B]);
 }
 
 #else
@@ -172,6 +196,20 @@ inline void dpbf16ps() {
   if constexpr (code == 357) _tile_dpbf16ps(3, 5, 7);
 }
 
+
+#if defined(__AMX_INT8__)
+// The same four products on int8 tiles (sources compiled with -mamx-int8 only).
+template <int C, int A, int B>
+inline void dpbusd() {
+  constexpr int code = C * 100 + A * 10 + B;
+  static_assert(code == 46 || code == 147 || code == 256 || code == 357,
+                "only C0 = A4 B6, C1 = A4 B7, C2 = A5 B6, C3 = A5 B7 are spelled out");
+  if constexpr (code == 46) _tile_dpbusd(0, 4, 6);
+  if constexpr (code == 147) _tile_dpbusd(1, 4, 7);
+  if constexpr (code == 256) _tile_dpbusd(2, 5, 6);
+  if constexpr (code == 357) _tile_dpbusd(3, 5, 7);
+}
+#endif
 #endif
 
 // Loads full_tiles() unless this thread's configuration already is it. Another library in the
