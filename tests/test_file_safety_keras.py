@@ -89,7 +89,8 @@ _CONFIG_CASES = {
         "module": "keras.constraints", "class_name": "MaxNorm", "config": {}}),
         "`kernel_constraint` is not supported"),
     "keras_argument_on": (_layer(1, quantization_config={"mode": "int8"}),
-                          "argument `quantization_config=.*` is not supported by fastmlp"),
+                          "layer 1 of model_config: Dense: `quantization_config` is supported "
+                          "only as Keras's default int8"),
     "mixed_precision": (_layer(1, dtype={"module": "keras", "class_name": "DTypePolicy",
                                          "config": {"name": "mixed_float16"}}),
                         "dtype .* is not float32"),

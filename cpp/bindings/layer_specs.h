@@ -111,7 +111,8 @@ inline fastmlp::LayerSpec layer_spec_from(const py::handle& item, std::size_t in
   where += " (" + type + ")";
   static const std::vector<std::string> dense_keys{
       "type", "units", "activation", "activation_param", "use_bias", "kernel_initializer",
-      "bias_initializer", "kernel_regularizer", "bias_regularizer", "compute_dtype"};
+      "bias_initializer", "kernel_regularizer", "bias_regularizer", "compute_dtype",
+      "quantization_mode"};
   static const std::vector<std::string> bn_keys{
       "type", "momentum", "epsilon", "center", "scale", "gamma_initializer", "beta_initializer",
       "moving_mean_initializer", "moving_variance_initializer"};
@@ -144,6 +145,12 @@ inline fastmlp::LayerSpec layer_spec_from(const py::handle& item, std::size_t in
                                   "'bfloat16', got '" + compute + "'");
     }
     s.bf16 = compute == "bfloat16";
+    const std::string mode = spec_get<std::string>(d, "quantization_mode", "", where);
+    if (!mode.empty() && mode != "int8") {
+      throw std::invalid_argument(where + ": field 'quantization_mode' must be 'int8' or absent, "
+                                  "got '" + mode + "'");
+    }
+    s.int8 = mode == "int8";
   } else if (type == "activation") {
     s.type = T::activation;
   } else if (type == "dropout") {

@@ -173,10 +173,8 @@ inline py::array_t<std::int32_t> amx_int8_tile(const py::object& c_obj, const py
                                         reinterpret_cast<const unsigned char*>(b.data()));
     return c;
   }
-#if defined(FASTMLP_HAVE_X86_KERNELS)
   fastmlp::gemm::int8_kernel_for(fastmlp::Int8Kernel::amx);  // ValueError without AMX
   fastmlp::gemm::int8_amx_tile_product(c.mutable_data(), a.data(), b.data());
-#endif
   return c;
 }
 

@@ -92,7 +92,8 @@ def weight_shapes(built: Sequence[Any], sample: Tuple[int, ...]
         in_shape, shape = shape, layer.compute_output_shape(shape)  # ValueError if refused
         names = [name for name, _ in layer.weight_names()]
         if isinstance(layer, Dense):
-            shapes = [(int(in_shape[1]), layer.units), (layer.units,)]
+            # kernel, then bias and (int8 layers) kernel_scale, one value per unit
+            shapes = [(int(in_shape[1]), layer.units)] + [(layer.units,)] * (len(names) - 1)
         elif isinstance(layer, BatchNormalization):
             shapes = [(int(in_shape[-1]),)] * len(names)
         else:

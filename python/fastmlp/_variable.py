@@ -32,7 +32,7 @@ class Variable:
 
     @property
     def dtype(self) -> str:
-        return "float32"
+        return self._layer._weight_dtype(self._index)
 
     def assign(self, value) -> None:
         values = self._layer.get_weights()
@@ -44,4 +44,4 @@ class Variable:
         return arr if dtype is None else arr.astype(dtype)
 
     def __repr__(self) -> str:
-        return f"<Variable path={self.path}, shape={self.shape}, dtype=float32>"
+        return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"

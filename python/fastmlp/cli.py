@@ -262,35 +262,9 @@ def _train(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ predict
 
-def _expected_input(model) -> str:
-    """What the model was trained on, as `fit` recorded it in the file."""
-    record = getattr(model, "_training_input", None)
-    shape = tuple(model.input_shape[1:])
-    if record is None:
-        return (f"model expects: inputs of shape {shape} per sample (this file does not record "
-                "the dtype and value range of its training data)")
-    return (f"model expects: {record['dtype']} inputs of shape {tuple(record['shape'])} per "
-            f"sample, values in [{record['min']:g}, {record['max']:g}] (as in training)")
-
-
-def _range_warning(model, x: np.ndarray) -> Optional[str]:
-    """A warning when the input's values are far from the training data's: beyond the training
-    range by more than its width, or spread over less than a tenth of it (0-1 images given to a
-    model trained on 0-255 pixels)."""
-    record = getattr(model, "_training_input", None)
-    if record is None or x.size == 0 or x.dtype.kind not in "biuf":
-        return None
-    low, high = float(np.min(x)), float(np.max(x))
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return None  # predict refuses NaN/Inf itself
-    lo, hi = record["min"], record["max"]
-    width = hi - lo
-    margin = width if width > 0 else max(abs(hi), 1.0)
-    if low >= lo - margin and high <= hi + margin and high - low >= 0.1 * width:
-        return None
-    return (f"the input's values are in [{low:g}, {high:g}], far from the training data's "
-            f"[{lo:g}, {hi:g}]; the predictions are likely meaningless unless the input is "
-            "scaled as the training data was")
+# what the model file records of its training data, and the warning for far-off inputs
+from fastmlp._predict_checks import expected_input as _expected_input  # noqa: E402
+from fastmlp._predict_checks import range_warning as _range_warning  # noqa: E402
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -303,6 +277,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot read {args.input!r} as a .npy array: {exc}") from exc
     model = fastmlp.models.load_model(args.model)
+    if args.quantize and not all(getattr(layer, "quantization_mode", None) for layer in
+                                 model.layers if isinstance(layer, fastmlp.layers.Dense)):
+        model.quantize(args.quantize, filters=lambda layer: not layer.quantization_mode)
+    if any(getattr(layer, "quantization_mode", None) for layer in model.layers):
+        print(f"int8 Dense layers (kernel: {fastmlp.cpu_info()['int8_kernel']})")
     print(_expected_input(model))
     warning = _range_warning(model, x)
     if warning:
@@ -391,6 +370,8 @@ def _add_predict_parser(sub) -> None:
     p.add_argument("--classes", action="store_true", help="write argmax class indices")
     p.add_argument("--batch-size", type=_positive(int), default=None,
                    help="rows per block (default: the model's choice)")
+    p.add_argument("--quantize", choices=("int8",), default=None,
+                   help="quantize the float32 Dense layers first (model.quantize, Keras's int8)")
     p.set_defaults(func=_cmd_predict)
 
 

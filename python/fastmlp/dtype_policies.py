@@ -8,6 +8,11 @@ AVX512-BF16 kernels where the CPU has them, a portable kernel with the same nume
 Activations between layers stay float32 (Keras casts them to bfloat16; keeping them wider only
 removes rounding). "float16", "bfloat16" (bfloat16 variables) and "mixed_float16" are refused with
 a clear error rather than run in float32.
+
+A Dense layer quantized by ``model.quantize("int8")`` has Keras's `QuantizedDTypePolicy`
+"int8_from_float32": an int8 kernel with per-output-channel float32 scales, inputs quantized per
+row at run time, int32 sums (fastmlp/gemm_int8.h). The other quantized modes of Keras ("int4",
+"float8", "gptq", "awq") and sources other than float32 are refused.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import typing as _typing
 if _typing.TYPE_CHECKING:
     from typing import Any, Dict, Optional
 
-__all__ = ["DTypePolicy", "deserialize", "get", "serialize"]
+__all__ = ["DTypePolicy", "QuantizedDTypePolicy", "deserialize", "get", "serialize"]
 
 _COMPUTE = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
 _KERAS_ONLY = ("float16", "bfloat16", "float64", "mixed_float16", "int8", "float8", "int4", "gptq")
@@ -84,17 +89,77 @@ class DTypePolicy:
         return f'<DTypePolicy "{self._name}">'
 
 
+class QuantizedDTypePolicy(DTypePolicy):
+    """Keras 3's policy of a quantized layer: ``QuantizedDTypePolicy("int8", "float32")`` is
+    "int8_from_float32" (what ``model.quantize("int8")`` gives a float32 Dense layer).
+
+    Args:
+        mode: the quantization mode; "int8".
+        source_name: the policy the layer had before; "float32" (None: the global policy).
+    """
+
+    def __init__(self, mode: str, source_name: Optional[str] = None) -> None:
+        if source_name is None:
+            from fastmlp import config
+            source_name = config.dtype_policy().name
+        if mode not in _QUANTIZATION_MODES:
+            raise ValueError(f"Invalid quantization mode. Expected one of {_QUANTIZATION_MODES}. "
+                             f"Received: mode={mode!r}")
+        if mode != "int8" or source_name != "float32":
+            raise ValueError(f"The dtype policy '{mode}_from_{source_name}' is not supported by "
+                             "fastmlp: quantized layers are 'int8_from_float32'.")
+        self._mode, self._source_name = mode, source_name
+        self._name = f"{mode}_from_{source_name}"
+
+    @property
+    def compute_dtype(self) -> str:
+        return "float32"
+
+    @property
+    def quantization_mode(self) -> str:  # type: ignore[override]
+        return self._mode
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"mode": self._mode, "source_name": self._source_name}
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "QuantizedDTypePolicy":
+        if not isinstance(config, dict) or set(config) != {"mode", "source_name"}:
+            raise ValueError("A QuantizedDTypePolicy config is {'mode': ..., 'source_name': ...}. "
+                             f"Received: {config!r}")
+        return cls(config["mode"], config["source_name"])
+
+    def __repr__(self) -> str:
+        return f'<QuantizedDTypePolicy "{self._name}">'
+
+
+_QUANTIZATION_MODES = ("int8", "float8", "int4", "gptq", "awq")
+
+
 def serialize(policy: DTypePolicy) -> Dict[str, Any]:
     """Keras 3's serialized form (what a layer config's "dtype" holds)."""
+    if isinstance(policy, QuantizedDTypePolicy):
+        return {"module": "keras.dtype_policies", "class_name": "QuantizedDTypePolicy",
+                "config": policy.get_config(), "registered_name": None}
     return {"module": "keras", "class_name": "DTypePolicy", "config": policy.get_config(),
             "registered_name": None}
 
 
 def deserialize(config: Dict[str, Any]) -> DTypePolicy:
+    if isinstance(config, dict) and config.get("class_name") == "QuantizedDTypePolicy":
+        return QuantizedDTypePolicy.from_config(config.get("config"))
     if not isinstance(config, dict) or config.get("class_name") not in ("DTypePolicy", "Policy"):
         raise ValueError("Expected a serialized DTypePolicy ({'class_name': 'DTypePolicy', "
                          f"'config': {{'name': ...}}}}). Received: {config!r}")
     return DTypePolicy.from_config(config.get("config"))
+
+
+def _from_name(name: str) -> DTypePolicy:
+    """A policy from its name: "float32", "mixed_bfloat16" or "<mode>_from_<source>"."""
+    mode, sep, source = name.partition("_from_")
+    if sep and mode in _QUANTIZATION_MODES:
+        return QuantizedDTypePolicy(mode, source)
+    return DTypePolicy(name)
 
 
 def get(identifier: Any, argument: str = "dtype") -> DTypePolicy:
@@ -110,7 +175,7 @@ def get(identifier: Any, argument: str = "dtype") -> DTypePolicy:
         return deserialize(identifier)
     if isinstance(identifier, str):
         try:
-            return DTypePolicy(identifier)
+            return _from_name(identifier)
         except ValueError as e:
             raise ValueError(f"Received an invalid value for `{argument}`: {e} Received: "
                              f"{argument}={identifier!r}") from None

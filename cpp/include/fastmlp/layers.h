@@ -40,6 +40,9 @@ struct LayerSpec {
   // Matrix products on bf16-rounded operands with float32 sums (sgemm_bf16: Keras's
   // "mixed_bfloat16" policy); weights, gradients and activations stay float32.
   bool bf16 = false;
+  // Keras's int8 quantization (policy "int8_from_float32"): tensors kernel (int8 values stored as
+  // floats), bias, kernel_scale; inference only (gemm_int8_packed), training is refused.
+  bool int8 = false;
   // dropout, gaussian_dropout, alpha_dropout (and the seed of gaussian_noise)
   float rate = 0.0f;
   std::uint64_t seed = 0;

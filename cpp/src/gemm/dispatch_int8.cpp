@@ -107,6 +107,12 @@ const Int8KernelInfo& int8_kernel_for(Int8Kernel id) {
                               " requested, but this CPU (or OS) does not support it");
 }
 
+#if !defined(FASTMLP_HAVE_X86_KERNELS)
+void int8_amx_tile_product(std::int32_t*, const std::uint8_t*, const std::int8_t*) {
+  throw std::invalid_argument("int8_amx_tile_product: no AMX kernel in this build");
+}
+#endif
+
 const Int8KernelInfo& active_int8_kernel_info() {
   static const Int8KernelInfo& k = int8_kernel_for(active_int8_kernel());
   return k;

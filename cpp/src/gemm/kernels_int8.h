@@ -86,10 +86,11 @@ void quantize_rows_avx512(const float* x, index_t ldx, int rows, index_t k, inde
                           int offset, std::uint8_t* dst, index_t ldd, float* row_deq);
 void store_int8_sums_avx512(const std::int32_t* sum, index_t ld, int mr, int nr,
                             const Int8Tile& t);
-// Test hook: one tdpbusd through the AMX kernel's tile layer (the instruction or the emulated
-// tiles): c (16 x 16 int32) += a (16 rows x 64 u8) times b (16 rows x 16 groups of 4 s8).
-void int8_amx_tile_product(std::int32_t* c, const std::uint8_t* a, const std::int8_t* b);
 #endif
+// Test hook: one tdpbusd through the AMX kernel's tile layer (the instruction or the emulated
+// tiles): c (16 x 16 int32) += a (16 rows x 64 u8) times b (16 rows x 16 groups of 4 s8). Only
+// where the AMX kernel is supported (elsewhere it throws std::invalid_argument).
+void int8_amx_tile_product(std::int32_t* c, const std::uint8_t* a, const std::int8_t* b);
 
 // The kernel of the given id (which must be in supported_int8_kernels()), and the active one.
 const Int8KernelInfo& int8_kernel_for(Int8Kernel id);

@@ -20,7 +20,7 @@ import typing as _typing
 
 import numpy as np
 
-from fastmlp.export import _onnx_layers
+from fastmlp.export import _onnx_int8, _onnx_layers
 
 if _typing.TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -256,6 +256,13 @@ def _build_graph(g: _GraphBuilder, x: str, shape: Tuple[int, ...], layer_specs, 
             if spec.get("use_bias", True):
                 bias = _take(weights, pos, (units,), "bias", i)
                 pos += 1
+            if spec.get("quantization_mode") == "int8":  # scales after the bias (Keras's order)
+                scale = _take(weights, pos, (units,), "kernel_scale", i)
+                pos += 1
+                x, shape = _onnx_int8.emit_int8_dense(g, x, kernel, bias, scale, lambda y: (
+                    _activation(g, y, spec.get("activation", "linear"),
+                                spec.get("activation_param", 0.0), base + "_act")), base), (units,)
+                continue
             pending, pending_base, shape = _PendingDense(kernel, bias, spec), base, (units,)
         elif kind == "batch_normalization":
             s, t, pos = _bn_affine(spec, weights, pos, shape[0], i)

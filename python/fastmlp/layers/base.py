@@ -42,6 +42,8 @@ class _WeightLists:
 class Layer(_WeightLists):
     """Base of all layers: name, trainable flag, and the link to the model that holds weights."""
 
+    _quantizable = False  # takes an int8 policy (Dense)
+
     def __init__(self, name: Optional[str] = None, dtype: Any = None, trainable: bool = True,
                  input_shape: Any = None, input_dim: Optional[int] = None,
                  batch_input_shape: Any = None, **kwargs: Any) -> None:
@@ -50,6 +52,10 @@ class Layer(_WeightLists):
                             f"{sorted(kwargs)}")
         # None: the global policy at construction time, as in Keras.
         self._dtype_policy = dtype_policies.get(dtype)
+        if self._dtype_policy.quantization_mode and not self._quantizable:
+            raise ValueError(f"{type(self).__name__}: the dtype policy "
+                             f"{self._dtype_policy.name!r} is for quantized Dense layers only. "
+                             f"Received: dtype={dtype!r}")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise _checks.invalid("name", "a non-empty string without '/'", name)
         self.name = name or _naming.unique_name(_naming.to_snake_case(type(self).__name__))
@@ -123,7 +129,12 @@ class Layer(_WeightLists):
         if not self.built:
             return []
         core = self._owner._core
-        return [core.get_tensor(self._weight_offset + i) for i in range(len(self.weight_names()))]
+        return [core.get_tensor(self._weight_offset + i).astype(self._weight_dtype(i), copy=False)
+                for i in range(len(self.weight_names()))]
+
+    def _weight_dtype(self, index: int) -> str:
+        """The dtype of tensor ``index`` as Keras stores it (the core holds float32)."""
+        return "float32"
 
     def _weight_shape(self, index: int) -> Tuple[int, ...]:
         """The shape of this layer's tensor ``index`` (no copy of any value)."""

@@ -97,18 +97,24 @@ class Dense(base.Layer):
         bias_initializer: initializer name or object. Defaults to "zeros".
         kernel_regularizer: optional `fastmlp.regularizers` object or name.
         bias_regularizer: optional regularizer for the bias.
+        quantization_config: None, or Keras's default int8 configuration as a Keras file holds
+            it (the layer of a quantized model: dtype "int8_from_float32").
 
     Example:
         >>> layers.Dense(64, activation="relu", kernel_regularizer=regularizers.L2(1e-4))
     """
+
+    _quantizable = True
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
                  activity_regularizer: Any = None, kernel_constraint: Any = None,
                  bias_constraint: Any = None, lora_rank: Optional[int] = None,
-                 **kwargs: Any) -> None:
+                 quantization_config: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        from fastmlp.models._quantize import check_quantization_config
+        check_quantization_config(quantization_config, self._dtype_policy)
         self.units = _checks.integer("units", units, 1)
         self._activation_name, self._activation_param = activations._resolve(activation)
         self.activation = activations.get(activation)
@@ -131,8 +137,26 @@ class Dense(base.Layer):
                              f"{tuple(input_shape)}")
         return (input_shape[0], self.units)
 
+    @property
+    def quantization_mode(self) -> Optional[str]:
+        return self._dtype_policy.quantization_mode
+
     def weight_names(self) -> List[Tuple[str, bool]]:
+        if self.quantization_mode:  # Keras's order of a quantized Dense's variables in files
+            return [("kernel", False)] + ([("bias", True)] if self.use_bias else []) + \
+                [("kernel_scale", False)]
         return [("kernel", True)] + ([("bias", True)] if self.use_bias else [])
+
+    def _weight_dtype(self, index: int) -> str:
+        return "int8" if self.quantization_mode and index == 0 else "float32"
+
+    def quantize(self, mode: Optional[str] = None, type_check: bool = True,
+                 config: Any = None) -> None:
+        """Quantizes this layer of a built model as ``model.quantize(mode)`` does."""
+        if not self.built:
+            raise ValueError("Cannot quantize a layer that isn't yet built. Layer "
+                             f"'{self.name}' (of type 'Dense') is not built yet.")
+        self._owner.quantize(mode, config=config, filters=lambda layer: layer is self)
 
     def to_spec(self) -> Dict[str, Any]:
         none = {"l1": 0.0, "l2": 0.0}
@@ -144,7 +168,8 @@ class Dense(base.Layer):
                 if self.kernel_regularizer else none,
                 "bias_regularizer": self.bias_regularizer.to_spec()
                 if self.bias_regularizer else none,
-                "compute_dtype": self.compute_dtype}
+                "compute_dtype": self.compute_dtype,
+                **({"quantization_mode": "int8"} if self.quantization_mode else {})}
 
     @property
     def kernel(self) -> Variable:
@@ -154,13 +179,21 @@ class Dense(base.Layer):
     def bias(self) -> Optional[Variable]:
         return self.weights[1] if self.use_bias else None
 
+    @property
+    def kernel_scale(self) -> Variable:
+        if not self.quantization_mode:
+            raise AttributeError(f"Dense layer {self.name!r} is not quantized: it has no "
+                                 "kernel_scale.")
+        return self.weights[-1]
+
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "units": self.units,
                 "activation": self._activation_name, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                **({"quantization_config": None} if self.quantization_mode else {})}
 
 
 class Activation(base.Layer):

@@ -62,16 +62,19 @@ def summary_lines(model: Any, encoding: Optional[str], show_trainable: bool = Fa
     # The core's shapes only: no weight is copied, and the table is linear in the layers.
     sizes = iter([int(np.prod(s, dtype=np.int64)) for s in model._core.tensor_shapes()])
     trainable = non_trainable = 0
+    nbytes = [0, 0]  # trainable, non-trainable: as Keras, int8 kernels count 1 byte a value
     for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
         if i:
             lines.append(_rule(box["sep"], widths))
         count = 0
         names = layer.weight_names()
-        for _, is_trainable in names:
+        for w, (_, is_trainable) in enumerate(names):
             size = next(sizes)
             count += size
             # as model.trainable_weights counts them (a frozen layer's or model's: none)
-            if is_trainable and layer.trainable and model.trainable:
+            is_trainable = is_trainable and layer.trainable and model.trainable
+            nbytes[not is_trainable] += size * np.dtype(layer._weight_dtype(w)).itemsize
+            if is_trainable:
                 trainable += size
             else:
                 non_trainable += size
@@ -82,9 +85,10 @@ def summary_lines(model: Any, encoding: Optional[str], show_trainable: bool = Fa
     lines.append(_rule(box["bottom"], widths))
     optimizer_params = model._optimizer_param_count()
     total = trainable + non_trainable + optimizer_params
-    lines.append(f" Total params: {total:,} ({readable_size(total * 4)})")
-    lines.append(f" Trainable params: {trainable:,} ({readable_size(trainable * 4)})")
-    lines.append(f" Non-trainable params: {non_trainable:,} ({readable_size(non_trainable * 4)})")
+    lines.append(f" Total params: {total:,} "
+                 f"({readable_size(sum(nbytes) + optimizer_params * 4)})")
+    lines.append(f" Trainable params: {trainable:,} ({readable_size(nbytes[0])})")
+    lines.append(f" Non-trainable params: {non_trainable:,} ({readable_size(nbytes[1])})")
     if optimizer_params:
         lines.append(f" Optimizer params: {optimizer_params:,} "
                      f"({readable_size(optimizer_params * 4)})")

@@ -20,7 +20,7 @@ from fastmlp import distribution as _distribution
 from fastmlp.callbacks import CallbackList, History, ProgbarLogger, TerminateOnNaN
 from fastmlp.callbacks._base import as_callback_list
 from fastmlp.distribution import _fit as _dist
-from fastmlp.models import _args, _freezing
+from fastmlp.models import _args, _freezing, _quantize
 from fastmlp.models._data import class_weight_table, prepare_x, sample_weights, targets
 from fastmlp.models._metrics import CompiledMetrics
 from fastmlp.models._pacing import BatchPacing
@@ -200,6 +200,7 @@ class TrainingMixin:
         dist = _distribution._active()
         with _dist.phase(dist):  # under a distribution: no rank trains unless every rank can
             self._require_compiled("fit")
+            _quantize.refuse_training(self, "fit")
             a = _args.fit_args(batch_size, epochs, verbose, validation_split, shuffle,
                                initial_epoch, steps_per_epoch, validation_steps,
                                validation_batch_size, validation_freq)
@@ -415,6 +416,7 @@ class TrainingMixin:
         dist = _distribution._active()
         with _dist.phase(dist):  # collective under a distribution, as fit
             self._require_compiled("train_on_batch")
+            _quantize.refuse_training(self, "train_on_batch")
             return_dict = _args.flag("return_dict", return_dict)
             data = self._dataset(x, y, sample_weight, class_weight)[0]
             if not self._optimizer_tensors:

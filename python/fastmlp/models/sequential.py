@@ -23,7 +23,7 @@ import numpy as np
 from fastmlp import _checks, _core, _naming, _random
 from fastmlp import layers as layers_module
 from fastmlp.layers.base import _WeightLists
-from fastmlp.models import _sizes, _state, _summary, _training
+from fastmlp.models import _quantize, _sizes, _state, _summary, _training
 
 if _typing.TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -250,6 +250,29 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
                     weights[offset:offset + count] = kept
         self._core_model.set_weights(weights)
 
+    def _rebuild_with(self, weights_of: Callable[[Any], List[np.ndarray]]) -> None:
+        """Rebuilds the core from the layers' current specs; each layer's weights are
+        ``weights_of(layer)`` (the old core stays if the new one cannot be built)."""
+        old_core, old_slots = self._core_model, self._core_slots
+        try:
+            self._build(self._sample_shape)
+            self._set_all_weights([w for layer in self._layers for w in weights_of(layer)])
+        except BaseException:
+            self._core_model, self._core_slots = old_core, old_slots
+            raise
+
+    def quantize(self, mode: Optional[str] = None, config: Any = None, filters: Any = None,
+                 **kwargs: Any) -> None:
+        """Quantizes the weights of the built model (Keras 3's ``Model.quantize``): each float32
+        Dense layer (or those ``filters`` selects: a regex of layer names, a list of them or a
+        callable) gets an int8 kernel with per-output-channel scales and the policy
+        "int8_from_float32"; `predict` then runs on the int8 kernels. See models/_quantize.py.
+
+        Args:
+            mode: "int8" (Keras's other modes are refused).
+        """
+        _quantize.quantize_model(self, mode, config, filters, **kwargs)
+
     def _ensure_built(self, x: Any) -> None:
         if self._core is None:
             from fastmlp.models._data import infer_sample_shape
@@ -262,7 +285,9 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of all weights in Keras order (per layer: kernel, bias, gamma, beta, ...)."""
-        return self._core.get_weights() if self._core is not None else []
+        if self._core is None:
+            return []
+        return _quantize.to_keras_dtypes(self, self._core.get_weights())
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Sets all weights from arrays shaped like ``get_weights()``'s."""
@@ -272,6 +297,7 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
     def _set_all_weights(self, weights: List[Any]) -> None:
         from fastmlp.models._data import prepare_weights
         arrays = prepare_weights(weights, self._core.tensor_shapes(), self.name)
+        _quantize.check_quantized_weights(self, arrays)
         self._core.set_weights(arrays)
 
     @property

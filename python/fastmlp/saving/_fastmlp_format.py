@@ -10,8 +10,8 @@ A file is a ZIP archive (entries stored uncompressed) with exactly these members
   saw, or null; absent in older files)}``;
 - ``manifest.json``: ``{"arrays": [{"name", "path", "dtype", "shape", "nbytes"}, ...]}`` where
   ``name`` is ``"weights/<i>"`` (``get_weights()`` order) or ``"optimizer/<i>"`` (optimizer
-  slots) and ``dtype`` is ``"<f4"``; the optimizer's step count is ``"optimizer/iterations"``
-  (``"<i8"``, shape ``[]``);
+  slots) and ``dtype`` is ``"<f4"`` (``"|i1"`` for the int8 kernel of a quantized Dense layer);
+  the optimizer's step count is ``"optimizer/iterations"`` (``"<i8"``, shape ``[]``);
 - ``arrays/<k>.bin``: the raw little-endian bytes of each array, C order.
 
 Files of format version 1 will keep loading in later versions.
@@ -37,7 +37,7 @@ if _typing.TYPE_CHECKING:
 
 FORMAT = "fastmlp"
 FORMAT_VERSION = 1
-_DTYPES = {"<f4": np.dtype("<f4"), "<i8": np.dtype("<i8")}
+_DTYPES = {"<f4": np.dtype("<f4"), "<i8": np.dtype("<i8"), "|i1": np.dtype("|i1")}
 _ARRAY_MEMBER = re.compile(r"^arrays/[0-9]{1,9}\.bin$")
 _HEADER, _MANIFEST = "fastmlp.json", "manifest.json"
 
@@ -185,7 +185,8 @@ def _read_arrays(zf: zipfile.ZipFile, infos: Dict[str, zipfile.ZipInfo],
 
 
 def _numbered(arrays: Dict[str, np.ndarray], prefix: str, path: str) -> List[np.ndarray]:
-    """``prefix/0``, ``prefix/1``, ... (float32, as fastmlp writes them)."""
+    """``prefix/0``, ``prefix/1``, ... (float32, as fastmlp writes them; weights may be int8:
+    the kernels of quantized layers, whose values set_weights checks)."""
     out = []
     while f"{prefix}/{len(out)}" in arrays:
         out.append(arrays[f"{prefix}/{len(out)}"])
@@ -194,9 +195,11 @@ def _numbered(arrays: Dict[str, np.ndarray], prefix: str, path: str) -> List[np.
              and k not in named]
     if extra:
         raise fail(path, f"unexpected arrays {extra[:5]}")
-    wrong = [f"{prefix}/{i}" for i, a in enumerate(out) if a.dtype != np.float32]
+    allowed = (np.float32, np.int8) if prefix == "weights" else (np.float32,)
+    wrong = [f"{prefix}/{i}" for i, a in enumerate(out) if a.dtype not in allowed]
     if wrong:
-        raise fail(path, f"arrays {wrong[:5]} must be float32 ('<f4')")
+        raise fail(path, f"arrays {wrong[:5]} must be float32 ('<f4')"
+                   + (" or int8 ('|i1')" if prefix == "weights" else ""))
     return out
 
 

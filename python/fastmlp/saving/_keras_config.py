@@ -101,7 +101,9 @@ def _layer_out(obj: Dict[str, Any]) -> Dict[str, Any]:
                          "approximation) has no Keras 3 name; save the model as .fastmlp.")
     config.pop("input_shape", None)  # the InputLayer in front carries it, as in Keras 3
     out = _envelope("layer", {"class_name": obj["class_name"], "config": config})
-    out["config"]["dtype"] = dict(_POLICY)
+    quantized = isinstance(config.get("dtype"), dict) and \
+        config["dtype"].get("class_name") == "QuantizedDTypePolicy"
+    out["config"]["dtype"] = dict(config["dtype"]) if quantized else dict(_POLICY)
     return out
 
 
@@ -171,6 +173,13 @@ def _function_name(obj: Any) -> Optional[str]:
     return None
 
 
+def _quantized_policy(value: Any) -> bool:
+    """Keras's "int8_from_float32" (a Dense layer of a quantized model), serialized."""
+    return isinstance(value, dict) and value.get("class_name") == "QuantizedDTypePolicy" and \
+        _is_keras_module(value.get("module")) and \
+        value.get("config") == {"mode": "int8", "source_name": "float32"}
+
+
 def _check_dtype(value: Any, where: str) -> None:
     if value in (None, "float32"):
         return
@@ -209,7 +218,9 @@ def _arguments(cls: type, config: Dict[str, Any], where: str) -> Dict[str, Any]:
     accepted, out = _accepted(cls), {}
     for key, value in config.items():
         nested = _nested_kind(key)
-        if key == "dtype":
+        if key == "dtype" and _quantized_policy(value):
+            out[key] = value  # the layer refuses it unless it is a Dense
+        elif key == "dtype":
             _check_dtype(value, where)
         elif nested and isinstance(value, dict):
             out[key] = _unwrap(value, nested, f"{where}.{key}")

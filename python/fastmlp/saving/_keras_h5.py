@@ -183,8 +183,10 @@ def read_layer_weights(h5py: Any, f: Any, model_layers: Sequence[Any],
             if total > _common.MAX_TOTAL_ARRAY_BYTES:
                 raise fail(label, f"the weights exceed the limit of "
                                   f"{_common.MAX_TOTAL_ARRAY_BYTES} bytes")
-            # Normalization's `count` is an integer variable in Keras (unused; kept as float32)
-            kinds = "iuf" if names[i] == "count" else "f"
+            # Normalization's `count` is an integer variable in Keras (unused; kept as float32);
+            # a quantized Dense's kernel is int8 (its values checked by set_weights)
+            int8 = i == 0 and getattr(layer, "quantization_mode", None) == "int8"
+            kinds = "iuf" if names[i] == "count" else "i" if int8 else "f"
             out.append(group.read(i, want, kinds).astype(np.float32, copy=False))
     return out
 

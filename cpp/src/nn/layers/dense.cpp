@@ -3,12 +3,20 @@
 // mixed_bfloat16 (spec.bf16) all three products run on sgemm_bf16: each call rounds its operands
 // to bf16 as it packs them, so the weights are converted once per product, i.e. once per
 // optimizer step for the forward and once for dX; inference packs them once per weights version.
+// Quantized to int8 (spec.int8, Keras's "int8_from_float32"), the layer holds Keras's int8 kernel
+// (as integral floats) and kernel_scale, packs them once per weights version for
+// gemm_int8_packed (inputs quantized per row, dequantization, bias and activation in its
+// write-back) and cannot be trained.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "common/thread_policy.h"
 #include "common/thread_team.h"
 #include "fastmlp/gemm_bf16.h"
+#include "fastmlp/gemm_int8.h"
 #include "nn/layers/layer_factories.h"
 #include "nn/kernels/nn_kernels.h"
 
@@ -37,11 +45,22 @@ class Dense final : public Layer {
   Dense(const LayerSpec& spec, index_t in_dim)
       : Layer(in_dim, spec.units), spec_(spec), act_(spec.activation) {
     keep_pre_ = needs_preactivation(act_) || act_.kind == ActivationKind::softmax;
+    if (spec.int8 && in_dim > kInt8MaxExactK) {
+      throw std::invalid_argument(
+          "dense layer: an int8 layer's input width must be at most " +
+          std::to_string(kInt8MaxExactK) + " (int32 sums stay exact). Received: input width=" +
+          std::to_string(in_dim));
+    }
+    if (spec.int8 && spec.bf16) {
+      throw std::invalid_argument("dense layer: quantization_mode='int8' computes in float32; "
+                                  "received compute_dtype='bfloat16' with it");
+    }
   }
 
   std::vector<TensorDecl> tensors() const override {
-    std::vector<TensorDecl> t{{"kernel", {in_dim_, out_dim_}, true}};
+    std::vector<TensorDecl> t{{"kernel", {in_dim_, out_dim_}, !spec_.int8}};
     if (spec_.use_bias) t.push_back({"bias", {out_dim_}, true});
+    if (spec_.int8) t.push_back({"kernel_scale", {out_dim_}, false});  // Keras's order
     return t;
   }
   void bind(const std::vector<float*>& values, const std::vector<float*>& grads) override {
@@ -51,9 +70,15 @@ class Dense final : public Layer {
       b_ = values[1];
       gb_ = grads[1];
     }
+    if (spec_.int8) scale_ = values.back();
   }
   void initialize() override {
-    fastmlp::initialize(spec_.kernel_initializer, w_, in_dim_ * out_dim_, in_dim_, out_dim_);
+    if (spec_.int8) {  // Keras's quantized build: zeros and ones until weights are given
+      std::fill(w_, w_ + in_dim_ * out_dim_, 0.0f);
+      std::fill(scale_, scale_ + out_dim_, 1.0f);
+    } else {
+      fastmlp::initialize(spec_.kernel_initializer, w_, in_dim_ * out_dim_, in_dim_, out_dim_);
+    }
     if (b_) fastmlp::initialize(spec_.bias_initializer, b_, out_dim_, in_dim_, out_dim_);
   }
   index_t scratch_floats(index_t n) const override { return keep_pre_ ? n * out_dim_ : 0; }
@@ -65,7 +90,9 @@ class Dense final : public Layer {
 
   void prepare_inference(std::uint64_t version) override {
     if (packed_version_ == version) return;
-    if (spec_.bf16) {
+    if (spec_.int8) {
+      pack_int8(packed_int8_);
+    } else if (spec_.bf16) {
       packed_bf16_.pack(false, in_dim_, out_dim_, w_, out_dim_);
     } else {
       packed_.pack(false, in_dim_, out_dim_, w_, out_dim_);
@@ -81,7 +108,15 @@ class Dense final : public Layer {
       ep = make_epilogue(act_, b_);
     }
     float* z = keep_pre_ ? scratch : y;
-    if (pass.prepared && spec_.bf16) {
+    if (spec_.int8) {
+      if (pass.prepared) {
+        gemm_int8_packed(n, x, in_dim_, packed_int8_, z, out_dim_, ep);
+      } else {  // a training-mode call (model(x, training=True)): the same product
+        PackedBInt8 local;
+        pack_int8(local);
+        gemm_int8_packed(n, x, in_dim_, local, z, out_dim_, ep);
+      }
+    } else if (pass.prepared && spec_.bf16) {
       sgemm_bf16_packed(false, n, 1.0f, x, in_dim_, packed_bf16_, 0.0f, z, out_dim_, ep);
     } else if (pass.prepared) {
       sgemm_packed(false, n, 1.0f, x, in_dim_, packed_, 0.0f, z, out_dim_, ep);
@@ -94,6 +129,10 @@ class Dense final : public Layer {
 
   void backward(const float* x, const float* y, float* dy, float* dx, index_t n, float* scratch,
                 const Pass& pass) override {
+    if (spec_.int8) {
+      throw std::invalid_argument("A Dense layer quantized to int8 cannot be trained: train the "
+                                  "float32 model, then quantize it");
+    }
     if (!pass.grad_is_preactivation && act_.kind != ActivationKind::linear) {
       activation_backward(act_, keep_pre_ ? scratch : nullptr, y, dy, n, out_dim_, out_dim_);
     }
@@ -154,7 +193,7 @@ class Dense final : public Layer {
 
   double penalty() const override {
     double p = 0.0;
-    if (spec_.kernel_regularizer.active()) {
+    if (spec_.kernel_regularizer.active() && !spec_.int8) {  // Keras: none on the int8 kernel
       p += regularizer_penalty(spec_.kernel_regularizer, w_, in_dim_ * out_dim_);
     }
     if (b_ && spec_.bias_regularizer.active()) {
@@ -163,13 +202,25 @@ class Dense final : public Layer {
     return p;
   }
 
+  // The kernel's integral floats as int8 (Python checks them; clamped here all the same) packed
+  // with kernel_scale for the int8 kernel.
+  void pack_int8(PackedBInt8& into) const {
+    std::vector<std::int8_t> q(static_cast<std::size_t>(in_dim_ * out_dim_));
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      const float v = std::nearbyint(w_[i]);
+      q[i] = std::isnan(v) ? 0 : static_cast<std::int8_t>(std::min(127.0f, std::max(-128.0f, v)));
+    }
+    into.pack(in_dim_, out_dim_, q.data(), out_dim_, scale_);
+  }
+
  private:
   LayerSpec spec_;
   Activation act_;
   bool keep_pre_ = false;
-  float *w_ = nullptr, *gw_ = nullptr, *b_ = nullptr, *gb_ = nullptr;
+  float *w_ = nullptr, *gw_ = nullptr, *b_ = nullptr, *gb_ = nullptr, *scale_ = nullptr;
   PackedB packed_;  // W packed for inference, valid for weights version packed_version_
   PackedBBf16 packed_bf16_;  // the same under mixed_bfloat16
+  PackedBInt8 packed_int8_;  // the int8 kernel and its scales, quantized layers
   std::uint64_t packed_version_ = 0;
 };
 
