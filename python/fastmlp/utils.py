@@ -1,4 +1,4 @@
-"""Utilities with Keras names: seeding and label encoding.
+"""Utilities with Keras names: seeding, label encoding, `PyDataset` (Python-made batches).
 
 (Plotting helpers such as ``plot_history`` belong in this module too; they are added separately
 below the marked section.)
@@ -12,11 +12,15 @@ import typing as _typing
 import numpy as np
 
 from fastmlp import _naming, _random
+from fastmlp._pydataset import PyDataset
+
+Sequence = PyDataset  # Keras 3 exports the class under both names
 
 if _typing.TYPE_CHECKING:
     from typing import Any, Optional
 
-__all__ = ["clear_session", "plot_history", "set_random_seed", "to_categorical"]
+__all__ = ["PyDataset", "Sequence", "clear_session", "plot_history", "set_random_seed",
+           "to_categorical"]
 
 
 def clear_session() -> None:

@@ -20,7 +20,7 @@ from fastmlp import distribution as _distribution
 from fastmlp.callbacks import CallbackList, History, ProgbarLogger, TerminateOnNaN
 from fastmlp.callbacks._base import as_callback_list
 from fastmlp.distribution import _fit as _dist
-from fastmlp.models import _args, _freezing, _quantize
+from fastmlp.models import _args, _fit_data, _freezing, _pysource, _quantize
 from fastmlp.models._data import class_weight_table, prepare_x, sample_weights, targets
 from fastmlp.models._metrics import CompiledMetrics
 from fastmlp.models._pacing import BatchPacing
@@ -206,19 +206,23 @@ class TrainingMixin:
                                validation_batch_size, validation_freq)
             batch_size, epochs = a.batch_size, a.epochs
             user = _dist.local_callbacks(dist, as_callback_list(callbacks))
-            data, val = self._fit_datasets(x, y, sample_weight, class_weight, validation_data,
-                                           a.validation_split)
+            data, val = _fit_data.fit_data(self, x, y, sample_weight, class_weight,
+                                           validation_data, a, dist is not None)
             # With TerminateOnNaN a NaN/Inf loss stops training as in Keras; otherwise the core
             # refuses the step and raises FloatingPointError.
             stop_on_nonfinite = not any(isinstance(cb, TerminateOnNaN) for cb in user)
-            if not self._optimizer_tensors:
+            if self._optimizer_tensors == []:
                 warnings.warn(_freezing.NO_TRAINABLE, UserWarning, stacklevel=2)
-        rows = len(data)  # of the whole data set, over the ranks' shards under a distribution
-        if dist is not None:
-            rows = _dist.start_fit(dist, self, data, val, a, stop_on_nonfinite,
-                                   (x, y, sample_weight))
         steps_arg = a.steps_per_epoch
-        steps = steps_arg or math.ceil(rows / batch_size)
+        source = data if isinstance(data, _pysource.Source) else None
+        if source is None:
+            rows = len(data)  # of the whole data set, over the ranks' shards when distributed
+            if dist is not None:
+                rows = _dist.start_fit(dist, self, data, val, a, stop_on_nonfinite,
+                                       (x, y, sample_weight))
+            steps = steps_arg or math.ceil(rows / batch_size)
+        else:
+            steps = steps_arg or source.num_batches  # None: a generator's, until exhausted
         val_batch, freq = a.validation_batch_size, a.validation_freq
         verbose_level = a.verbose if _distribution._writes_here() else 0
 
@@ -242,18 +246,26 @@ class TrainingMixin:
         pacing = BatchPacing(cbs, progbar, steps)
         pacing.stop_on_nonfinite = stop_on_nonfinite
         for epoch in range(first_epoch, epochs):
+            if source is not None and not source.has_data():  # an exhausted generator
+                warnings.warn(_pysource.RAN_OUT, UserWarning, stacklevel=2)
+                break
             with _dist.phase(dist, self):  # and any rank's stop_training stops every rank
                 cbs.on_epoch_begin(epoch)
                 try:
                     logs = self._train_one_epoch(self._epoch_rows(data, steps_arg, batch_size),
-                                                 batch_size, a.shuffle, pacing, dist)
+                                                 batch_size, a.shuffle, pacing, dist) \
+                        if source is None else _pysource.train_epoch(
+                            self, source, steps_arg, cbs, stop_on_nonfinite,
+                            _random.epoch_seed(self._shuffle_seed, self._epochs_seen))
                 except FloatingPointError as e:
                     raise _dist.reworded(e, f"Training stopped in epoch {epoch + 1}: {e}") \
                         from None
                 if val is not None and (epoch + 1) % freq == 0:
                     cbs.on_test_begin()
-                    val_logs = self._evaluate_dataset(val, val_batch) if dist is None \
-                        else _dist.evaluate(dist, self, val, val_batch)
+                    val_logs = _dist.evaluate(dist, self, val, val_batch) if dist else \
+                        _pysource.evaluate(self, val, a.validation_steps, "validation_data") \
+                        if isinstance(val, _pysource.Source) else \
+                        self._evaluate_dataset(val, val_batch)
                     cbs.on_test_end(val_logs)
                     logs.update({"val_" + k: v for k, v in val_logs.items()})
                 cbs.on_epoch_end(epoch, logs)
@@ -262,33 +274,6 @@ class TrainingMixin:
         with _dist.phase(dist):
             cbs.on_train_end(logs)
         return history
-
-    def _fit_datasets(self, x: Any, y: Any, sample_weight: Any, class_weight: Any,
-                      validation_data: Any, validation_split: float) -> Tuple[Any, Any]:
-        """fit's training Dataset and its validation one (None without validation). Each is
-        checked once here, however many epochs read it."""
-        data, x_dtype = self._dataset(x, y, sample_weight, class_weight)
-        val = None
-        if validation_data is not None:
-            val = self._validation_dataset(validation_data)
-        elif validation_split:
-            n = len(data)
-            split = int(math.floor(n * (1.0 - validation_split)))
-            if split == 0 or split == n:
-                raise ValueError(f"`validation_split`={validation_split} leaves no training or no"
-                                 f" validation samples out of {n}.")
-            data, val = data.slice(0, split), data.slice(split, n)
-        self._note_training_input(x_dtype, data)
-        return data, val
-
-    def _validation_dataset(self, data: Any) -> Any:
-        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
-            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val,"
-                             f" sample_weight_val). Received: {type(data).__name__} of length "
-                             f"{len(data) if hasattr(data, '__len__') else '?'}")
-        names = ("validation_data[0]", "validation_data[1]", "validation_data[2]")
-        return self._dataset(data[0], data[1], data[2] if len(data) == 3 else None,
-                             names=names)[0]
 
     def _epoch_rows(self, data: Any, steps: Optional[int], batch_size: int) -> Any:
         """All rows, or (with steps_per_epoch) the next window of steps * batch_size rows."""
@@ -344,21 +329,23 @@ class TrainingMixin:
         self._require_compiled("evaluate")
         verbose_level = _args.verbosity(verbose)
         batch_size = _args.positive_int("batch_size", batch_size, 32)
-        _args.steps(steps)
+        steps = _args.steps(steps)
         return_dict = _args.flag("return_dict", return_dict)
         cbs_list = as_callback_list(callbacks)
-        data = self._dataset(x, y, sample_weight)[0]
+        source = _pysource.make(x, y, sample_weight) if _pysource.is_source(x) else None
+        data = self._dataset(x, y, sample_weight)[0] if source is None else None
         cbs = CallbackList(cbs_list, model=self, params={"verbose": verbose_level, "epochs": 1,
                                                           "steps": None})
         cbs.on_test_begin()
         started = time.perf_counter()
-        logs = self._evaluate_dataset(data, batch_size)
+        logs = self._evaluate_dataset(data, batch_size) if source is None else \
+            _pysource.evaluate(self, source, steps, "x")
         cbs.on_test_end(logs)
         if verbose_level:
             bar = ProgbarLogger()
             bar.set_params({"verbose": verbose_level})
-            bar.show_result(math.ceil(len(data) / batch_size), time.perf_counter() - started,
-                            logs)
+            bar.show_result(math.ceil(len(data) / batch_size) if source is None else
+                            source.count, time.perf_counter() - started, logs)
         return self._ordered(logs, return_dict)
 
     def predict(self, x: Any, batch_size: Optional[int] = None,
@@ -385,18 +372,22 @@ class TrainingMixin:
             if out is not None:
                 return out
         cbs_list = as_callback_list(callbacks)
-        self._ensure_built(x)
-        xs = prepare_x(x, self._sample_shape, sparse_ok=True)
+        source = _pysource.make(x) if _pysource.is_source(x) else None
+        if source is None:
+            self._ensure_built(x)
+            xs = prepare_x(x, self._sample_shape, sparse_ok=True)
         cbs = CallbackList(cbs_list, model=self, params={"verbose": verbose_level})
         cbs.on_predict_begin()
         started = time.perf_counter()
-        out = self._core.predict(xs)  # a CSR xs is densified block by block in the core
+        # a CSR xs is densified block by block in the core
+        out = self._core.predict(xs) if source is None else \
+            _pysource.predict(self, source, steps)
         cbs.on_predict_end()
-        if verbose_level and xs.shape[0] > _SMALL_PREDICT_ROWS:
+        if verbose_level and out.shape[0] > _SMALL_PREDICT_ROWS:
             bar = ProgbarLogger()
             bar.set_params({"verbose": verbose_level})
-            bar.show_result(math.ceil(xs.shape[0] / (batch_size or 32)),
-                            time.perf_counter() - started, {})
+            bar.show_result(math.ceil(out.shape[0] / (batch_size or 32)) if source is None
+                            else source.count, time.perf_counter() - started, {})
         return out
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
