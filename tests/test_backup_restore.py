@@ -17,7 +17,6 @@ import pytest
 import fastmlp
 from fastmlp import callbacks, layers
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _SCRIPT = textwrap.dedent("""
     import os, signal, sys
@@ -57,7 +56,9 @@ _SCRIPT = textwrap.dedent("""
 def _run(tmp_path, backup, out, kill=(-1, -1), save_freq="epoch"):
     script = tmp_path / "train.py"
     script.write_text(_SCRIPT)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep +
+    # the fastmlp this test imported (the installed one, or python/ in a development tree)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
+    env = dict(os.environ, PYTHONPATH=package_parent + os.pathsep +
                os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, str(script), str(backup), str(out), str(kill[0]),
                            str(kill[1]), save_freq], env=env, capture_output=True, text=True,
