@@ -176,8 +176,6 @@ CASES = {
         model(compile=False)), ValueError, "Provide a `loss`"),
     "predict_without_layers": (lambda: fastmlp.Sequential().predict(X), ValueError,
                                "has no layers"),
-    "summary_before_build": (lambda: unbuilt().summary(), ValueError,
-                             "call `summary` on model.*isn't built"),
     "set_weights_before_build": (lambda: unbuilt().set_weights([]), ValueError,
                                  "`set_weights`.*isn't built"),
     "add_non_layer": (lambda: model().add("dense"), ValueError,

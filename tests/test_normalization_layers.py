@@ -199,6 +199,17 @@ def test_adapt_before_and_after_the_model_is_built():
     np.testing.assert_allclose(out.std(0), 1, rtol=1e-4)
 
 
+def test_mean_and_variance_answer_numpy_as_keras_variables():
+    """Keras code reads ``normalizer.mean.numpy()`` (its statistics are Variables)."""
+    x, _ = data(n=32, d=4)
+    norm = layers.Normalization()
+    norm.adapt(x)
+    mean = norm.mean.numpy()
+    assert type(mean) is np.ndarray and mean.shape == (1, 4)
+    np.testing.assert_array_equal(mean[0], x.mean(0).astype(np.float32))
+    np.testing.assert_array_equal(norm.variance.numpy(), np.asarray(norm.variance))
+
+
 def test_normalization_first_trains_the_layers_above_it():
     x, y = data(n=128, d=6)
     norm = layers.Normalization()

@@ -132,6 +132,20 @@ def test_summary_table_and_parameter_counts():
     assert model.count_params() == trainable + 128
 
 
+def test_summary_of_an_unbuilt_model_lists_its_layers_as_keras_3():
+    """Keras 3 prints "?" and "0 (unbuilt)" (tutorials call summary() before fit); it raised."""
+    model = fastmlp.Sequential([layers.Dense(4), layers.Dropout(0.1), layers.Dense(1)],
+                               name="later")
+    lines = []
+    model.summary(print_fn=lines.append, show_trainable=True)
+    rows = [line for line in lines if "(Dense)" in line or "(Dropout)" in line]
+    assert [[c.strip() for c in row.split("│")[2:5]] for row in rows] == \
+        [["?", "0 (unbuilt)", "Y"], ["?", "0 (unbuilt)", "-"], ["?", "0 (unbuilt)", "Y"]]
+    assert lines[-3:] == [" Total params: 0 (0.00 B)", " Trainable params: 0 (0.00 B)",
+                          " Non-trainable params: 0 (0.00 B)"]
+    assert not model.built
+
+
 def test_summary_falls_back_to_ascii_on_narrow_encodings(monkeypatch):
     stream = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
     monkeypatch.setattr("sys.stdout", stream)

@@ -38,6 +38,14 @@ class Rescaling(base.Layer):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 
 
+class _Statistic(np.ndarray):
+    """A copy of a statistic that also answers Keras's ``Variable.numpy()`` (code such as the
+    TensorFlow tutorials reads ``normalizer.mean.numpy()``)."""
+
+    def numpy(self) -> np.ndarray:
+        return np.array(self)
+
+
 class Normalization(base.Layer):
     """Shifts and scales inputs to mean 0 and variance 1 with a mean and variance per position
     of ``axis``: ``(x - mean) / sqrt(variance)`` (the square root floored at 1e-7).
@@ -178,7 +186,8 @@ class Normalization(base.Layer):
         if values is None:
             return None
         return np.asarray(values, np.float32).reshape(
-            [self._shape[d] if d in self._keep else 1 for d in range(len(self._shape))])
+            [self._shape[d] if d in self._keep else 1 for d in range(len(self._shape))]
+        ).view(_Statistic)
 
     @property
     def mean(self) -> Optional[np.ndarray]:

@@ -58,6 +58,8 @@ def summary_lines(model: Any, encoding: Optional[str], show_trainable: bool = Fa
                                                            else [])
     lines = [f'Model: "{model.name}"', _rule(box["top"], widths),
              _row(header, box["head"], widths), _rule(box["sep_head"], widths)]
+    if not model.built:  # Keras 3 prints the layers of an unbuilt model too
+        return lines + _unbuilt_rows(model, box, widths, show_trainable)
     shapes = model._output_shapes()
     # The core's shapes only: no weight is copied, and the table is linear in the layers.
     sizes = iter([int(np.prod(s, dtype=np.int64)) for s in model._core.tensor_shapes()])
@@ -94,6 +96,22 @@ def summary_lines(model: Any, encoding: Optional[str], show_trainable: bool = Fa
                      f"({readable_size(optimizer_params * 4)})")
     lines.extend(_policy_lines(model.layers))
     return lines
+
+
+def _unbuilt_rows(model: Any, box: dict, widths: Sequence[int], show_trainable: bool
+                  ) -> List[str]:
+    """Keras's rows for layers not built yet ("?", "0 (unbuilt)") and zero totals."""
+    lines = []
+    for i, layer in enumerate(model.layers):
+        if i:
+            lines.append(_rule(box["sep"], widths))
+        cells = [f"{layer.name} ({type(layer).__name__})", "?", "0 (unbuilt)"]
+        if show_trainable:
+            cells.append(("Y" if layer.trainable else "N") if layer.weight_names() else "-")
+        lines.append(_row(cells, box["row"], widths))
+    lines.append(_rule(box["bottom"], widths))
+    return lines + [f" {kind} params: 0 (0.00 B)" for kind in ("Total", "Trainable",
+                                                                 "Non-trainable")]
 
 
 def _policy_lines(layers: List[Any]) -> List[str]:

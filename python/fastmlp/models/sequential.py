@@ -422,8 +422,7 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
                 show_trainable: bool = False, layer_range: Any = None) -> None:
         """Prints a Keras-style table: layer (type), output shape, parameter count (and with
         ``show_trainable=True`` whether each layer is trainable: Y, N, or - without weights),
-        totals."""
-        self._require_built("summary")
+        totals; an unbuilt model's layers show "?" and "0 (unbuilt)", as in Keras 3."""
         stream = sys.stdout
         lines = _summary.summary_lines(self, getattr(stream, "encoding", None) if print_fn is None
                                        else "utf-8", _checks.flag("show_trainable",
