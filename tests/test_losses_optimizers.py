@@ -133,3 +133,18 @@ def test_from_logits_must_be_a_bool(make):
     for good in (True, False, np.bool_(True), 0, 1):
         make(good)
     assert losses.BinaryCrossentropy(from_logits=np.bool_(True)).from_logits is True
+
+
+def test_constant_takes_an_array_of_one_value_as_keras():
+    """TensorFlow's imbalanced-data tutorial passes Constant(np.log([pos / neg])); float() of
+    a 1-element array failed (NumPy 2: only 0-d arrays convert)."""
+    bias = np.log([0.25])
+    assert initializers.Constant(bias).get_config() == {"value": float(bias[0])}
+    layer = fastmlp.layers.Dense(1, bias_initializer=initializers.Constant(bias))
+    fastmlp.Sequential([fastmlp.Input(shape=(3,)), layer])
+    np.testing.assert_array_equal(layer.get_weights()[1], np.float32(bias))
+    with pytest.raises(ValueError, match=r"`value` must be a number or an array of one number"
+                                         r".*shape \(2,\)"):
+        initializers.Constant([1.0, 2.0])
+    with pytest.raises(TypeError, match="`value` must hold a number"):
+        initializers.Constant("one")

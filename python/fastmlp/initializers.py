@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import typing as _typing
 
-from fastmlp import _naming, _random, _serialization
+from fastmlp import _checks, _naming, _random, _serialization
 
 if _typing.TYPE_CHECKING:
     from typing import Any, Dict, Optional, Union
@@ -83,12 +83,19 @@ class Ones(_Seedless):
 
 
 class Constant(_Seedless):
-    """Every value equal to ``value``. Defaults to 0.0."""
+    """Every value equal to ``value``: a number, or an array holding one (Keras broadcasts
+    ``value``; code such as ``Constant(np.log([pos / neg]))`` passes a 1-element array).
+    Defaults to 0.0."""
     _core_name = "constant"
 
-    def __init__(self, value: float = 0.0) -> None:
+    def __init__(self, value: Any = 0.0) -> None:
         super().__init__()
-        self.value = float(value)
+        array = _checks.real_array(value, "value", "a number")
+        if array.size != 1:
+            raise ValueError(f"Constant: `value` must be a number or an array of one number "
+                             f"(fastmlp fills a tensor with one value). Received: an array of "
+                             f"shape {array.shape}")
+        self.value = float(array.reshape(()))
 
     def get_config(self) -> Dict[str, Any]:
         return {"value": self.value}
