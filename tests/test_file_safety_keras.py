@@ -110,8 +110,11 @@ _CONFIG_CASES = {
         "registered_name": "my_losses>focal"}), "loss is a custom object"),
     "multi_output_loss": (lambda o: o["compile_config"].update(loss=["mse", "mae"]),
                           "one loss per output"),
-    "weighted_metrics": (lambda o: o["compile_config"].update(weighted_metrics=["mae"]),
-                         "`weighted_metrics` is not supported"),
+    "weighted_metric_function": (lambda o: o["compile_config"].update(weighted_metrics=[
+        "mae", {"module": "my_metrics", "class_name": "function", "config": "mine",
+                "registered_name": "my_metrics>mine"}]), r"weighted_metrics\[1\].*custom object"),
+    "weighted_metrics_dict": (lambda o: o["compile_config"].update(weighted_metrics={
+        "out": "mae"}), "weighted_metrics must be a list"),
     "huge_layer": (_layer(2, units=10**8), r"has shape \(4, 3\), the model's weight there "
                                            r"has shape \(4, 100000000\)"),
     "too_many_layers": (lambda o: o["config"]["layers"].extend(

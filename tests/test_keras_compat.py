@@ -104,3 +104,47 @@ def test_keras_3_losses_train_as_in_keras(loss, activation, targets):
                                rtol=1e-3, atol=1e-5)
     assert ours.evaluate(x, y, batch_size=50, verbose=0) == pytest.approx(
         theirs.evaluate(x, y, batch_size=50, verbose=0), rel=2e-4)
+
+
+def _compare_logs(ours, theirs):
+    assert sorted(ours) == sorted(theirs)
+    for key in theirs:
+        expected = np.asarray(theirs[key], np.float64)
+        got = np.asarray(ours[key], np.float64)
+        assert got.shape == expected.shape, key
+        np.testing.assert_allclose(got, expected, rtol=2e-4,
+                                   atol=1e-6 * max(1.0, np.abs(expected).max()), err_msg=key)
+
+
+def test_issue_19_metrics_and_weighted_metrics_log_as_in_keras():
+    """Confusion counts at several thresholds and F1Score(average=None) log one value per
+    threshold / class, in fit (History), validation and evaluate; weighted_metrics see the
+    sample and class weights, and a weighted metric named like another is "weighted_<name>"."""
+    x, labels = blobs(n=256, classes=3)
+    y = np.eye(3, dtype=np.float32)[labels]
+    sw = np.random.default_rng(2).uniform(0.2, 2.0, len(x)).astype(np.float32)
+    ours, theirs = _build(fastmlp, fastmlp.layers), _build(keras, keras.layers)
+    theirs.set_weights(ours.get_weights())
+    for lib, model in ((fastmlp, ours), (keras, theirs)):
+        m = lib.metrics
+        model.compile(optimizer="sgd", loss="categorical_crossentropy",
+                      metrics=[m.TruePositives(thresholds=[0.3, 0.5], name="tp"),
+                               m.FalseNegatives(name="fn"),
+                               m.F1Score(), m.FBetaScore(average="macro", beta=2.0),
+                               m.R2Score(), m.KLDivergence(), "mape", "mae", "mae",
+                               m.CategoricalCrossentropy(label_smoothing=0.1)],
+                      weighted_metrics=["mae", m.Precision(thresholds=[0.4, 0.6], name="pr"),
+                                        m.F1Score(average="weighted"), "categorical_accuracy"])
+    # Keras takes class_weight or sample_weight in fit, not both
+    kw = dict(epochs=2, batch_size=32, shuffle=False, verbose=0,
+              class_weight={0: 1.0, 1: 2.0, 2: 0.5}, validation_data=(x[:64], y[:64], sw[:64]))
+    h_ours, h_theirs = ours.fit(x, y, **kw).history, theirs.fit(x, y, **kw).history
+    assert "weighted_mae" in h_ours and "mae_1" in h_ours and "val_f1_score" in h_ours
+    assert np.shape(h_ours["tp"][0]) == (2,) and np.shape(h_ours["f1_score"][0]) == (3,)
+    assert not np.allclose(h_ours["weighted_mae"], h_ours["mae"])  # the class weights count
+    _compare_logs({k: np.array(v) for k, v in h_ours.items()},
+                  {k: np.array(v) for k, v in h_theirs.items()})
+    e_ours = ours.evaluate(x, y, sample_weight=sw, batch_size=50, verbose=0, return_dict=True)
+    e_theirs = theirs.evaluate(x, y, sample_weight=sw, batch_size=50, verbose=0,
+                               return_dict=True)
+    _compare_logs(e_ours, e_theirs)

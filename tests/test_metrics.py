@@ -224,8 +224,9 @@ def test_bad_metric_arguments_name_the_argument():
         metrics.AUC(num_thresholds=1)
     with pytest.raises(ValueError, match=r"`k`, expected a number\. Received: k=True"):
         metrics.SparseTopKCategoricalAccuracy(k=True)
-    with pytest.raises(ValueError, match="thresholds"):
-        metrics.Precision(thresholds=[0.2, 0.6])
+    with pytest.raises(ValueError, match=r"`thresholds`, expected threshold values in \[0, 1\]"
+                                         r"\. Received: thresholds=\[0.2, 1.6\]"):
+        metrics.Precision(thresholds=[0.2, 1.6])
     with pytest.raises(ValueError, match=r"class_id.*\[0, 2\)"):
         metrics.Precision(class_id=2).update_state(np.zeros((3, 2)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"label 3 at index 1 is outside \[0, 3\)"):

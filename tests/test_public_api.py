@@ -93,8 +93,17 @@ def test_layers_and_metrics_live_in_their_family_modules_under_the_same_names():
                                      "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
                                      "SparseTopKCategoricalAccuracy"],
                 "regression_metrics": ["MeanAbsoluteError", "MeanSquaredError",
-                                       "RootMeanSquaredError"],
-                "confusion_metrics": ["AUC", "Precision", "Recall"]}
+                                       "RootMeanSquaredError", "R2Score",
+                                       "MeanAbsolutePercentageError",
+                                       "MeanSquaredLogarithmicError", "LogCoshError",
+                                       "CosineSimilarity"],
+                "confusion_metrics": ["AUC", "Precision", "Recall", "TruePositives",
+                                      "FalsePositives", "TrueNegatives", "FalseNegatives"],
+                "f_score_metrics": ["F1Score", "FBetaScore"],
+                "probabilistic_metrics": ["BinaryCrossentropy", "CategoricalCrossentropy",
+                                          "SparseCategoricalCrossentropy", "KLDivergence",
+                                          "Poisson"],
+                "hinge_metrics": ["Hinge", "SquaredHinge", "CategoricalHinge"]}
     for family, names in families.items():
         for name in names:
             cls = getattr(metrics, name)

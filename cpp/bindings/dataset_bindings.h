@@ -242,6 +242,15 @@ inline py::array checked_targets(const py::object& self) {
   return a;
 }
 
+// The checked sample weights (class weights applied), read-only, or None for all ones.
+inline py::object checked_weights(const py::object& self) {
+  const fastmlp::Dataset& d = self.cast<const PyDataset&>().data;
+  if (!d.y().sample_weight) return py::none();
+  py::array a(py::dtype::of<float>(), {d.rows()}, d.y().sample_weight, self);
+  a.attr("setflags")(py::arg("write") = false);
+  return std::move(a);
+}
+
 inline void bind_dataset(py::module_& mod) {
   py::class_<PyDataset>(mod, "Dataset",
                         "x, y and sample_weight checked once (fastmlp/dataset.h), for "
@@ -264,6 +273,9 @@ inline void bind_dataset(py::module_& mod) {
       .def_property_readonly("y", &checked_targets,
                              "The checked targets (read-only): int32 labels (n,) or float32 "
                              "(n, outputs).")
+      .def_property_readonly("sample_weight", &checked_weights,
+                             "The checked sample weights times the class weights (read-only "
+                             "float32 (n,)), or None.")
       .def_property_readonly("x_min", [](const PyDataset& d) { return d.data.x_min(); })
       .def_property_readonly("x_max", [](const PyDataset& d) { return d.data.x_max(); })
       .def("slice", [](const PyDataset& d, index_t begin, index_t end) {

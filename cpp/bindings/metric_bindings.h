@@ -21,7 +21,8 @@ namespace fastmlp_bindings {
 namespace py = pybind11;
 
 // A kind name, or {"kind": ..., "name": ..., Keras arguments}: None leaves an argument at its
-// default, a bool is 0 or 1, a number is a list of one, a sequence of numbers a list.
+// default, a bool is 0 or 1, a number is a list of one, a sequence of numbers a list, a string
+// a text option (average="macro").
 inline fastmlp::MetricSpec metric_spec_from(const py::handle& h) {
   fastmlp::MetricSpec s;
   if (py::isinstance<py::str>(h)) {
@@ -40,11 +41,14 @@ inline fastmlp::MetricSpec metric_spec_from(const py::handle& h) {
     const std::string key = py::str(item.first);
     const py::handle v = item.second;
     if (key == "kind" || key == "name" || v.is_none()) continue;
+    if (py::isinstance<py::str>(v)) {
+      s.options.emplace_back(key, v.cast<std::string>());
+      continue;
+    }
     std::vector<double> values;
     const bool seq = !py::isinstance<py::str>(v) &&
                      (py::isinstance<py::sequence>(v) || py::isinstance<py::array>(v));
     try {
-      if (py::isinstance<py::str>(v)) throw py::cast_error();
       values = seq ? v.cast<std::vector<double>>() : std::vector<double>{v.cast<double>()};
     } catch (const py::cast_error&) {
       throw std::invalid_argument("metric '" + s.kind + "': argument `" + key +
@@ -67,7 +71,17 @@ inline py::dict metric_spec_dict(const fastmlp::MetricSpec& s) {
       d[py::str(kv.first)] = kv.second;
     }
   }
+  for (const auto& kv : s.options) d[py::str(kv.first)] = kv.second;
   return d;
+}
+
+// A result as Python sees it: a float for one number, else a float64 array of result_shape().
+inline py::object result_object(const std::vector<double>& values,
+                                const std::vector<fastmlp::index_t>& shape) {
+  if (shape.empty()) return py::float_(values[0]);
+  py::array_t<double> a(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  std::copy(values.begin(), values.end(), a.mutable_data());
+  return std::move(a);
 }
 
 // One update's arrays in the layout Metric::update_state reads. y_pred is (n,) or (n, ...)
@@ -135,7 +149,9 @@ inline void bind_metrics(py::module_& mod) {
              m.update_state(b.p.data(), b.n, b.k, b.t);
            },
            py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none())
-      .def("result", &Metric::result)
+      .def("result",
+           [](const Metric& m) { return result_object(m.result_values(), m.result_shape()); },
+           "A float, or an array with one value per threshold or class.")
       .def("reset_state", &Metric::reset_state)
       .def("values",
            [](const Metric& m, const py::handle& y_true, const py::handle& y_pred) {

@@ -18,6 +18,7 @@
 #include "fastmlp/model.h"
 #include "gil.h"
 #include "layer_specs.h"
+#include "metric_bindings.h"
 
 namespace fastmlp_bindings {
 
@@ -61,7 +62,7 @@ inline float* output_buffer(const fastmlp::Model& m, const py::handle& obj, inde
 
 inline py::dict to_dict(const fastmlp::Logs& logs) {
   py::dict d;
-  for (const auto& kv : logs) d[py::str(kv.first)] = kv.second;
+  for (const fastmlp::LogEntry& e : logs) d[py::str(e.name)] = result_object(e.values, e.shape);
   return d;
 }
 

@@ -44,15 +44,19 @@ inline void bind_model_class(py::module_& mod) {
              m.set_weights(arrays_to_vectors(w, m.weight_decls(), "set_weights"));
            }, py::arg("weights"))
       .def("compile", [](Model& m, const py::object& loss, const py::object& optimizer,
-                         const py::list& metrics, const py::list& frozen) {
-             std::vector<fastmlp::MetricSpec> specs;
+                         const py::list& metrics, const py::list& frozen,
+                         const py::list& weighted_metrics) {
+             std::vector<fastmlp::MetricSpec> specs, weighted;
              for (const py::handle h : metrics) specs.push_back(metric_spec_from(h));
+             for (const py::handle h : weighted_metrics) weighted.push_back(metric_spec_from(h));
              std::vector<bool> flags;
              for (const py::handle h : frozen) flags.push_back(h.cast<bool>());
-             m.compile(loss_spec_from(loss), optimizer_config_from(optimizer), specs, flags);
+             m.compile(loss_spec_from(loss), optimizer_config_from(optimizer), specs, flags,
+                       weighted);
            }, py::arg("loss"), py::arg("optimizer"), py::arg("metrics") = py::list(),
-           py::arg("frozen") = py::list(),
-           "metrics: kind names or {kind, name, Keras arguments} dicts, as _core.Metric takes; "
+           py::arg("frozen") = py::list(), py::arg("weighted_metrics") = py::list(),
+           "metrics, weighted_metrics: kind names or {kind, name, Keras arguments} dicts, as "
+           "_core.Metric takes; the weighted ones see the sample (and class) weights; "
            "frozen: one bool per core layer (trainable=False), empty for none")
       .def("train_epoch", &train_epoch, py::arg("x"), py::arg("y") = py::none(),
            py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32,

@@ -60,14 +60,14 @@ int main() {
   for (int epoch = 0; epoch < 100; ++epoch) {
     options.seed = static_cast<std::uint64_t>(epoch);
     const fastmlp::Logs logs = model.train_epoch(data, options);
-    last_loss = logs[0].second;
-    accuracy = logs[1].second;
+    last_loss = logs[0].value();
+    accuracy = logs[1].value();
     if (epoch == 0) first_loss = last_loss;
     if (epoch % 10 == 0 || epoch == 99) {
       std::printf("epoch %3d  loss %.4f  accuracy %.3f\n", epoch, last_loss, accuracy);
     }
   }
   const fastmlp::Logs eval = model.evaluate(data, 256, nullptr);
-  std::printf("final: loss %.4f  accuracy %.3f\n", eval[0].second, eval[1].second);
-  return (eval[1].second > 0.95 && last_loss < first_loss) ? 0 : 1;
+  std::printf("final: loss %.4f  accuracy %.3f\n", eval[0].value(), eval[1].value());
+  return (eval[1].value() > 0.95 && last_loss < first_loss) ? 0 : 1;
 }

@@ -223,8 +223,8 @@ void check_training(int size) {
       }
     }
   }
-  CHECK_CLOSE(logs[0][0].second, ref_logs[0].second, 1e-6, 1e-7);  // loss
-  CHECK_CLOSE(logs[0][1].second, ref_logs[1].second, 1e-12, 1e-12);  // accuracy
+  CHECK_CLOSE(logs[0][0].value(), ref_logs[0].value(), 1e-6, 1e-7);  // loss
+  CHECK_CLOSE(logs[0][1].value(), ref_logs[1].value(), 1e-12, 1e-12);  // accuracy
 }
 
 void check_failure_and_stop(int size) {

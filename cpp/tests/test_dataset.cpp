@@ -161,7 +161,7 @@ void check_model_trusts_a_fitting_dataset() {
   CHECK(has(refusal([&] { (void)m.train_epoch(data, o); }), "must be compiled first"));
   m.compile(loss, sgd, {});
   d.labels.assign(kRows, 1000000);  // after the check
-  const double loss_value = m.train_epoch(data, o)[0].second;
+  const double loss_value = m.train_epoch(data, o)[0].value();
   CHECK(std::isfinite(loss_value));
   o.batch_size = 0;
   CHECK(has(refusal([&] { (void)m.train_epoch(data, o); }),

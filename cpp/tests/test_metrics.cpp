@@ -125,10 +125,10 @@ bool throws(F&& f) {
 }
 
 void check_arguments() {
-  CHECK(throws([] { make_metric("f1_score"); }));
+  CHECK(throws([] { make_metric("f2_score"); }));
   CHECK(throws([] { make_metric(spec("top_k_categorical_accuracy", {{"k", {0}}})); }));
   CHECK(throws([] { make_metric(spec("auc", {{"num_thresholds", {1}}})); }));
-  CHECK(throws([] { make_metric(spec("precision", {{"thresholds", {0.2, 0.4}}})); }));
+  CHECK(throws([] { make_metric(spec("precision", {{"thresholds", {0.2, 1.4}}})); }));
   CHECK(throws([] { make_metric(spec("recall", {{"top_k", {1}}})); }));
   CHECK(throws([] { make_metric(spec("precision", {{"class_id", {3}}})).get()->check_width(3); }));
   CHECK(make_metric(MetricSpec("auc")).get()->name() == "auc");
@@ -167,9 +167,12 @@ void check_no_allocation_per_batch() {
   loss.kind = fastmlp::LossKind::sparse_categorical_crossentropy;
   fastmlp::OptimizerConfig sgd;
   sgd.name = "sgd";
-  m.compile(loss, sgd, {"sparse_categorical_accuracy", "categorical_accuracy", "auc",
-                        spec("sparse_top_k_categorical_accuracy", {{"k", {2}}}), "precision",
-                        "recall", "mean_absolute_error", "root_mean_squared_error"});
+  m.compile(loss, sgd,
+            {"sparse_categorical_accuracy", "categorical_accuracy", "auc",
+             spec("sparse_top_k_categorical_accuracy", {{"k", {2}}}), "precision", "recall",
+             "mean_absolute_error", "root_mean_squared_error", "f1_score", "r2_score",
+             spec("true_positives", {{"thresholds", {0.3, 0.6}}}), "kl_divergence"},
+            {}, {"sparse_categorical_crossentropy", "f1_score", "false_negatives"});
   const index_t n = 640;
   std::vector<float> x(n * 6);
   std::vector<std::int32_t> y(n);

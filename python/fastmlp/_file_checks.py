@@ -154,11 +154,12 @@ def compile_config(config: Any, path: str) -> Optional[Dict[str, Any]]:
     if config.get("loss") is not None and not isinstance(config["loss"], dict):
         raise fail(path, f"compile_config.loss must be a JSON object or null, not "
                          f"{config['loss']!r:.60}")
-    metrics = config.get("metrics")
-    if metrics is not None and not (isinstance(metrics, list) and
-                                    all(isinstance(m, (str, dict)) for m in metrics)):
-        raise fail(path, f"compile_config.metrics must be a list of names and metric objects, "
-                         f"not {metrics!r:.60}")
+    for key in ("metrics", "weighted_metrics"):
+        metrics = config.get(key)
+        if metrics is not None and not (isinstance(metrics, list) and
+                                        all(isinstance(m, (str, dict)) for m in metrics)):
+            raise fail(path, f"compile_config.{key} must be a list of names and metric objects, "
+                             f"not {metrics!r:.60}")
     return config
 
 

@@ -16,6 +16,8 @@ import sys
 import time
 from typing import IO, Any, Dict, Mapping, Optional
 
+import numpy as np
+
 _BAR_WIDTH = 20
 # Minimum seconds between two redraws of the live bar (at most ~10 updates a second).
 REDRAW_INTERVAL = 0.1
@@ -32,9 +34,10 @@ def stream_is_tty(stream: IO) -> bool:
 
 
 def format_value(value: Any) -> str:
-    """Keras's rule: 4 decimals, scientific notation for magnitudes up to 1e-3."""
+    """Keras's rule: 4 decimals, scientific notation for magnitudes up to 1e-3; a metric with
+    one value per threshold or class shows their mean, as Keras's bar does."""
     try:
-        v = float(value)
+        v = float(np.mean(value)) if isinstance(value, np.ndarray) else float(value)
     except (TypeError, ValueError):
         return str(value)
     return f"{v:.4f}" if abs(v) > 1e-3 else f"{v:.4e}"

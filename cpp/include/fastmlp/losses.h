@@ -26,8 +26,8 @@ struct LossSpec {
   void validate() const;
 };
 
-// Keras names and aliases ("mse", "mae", "huber", "binary_crossentropy", "kld", "mape", ...). Throws
-// std::invalid_argument naming the valid names.
+// Keras names and aliases ("mse", "mae", "huber", "binary_crossentropy", "kld", "mape", ...).
+// Throws std::invalid_argument naming the valid names.
 LossKind parse_loss(const std::string& name);
 std::string loss_name(LossKind kind);
 std::vector<std::string> loss_names();

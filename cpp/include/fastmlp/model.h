@@ -40,7 +40,34 @@ class ForkRegistration {
 struct ForkHandlers;
 }  // namespace detail
 
-using Logs = std::vector<std::pair<std::string, double>>;
+// One entry of the logs: the loss and most metrics are one number (value()); a metric with one
+// value per threshold or class (Metric::result_shape() {m}) keeps them all in `values`. A struct
+// with accessors rather than a (name, double) pair, so that no code reads a shaped entry as a
+// number by mistake (printf would take one without complaint).
+struct LogEntry {
+  std::string name;
+  std::vector<double> values;
+  std::vector<index_t> shape;  // {} for one number
+
+  LogEntry(std::string entry_name, double v) : name(std::move(entry_name)), values{v} {}
+  LogEntry(std::string entry_name, std::vector<double> v, std::vector<index_t> s)
+      : name(std::move(entry_name)), values(std::move(v)), shape(std::move(s)) {}
+  bool is_scalar() const { return shape.empty(); }
+  // The number of a scalar entry; std::logic_error for a shaped one.
+  double value() const {
+    if (!is_scalar()) {
+      throw std::logic_error("log entry '" + name + "' holds one value per threshold or class");
+    }
+    return values[0];
+  }
+  bool operator==(const LogEntry& o) const {
+    return name == o.name && values == o.values && shape == o.shape;
+  }
+  bool operator!=(const LogEntry& o) const { return !(*this == o); }
+};
+
+// The loss first, then the metrics in compile order (then the weighted ones).
+using Logs = std::vector<LogEntry>;
 
 struct EpochOptions {
   index_t batch_size = 32;
@@ -94,13 +121,16 @@ class Model {
   void copy_tensor(index_t i, float* out) const;
 
   // metrics: specs for make_metric (metric_kinds()); each is updated once per batch with the
-  // batch's outputs and unweighted targets (Keras's `metrics`, not `weighted_metrics`).
+  // batch's outputs and its targets, unweighted (Keras's `metrics`); weighted_metrics with the
+  // sample weights as well (Keras's `weighted_metrics`; class weights are part of them). The
+  // logs hold the metrics in that order, then the weighted ones, under their spec names.
   // frozen: one flag per layer (Keras's trainable=False; empty = none), fixed until the next
   // compile as in Keras: a frozen layer's tensors are left out of the optimizer, its parameter
   // gradients are not computed, its regularization penalty is not in the loss, and a frozen
   // BatchNormalization normalizes with its moving statistics in training and leaves them alone.
   void compile(const LossSpec& loss, const OptimizerConfig& optimizer,
-               const std::vector<MetricSpec>& metrics, const std::vector<bool>& frozen = {});
+               const std::vector<MetricSpec>& metrics, const std::vector<bool>& frozen = {},
+               const std::vector<MetricSpec>& weighted_metrics = {});
   bool frozen(index_t layer) const { return frozen_[static_cast<std::size_t>(layer)] != 0; }
   bool compiled() const { return optimizer_ != nullptr; }
   // std::invalid_argument naming `what` unless compiled.
@@ -115,8 +145,10 @@ class Model {
   // reset_first: as EpochOptions::reset_metrics.
   Logs evaluate(const Dataset& data, index_t batch_size, float* y_pred_out,
                 const std::function<bool()>& interrupt = {}, bool reset_first = true);
-  // The compiled metrics, holding their state from the last train_epoch / evaluate.
+  // The compiled metrics (then the weighted ones), holding their state from the last
+  // train_epoch / evaluate.
   const std::vector<std::unique_ptr<Metric>>& metrics() const { return metrics_; }
+  bool metric_is_weighted(index_t i) const { return i >= unweighted_metrics_; }
   void reset_metrics();
   // Data-parallel training: the loss mean's and every metric's state summed over the ranks, so
   // the logs (returned) are those of all their rows. Every rank calls it at the same point, right
@@ -207,6 +239,7 @@ class Model {
   LossSpec loss_;
   std::unique_ptr<Optimizer> optimizer_;
   std::vector<std::unique_ptr<Metric>> metrics_;
+  index_t unweighted_metrics_ = 0;  // metrics_[unweighted_metrics_..] see the sample weights
   double loss_total_ = 0.0, loss_count_ = 0.0;  // the loss mean over the batches since a reset
   bool fused_loss_ = false;
   std::uint64_t training_step_ = 0;

@@ -20,12 +20,12 @@ def as_2d(a, name: str = "y") -> np.ndarray:
 
 def spec_args(**args: Any) -> Dict[str, Any]:
     """Keras arguments for a core metric spec: numbers or lists of numbers (never bools: flags
-    are checked by the caller and passed as 0/1), None for the default. The core checks the
-    values."""
+    are checked by the caller and passed as 0/1), names (average="macro"), None for the
+    default. The core checks the values."""
     out: Dict[str, Any] = {}
     for key, value in args.items():
-        if value is None:
-            out[key] = None
+        if value is None or isinstance(value, str):
+            out[key] = value
         elif _checks.is_real(value):
             out[key] = float(value)
         elif isinstance(value, (list, tuple, np.ndarray)) and \

@@ -14,7 +14,7 @@ from fastmlp.metrics import _utils
 if _typing.TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional
 
-__all__ = ["CoreMetric", "MeanMetricWrapper", "Metric"]
+__all__ = ["CoreMetric", "LossMeanMetric", "MeanMetricWrapper", "Metric"]
 
 
 class Metric:
@@ -138,13 +138,28 @@ class CoreMetric(Metric):
                                  None if sample_weight is None else
                                  real(sample_weight, "sample_weight"))
 
-    def result(self) -> np.float32:
-        return np.float32(self._state.result())
+    def result(self) -> Any:
+        """A float32 scalar, or a float32 array with one value per threshold or class."""
+        self._warn_about_result()
+        value = self._state.result()
+        return np.float32(value) if isinstance(value, float) else value.astype(np.float32)
 
     def reset_state(self) -> None:
         self._state.reset_state()
+
+    def _warn_about_result(self) -> None:
+        """Where Keras's result() warns (R2Score's adjusted score falling back), a subclass does
+        too; the training loop's logs do not."""
 
     def _runs_in_core(self) -> bool:
         cls = type(self)
         return all(getattr(cls, m) is getattr(CoreMetric, m)
                    for m in ("update_state", "result", "reset_state", "_runs_in_core"))
+
+
+class LossMeanMetric(CoreMetric):
+    """A built-in metric that averages a loss function and takes no argument of its own:
+    ``(name, dtype)``, in Keras's order."""
+
+    def __init__(self, name: Optional[str] = None, dtype: Any = None) -> None:
+        super().__init__(name=name)

@@ -1,7 +1,10 @@
-"""Metrics from confusion counts: `Precision` and `Recall` at one threshold, `AUC` (ROC), computed
-by the C++ core (``cpp/src/nn/metrics/confusion_metrics.cpp``). As in Keras, a target counts as
-positive when it is not zero, and every value of a row is one decision (``class_id`` picks one
-column); integer labels against several outputs are read as one-hot rows."""
+"""Metrics from confusion counts: the counts themselves (`TruePositives`, `FalsePositives`,
+`TrueNegatives`, `FalseNegatives`), `Precision` and `Recall`, at one or several thresholds, and
+`AUC` (ROC), computed by the C++ core (``cpp/src/nn/metrics/confusion_metrics.cpp``). As in
+Keras, a target counts as positive when it is not zero, a prediction when it exceeds the
+threshold, and every value of a row is one decision (``class_id`` picks one column); integer
+labels against several outputs are read as one-hot rows. With a list of thresholds the result
+has one value per threshold (a single threshold gives a scalar)."""
 
 from __future__ import annotations
 
@@ -11,17 +14,18 @@ from fastmlp import _checks
 from fastmlp.metrics import base
 
 if _typing.TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Sequence
+    from typing import Any, Dict, Optional, Sequence, Union
 
-__all__ = ["AUC", "Precision", "Recall"]
+__all__ = ["AUC", "FalseNegatives", "FalsePositives", "Precision", "Recall", "TrueNegatives",
+           "TruePositives"]
 
 
 class _Confusion(base.CoreMetric):
-    """Counts at one decision threshold (0.5 unless ``thresholds`` is given)."""
+    """Precision and Recall at ``thresholds`` (0.5 by default; a float or a list in [0, 1])."""
 
-    def __init__(self, thresholds: Optional[float] = None, top_k: Optional[int] = None,
-                 class_id: Optional[int] = None, name: Optional[str] = None,
-                 dtype: Any = None) -> None:
+    def __init__(self, thresholds: Optional[Union[float, Sequence[float]]] = None,
+                 top_k: Optional[int] = None, class_id: Optional[int] = None,
+                 name: Optional[str] = None, dtype: Any = None) -> None:
         if top_k is not None:
             raise ValueError("`top_k` is not supported.")
         super().__init__(name=name, thresholds=thresholds, class_id=class_id)
@@ -41,6 +45,44 @@ class Recall(_Confusion):
     """TP / (TP + FN) at threshold 0.5 (or ``thresholds``); 0 when there are no positives."""
 
     core_name = _default_name = "recall"
+
+
+class _Count(base.CoreMetric):
+    """A weighted confusion count at ``thresholds`` (0.5 by default; a float or a list in
+    [0, 1]; ``sample_weight`` 0 masks a sample). Keras picks its bucket formula when the
+    thresholds are evenly spaced over [0, 1] (at least 3), and so does fastmlp."""
+
+    def __init__(self, thresholds: Optional[Union[float, Sequence[float]]] = None,
+                 name: Optional[str] = None, dtype: Any = None) -> None:
+        super().__init__(name=name, thresholds=thresholds)
+        self.thresholds = thresholds
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"name": self.name, "thresholds": self.thresholds}
+
+
+class TruePositives(_Count):
+    """The (weighted) number of positive targets predicted above the threshold."""
+
+    core_name = _default_name = "true_positives"
+
+
+class FalsePositives(_Count):
+    """The (weighted) number of zero targets predicted above the threshold."""
+
+    core_name = _default_name = "false_positives"
+
+
+class TrueNegatives(_Count):
+    """The (weighted) number of zero targets predicted at or below the threshold."""
+
+    core_name = _default_name = "true_negatives"
+
+
+class FalseNegatives(_Count):
+    """The (weighted) number of positive targets predicted at or below the threshold."""
+
+    core_name = _default_name = "false_negatives"
 
 
 class AUC(base.CoreMetric):

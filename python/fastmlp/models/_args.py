@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numbers
 from types import SimpleNamespace
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -64,33 +64,33 @@ def steps(value: Any) -> Optional[int]:
 
 
 def compile_metrics(metrics: Any, loss_weights: Any, weighted_metrics: Any, run_eagerly: Any,
-                    steps_per_execution: Any, jit_compile: Any) -> List[Any]:
-    """The list of metric identifiers; refuses what fastmlp cannot honour (several outputs,
-    weighted metrics) and wrongly typed Keras-compatibility arguments it otherwise ignores."""
-    from fastmlp import metrics as metrics_module
-
+                    steps_per_execution: Any, jit_compile: Any) -> Tuple[List[Any], List[Any]]:
+    """The lists of metric and weighted-metric identifiers; refuses what fastmlp cannot honour
+    (several outputs) and wrongly typed Keras-compatibility arguments it otherwise ignores."""
     one = loss_weights is None or (_checks.is_real(loss_weights) and loss_weights == 1) or \
         (isinstance(loss_weights, (list, tuple)) and len(loss_weights) == 1
          and _checks.is_real(loss_weights[0]) and loss_weights[0] == 1)
     if not one:
         raise ValueError(f"`loss_weights` is not supported (fastmlp models have one output)."
                          f" Received: loss_weights={_checks._show(loss_weights)}")
-    if weighted_metrics is not None and not (isinstance(weighted_metrics, (list, tuple))
-                                             and len(weighted_metrics) == 0):
-        raise ValueError("`weighted_metrics` is not supported; metrics are unweighted. "
-                         f"Received: weighted_metrics={_checks._show(weighted_metrics)}")
     flag("run_eagerly", run_eagerly)
     _checks.integer("steps_per_execution", steps_per_execution, 1)
     if not (isinstance(jit_compile, str) and jit_compile == "auto"):
         if not isinstance(jit_compile, (bool, np.bool_)):
             raise _checks.invalid("jit_compile", "'auto', True or False", jit_compile)
+    return _metric_list("metrics", metrics), _metric_list("weighted_metrics", weighted_metrics)
+
+
+def _metric_list(name: str, metrics: Any) -> List[Any]:
+    from fastmlp import metrics as metrics_module
+
     if metrics is None:
         return []
     if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
         return [metrics]
     if isinstance(metrics, dict):
-        raise ValueError("`metrics` must be a list (fastmlp models have one output).")
+        raise ValueError(f"`{name}` must be a list (fastmlp models have one output).")
     if not isinstance(metrics, (list, tuple)):
-        raise _checks.invalid("metrics", "a list of metric names or fastmlp.metrics objects",
+        raise _checks.invalid(name, "a list of metric names or fastmlp.metrics objects",
                               metrics)
     return list(metrics)

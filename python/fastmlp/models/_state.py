@@ -32,22 +32,29 @@ class StateMixin:
     def get_compile_config(self) -> Dict[str, Any]:
         """The optimizer, loss and metrics the model was compiled with; {} if not compiled.
 
-        ``{"optimizer": config, "loss": config or None, "metrics": [...]}``; a metric is its
+        ``{"optimizer": config, "loss": config or None, "metrics": [...]}`` (and
+        ``"weighted_metrics": [...]`` when compiled with some); a metric is its
         name or its config, or the object itself when it cannot be stored (a user function or
         class: a fastmlp file holds no code, so ``save`` leaves it out with a warning).
         ``compile_from_config`` accepts this dict back.
         """
         if not self.compiled:
             return {}
-        stored: List[Any] = []
-        for m in self._metric_ids:
-            try:
-                stored.append(metrics_module.serialize(m))
-            except ValueError:
-                stored.append(m)
-        return {"optimizer": optimizers_module.serialize(self.optimizer),
-                "loss": None if self._loss_obj is None else losses_module.serialize(self._loss_obj),
-                "metrics": stored}
+        def stored(ids: List[Any]) -> List[Any]:
+            out: List[Any] = []
+            for m in ids:
+                try:
+                    out.append(metrics_module.serialize(m))
+                except ValueError:
+                    out.append(m)
+            return out
+        config = {"optimizer": optimizers_module.serialize(self.optimizer),
+                  "loss": None if self._loss_obj is None else
+                  losses_module.serialize(self._loss_obj),
+                  "metrics": stored(self._metric_ids)}
+        if self._weighted_metric_ids:
+            config["weighted_metrics"] = stored(self._weighted_metric_ids)
+        return config
 
     def compile_from_config(self, config: Mapping[str, Any]) -> None:
         """Compiles the model from ``get_compile_config()``'s output (configs are deserialized
@@ -56,10 +63,14 @@ class StateMixin:
             raise _checks.invalid("config", "a dict with an 'optimizer' config (as "
                                   "get_compile_config() returns)", config)
         loss = config.get("loss")
+
+        def metric_list(key: str) -> List[Any]:
+            return [metrics_module.deserialize(m) if isinstance(m, (str, dict)) else m
+                    for m in config.get(key) or []]
         self.compile(optimizer=optimizers_module.deserialize(config["optimizer"]),
                      loss=None if loss is None else losses_module.deserialize(loss),
-                     metrics=[metrics_module.deserialize(m) if isinstance(m, (str, dict)) else m
-                              for m in config.get("metrics") or []])
+                     metrics=metric_list("metrics"),
+                     weighted_metrics=metric_list("weighted_metrics"))
 
     # ---- build --------------------------------------------------------------------------------
     def get_build_config(self) -> Optional[Dict[str, Any]]:

@@ -40,7 +40,7 @@ class TrainingMixin:
         self.history: Optional[History] = None
         self._loss_obj: Optional[losses_module.Loss] = None
         self._metric_ids: List[Any] = []
-        self._metrics: List[metrics_module.Metric] = []
+        self._weighted_metric_ids: List[Any] = []
         self._compiled_metrics = CompiledMetrics([])
         self._core_compiled = False
         self._compiled_trainable: Optional[Dict[Any, bool]] = None  # flags at compile
@@ -60,9 +60,12 @@ class TrainingMixin:
                 Defaults to "rmsprop" (as Keras).
             loss: name ("mse", "sparse_categorical_crossentropy", ...) or `fastmlp.losses`
                 object.
-            metrics: list of names ("accuracy", "mae", "auc", ...) or `fastmlp.metrics`
-                objects; logged under the name given.
-            loss_weights, weighted_metrics: not supported (single output, unweighted metrics).
+            metrics: list of names ("accuracy", "mae", "auc", "f1_score", ...) or
+                `fastmlp.metrics` objects, computed without sample weights; logged under the
+                name given (a repeated name gets "_1", ...).
+            weighted_metrics: the same, computed with ``sample_weight`` (and ``class_weight``);
+                one whose name is taken is logged as "weighted_<name>".
+            loss_weights: only 1 (fastmlp models have one output).
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
                 compatibility and ignored (the loop always runs in C++).
 
@@ -70,8 +73,8 @@ class TrainingMixin:
         effect at the next ``compile``. Given the optimizer object it already has, the model
         keeps that optimizer's state (iterations, slots), as a Keras optimizer object does.
         """
-        metrics = _args.compile_metrics(metrics, loss_weights, weighted_metrics, run_eagerly,
-                                        steps_per_execution, jit_compile)
+        metrics, weighted = _args.compile_metrics(metrics, loss_weights, weighted_metrics,
+                                                  run_eagerly, steps_per_execution, jit_compile)
         _args.flag("auto_scale_loss", auto_scale_loss)
         optimizer = optimizers_module.get(optimizer)
         carried = None  # raises here, the model unchanged, for a weight it never had
@@ -83,8 +86,8 @@ class TrainingMixin:
         if self._loss_obj is not None:
             self._loss_obj.to_spec()  # rejects settings the loop cannot run, now
         self.loss = loss
-        self._metric_ids = metrics
-        for m in self._metric_ids:  # validate names now; "accuracy" resolves once built
+        self._metric_ids, self._weighted_metric_ids = metrics, weighted
+        for m in metrics + weighted:  # validate names now; "accuracy" resolves once built
             metrics_module.get(m, "mean_squared_error", 1)
         self.compiled = True
         self._core_compiled = False
@@ -105,11 +108,12 @@ class TrainingMixin:
             {"name": "mean_squared_error", "from_logits": False, "label_smoothing": 0.0,
              "delta": 1.0}
         out_dim = int(self._core.output_dim)
-        self._metrics = [metrics_module.get(m, loss_spec["name"], out_dim)
-                         for m in self._metric_ids]
-        self._compiled_metrics = CompiledMetrics(self._metrics)
-        self._core.compile(loss_spec, self.optimizer.to_spec(),
-                           self._compiled_metrics.core_specs(), _freezing.frozen_flags(self))
+        def resolve(ids: List[Any]) -> List[metrics_module.Metric]:
+            return [metrics_module.get(m, loss_spec["name"], out_dim) for m in ids]
+        compiled = CompiledMetrics(resolve(self._metric_ids), resolve(self._weighted_metric_ids))
+        self._core.compile(loss_spec, self.optimizer.to_spec(), compiled.core_specs(),
+                           _freezing.frozen_flags(self), compiled.core_specs(weighted=True))
+        self._compiled_metrics = compiled
         self._optimizer_tensors = tensors
         if carried is not None:
             self._core.set_optimizer_state(*carried)
@@ -126,8 +130,13 @@ class TrainingMixin:
         _freezing.warn_if_changed(self)
 
     @property
+    def _metrics(self) -> List[metrics_module.Metric]:
+        """The compiled metric objects ("accuracy" resolved), then the weighted ones."""
+        return [m for m, _, _ in self._compiled_metrics.entries]
+
+    @property
     def metrics_names(self) -> List[str]:
-        return ["loss"] + [m.name for m in self._metrics]
+        return ["loss"] + self._compiled_metrics.names
 
     def _optimizer_param_count(self) -> int:
         if not self._core_compiled or int(self._core.iterations) == 0:
@@ -157,7 +166,7 @@ class TrainingMixin:
     def _ordered(self, logs: Dict[str, float], return_dict: bool) -> Any:
         if return_dict:
             return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self._metrics]
+        values = [logs["loss"]] + [logs[name] for name in self._compiled_metrics.names]
         return values[0] if len(values) == 1 else values
 
     # ---- fit ----------------------------------------------------------------------------------
@@ -308,13 +317,14 @@ class TrainingMixin:
         if dist is not None:
             return _dist.logs(dist, self, core_logs, ys, y_pred, batch_size)
         return self._compiled_metrics.logs(dict(core_logs), ys, y_pred, batch_size, rows,
-                                           seed if shuffle else None)
+                                           seed if shuffle else None, data.sample_weight)
 
     # ---- evaluate / predict -------------------------------------------------------------------
     def _evaluate_dataset(self, data: Any, batch_size: int) -> Dict[str, float]:
         y_pred = self._pred_buffer(len(data))
         core_logs = self._core.evaluate(data, batch_size=batch_size, y_pred_out=y_pred)
-        return self._compiled_metrics.logs(dict(core_logs), data.y, y_pred, batch_size)
+        return self._compiled_metrics.logs(dict(core_logs), data.y, y_pred, batch_size,
+                                           sample_weight=data.sample_weight)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
                  verbose: Union[str, int] = "auto", sample_weight: Any = None,
@@ -417,7 +427,8 @@ class TrainingMixin:
         y_pred = self._pred_buffer(len(data))
         core_logs = self._core.train_epoch(data, batch_size=len(data), shuffle=False, seed=0,
                                            y_pred_out=y_pred)
-        logs = self._compiled_metrics.logs(dict(core_logs), data.y, y_pred, len(data))
+        logs = self._compiled_metrics.logs(dict(core_logs), data.y, y_pred, len(data),
+                                           sample_weight=data.sample_weight)
         return self._ordered(logs, return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,

@@ -398,12 +398,15 @@ class Sequential(_training.TrainingMixin, _state.StateMixin, _WeightLists):
         data, metrics = self._to_bytes()
         return saving.model_from_bytes(data, copy.deepcopy(metrics, memo))
 
-    def _to_bytes(self) -> Tuple[bytes, Optional[List[Any]]]:
-        """The .fastmlp bytes, and the metric objects as given to compile when the file cannot
+    def _to_bytes(self) -> Tuple[bytes, Optional[Dict[str, List[Any]]]]:
+        """The .fastmlp bytes, and the metric lists as given to compile when the file cannot
         hold them all (a user function), so that a copy keeps them."""
         from fastmlp import saving
         data, left_out = saving.model_to_bytes(self)
-        return data, None if left_out is None else list(self._metric_ids)
+        if left_out is None:
+            return data, None
+        return data, {"metrics": list(self._metric_ids),
+                      "weighted_metrics": list(self._weighted_metric_ids)}
 
     def _note_training_input(self, dtype: str, data: Any) -> None:
         """Records the dtype of ``x``, the model's input shape and the value range of ``data``

@@ -45,7 +45,7 @@ from fastmlp.saving._common import (MAX_ARRAYS, MAX_COMPRESSION_RATIO, MAX_JSON_
 from fastmlp.saving._fastmlp_format import FORMAT, FORMAT_VERSION
 
 if _typing.TYPE_CHECKING:
-    from typing import Any, List, Optional, Tuple
+    from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAX_ARRAYS", "MAX_COMPRESSION_RATIO", "MAX_JSON_BYTES",
            "MAX_LAYERS", "MAX_TOTAL_ARRAY_BYTES", "MODEL_SUFFIXES", "load_model", "load_weights",
@@ -143,16 +143,16 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None
     _fastmlp_format.load_weights(model, arrays, path, skip_mismatch)
 
 
-def model_to_bytes(model: Any) -> Tuple[bytes, Optional[List[Any]]]:
+def model_to_bytes(model: Any) -> Tuple[bytes, Optional[Dict[str, List[Any]]]]:
     """The model as the bytes of a .fastmlp file (built or not, compiled or not), and the
-    metrics of its compile config when one is a user function the format cannot hold (else
-    None)."""
+    metric lists of its compile config ({"metrics", "weighted_metrics"}) when one holds a user
+    function the format cannot hold (else None)."""
     return _fastmlp_format.model_to_bytes(model)
 
 
-def model_from_bytes(data: bytes, metrics: Optional[List[Any]] = None) -> Any:
+def model_from_bytes(data: bytes, metrics: Optional[Dict[str, List[Any]]] = None) -> Any:
     """The model `model_to_bytes` wrote (the same checks as `load_model`); ``metrics`` replaces
-    the saved metric list."""
+    the saved metric lists."""
     label = "<in-memory model>"
     with _common.open_archive(io.BytesIO(data), label, len(data)) as (zf, infos):
         header, arrays = _fastmlp_format.read(zf, infos, label)

@@ -161,19 +161,21 @@ def file_head(path: str) -> bytes:
 def storable_compile_config(model: Any, warn: bool = True
                             ) -> Tuple[Optional[Dict[str, Any]], Optional[List[Any]]]:
     """The compile_config a file can hold (None if not compiled), and the model's whole metric
-    list when some metric cannot be stored (else None)."""
+    lists ({"metrics": [...], "weighted_metrics": [...]}) when some metric cannot be stored
+    (else None)."""
     config = model.get_compile_config()
     if not config:
         return None, None
-    saved = []
-    for m in config["metrics"]:
-        if isinstance(m, (str, dict)):
-            saved.append(m)
-        elif warn:  # a user function: the file holds no code, so it is left out
-            warnings.warn(f"Metric {m!r} is not saved (custom functions cannot be stored); "
-                          "compile the loaded model again to use it.", stacklevel=5)
-    left_out = len(saved) < len(config["metrics"])
-    return {**config, "metrics": saved}, config["metrics"] if left_out else None
+    lists = {key: config[key] for key in ("metrics", "weighted_metrics") if key in config}
+    saved = {}
+    for key, metrics in lists.items():
+        saved[key] = [m for m in metrics if isinstance(m, (str, dict))]
+        for m in metrics:
+            if warn and not isinstance(m, (str, dict)):  # a user function: the file holds no code
+                warnings.warn(f"Metric {m!r} is not saved (custom functions cannot be stored); "
+                              "compile the loaded model again to use it.", stacklevel=5)
+    left_out = any(len(saved[key]) < len(lists[key]) for key in lists)
+    return {**config, **saved}, lists if left_out else None
 
 
 @contextlib.contextmanager

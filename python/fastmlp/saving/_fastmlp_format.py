@@ -236,7 +236,7 @@ def _build_model(header: Dict[str, Any], arrays: Dict[str, np.ndarray], path: st
     if model.built:
         model.set_weights(weights)
     if config is not None:
-        model.compile_from_config(config if metrics is None else {**config, "metrics": metrics})
+        model.compile_from_config(config if metrics is None else {**config, **metrics})
         optimizer = _optimizer_state(model, arrays, path)
         if optimizer is not None:
             state["optimizer"] = optimizer

@@ -291,10 +291,9 @@ def compile_in(config: Any, where: str) -> Optional[Dict[str, Any]]:
         return None
     if not isinstance(config, dict):
         raise ValueError(f"{where} must be a JSON object, not {config!r:.80}")
-    for key in ("loss_weights", "weighted_metrics"):
-        if config.get(key):
-            raise ValueError(f"{where}: `{key}` is not supported by fastmlp. Received: "
-                             f"{key}={config[key]!r:.80}")
+    if config.get("loss_weights"):
+        raise ValueError(f"{where}: `loss_weights` is not supported by fastmlp. Received: "
+                         f"loss_weights={config['loss_weights']!r:.80}")
     optimizer = config.get("optimizer", "rmsprop")
     optimizer = optimizers.serialize(optimizers.get(optimizer)) if isinstance(optimizer, str) \
         else _unwrap(optimizer, "optimizer", f"{where}.optimizer")
@@ -307,10 +306,13 @@ def compile_in(config: Any, where: str) -> Optional[Dict[str, Any]]:
         loss = _named(loss, "loss", f"{where}.loss")
         if isinstance(loss, str):
             loss = losses.serialize(losses.get(loss))
-    metric_list = config.get("metrics") or []
-    if not isinstance(metric_list, list):
-        raise ValueError(f"{where}: metrics must be a list (one output), not "
-                         f"{metric_list!r:.80}")
-    return {"optimizer": optimizer, "loss": loss,
-            "metrics": [_named(m, "metric", f"{where}.metrics[{i}]")
-                        for i, m in enumerate(metric_list)]}
+    out = {"optimizer": optimizer, "loss": loss}
+    for key in ("metrics", "weighted_metrics"):
+        metric_list = config.get(key) or []
+        if not isinstance(metric_list, list):
+            raise ValueError(f"{where}: {key} must be a list (one output), not "
+                             f"{metric_list!r:.80}")
+        if metric_list or key == "metrics":
+            out[key] = [_named(m, "metric", f"{where}.{key}[{i}]")
+                        for i, m in enumerate(metric_list)]
+    return out

@@ -242,14 +242,15 @@ void check_args(const LossSpec& spec, const float* y_pred, index_t n, index_t k,
   }
 }
 
-// Row i of the batch, its targets read through the batch's TargetMap.
+// Row i of the batch, its targets read through the batch's TargetMap. Labels given to a loss
+// that takes dense targets (a metric's) are read as one-hot rows.
 Row make_row(const LossSpec& spec, const TargetMap& map, const float* p, index_t n, index_t k,
              const Targets& t, index_t i, float* grad) {
-  const bool sparse = spec.kind == LossKind::sparse_categorical_crossentropy;
+  const bool labels = spec.kind == LossKind::sparse_categorical_crossentropy || !t.dense;
   const double w = t.sample_weight ? t.sample_weight[i] : 1.0;
   return Row{p + i * k,
-             sparse ? nullptr : t.dense + i * k,
-             sparse ? t.labels[i] : -1,
+             labels ? nullptr : t.dense + i * k,
+             labels ? t.labels[i] : -1,
              map.a,
              map.b,
              k,
@@ -271,6 +272,7 @@ TargetMap target_map(const LossSpec& spec, index_t n, index_t k, const Targets& 
       return {1.0 - s, 0.5 * s};
     case LossKind::hinge:
     case LossKind::squared_hinge:
+      if (!t.dense) return {2.0, -1.0};  // one-hot rows of labels are 0s and 1s
       for (index_t q = 0; q < n * k; ++q) {
         if (t.dense[q] != 0.0f && t.dense[q] != 1.0f) return {};
       }

@@ -1,5 +1,6 @@
 // Metrics from confusion counts at thresholds (keras/src/metrics/confusion_metrics.py and
-// metrics_utils.update_confusion_matrix_variables): Precision, Recall and AUC (ROC).
+// metrics_utils.update_confusion_matrix_variables): TruePositives, FalsePositives, TrueNegatives,
+// FalseNegatives, Precision, Recall (one value per threshold) and AUC (ROC).
 //
 // Every value of a row (or only column class_id) is one binary decision: its target is positive
 // when non-zero (Keras casts y_true to bool) and it is predicted positive at threshold t when
@@ -18,17 +19,27 @@ namespace {
 
 constexpr double kEpsilon = 1e-7;  // keras.backend.epsilon()
 
+// How a value finds its bin: by comparison with each threshold (v > t), or by Keras's bucket
+// formula for evenly spaced thresholds (metrics_utils._update_confusion_matrix_variables_
+// optimized), whose boundaries and NaN handling differ slightly; AUC's thresholds carry an
+// epsilon below 0 and above 1 (the formula's first bucket then counts above the first one).
+enum class Bucketing { compare, even, even_with_epsilon };
+
 class ConfusionHistogram : public Metric {
  public:
-  // thresholds sorted ascending; evenly: Keras's bucket formula for evenly spaced thresholds
-  // (AUC's), whose boundaries and NaN handling differ slightly from the comparisons.
-  ConfusionHistogram(const MetricSpec& spec, std::vector<float> thresholds, bool evenly,
-                     index_t class_id, bool from_logits)
+  // thresholds in the caller's order (results follow it; the histogram uses them sorted).
+  ConfusionHistogram(const MetricSpec& spec, const std::vector<float>& thresholds,
+                     Bucketing bucketing, index_t class_id, bool from_logits)
       : Metric(spec, 2 * (thresholds.size() + 1)),
-        thresholds_(std::move(thresholds)),
-        evenly_(evenly),
+        sorted_(thresholds),
+        bucketing_(bucketing),
         class_id_(class_id),
-        from_logits_(from_logits) {}
+        from_logits_(from_logits) {
+    std::sort(sorted_.begin(), sorted_.end());
+    for (float t : thresholds) {
+      rank_.push_back(std::lower_bound(sorted_.begin(), sorted_.end(), t) - sorted_.begin());
+    }
+  }
 
   void update_state(const float* p, index_t n, index_t k, const Targets& t) override {
     const index_t bins = num_thresholds() + 1;
@@ -55,35 +66,51 @@ class ConfusionHistogram : public Metric {
     }
   }
 
+  // One value per threshold, a scalar for one (Keras: accumulator[0] when len(thresholds) == 1).
+  std::vector<index_t> result_shape() const override {
+    if (rank_.size() == 1) return {};
+    return {static_cast<index_t>(rank_.size())};
+  }
+
  protected:
-  index_t num_thresholds() const { return static_cast<index_t>(thresholds_.size()); }
+  index_t num_thresholds() const { return static_cast<index_t>(sorted_.size()); }
   const double* positives() const { return state_.data(); }
   const double* negatives() const { return state_.data() + num_thresholds() + 1; }
-  // Weight of the bins above threshold j: bins j+1 .. T.
-  double above(const double* hist, index_t j) const {
+  double total(const double* hist) const {
     double s = 0.0;
-    for (index_t b = j + 1; b <= num_thresholds(); ++b) s += hist[b];
+    for (index_t b = 0; b <= num_thresholds(); ++b) s += hist[b];
     return s;
   }
-  double total(const double* hist) const { return above(hist, -1); }
+  // The weight of hist's values above each threshold, in the caller's order: bins j+1 .. T for
+  // the j-th sorted threshold.
+  std::vector<double> above(const double* hist) const {
+    std::vector<double> sorted_above(sorted_.size()), out(rank_.size());
+    double acc = 0.0;
+    for (index_t j = num_thresholds() - 1; j >= 0; --j) sorted_above[j] = acc += hist[j + 1];
+    for (std::size_t j = 0; j < rank_.size(); ++j) out[j] = sorted_above[rank_[j]];
+    return out;
+  }
 
  private:
   // How many thresholds v lies above.
   index_t bin(float v) const {
-    if (evenly_) {
-      // metrics_utils._update_confusion_matrix_variables_optimized, in float32 as Keras:
-      // bucket = max(ceil(clip(v, 0, 1) * (T - 1)) - 1, 0), NaN in bucket 0 (XLA casts NaN to 0);
-      // bucket b lies above thresholds 0 .. b.
-      const float c = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-      const float b = std::ceil(c * static_cast<float>(num_thresholds() - 1)) - 1.0f;
-      return b >= 0.0f ? static_cast<index_t>(b) + 1 : 1;
+    if (bucketing_ == Bucketing::compare) {
+      // v > t for the thresholds before the first t >= v (none for NaN).
+      return std::lower_bound(sorted_.begin(), sorted_.end(), v) - sorted_.begin();
     }
-    // v > t for the thresholds before the first t >= v (none for NaN).
-    return std::lower_bound(thresholds_.begin(), thresholds_.end(), v) - thresholds_.begin();
+    // In float32 as Keras: bucket = ceil(clip(v, 0, 1) * (T - 1)) - 1, above thresholds 0 ..
+    // bucket; NaN in bucket 0 (XLA casts NaN to 0); bucket -1 above none, or (with the
+    // epsilon thresholds) raised to 0.
+    const float c = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+    const float b = std::ceil(c * static_cast<float>(num_thresholds() - 1)) - 1.0f;
+    if (b != b) return 1;
+    if (b < 0.0f) return bucketing_ == Bucketing::even_with_epsilon ? 1 : 0;
+    return static_cast<index_t>(b) + 1;
   }
 
-  std::vector<float> thresholds_;
-  bool evenly_;
+  std::vector<float> sorted_;
+  std::vector<index_t> rank_;  // the sorted index of each threshold as given
+  Bucketing bucketing_;
   index_t class_id_;
   bool from_logits_;
 };
@@ -93,17 +120,38 @@ double divide_no_nan(double a, double b) { return b != 0.0 ? a / b : 0.0; }
 class Precision final : public ConfusionHistogram {
  public:
   using ConfusionHistogram::ConfusionHistogram;
-  double result() const override {
-    const double tp = above(positives(), 0);
-    return divide_no_nan(tp, tp + above(negatives(), 0));
+  void write_result(double* out) const override {
+    const std::vector<double> tp = above(positives()), fp = above(negatives());
+    for (std::size_t j = 0; j < tp.size(); ++j) out[j] = divide_no_nan(tp[j], tp[j] + fp[j]);
   }
 };
 
 class Recall final : public ConfusionHistogram {
  public:
   using ConfusionHistogram::ConfusionHistogram;
-  double result() const override {
-    return divide_no_nan(above(positives(), 0), total(positives()));
+  void write_result(double* out) const override {
+    const std::vector<double> tp = above(positives());
+    const double positives_seen = total(positives());
+    for (std::size_t j = 0; j < tp.size(); ++j) out[j] = divide_no_nan(tp[j], positives_seen);
+  }
+};
+
+// TruePositives, FalsePositives, TrueNegatives, FalseNegatives: the (weighted) count itself.
+enum class Condition { tp, fp, tn, fn };
+
+template <Condition C>
+class ConfusionCount final : public ConfusionHistogram {
+ public:
+  using ConfusionHistogram::ConfusionHistogram;
+  void write_result(double* out) const override {
+    const bool positive = C == Condition::tp || C == Condition::fn;
+    const double* hist = positive ? positives() : negatives();
+    const std::vector<double> hits = above(hist);
+    const double all = total(hist);
+    const bool predicted_positive = C == Condition::tp || C == Condition::fp;
+    for (std::size_t j = 0; j < hits.size(); ++j) {
+      out[j] = predicted_positive ? hits[j] : all - hits[j];
+    }
   }
 };
 
@@ -111,7 +159,7 @@ class Recall final : public ConfusionHistogram {
 class Auc final : public ConfusionHistogram {
  public:
   using ConfusionHistogram::ConfusionHistogram;
-  double result() const override {
+  void write_result(double* out) const override {
     const index_t nt = num_thresholds();
     const double* pos = positives();
     const double* neg = negatives();
@@ -127,23 +175,13 @@ class Auc final : public ConfusionHistogram {
       recall = r;
       fpr = f;
     }
-    return area;
+    out[0] = area;
   }
+  std::vector<index_t> result_shape() const override { return {}; }
 };
 
 std::vector<float> as_floats(const std::vector<double>& v) {
   return std::vector<float>(v.begin(), v.end());
-}
-
-// Precision and Recall: one threshold in [0, 1] (Keras's default 0.5), an optional class_id.
-template <class M>
-std::unique_ptr<Metric> make_at_threshold(const MetricSpec& s, const MetricArgs& a) {
-  const std::vector<double> t = a.list("thresholds", {0.5});
-  if (t.size() != 1 || !(t[0] >= 0.0 && t[0] <= 1.0)) {
-    a.invalid("thresholds", "one threshold in [0, 1]");
-  }
-  const index_t class_id = a.integer("class_id", -1, 0, "a non-negative integer or None");
-  return std::make_unique<M>(s, as_floats(t), false, class_id, false);
 }
 
 // np.allclose(t, arange(n) / (n - 1), atol=epsilon), as metrics_utils checks it.
@@ -155,6 +193,25 @@ bool evenly_distributed(const std::vector<double>& t) {
     if (!(std::fabs(t[i] - even) <= kEpsilon + 1e-5 * std::fabs(even))) return false;
   }
   return true;
+}
+
+// Keras's parse_init_thresholds: a number or a list, each in [0, 1]; 0.5 by default.
+std::vector<double> thresholds_arg(const MetricArgs& a) {
+  const std::vector<double> t = a.list("thresholds", {0.5});
+  for (double v : t) {
+    if (!(v >= 0.0 && v <= 1.0)) a.invalid("thresholds", "threshold values in [0, 1]");
+  }
+  return t;
+}
+
+// Precision, Recall and the counts: thresholds as given (the bucket formula when they are
+// evenly spaced, as Keras picks it), Precision and Recall an optional class_id.
+template <class M>
+std::unique_ptr<Metric> make_at_thresholds(const MetricSpec& s, const MetricArgs& a) {
+  const std::vector<double> t = thresholds_arg(a);
+  const index_t class_id = a.integer("class_id", -1, 0, "a non-negative integer or None");
+  const Bucketing b = evenly_distributed(t) ? Bucketing::even : Bucketing::compare;
+  return std::make_unique<M>(s, as_floats(t), b, class_id, false);
 }
 
 std::unique_ptr<Metric> make_auc(const MetricSpec& s, const MetricArgs& a) {
@@ -176,15 +233,21 @@ std::unique_ptr<Metric> make_auc(const MetricSpec& s, const MetricArgs& a) {
   }
   inner.insert(inner.begin(), 0.0 - kEpsilon);
   inner.push_back(1.0 + kEpsilon);
-  return std::make_unique<Auc>(s, as_floats(inner), evenly, -1, a.flag("from_logits", false));
+  return std::make_unique<Auc>(s, as_floats(inner),
+                               evenly ? Bucketing::even_with_epsilon : Bucketing::compare, -1,
+                               a.flag("from_logits", false));
 }
 
 }  // namespace
 
 const std::vector<MetricEntry>& confusion_metrics() {
   static const std::vector<MetricEntry> table = {
-      {"precision", {"thresholds", "class_id"}, &make_at_threshold<Precision>},
-      {"recall", {"thresholds", "class_id"}, &make_at_threshold<Recall>},
+      {"precision", {"thresholds", "class_id"}, &make_at_thresholds<Precision>},
+      {"recall", {"thresholds", "class_id"}, &make_at_thresholds<Recall>},
+      {"true_positives", {"thresholds"}, &make_at_thresholds<ConfusionCount<Condition::tp>>},
+      {"false_positives", {"thresholds"}, &make_at_thresholds<ConfusionCount<Condition::fp>>},
+      {"true_negatives", {"thresholds"}, &make_at_thresholds<ConfusionCount<Condition::tn>>},
+      {"false_negatives", {"thresholds"}, &make_at_thresholds<ConfusionCount<Condition::fn>>},
       {"auc", {"num_thresholds", "thresholds", "from_logits"}, &make_auc},
   };
   return table;

@@ -21,6 +21,28 @@ void Metric::check_width(index_t k) const {
   }
 }
 
+index_t Metric::result_size() const {
+  index_t size = 1;
+  for (index_t d : result_shape()) size *= d;
+  return size;
+}
+
+std::vector<double> Metric::result_values() const {
+  std::vector<double> out(static_cast<std::size_t>(result_size()));
+  write_result(out.data());
+  return out;
+}
+
+double Metric::result() const {
+  if (!result_shape().empty()) {
+    throw std::logic_error("metric '" + name() + "' has " + std::to_string(result_size()) +
+                           " values (one per threshold or class): read them with write_result");
+  }
+  double v = 0.0;
+  write_result(&v);
+  return v;
+}
+
 void Metric::set_state(const std::vector<double>& state) {
   if (state.size() != state_.size()) {
     throw std::invalid_argument("metric '" + name() + "': the state has " +
@@ -58,6 +80,10 @@ std::string show(const std::vector<double>& v) {
 const std::vector<double>* MetricArgs::find(const char* key) const {
   for (const auto& kv : spec_.args) {
     if (kv.first == key) return &kv.second;
+  }
+  if (const std::string* text = find_text(key)) {  // a name where Keras takes numbers
+    throw std::invalid_argument("Received an invalid value for `" + std::string(key) +
+                                "`, expected a number. Received: " + key + "='" + *text + "'");
   }
   return nullptr;
 }
@@ -104,11 +130,60 @@ std::vector<double> MetricArgs::list(const char* key, std::vector<double> def) c
   return v ? *v : std::move(def);
 }
 
+const std::string* MetricArgs::find_text(const char* key) const {
+  for (const auto& kv : spec_.options) {
+    if (kv.first == key) return &kv.second;
+  }
+  return nullptr;
+}
+
+std::string MetricArgs::text(const char* key, const char* def,
+                             const std::vector<const char*>& valid) const {
+  const std::string* v = find_text(key);
+  if (!v && has(key)) invalid(key, "a string");  // a number where Keras takes a name
+  if (!v) return def;
+  std::string names;
+  for (const char* name : valid) {
+    if (*v == name) return *v;
+    const std::string shown = *name ? "'" + std::string(name) + "'" : "None";
+    names += (names.empty() ? "" : ", ") + shown;
+  }
+  throw std::invalid_argument("Received an invalid value for `" + std::string(key) +
+                              "`, expected one of " + names + ". Received: " + key + "='" + *v +
+                              "'");
+}
+
+void PerColumnMetric::build(index_t k) {
+  if (width_ == k) return;
+  if (width_ != 0) {
+    throw std::invalid_argument("metric '" + name() + "': its state counts " +
+                                std::to_string(width_) + " columns, got predictions with " +
+                                std::to_string(k));
+  }
+  width_ = k;
+  state_.assign(per_column_ * static_cast<std::size_t>(k) + fixed_, 0.0);
+}
+
+void PerColumnMetric::set_state(const std::vector<double>& state) {
+  const std::size_t columns = state.size() >= fixed_ ? state.size() - fixed_ : 0;
+  if (width_ == 0 && columns > 0 && columns % per_column_ == 0) {
+    build(static_cast<index_t>(columns / per_column_));
+  }
+  Metric::set_state(state);
+}
+
+std::unique_ptr<Metric> PerColumnMetric::clone() const {
+  std::unique_ptr<Metric> twin = Metric::clone();
+  if (width_ > 0) twin->build(width_);
+  return twin;
+}
+
 namespace {
 
 const std::vector<const std::vector<MetricEntry>*>& families() {
   static const std::vector<const std::vector<MetricEntry>*> all = {
-      &accuracy_metrics(), &regression_metrics(), &confusion_metrics()};
+      &accuracy_metrics(), &regression_metrics(), &confusion_metrics(), &f_score_metrics(),
+      &loss_metrics()};
   return all;
 }
 
@@ -136,19 +211,23 @@ std::vector<std::string> metric_kinds() {
 
 std::unique_ptr<Metric> make_metric(const MetricSpec& spec) {
   const metrics_detail::MetricEntry& e = metrics_detail::entry_for(spec.kind);
-  for (const auto& kv : spec.args) {
+  auto check_key = [&](const std::string& key) {
     if (std::find_if(e.args.begin(), e.args.end(),
-                     [&](const char* a) { return kv.first == a; }) == e.args.end()) {
+                     [&](const char* a) { return key == a; }) == e.args.end()) {
       std::string valid;
       for (const char* a : e.args) valid += (valid.empty() ? "" : ", ") + std::string(a);
-      throw std::invalid_argument("metric '" + spec.kind + "': unknown argument `" + kv.first +
+      throw std::invalid_argument("metric '" + spec.kind + "': unknown argument `" + key +
                                   "` (valid: " + (valid.empty() ? "none" : valid) + ")");
     }
+  };
+  for (const auto& kv : spec.args) {
+    check_key(kv.first);
     if (kv.second.empty()) {
       throw std::invalid_argument("metric '" + spec.kind + "': argument `" + kv.first +
                                   "` has no value");
     }
   }
+  for (const auto& kv : spec.options) check_key(kv.first);
   MetricSpec named = spec;
   if (named.name.empty()) named.name = named.kind;
   return e.make(named, metrics_detail::MetricArgs(named));

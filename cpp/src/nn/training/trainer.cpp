@@ -43,7 +43,8 @@ struct Model::BusyGuard {
 };
 
 void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
-                    const std::vector<MetricSpec>& metrics, const std::vector<bool>& frozen) {
+                    const std::vector<MetricSpec>& metrics, const std::vector<bool>& frozen,
+                    const std::vector<MetricSpec>& weighted_metrics) {
   BusyGuard busy(*this, "compile");
   loss.validate();
   if (!frozen.empty() && frozen.size() != layers_.size()) {
@@ -53,19 +54,23 @@ void Model::compile(const LossSpec& loss, const OptimizerConfig& optimizer,
   }
   const bool sparse = loss.kind == LossKind::sparse_categorical_crossentropy;
   std::vector<std::unique_ptr<Metric>> built;
-  for (const MetricSpec& spec : metrics) {
-    built.push_back(make_metric(spec));
-    if (built.back()->needs_labels() && !sparse) {
-      throw std::invalid_argument("compile: metric '" + built.back()->name() +
-                                  "' needs integer labels, but the loss is " +
-                                  loss_name(loss.kind));
+  for (const auto* list : {&metrics, &weighted_metrics}) {
+    for (const MetricSpec& spec : *list) {
+      built.push_back(make_metric(spec));
+      if (built.back()->needs_labels() && !sparse) {
+        throw std::invalid_argument("compile: metric '" + built.back()->name() +
+                                    "' needs integer labels, but the loss is " +
+                                    loss_name(loss.kind));
+      }
+      built.back()->check_width(output_dim_);
+      built.back()->build(output_dim_);
     }
-    built.back()->check_width(output_dim_);
   }
   auto opt = make_optimizer(optimizer);
   loss_ = loss;
   optimizer_ = std::move(opt);
   metrics_ = std::move(built);
+  unweighted_metrics_ = static_cast<index_t>(metrics.size());
   frozen_.assign(layers_.size(), 0);
   for (std::size_t l = 0; l < frozen.size(); ++l) frozen_[l] = frozen[l] ? 1 : 0;
   select_trainable();
@@ -103,17 +108,21 @@ void Model::reset_metrics() {
 }
 
 // The loss mean is weighted by batch rows (Keras's loss tracker); metrics see the targets without
-// sample weights.
+// sample weights, weighted metrics with them.
 void Model::update_metrics(double batch_loss, const float* y_pred, index_t n, const Targets& t) {
   loss_total_ += batch_loss * static_cast<double>(n);
   loss_count_ += static_cast<double>(n);
   const Targets unweighted{t.dense, t.labels, nullptr};
-  for (const auto& m : metrics_) m->update_state(y_pred, n, output_dim_, unweighted);
+  for (index_t i = 0; i < static_cast<index_t>(metrics_.size()); ++i) {
+    metrics_[i]->update_state(y_pred, n, output_dim_, metric_is_weighted(i) ? t : unweighted);
+  }
 }
 
 Logs Model::make_logs() const {
   Logs logs{{"loss", loss_count_ > 0.0 ? loss_total_ / loss_count_ : 0.0}};
-  for (const auto& m : metrics_) logs.push_back({m->name(), m->result()});
+  for (const auto& m : metrics_) {
+    logs.emplace_back(m->name(), m->result_values(), m->result_shape());
+  }
   return logs;
 }
 
