@@ -113,10 +113,10 @@ def test_weighted_python_metrics_get_the_weights_as_keras_passes_them():
     model = _model(compile_kwargs=dict(metrics=[Calls(name="unweighted"), plain],
                                        weighted_metrics=[Calls(name="weighted")]))
     model.evaluate(x, y, sample_weight=w, batch_size=20, verbose=0)
-    assert calls == [("unweighted", False)] * 2 + [("weighted", True)] * 2
+    assert calls == [("unweighted", False), ("weighted", True)] * 2  # batch by batch
     calls.clear()
     model.fit(x, y, batch_size=20, epochs=1, verbose=0)  # no weights given: None
-    assert calls == [("unweighted", False)] * 2 + [("weighted", False)] * 2
+    assert calls == [("unweighted", False), ("weighted", False)] * 2
 
 
 def test_weighted_metrics_survive_configs_files_and_pickles(tmp_path):
@@ -180,3 +180,32 @@ def test_bad_weighted_metrics_are_refused():
                                          "mean_squared_error"):
         sparse.compile("sgd", "mse", weighted_metrics=[metrics.SparseCategoricalCrossentropy()])
         sparse.evaluate(np.zeros((2, 4)), np.zeros((2, 3)), verbose=0)
+
+
+def test_batches_from_python_feed_weighted_metrics_as_arrays_do():
+    """A generator's (x, y, sample_weight) batches: the weighted metrics, built-in and the
+    user's own, get the same weights as from arrays."""
+    seen = []
+
+    class Weights(metrics.Metric):
+        def reset_state(self):
+            seen.clear()
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            seen.append(None if sample_weight is None else np.asarray(sample_weight).copy())
+
+        def result(self):
+            return np.float32(len(seen))
+
+    x, y, w = _data(n=40)
+    model = _model(compile_kwargs=dict(weighted_metrics=["mae", Weights(name="weights")]))
+
+    def batches():
+        for start in range(0, 40, 20):
+            yield x[start:start + 20], y[start:start + 20], w[start:start + 20]
+    from_python = model.evaluate(batches(), verbose=0, return_dict=True)
+    np.testing.assert_array_equal(np.concatenate(seen), w)
+    from_arrays = model.evaluate(x, y, sample_weight=w, batch_size=20, verbose=0,
+                                 return_dict=True)
+    np.testing.assert_array_equal(np.concatenate(seen), w)
+    assert from_python == pytest.approx(from_arrays, rel=1e-6)

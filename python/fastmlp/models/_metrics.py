@@ -80,24 +80,36 @@ class CompiledMetrics:
         """The loss, then every metric: from the core, or (Python metrics) over the first
         ``rows`` rows (all by default) of the loop's order (shuffled by ``seed`` when given),
         the weighted ones with ``sample_weight``."""
-        logs = {"loss": float(core_logs["loss"])}
-        for m, name, _ in self.entries:
-            if m._runs_in_core():
-                logs[name] = _log_value(core_logs[name])
         if self.python:
             n = y.shape[0]
             rows = n if rows is None else rows
             order = None if seed is None else _core._shuffled_order(n, seed)
             batch = max(1, min(batch_size, n))
-            for m, name, weighted in self.python:
-                m.reset_state()
-                for start in range(0, rows, batch):
-                    stop = min(start + batch, rows)
-                    idx = slice(start, stop) if order is None else order[start:stop]
-                    if weighted:  # Keras's calls: (y, p) and, for weighted ones, (y, p, w)
-                        m.update_state(y[idx], y_pred[idx],
-                                       None if sample_weight is None else sample_weight[idx])
-                    else:
-                        m.update_state(y[idx], y_pred[idx])
-                logs[name] = _log_value(m.result())
+            self.reset_python()
+            for start in range(0, rows, batch):
+                stop = min(start + batch, rows)
+                idx = slice(start, stop) if order is None else order[start:stop]
+                self.update_python(y[idx], y_pred[idx],
+                                   None if sample_weight is None else sample_weight[idx])
+        return self.current_logs(core_logs)
+
+    def reset_python(self) -> None:
+        for m, _, _ in self.python:
+            m.reset_state()
+
+    def update_python(self, y: np.ndarray, y_pred: np.ndarray,
+                      sample_weight: Optional[np.ndarray]) -> None:
+        """One batch into the Python metrics, called as Keras calls them: (y, p), and for the
+        weighted ones (y, p, w)."""
+        for m, _, weighted in self.python:
+            if weighted:
+                m.update_state(y, y_pred, sample_weight)
+            else:
+                m.update_state(y, y_pred)
+
+    def current_logs(self, core_logs: Dict[str, Any]) -> Dict[str, Any]:
+        """The core's loss and metrics with the Python metrics' current results."""
+        logs = {"loss": float(core_logs["loss"])}
+        for m, name, _ in self.entries:
+            logs[name] = _log_value(core_logs[name] if m._runs_in_core() else m.result())
         return dict(sorted(logs.items()))

@@ -239,22 +239,18 @@ class _PythonMetrics:
     """Metrics of the user's own, updated batch by batch over the epoch (Keras's order)."""
 
     def __init__(self, model: Any) -> None:
-        self.metrics = model._compiled_metrics.python
-        for m in self.metrics:
-            m.reset_state()
+        self.compiled = model._compiled_metrics
+        self.compiled.reset_python()
 
     def buffer(self, model: Any, rows: int) -> Optional[np.ndarray]:
-        return model._pred_buffer(rows) if self.metrics else None
+        return model._pred_buffer(rows) if self.compiled.python else None
 
     def update(self, data: Any, y_pred: Optional[np.ndarray]) -> None:
-        for m in self.metrics:
-            m.update_state(data.y, y_pred)
+        if self.compiled.python:
+            self.compiled.update_python(data.y, y_pred, data.sample_weight)
 
-    def logs(self, model: Any, core_logs: Dict[str, float]) -> Dict[str, float]:
-        logs = {"loss": float(core_logs["loss"])}
-        for m in model._compiled_metrics.metrics:
-            logs[m.name] = float(core_logs[m.name]) if m._runs_in_core() else float(m.result())
-        return dict(sorted(logs.items()))
+    def logs(self, model: Any, core_logs: Dict[str, Any]) -> Dict[str, Any]:
+        return self.compiled.current_logs(core_logs)
 
 
 def train_epoch(model: Any, source: Source, steps: Optional[int], cbs: Any,
