@@ -1,4 +1,4 @@
-"""Realistic Keras programs (tests/keras_programs/), each run as written, with
+"""Three realistic Keras programs (tests/keras_programs/), each run as written, with
 ``import fastmlp as keras``, in a subprocess: their results are asserted, and where Keras 3 is
 installed the same program with ``import keras`` instead (the only line that differs) must come
 within tolerance (different random initializations and shuffles, so not bit for bit)."""
@@ -46,6 +46,39 @@ def _run(name, tmp_path, library="fastmlp"):
 def _keras():
     pytest.importorskip("keras", reason="Keras 3 (the keras3 extra) is not installed")
     pytest.importorskip("jax", reason="JAX, Keras's backend here, is not installed")
+
+
+# ---- a classifier with class weights and confusion metrics ---------------------------------------
+def _check_classifier(result):
+    base, weighted = result["baseline"], result["weighted"]
+    for r in (base, weighted):
+        assert r["tp"] + r["fn"] == result["positives"]
+        assert r["tp"] + r["fp"] + r["tn"] + r["fn"] == 1200
+        precision = r["tp"] / max(r["tp"] + r["fp"], 1)
+        assert r["precision"] == pytest.approx(precision if r["tp"] + r["fp"] else 0.0, abs=1e-6)
+        assert r["recall"] == pytest.approx(r["tp"] / result["positives"], abs=1e-6)
+        f1 = 2 * r["tp"] / (2 * r["tp"] + r["fp"] + r["fn"])
+        assert r["f1"] == pytest.approx(f1, abs=1e-5)
+        assert r["auc"] > 0.8
+    # the class weights trade accuracy for the minority class's recall
+    assert weighted["recall"] > base["recall"] + 0.3 and weighted["accuracy"] < base["accuracy"]
+    (tn, fp), (fn, tp) = result["confusion_matrix"]
+    assert (tn, fp, fn, tp) == (weighted["tn"], weighted["fp"], weighted["fn"], weighted["tp"])
+
+
+def test_imbalanced_classifier(tmp_path):
+    _check_classifier(_run("imbalanced_classifier", tmp_path)[0])
+
+
+def test_imbalanced_classifier_as_keras(tmp_path):
+    _keras()
+    ours, theirs = (_run("imbalanced_classifier", tmp_path, lib)[0]
+                    for lib in ("fastmlp", "keras"))
+    _check_classifier(theirs)
+    for model in ("baseline", "weighted"):
+        assert ours[model]["auc"] == pytest.approx(theirs[model]["auc"], abs=0.05)
+        assert ours[model]["loss"] == pytest.approx(theirs[model]["loss"], rel=0.25)
+    assert ours["weighted"]["recall"] == pytest.approx(theirs["weighted"]["recall"], abs=0.15)
 
 
 # ---- a regressor with Normalization.adapt ---------------------------------------------------------
